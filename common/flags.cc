@@ -1,0 +1,145 @@
+#include "common/flags.h"
+
+#include <charconv>
+#include <functional>
+#include <map>
+#include <optional>
+
+namespace grpc_ingress {
+namespace {
+
+Status parse_port(const std::string& text, uint16_t& out) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value > 65535) {
+    return Error{"not a port number: '" + text + "'"};
+  }
+  out = static_cast<uint16_t>(value);
+  return Ok{};
+}
+
+Status parse_int(const std::string& text, int& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (ec != std::errc() || end != text.data() + text.size() || out < 0) {
+    return Error{"not a non-negative integer: '" + text + "'"};
+  }
+  return Ok{};
+}
+
+Status parse_bool(const std::string& text, bool& out) {
+  if (text == "true" || text == "1") {
+    out = true;
+  } else if (text == "false" || text == "0") {
+    out = false;
+  } else {
+    return Error{"not a boolean (true|false): '" + text + "'"};
+  }
+  return Ok{};
+}
+
+// "250ms", "5s", "2m", "1h"; a bare number is seconds.
+Status parse_duration(const std::string& text, std::chrono::milliseconds& out) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end == text.data()) return Error{"not a duration: '" + text + "'"};
+  std::string unit(end, text.data() + text.size());
+  static const std::map<std::string, uint64_t> kUnitMs = {
+      {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  auto it = kUnitMs.find(unit);
+  if (it == kUnitMs.end()) return Error{"not a duration (use ms, s, m, h): '" + text + "'"};
+  out = std::chrono::milliseconds(value * it->second);
+  return Ok{};
+}
+
+struct FlagSpec {
+  bool is_bool;
+  std::function<Status(Flags&, const std::string&)> set;
+  const char* help;
+};
+
+template <typename F>
+FlagSpec text(F member, const char* help) {
+  return {false, [member](Flags& f, const std::string& v) -> Status {
+            f.*member = v;
+            return Ok{};
+          },
+          help};
+}
+
+const std::map<std::string, FlagSpec>& specs() {
+  using F = Flags;
+  static const std::map<std::string, FlagSpec> kSpecs = {
+      {"kubeconfig", text(&F::kubeconfig, "kubeconfig file (default: in-cluster service account)")},
+      {"manifests", text(&F::manifests, "read objects from YAML/JSON files in DIR instead of the API")},
+      {"ingress-class", text(&F::ingress_class, "ingress class name served (default grpc)")},
+      {"controller-name", text(&F::controller_name, "IngressClass spec.controller value served")},
+      {"watch-namespace", text(&F::watch_namespace, "watch only this namespace (default: all)")},
+      {"bind-address", text(&F::bind_address, "address the traffic listeners bind (default 0.0.0.0)")},
+      {"publish-service", text(&F::publish_service, "NS/NAME of the Service whose address is written to Ingress status")},
+      {"log-level", text(&F::log_level, "trace|debug|info|warn|error (default info)")},
+      {"http-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.http_port); }, "h2c / HTTP port (default 8080)"}},
+      {"https-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.https_port); }, "TLS port (default 8443)"}},
+      {"admin-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.admin_port); }, "admin port: /healthz /readyz /metrics /debug/routes (default 10254)"}},
+      {"threads", {false, [](F& f, const std::string& v) { return parse_int(v, f.threads); }, "worker threads (default: one per core)"}},
+      {"log-format", {false, [](F& f, const std::string& v) -> Status {
+         if (v == "json") { f.log_format = LogFormat::kJson; return Ok{}; }
+         if (v == "text") { f.log_format = LogFormat::kText; return Ok{}; }
+         return Error{"--log-format must be json or text, not '" + v + "'"};
+       }, "json|text (default text)"}},
+      {"access-log", {true, [](F& f, const std::string& v) { return parse_bool(v, f.access_log); }, "log one line per request (default false)"}},
+      {"manifests-poll-interval", {false, [](F& f, const std::string& v) { return parse_duration(v, f.manifests_poll_interval); }, "how often --manifests DIR is checked for changes (default 200ms)"}},
+      {"upstream-connect-timeout", {false, [](F& f, const std::string& v) { return parse_duration(v, f.upstream_connect_timeout); }, "timeout for connecting to a pod (default 2s)"}},
+      {"shutdown-drain", {false, [](F& f, const std::string& v) { return parse_duration(v, f.shutdown_drain); }, "after SIGTERM, keep serving with /readyz 503 this long (default 5s)"}},
+      {"shutdown-grace", {false, [](F& f, const std::string& v) { return parse_duration(v, f.shutdown_grace); }, "then wait at most this long for in-flight streams (default 25s)"}},
+      {"help", {true, [](F& f, const std::string& v) { return parse_bool(v, f.help); }, "print this help"}},
+  };
+  return kSpecs;
+}
+
+}  // namespace
+
+Result<Flags> parse_flags(const std::vector<std::string>& args) {
+  Flags flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (!arg.starts_with("--")) return Error{"unexpected argument '" + arg + "' (see --help)"};
+    std::string name = arg.substr(2);
+    std::optional<std::string> value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+    }
+    auto it = specs().find(name);
+    if (it == specs().end()) return Error{"unknown flag --" + name + " (see --help)"};
+    if (!value) {
+      if (it->second.is_bool) {
+        value = "true";
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return Error{"flag --" + name + " needs a value"};
+      }
+    }
+    if (Status status = it->second.set(flags, *value); !status) {
+      return Error{"--" + name + ": " + status.error().message};
+    }
+  }
+  if (!flags.kubeconfig.empty() && !flags.manifests.empty()) {
+    return Error{"--kubeconfig and --manifests exclude each other"};
+  }
+  return flags;
+}
+
+std::string flags_usage() {
+  std::string out =
+      "usage: grpc-ingress [--kubeconfig FILE | --manifests DIR] [flags]\n\n"
+      "Without --kubeconfig or --manifests, the in-cluster service account is used.\n\nflags:\n";
+  for (const auto& [name, spec] : specs()) {
+    std::string left = "  --" + name + (spec.is_bool ? "" : " VALUE");
+    out += left + std::string(left.size() < 38 ? 38 - left.size() : 1, ' ') + spec.help;
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace grpc_ingress

@@ -1,0 +1,42 @@
+#pragma once
+
+#include "common/result.h"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace grpc_ingress {
+
+enum class LogFormat { kText, kJson };
+
+// The command line, with its defaults. Names match DESIGN.md.
+struct Flags {
+  std::string kubeconfig;
+  std::string manifests;
+  std::string ingress_class = "grpc";
+  std::string controller_name = "grpc-ingress.io/controller";
+  std::string watch_namespace;
+  std::string bind_address = "0.0.0.0";
+  uint16_t http_port = 8080;
+  uint16_t https_port = 8443;
+  uint16_t admin_port = 10254;
+  int threads = 0;  // 0: one per core
+  std::string publish_service;
+  LogFormat log_format = LogFormat::kText;
+  std::string log_level = "info";
+  bool access_log = false;
+  std::chrono::milliseconds manifests_poll_interval{200};
+  std::chrono::milliseconds upstream_connect_timeout{2000};
+  std::chrono::milliseconds shutdown_drain{5000};
+  std::chrono::milliseconds shutdown_grace{25000};
+  bool help = false;
+};
+
+// Accepts "--name value" and "--name=value"; booleans also as bare "--name".
+Result<Flags> parse_flags(const std::vector<std::string>& args);
+
+std::string flags_usage();
+
+}  // namespace grpc_ingress

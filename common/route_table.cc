@@ -1,0 +1,126 @@
+#include "common/route_table.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+namespace grpc_ingress {
+
+std::string Endpoint::address() const {
+  if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
+  return ip + ":" + std::to_string(port);
+}
+
+bool path_matches(PathType type, std::string_view rule, std::string_view path) {
+  if (type == PathType::kExact) return path == rule;
+  if (rule.empty() || rule == "/") return true;
+  if (rule.back() == '/') rule.remove_suffix(1);  // "/foo/" matches like "/foo"
+  if (!path.starts_with(rule)) return false;
+  return path.size() == rule.size() || path[rule.size()] == '/';
+}
+
+namespace {
+
+std::string_view strip_port(std::string_view authority) {
+  if (!authority.empty() && authority.front() == '[') {  // [v6]:port
+    auto close = authority.find(']');
+    return close == std::string_view::npos ? authority : authority.substr(0, close + 1);
+  }
+  auto colon = authority.rfind(':');
+  return colon == std::string_view::npos ? authority : authority.substr(0, colon);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!out.empty() && out.back() == '.') out.pop_back();  // "a.example.com." is the same host
+  return out;
+}
+
+const Route* match_in(const VirtualHost& vhost, std::string_view path) {
+  for (const Route& route : vhost.routes) {
+    if (path_matches(route.path_type, route.path, path)) return &route;
+  }
+  return nullptr;
+}
+
+bool precedes(const Route& a, const Route& b) {
+  if (a.path.size() != b.path.size()) return a.path.size() > b.path.size();
+  return a.path_type == PathType::kExact && b.path_type == PathType::kPrefix;
+}
+
+nlohmann::json route_json(const RouteTable& table, const Route& route) {
+  return {{"path", route.path},
+          {"pathType", route.path_type == PathType::kExact ? "Exact" : "Prefix"},
+          {"cluster", table.clusters[route.cluster].name},
+          {"ingress", route.ingress_namespace + "/" + route.ingress_name}};
+}
+
+nlohmann::json vhost_json(const RouteTable& table, const VirtualHost& vhost) {
+  nlohmann::json routes = nlohmann::json::array();
+  for (const Route& route : vhost.routes) routes.push_back(route_json(table, route));
+  return {{"host", vhost.host.empty() ? "*" : vhost.host}, {"routes", routes}};
+}
+
+}  // namespace
+
+const Route* RouteTable::match(std::string_view authority, std::string_view path) const {
+  auto query = path.find('?');
+  if (query != std::string_view::npos) path = path.substr(0, query);
+  std::string host = lower(strip_port(authority));
+
+  if (auto it = exact_hosts.find(host); it != exact_hosts.end()) {
+    if (const Route* route = match_in(it->second, path)) return route;
+  }
+  if (auto dot = host.find('.'); dot != std::string::npos && dot > 0) {
+    if (auto it = wildcard_hosts.find("*" + host.substr(dot)); it != wildcard_hosts.end()) {
+      if (const Route* route = match_in(it->second, path)) return route;
+    }
+  }
+  if (const Route* route = match_in(any_host, path)) return route;
+  return default_route ? &*default_route : nullptr;
+}
+
+bool RouteTable::same_routing(const RouteTable& other) const {
+  return clusters == other.clusters && exact_hosts == other.exact_hosts &&
+         wildcard_hosts == other.wildcard_hosts && any_host == other.any_host &&
+         default_route == other.default_route;
+}
+
+void RouteTable::sort_routes() {
+  auto sort = [](VirtualHost& vhost) {
+    std::stable_sort(vhost.routes.begin(), vhost.routes.end(), precedes);
+  };
+  for (auto& [_, vhost] : exact_hosts) sort(vhost);
+  for (auto& [_, vhost] : wildcard_hosts) sort(vhost);
+  sort(any_host);
+}
+
+std::string RouteTable::to_json() const {
+  nlohmann::json hosts = nlohmann::json::array();
+  for (const auto& [_, vhost] : exact_hosts) hosts.push_back(vhost_json(*this, vhost));
+  for (const auto& [_, vhost] : wildcard_hosts) hosts.push_back(vhost_json(*this, vhost));
+  if (!any_host.routes.empty()) hosts.push_back(vhost_json(*this, any_host));
+
+  nlohmann::json clusters_json = nlohmann::json::array();
+  for (const Cluster& cluster : clusters) {
+    nlohmann::json endpoints = nlohmann::json::array();
+    for (const Endpoint& endpoint : cluster.endpoints) {
+      endpoints.push_back(
+          {{"address", endpoint.address()}, {"pod", endpoint.pod}, {"ready", endpoint.ready}});
+    }
+    clusters_json.push_back({{"name", cluster.name},
+                             {"namespace", cluster.service_namespace},
+                             {"service", cluster.service},
+                             {"port", cluster.port},
+                             {"loadBalance", "round_robin"},
+                             {"endpoints", endpoints}});
+  }
+  nlohmann::json out = {{"version", version}, {"hosts", hosts}, {"clusters", clusters_json}};
+  out["defaultBackend"] =
+      default_route ? route_json(*this, *default_route) : nlohmann::json(nullptr);
+  return out.dump(2);
+}
+
+}  // namespace grpc_ingress

@@ -1,0 +1,53 @@
+#include "common/route_table.h"
+
+#include <catch2/catch.hpp>
+
+using namespace grpc_ingress;
+
+TEST_CASE("prefix paths match element by element", "[route_table]") {
+  struct Case {
+    const char* rule;
+    const char* path;
+    bool matches;
+  };
+  const Case cases[] = {
+      {"/", "/anything", true},
+      {"/foo", "/foo", true},
+      {"/foo", "/foo/", true},
+      {"/foo", "/foo/bar", true},
+      {"/foo", "/foobar", false},
+      {"/foo/", "/foo", true},
+      {"/aaa/bb", "/aaa/bbb", false},
+      {"/helloworld.Greeter", "/helloworld.Greeter/SayHello", true},
+      {"/helloworld.Greeter", "/helloworld.GreeterV2/SayHello", false},
+  };
+  for (const Case& c : cases) {
+    INFO(c.rule << " vs " << c.path);
+    CHECK(path_matches(PathType::kPrefix, c.rule, c.path) == c.matches);
+  }
+}
+
+TEST_CASE("exact paths match only themselves", "[route_table]") {
+  CHECK(path_matches(PathType::kExact, "/foo", "/foo"));
+  CHECK_FALSE(path_matches(PathType::kExact, "/foo", "/foo/"));
+  CHECK_FALSE(path_matches(PathType::kExact, "/foo", "/foo/bar"));
+}
+
+TEST_CASE("the most specific host wins, then host-less rules, then the default backend",
+          "[route_table]") {
+  RouteTable table;
+  table.clusters.resize(4);
+  table.exact_hosts["a.example.com"].routes.push_back({PathType::kPrefix, "/x", 0, "", ""});
+  table.wildcard_hosts["*.example.com"].routes.push_back({PathType::kPrefix, "/", 1, "", ""});
+  table.any_host.routes.push_back({PathType::kPrefix, "/y", 2, "", ""});
+  table.default_route = Route{PathType::kPrefix, "/", 3, "", ""};
+  table.sort_routes();
+
+  CHECK(table.match("a.example.com", "/x/1")->cluster == 0);
+  CHECK(table.match("A.Example.com:8080", "/x/1")->cluster == 0);
+  CHECK(table.match("a.example.com", "/z")->cluster == 1);
+  CHECK(table.match("b.example.com", "/x")->cluster == 1);
+  CHECK(table.match("c.b.example.com", "/y")->cluster == 2);
+  CHECK(table.match("example.com", "/x")->cluster == 3);
+  CHECK(table.match("other", "/y?q=1")->cluster == 2);
+}
