@@ -1,0 +1,99 @@
+# grpc-ingress: developer and CI entry points.
+# Works on a fresh Debian bookworm machine with nothing but make: `make test` installs
+# what it needs, configures, builds and runs every test.
+
+# Debian (bookworm) packages needed to build, test and run the demo. One list: the
+# Dockerfile's build stage installs the same one through `make deps`.
+DEB_PACKAGES := \
+	build-essential cmake pkg-config ccache \
+	libboost-dev libnghttp2-dev libssl-dev \
+	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto \
+	nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev catch2 \
+	curl nghttp2-client
+
+BUILD_DIR      ?= build
+ASAN_BUILD_DIR ?= build-asan
+BUILD_TYPE     ?= RelWithDebInfo
+# Sanitizers for the `build` tree, e.g. `make build SANITIZE=address`. Always passed to
+# cmake (empty clears it), so the tree never keeps a sanitizer from an earlier run.
+SANITIZE       ?=
+# Extra cmake configure arguments, e.g. CMAKE_ARGS=-DBUILD_TESTING=OFF (the Dockerfile).
+CMAKE_ARGS     ?=
+JOBS           ?= $(shell nproc 2>/dev/null || echo 2)
+# Upper bound for a test that sets no TIMEOUT of its own, so a hang fails CI instead of
+# eating its whole time budget.
+TEST_TIMEOUT   ?= 300
+
+# The test recipe uses bash (PIPESTATUS, <<<); bash is essential on Debian.
+SHELL := /bin/bash
+
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT  := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
+
+# cmake --build runs its own make; keep this make's flags (jobserver, -j) out of it.
+CMAKE_BUILD := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build
+
+.PHONY: all deps build test demo asan clean
+
+all: build
+
+# Installs only the packages not installed yet; `apt-get update` only when something is
+# missing, so on a ready machine this takes well under a second.
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  case "$$(dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null)" in \
+	    *" ok installed") ;; \
+	    *) missing="$$missing $$p" ;; \
+	  esac; \
+	done; \
+	if [ -z "$$missing" ]; then \
+	  echo "deps: all $(words $(DEB_PACKAGES)) packages installed"; \
+	else \
+	  echo "deps: installing$$missing"; \
+	  $(APT) update && $(APT) install -y $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSANITIZE="$(SANITIZE)" $(CMAKE_ARGS)
+	$(CMAKE_BUILD) $(BUILD_DIR) -j $(JOBS)
+
+# The machine has 2 cores and the integration tests are timing sensitive (they start the
+# binary, a fake API server and gRPC pods, and wait on deadlines), so they run one at a
+# time. Unit tests (ctest names "unit: ...") are pure logic with injected clocks and run
+# two at a time. Both passes always run; the target fails if either failed, and ends
+# with one line that counts both ("ctest: N passed, N failed").
+define run_ctest
+	@rc=0; passed=0; failed=0; \
+	for sel in "-j 2 -R ^unit:" "-j 1 -E ^unit:"; do \
+	  $(2) ctest --test-dir $(1) --output-on-failure --timeout $(TEST_TIMEOUT) $$sel 2>&1 \
+	    | tee $(1)/ctest-pass.log; \
+	  [ "$${PIPESTATUS[0]}" -eq 0 ] || rc=1; \
+	  summary=$$(grep -E '[0-9]+ tests? failed out of [0-9]+' $(1)/ctest-pass.log | tail -n 1); \
+	  if [ -n "$$summary" ]; then \
+	    f=$$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$$summary"); \
+	    t=$$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$$summary"); \
+	    failed=$$((failed + f)); passed=$$((passed + t - f)); \
+	  fi; \
+	done; \
+	echo "ctest: $$passed passed, $$failed failed"; \
+	exit $$rc
+endef
+
+test: build
+	$(call run_ctest,$(BUILD_DIR))
+
+demo: build
+	bash tests/demo/run_demo.sh $(BUILD_DIR)
+
+# UBSan only reports and goes on unless told to stop; a report must fail the test.
+SANITIZER_ENV ?= ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+# A separate tree, so switching between it and `build` never forces a full rebuild.
+asan: deps
+	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSANITIZE=address,undefined $(CMAKE_ARGS)
+	$(CMAKE_BUILD) $(ASAN_BUILD_DIR) -j $(JOBS)
+	$(call run_ctest,$(ASAN_BUILD_DIR),$(SANITIZER_ENV))
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
