@@ -1,0 +1,67 @@
+#pragma once
+
+#include "common/result.h"
+#include "common/route_table.h"
+#include "dataplane/downstream/h2_server_session.h"
+#include "dataplane/upstream/h2_client_connection.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace grpc_ingress {
+
+class Worker;
+
+struct DataplaneOptions {
+  std::string bind_address = "0.0.0.0";
+  uint16_t http_port = 8080;
+  int threads = 1;
+  DownstreamOptions downstream;
+  UpstreamOptions upstream;
+};
+
+// The traffic side of the process: one acceptor thread that hands accepted
+// connections to N worker threads in turn, and the workers.
+class Dataplane {
+ public:
+  explicit Dataplane(DataplaneOptions options);
+  ~Dataplane();
+
+  // Binds the listener (fails if the port is taken) and starts the threads.
+  Status start();
+
+  // Any thread. `applied` runs once every worker routes with `table`.
+  void publish(std::shared_ptr<const RouteTable> table, std::function<void()> applied);
+
+  // Any thread. Stops accepting, sends GOAWAY to every client and lets running
+  // streams finish; `done` runs (on some thread) when every client connection
+  // has closed or `grace` has passed.
+  void shutdown(std::chrono::milliseconds grace, std::function<void()> done);
+
+  // Joins every thread; connections still open are dropped.
+  void stop();
+
+  uint16_t http_port() const { return http_port_; }
+  // Client connections per worker, for /debug and tests of the hand-off.
+  std::vector<size_t> connections_per_worker() const;
+
+ private:
+  void accept_next();
+
+  DataplaneOptions options_;
+  boost::asio::io_context accept_io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  size_t next_worker_ = 0;
+  uint16_t http_port_ = 0;
+  std::thread accept_thread_;
+};
+
+}  // namespace grpc_ingress

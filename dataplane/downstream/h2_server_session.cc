@@ -1,0 +1,428 @@
+#include "dataplane/downstream/h2_server_session.h"
+
+#include "dataplane/h2_headers.h"
+#include "dataplane/worker.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <nghttp2/nghttp2.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstring>
+
+namespace grpc_ingress {
+namespace {
+
+std::atomic<uint64_t> next_session_id{1};
+
+constexpr std::string_view kClientMagic = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+H2ServerSession* self(void* user_data) { return static_cast<H2ServerSession*>(user_data); }
+
+std::string_view view(const uint8_t* p, size_t n) { return {reinterpret_cast<const char*>(p), n}; }
+
+bool is_trailers(const nghttp2_frame* frame) { return frame->headers.cat == NGHTTP2_HCAT_HEADERS; }
+
+int on_begin_headers_cb(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  return self(user_data)->on_begin_request(frame->hd.stream_id);
+}
+
+int on_header_cb(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                 const uint8_t* value, size_t valuelen, uint8_t, void* user_data) {
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  return self(user_data)->on_header(frame->hd.stream_id, is_trailers(frame), view(name, namelen),
+                                    view(value, valuelen));
+}
+
+int on_frame_recv_cb(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS:
+      return self(user_data)->on_headers_complete(frame->hd.stream_id, is_trailers(frame), end_stream);
+    case NGHTTP2_DATA:
+      return end_stream ? self(user_data)->on_data_end(frame->hd.stream_id) : 0;
+    default:
+      return 0;
+  }
+}
+
+int on_frame_send_cb(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && end_stream) {
+    return self(user_data)->on_end_stream_sent(frame->hd.stream_id);
+  }
+  return 0;
+}
+
+int on_data_chunk_recv_cb(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data,
+                          size_t len, void* user_data) {
+  return self(user_data)->on_data(stream_id, data, len);
+}
+
+int on_stream_close_cb(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user_data) {
+  return self(user_data)->on_stream_close(stream_id, error_code);
+}
+
+ssize_t read_response_body_cb(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length,
+                              uint32_t* data_flags, nghttp2_data_source*, void* user_data) {
+  return self(user_data)->read_response_body(stream_id, buf, length, data_flags);
+}
+
+nghttp2_session_callbacks* server_callbacks() {
+  static nghttp2_session_callbacks* callbacks = [] {
+    nghttp2_session_callbacks* cbs;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers_cb);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header_cb);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv_cb);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send_cb);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk_recv_cb);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close_cb);
+    return cbs;
+  }();
+  return callbacks;
+}
+
+}  // namespace
+
+H2ServerSession::H2ServerSession(Worker& worker, boost::asio::ip::tcp::socket socket,
+                                 const DownstreamOptions& options)
+    : worker_(worker),
+      socket_(std::move(socket)),
+      preface_timer_(socket_.get_executor()),
+      options_(options),
+      id_(next_session_id++),
+      log_prefix_("[C" + std::to_string(id_) + "]") {}
+
+H2ServerSession::~H2ServerSession() {
+  if (session_) nghttp2_session_del(session_);
+}
+
+void H2ServerSession::start() {
+  boost::system::error_code ec;
+  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+  auto peer = socket_.remote_endpoint(ec);
+  spdlog::debug("{} accepted from {} on worker {}", log_prefix_,
+                ec ? std::string("?") : peer.address().to_string() + ":" + std::to_string(peer.port()),
+                worker_.index());
+
+  nghttp2_option* option;
+  nghttp2_option_new(&option);
+  // Window updates are sent only once the pod has taken the bytes: back-pressure.
+  nghttp2_option_set_no_auto_window_update(option, 1);
+  int rv = nghttp2_session_server_new2(&session_, server_callbacks(), this, option);
+  nghttp2_option_del(option);
+  if (rv != 0) {
+    close(std::string("cannot create HTTP/2 session: ") + nghttp2_strerror(rv));
+    return;
+  }
+  nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options_.stream_window},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(options_.max_header_bytes)},
+  };
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                        static_cast<int32_t>(options_.connection_window));
+
+  auto self_ptr = shared_from_this();
+  preface_timer_.expires_after(options_.preface_timeout);
+  preface_timer_.async_wait([self_ptr](boost::system::error_code ec) {
+    if (!ec && !self_ptr->preface_checked_) self_ptr->close("no HTTP/2 preface in time");
+  });
+  do_read();
+  flush();
+}
+
+void H2ServerSession::shutdown() {
+  if (closed_ || !session_) return;
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(session_),
+                        NGHTTP2_NO_ERROR, nullptr, 0);
+  schedule_flush();
+}
+
+std::shared_ptr<ProxyStream> H2ServerSession::find(int32_t stream_id) {
+  auto it = streams_.find(stream_id);
+  return it == streams_.end() ? nullptr : it->second;
+}
+
+int H2ServerSession::on_begin_request(int32_t stream_id) {
+  streams_[stream_id] = std::make_shared<ProxyStream>(id_, stream_id, weak_from_this());
+  return 0;
+}
+
+int H2ServerSession::on_header(int32_t stream_id, bool trailers, std::string_view name,
+                               std::string_view value) {
+  auto stream = find(stream_id);
+  if (!stream) return 0;
+  stream->request_header_bytes += name.size() + value.size() + 32;
+  if (stream->request_header_bytes > options_.max_header_bytes) {
+    spdlog::info("{} request headers over {} bytes; resetting the stream", stream->log_prefix(),
+                 options_.max_header_bytes);
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
+  if (trailers) {
+    stream->request_trailers.push_back({std::string(name), std::string(value)});
+  } else if (name == ":method") {
+    stream->method = value;
+  } else if (name == ":scheme") {
+    stream->scheme = value;
+  } else if (name == ":authority") {
+    stream->authority = value;
+  } else if (name == ":path") {
+    stream->path = value;
+  } else if (name == "host") {
+    if (stream->authority.empty()) stream->authority = value;
+  } else if (!name.starts_with(':')) {
+    if (name == "content-type") stream->grpc = is_grpc_content_type(value);
+    stream->request_headers.push_back({std::string(name), std::string(value)});
+  }
+  return 0;
+}
+
+int H2ServerSession::on_headers_complete(int32_t stream_id, bool trailers, bool end_stream) {
+  auto stream = find(stream_id);
+  if (!stream) return 0;
+  if (end_stream) stream->request_ended = true;
+  if (trailers) {
+    if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
+    return 0;
+  }
+  worker_.router().dispatch(stream);
+  return 0;
+}
+
+int H2ServerSession::on_data(int32_t stream_id, const uint8_t* data, size_t len) {
+  auto stream = find(stream_id);
+  if (!stream || stream->response_ended) {
+    // Nobody will forward these bytes: give the window back at once.
+    nghttp2_session_consume(session_, stream_id, len);
+    return 0;
+  }
+  stream->request_body.append(data, len);
+  if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
+  return 0;
+}
+
+int H2ServerSession::on_data_end(int32_t stream_id) {
+  auto stream = find(stream_id);
+  if (!stream) return 0;
+  stream->request_ended = true;
+  if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
+  return 0;
+}
+
+int H2ServerSession::on_end_stream_sent(int32_t stream_id) {
+  auto stream = find(stream_id);
+  // The answer is complete but the client is still sending: tell it to stop
+  // (RFC 9113 8.1: RST_STREAM with NO_ERROR).
+  if (stream && !stream->request_ended) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_NO_ERROR);
+  }
+  return 0;
+}
+
+int H2ServerSession::on_stream_close(int32_t stream_id, uint32_t error_code) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return 0;
+  std::shared_ptr<ProxyStream> stream = std::move(it->second);
+  streams_.erase(it);
+  stream->closed = true;
+  if (stream->deadline_timer) stream->deadline_timer->cancel();
+  if (error_code != NGHTTP2_NO_ERROR) {
+    spdlog::debug("{} closed by client: {}", stream->log_prefix(), nghttp2_http2_strerror(error_code));
+  }
+  stream->cancel_upstream();
+  // Return the windows held by bytes that will never be forwarded.
+  if (!stream->request_body.empty()) {
+    nghttp2_session_consume(session_, stream_id, stream->request_body.size());
+    stream->request_body.clear();
+  }
+  if (!stream->response_body.empty()) {
+    if (stream->upstream) stream->upstream->response_body_consumed(*stream, stream->response_body.size());
+    stream->response_body.clear();
+  }
+  stream->upstream.reset();  // breaks the stream <-> connection cycle
+  return 0;
+}
+
+long H2ServerSession::read_response_body(int32_t stream_id, uint8_t* buf, size_t length,
+                                         uint32_t* flags) {
+  auto stream = find(stream_id);
+  if (!stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  size_t n = stream->response_body.read(buf, length);
+  if (n > 0 && stream->upstream) stream->upstream->response_body_consumed(*stream, n);
+  if (stream->response_body.empty() && stream->response_ended) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!stream->response_trailers.empty()) {
+      NvList trailers;
+      for (const Header& h : stream->response_trailers) trailers.add(h.name, h.value);
+      if (nghttp2_submit_trailer(session_, stream_id, trailers.data(), trailers.size()) == 0) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      }
+    }
+    return static_cast<long>(n);
+  }
+  if (n == 0) return NGHTTP2_ERR_DEFERRED;
+  return static_cast<long>(n);
+}
+
+void H2ServerSession::response_headers_ready(ProxyStream& stream) {
+  if (stream.closed || closed_ || stream.response_started) return;
+  stream.response_started = true;
+  if (stream.response_ended && stream.deadline_timer) stream.deadline_timer->cancel();
+  std::string status = std::to_string(stream.response_status);
+  NvList nva;
+  nva.add(":status", status);
+  for (const Header& h : stream.response_headers) nva.add(h.name, h.value);
+  bool headers_only = stream.trailers_only || (stream.response_ended && stream.response_body.empty() &&
+                                               stream.response_trailers.empty());
+  nghttp2_data_provider provider{};
+  provider.read_callback = read_response_body_cb;
+  int rv = nghttp2_submit_response(session_, stream.downstream_id(), nva.data(), nva.size(),
+                                   headers_only ? nullptr : &provider);
+  if (rv != 0) {
+    spdlog::warn("{} cannot send response headers: {}", stream.log_prefix(), nghttp2_strerror(rv));
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.downstream_id(), NGHTTP2_INTERNAL_ERROR);
+  }
+  schedule_flush();
+}
+
+void H2ServerSession::response_data_ready(ProxyStream& stream) {
+  if (stream.closed || closed_ || !stream.response_started) return;
+  nghttp2_session_resume_data(session_, stream.downstream_id());
+  schedule_flush();
+}
+
+void H2ServerSession::request_body_consumed(ProxyStream& stream, size_t bytes) {
+  if (stream.closed || closed_) return;
+  nghttp2_session_consume(session_, stream.downstream_id(), bytes);
+  schedule_flush();
+}
+
+void H2ServerSession::reset(ProxyStream& stream, uint32_t h2_error_code) {
+  if (stream.closed || closed_) return;
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.downstream_id(), h2_error_code);
+  schedule_flush();
+}
+
+void H2ServerSession::do_read() {
+  auto self_ptr = shared_from_this();
+  socket_.async_read_some(boost::asio::buffer(read_buffer_),
+                          [self_ptr](boost::system::error_code ec, size_t n) {
+                            if (self_ptr->closed_) return;
+                            if (ec) {
+                              self_ptr->close(ec == boost::asio::error::eof ? "client closed" : ec.message());
+                              return;
+                            }
+                            self_ptr->handle_input(n);
+                          });
+}
+
+void H2ServerSession::handle_input(size_t n) {
+  if (!preface_checked_) {
+    // Anything but the HTTP/2 preface (an HTTP/1.1 request, TLS) gets a readable answer.
+    size_t m = std::min(n, kClientMagic.size());
+    if (std::memcmp(read_buffer_.data(), kClientMagic.data(), m) != 0) {
+      reject_non_h2();
+      return;
+    }
+    if (n >= kClientMagic.size()) {
+      preface_checked_ = true;
+      preface_timer_.cancel();
+    }
+  }
+  ssize_t rv = nghttp2_session_mem_recv(session_, read_buffer_.data(), n);
+  if (rv < 0) {
+    spdlog::info("{} HTTP/2 protocol error from client: {}", log_prefix_,
+                 nghttp2_strerror(static_cast<int>(rv)));
+    // nghttp2 has queued a GOAWAY where the error allows one; send it, then close.
+    nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
+    flush();
+    return;
+  }
+  flush();
+  if (!closed_) do_read();
+}
+
+void H2ServerSession::reject_non_h2() {
+  spdlog::info("{} client did not speak HTTP/2 with prior knowledge; closing", log_prefix_);
+  static const std::string kAnswer =
+      "HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+      "Content-Length: 61\r\n\r\nthis port of grpc-ingress speaks HTTP/2 (h2c prior knowledge)\n";
+  write_buffer_ = kAnswer;
+  writing_ = true;
+  auto self_ptr = shared_from_this();
+  boost::asio::async_write(socket_, boost::asio::buffer(write_buffer_),
+                           [self_ptr](boost::system::error_code, size_t) {
+                             self_ptr->writing_ = false;
+                             self_ptr->close("not HTTP/2");
+                           });
+}
+
+void H2ServerSession::schedule_flush() {
+  if (flush_scheduled_ || closed_) return;
+  flush_scheduled_ = true;
+  boost::asio::post(socket_.get_executor(), [self_ptr = shared_from_this()] {
+    self_ptr->flush_scheduled_ = false;
+    self_ptr->flush();
+  });
+}
+
+void H2ServerSession::flush() {
+  if (writing_ || closed_) return;
+  while (write_buffer_.size() < 64 * 1024) {
+    const uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      close(std::string("HTTP/2 send error: ") + nghttp2_strerror(static_cast<int>(n)));
+      return;
+    }
+    if (n == 0) break;
+    write_buffer_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+  }
+  if (write_buffer_.empty()) {
+    if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
+      close("done");
+    }
+    return;
+  }
+  writing_ = true;
+  auto self_ptr = shared_from_this();
+  boost::asio::async_write(socket_, boost::asio::buffer(write_buffer_),
+                           [self_ptr](boost::system::error_code ec, size_t) {
+                             self_ptr->writing_ = false;
+                             self_ptr->write_buffer_.clear();
+                             if (ec) {
+                               self_ptr->close("write failed: " + ec.message());
+                               return;
+                             }
+                             self_ptr->flush();
+                           });
+}
+
+void H2ServerSession::close(const std::string& reason) {
+  if (closed_) return;
+  closed_ = true;
+  spdlog::debug("{} closed: {}", log_prefix_, reason);
+  boost::system::error_code ignored;
+  preface_timer_.cancel();
+  socket_.close(ignored);
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [_, stream] : streams) {
+    stream->closed = true;
+    if (stream->deadline_timer) stream->deadline_timer->cancel();
+    stream->cancel_upstream();
+    if (!stream->response_body.empty() && stream->upstream) {
+      stream->upstream->response_body_consumed(*stream, stream->response_body.size());
+    }
+    stream->response_body.clear();
+    stream->upstream.reset();
+  }
+  worker_.session_closed(id_);
+}
+
+}  // namespace grpc_ingress

@@ -1,0 +1,128 @@
+#pragma once
+
+#include "common/route_table.h"
+#include "dataplane/byte_queue.h"
+#include "dataplane/grpc.h"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace grpc_ingress {
+
+struct Header {
+  std::string name;
+  std::string value;
+};
+using HeaderList = std::vector<Header>;
+
+class ProxyStream;
+
+// The client side of streams: the HTTP/2 server session. Worker thread only.
+class DownstreamSide {
+ public:
+  virtual ~DownstreamSide() = default;
+  // response_status / response_headers are set (maybe a trailers-only answer).
+  virtual void response_headers_ready(ProxyStream& stream) = 0;
+  // More response body, the trailers, or the end arrived.
+  virtual void response_data_ready(ProxyStream& stream) = 0;
+  // `bytes` of request body left for the pod: the client may send that much more.
+  virtual void request_body_consumed(ProxyStream& stream, size_t bytes) = 0;
+  // Abort the stream towards the client (RST_STREAM with an HTTP/2 error code).
+  virtual void reset(ProxyStream& stream, uint32_t h2_error_code) = 0;
+};
+
+// The pod side of streams: an upstream HTTP/2 client connection. Worker thread only.
+class UpstreamSide {
+ public:
+  virtual ~UpstreamSide() = default;
+  // More request body, the trailers, or the end arrived.
+  virtual void request_data_ready(ProxyStream& stream) = 0;
+  // `bytes` of response body reached the client: the pod may send that much more.
+  virtual void response_body_consumed(ProxyStream& stream, size_t bytes) = 0;
+  // The client went away or the deadline passed: stop the stream at the pod.
+  virtual void cancel(ProxyStream& stream) = 0;
+};
+
+// One request/response exchange between a downstream stream and an upstream
+// stream. Owned by shared_ptr from both sessions; worker thread only.
+class ProxyStream {
+ public:
+  ProxyStream(uint64_t connection_id, int32_t downstream_id, std::weak_ptr<DownstreamSide> downstream);
+  ~ProxyStream();
+
+  // "[C12][S3]" for log lines.
+  const std::string& log_prefix() const { return log_prefix_; }
+  int32_t downstream_id() const { return downstream_id_; }
+
+  // --- Request, filled by the downstream session.
+  std::string method, scheme, authority, path;
+  HeaderList request_headers;  // regular headers, in arrival order
+  size_t request_header_bytes = 0;
+  ByteQueue request_body;
+  bool request_ended = false;
+  HeaderList request_trailers;
+  bool grpc = false;
+
+  // --- Response, filled by the upstream connection or by fail().
+  int response_status = 0;
+  HeaderList response_headers;
+  bool response_started = false;  // headers handed to the downstream side
+  bool trailers_only = false;     // the headers end the response
+  ByteQueue response_body;
+  bool response_ended = false;
+  HeaderList response_trailers;
+
+  // --- Routing state, owned by the Router.
+  std::shared_ptr<const RouteTable> table;  // the snapshot this stream began with
+  const Route* route = nullptr;
+  std::vector<std::string> tried_endpoints;
+  std::string endpoint;  // address of the pod currently serving it
+  std::optional<boost::asio::steady_timer> deadline_timer;
+
+  // The upstream connection serving this stream. Kept after the pod's stream
+  // ends so that response bytes still queued here reopen its window when they
+  // reach the client; `upstream_active` says whether the pod's stream is open.
+  std::shared_ptr<UpstreamSide> upstream;
+  bool upstream_active = false;
+  int32_t upstream_id = -1;  // -1 while waiting for the connection
+  // The request body sent so far, kept while it is small enough to replay
+  // on another pod when this one refuses the stream (kMaxReplayBytes).
+  std::string request_replay;
+  bool replayable = true;
+  static constexpr size_t kMaxReplayBytes = 64 * 1024;
+
+  // Records bytes sent upstream, for a possible replay.
+  void record_sent(const uint8_t* bytes, size_t n) {
+    if (!replayable) return;
+    if (request_replay.size() + n > kMaxReplayBytes) {
+      replayable = false;
+      request_replay.clear();
+      return;
+    }
+    request_replay.append(reinterpret_cast<const char*>(bytes), n);
+  }
+
+  bool closed = false;  // the downstream stream is closed; nothing more to do
+
+  std::shared_ptr<DownstreamSide> downstream() const { return downstream_.lock(); }
+
+  // Ends the exchange with a proxy-made status: a trailers-only gRPC answer
+  // (or an HTTP error) if nothing was answered yet, otherwise trailers with the
+  // status after the body already received (gRPC) or a reset (plain HTTP).
+  void fail(GrpcStatus status, const std::string& message);
+
+  // Cancels the pod's stream if it still runs (client gone, deadline passed).
+  void cancel_upstream();
+
+ private:
+  std::weak_ptr<DownstreamSide> downstream_;
+  int32_t downstream_id_;
+  std::string log_prefix_;
+};
+
+}  // namespace grpc_ingress

@@ -1,0 +1,111 @@
+#include "dataplane/router.h"
+
+#include <spdlog/spdlog.h>
+
+#include <unordered_set>
+
+namespace grpc_ingress {
+
+Router::Router(boost::asio::io_context& io, UpstreamPool& pool, uint64_t seed)
+    : io_(io), pool_(pool), seed_(seed) {}
+
+void Router::set_table(std::shared_ptr<const RouteTable> table) {
+  std::unordered_map<std::string, std::unique_ptr<LoadBalancer>> balancers;
+  std::unordered_set<std::string> addresses;
+  for (const Cluster& cluster : table->clusters) {
+    auto it = balancers_.find(cluster.name);
+    balancers[cluster.name] = it != balancers_.end()
+                                  ? std::move(it->second)
+                                  : make_load_balancer(cluster.lb_policy, seed_ + balancers.size());
+    for (const Endpoint& endpoint : cluster.endpoints) addresses.insert(endpoint.address());
+  }
+  balancers_ = std::move(balancers);
+  table_ = std::move(table);
+  pool_.retain_only(addresses);
+}
+
+void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
+  if (!table_) {
+    stream->fail(GrpcStatus::kUnavailable, "grpc-ingress has no routing table yet");
+    return;
+  }
+  stream->table = table_;
+  stream->route = table_->match(stream->authority, stream->path);
+  if (!stream->route) {
+    spdlog::debug("{} no route for host '{}' path '{}'", stream->log_prefix(), stream->authority,
+                  stream->path);
+    stream->fail(GrpcStatus::kUnimplemented,
+                 "no route for host '" + stream->authority + "' path '" + stream->path + "'");
+    return;
+  }
+  start_deadline(stream);
+  forward(stream, "");
+}
+
+void Router::start_deadline(const std::shared_ptr<ProxyStream>& stream) {
+  if (!stream->grpc) return;
+  for (const Header& header : stream->request_headers) {
+    if (header.name != "grpc-timeout") continue;
+    auto timeout = parse_grpc_timeout(header.value);
+    if (!timeout) {
+      spdlog::debug("{} ignoring malformed grpc-timeout '{}'", stream->log_prefix(), header.value);
+      return;
+    }
+    stream->deadline_timer.emplace(io_);
+    stream->deadline_timer->expires_after(*timeout);
+    std::weak_ptr<ProxyStream> weak = stream;
+    stream->deadline_timer->async_wait([weak](boost::system::error_code ec) {
+      auto stream = weak.lock();
+      if (ec || !stream || stream->closed) return;
+      spdlog::debug("{} deadline exceeded", stream->log_prefix());
+      stream->cancel_upstream();
+      stream->fail(GrpcStatus::kDeadlineExceeded, "deadline exceeded at grpc-ingress");
+    });
+    return;
+  }
+}
+
+void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::string& last_failure) {
+  const Cluster& cluster = stream->table->cluster_of(*stream->route);
+  if (cluster.endpoints.empty()) {
+    stream->fail(GrpcStatus::kUnavailable, "no ready endpoints for service " + cluster.name);
+    return;
+  }
+  // A cluster missing from the running table's balancers (the table changed
+  // under a retry) gets a fresh balancer for the old snapshot.
+  auto& balancer = balancers_[cluster.name];
+  if (!balancer) balancer = make_load_balancer(cluster.lb_policy, seed_);
+  const Endpoint* endpoint = balancer->pick(cluster, stream->tried_endpoints);
+  if (!endpoint) {
+    stream->fail(GrpcStatus::kUnavailable, last_failure.empty()
+                                               ? "no endpoint left for service " + cluster.name
+                                               : last_failure);
+    return;
+  }
+  stream->tried_endpoints.push_back(endpoint->address());
+  auto connection = pool_.connection_for(*endpoint);
+  if (!connection) {
+    stream->fail(GrpcStatus::kUnavailable, "grpc-ingress is shutting down");
+    return;
+  }
+  connection->submit(stream);
+}
+
+void Router::upstream_failed(const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
+                             bool retryable) {
+  if (stream->closed || stream->response_started) return;
+  stream->upstream_active = false;
+  stream->upstream.reset();
+  if (retryable && stream->replayable &&
+      stream->tried_endpoints.size() < static_cast<size_t>(kMaxAttempts)) {
+    spdlog::debug("{} {}; trying another pod", stream->log_prefix(), reason);
+    stream->request_body.prepend(stream->request_replay);
+    stream->request_replay.clear();
+    forward(stream, reason);
+    return;
+  }
+  spdlog::info("{} {} {}: {}", stream->log_prefix(), stream->method, stream->path, reason);
+  stream->fail(GrpcStatus::kUnavailable, reason);
+}
+
+}  // namespace grpc_ingress

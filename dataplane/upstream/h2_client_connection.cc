@@ -1,0 +1,461 @@
+#include "dataplane/upstream/h2_client_connection.h"
+
+#include "dataplane/h2_headers.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <nghttp2/nghttp2.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <charconv>
+
+namespace grpc_ingress {
+namespace {
+
+std::atomic<uint64_t> next_connection_id{1};
+
+H2ClientConnection* self(void* user_data) { return static_cast<H2ClientConnection*>(user_data); }
+
+std::string_view view(const uint8_t* p, size_t n) { return {reinterpret_cast<const char*>(p), n}; }
+
+bool is_trailers(const nghttp2_frame* frame) { return frame->headers.cat == NGHTTP2_HCAT_HEADERS; }
+
+int on_begin_headers_cb(nghttp2_session*, const nghttp2_frame*, void*) { return 0; }
+
+int on_header_cb(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                 const uint8_t* value, size_t valuelen, uint8_t, void* user_data) {
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  return self(user_data)->on_header(frame->hd.stream_id, is_trailers(frame), view(name, namelen),
+                                    view(value, valuelen));
+}
+
+int on_frame_recv_cb(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS:
+      return self(user_data)->on_headers_complete(frame->hd.stream_id, is_trailers(frame), end_stream);
+    case NGHTTP2_DATA:
+      return end_stream ? self(user_data)->on_data_end(frame->hd.stream_id) : 0;
+    case NGHTTP2_GOAWAY:
+      self(user_data)->on_goaway(frame->goaway.last_stream_id);
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+int on_data_chunk_recv_cb(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data,
+                          size_t len, void* user_data) {
+  return self(user_data)->on_data(stream_id, data, len);
+}
+
+int on_stream_close_cb(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user_data) {
+  return self(user_data)->on_stream_close(stream_id, error_code);
+}
+
+ssize_t read_request_body_cb(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length,
+                             uint32_t* data_flags, nghttp2_data_source*, void* user_data) {
+  return self(user_data)->read_request_body(stream_id, buf, length, data_flags);
+}
+
+nghttp2_session_callbacks* client_callbacks() {
+  static nghttp2_session_callbacks* callbacks = [] {
+    nghttp2_session_callbacks* cbs;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers_cb);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header_cb);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv_cb);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk_recv_cb);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close_cb);
+    return cbs;
+  }();
+  return callbacks;
+}
+
+}  // namespace
+
+H2ClientConnection::H2ClientConnection(boost::asio::io_context& io, Endpoint endpoint,
+                                       const UpstreamOptions& options,
+                                       UpstreamFailureHandler on_failure,
+                                       std::function<void(H2ClientConnection*)> on_closed)
+    : io_(io),
+      socket_(io),
+      connect_timer_(io),
+      endpoint_(std::move(endpoint)),
+      address_(endpoint_.address()),
+      options_(options),
+      on_failure_(std::move(on_failure)),
+      on_closed_(std::move(on_closed)),
+      id_(next_connection_id++),
+      log_prefix_("[U" + std::to_string(id_) + " " + address_ + "]") {}
+
+H2ClientConnection::~H2ClientConnection() {
+  if (session_) nghttp2_session_del(session_);
+}
+
+void H2ClientConnection::connect() {
+  state_ = State::kConnecting;
+  boost::system::error_code ec;
+  auto ip = boost::asio::ip::make_address(endpoint_.ip, ec);
+  if (ec) {
+    close("bad pod address " + endpoint_.ip);
+    return;
+  }
+  auto self_ptr = shared_from_this();
+  connect_timer_.expires_after(options_.connect_timeout);
+  connect_timer_.async_wait([self_ptr](boost::system::error_code ec) {
+    if (!ec && self_ptr->state_ == State::kConnecting) {
+      self_ptr->close("connect to " + self_ptr->address_ + " timed out");
+    }
+  });
+  socket_.async_connect({ip, endpoint_.port}, [self_ptr](boost::system::error_code ec) {
+    self_ptr->connect_timer_.cancel();
+    if (self_ptr->state_ != State::kConnecting) return;
+    if (ec) {
+      self_ptr->close("connect to " + self_ptr->address_ + " failed: " + ec.message());
+      return;
+    }
+    self_ptr->on_connected();
+  });
+}
+
+void H2ClientConnection::on_connected() {
+  boost::system::error_code ignored;
+  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+
+  nghttp2_option* option;
+  nghttp2_option_new(&option);
+  // We open the window only when the client has taken the bytes: back-pressure.
+  nghttp2_option_set_no_auto_window_update(option, 1);
+  nghttp2_option_set_peer_max_concurrent_streams(option, 100);
+  int rv = nghttp2_session_client_new2(&session_, client_callbacks(), this, option);
+  nghttp2_option_del(option);
+  if (rv != 0) {
+    close(std::string("cannot create HTTP/2 session: ") + nghttp2_strerror(rv));
+    return;
+  }
+  nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options_.stream_window},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(options_.max_header_bytes)},
+  };
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                        static_cast<int32_t>(options_.connection_window));
+  state_ = State::kConnected;
+  spdlog::debug("{} connected", log_prefix_);
+
+  auto waiting = std::move(pending_);
+  pending_.clear();
+  for (auto& stream : waiting) {
+    if (!stream->closed) start_stream(stream);
+  }
+  do_read();
+  flush();
+}
+
+bool H2ClientConnection::accepting_streams() const {
+  if (state_ == State::kClosed || draining_ || goaway_received_) return false;
+  uint32_t limit = 100;  // until the pod's SETTINGS arrive
+  if (session_) {
+    limit = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  }
+  return stream_count() < limit;
+}
+
+void H2ClientConnection::submit(std::shared_ptr<ProxyStream> stream) {
+  stream->upstream = shared_from_this();
+  stream->upstream_active = true;
+  stream->upstream_id = -1;
+  stream->endpoint = address_;
+  if (state_ == State::kConnected) {
+    start_stream(stream);
+    schedule_flush();
+  } else {
+    pending_.push_back(std::move(stream));
+  }
+}
+
+void H2ClientConnection::start_stream(const std::shared_ptr<ProxyStream>& stream) {
+  NvList nva;
+  nva.add(":method", stream->method);
+  nva.add(":scheme", stream->scheme.empty() ? "http" : stream->scheme);
+  nva.add(":authority", stream->authority);
+  nva.add(":path", stream->path);
+  for (const Header& header : stream->request_headers) {
+    if (!is_connection_specific(header.name, header.value)) nva.add(header.name, header.value);
+  }
+  nghttp2_data_provider provider{};
+  provider.read_callback = read_request_body_cb;
+  bool has_body = !(stream->request_ended && stream->request_body.empty() &&
+                    stream->request_trailers.empty());
+  int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
+                                      has_body ? &provider : nullptr, nullptr);
+  if (id < 0) {
+    stream->upstream_active = false;
+    on_failure_(stream, std::string("cannot start stream to pod: ") + nghttp2_strerror(id), true);
+    return;
+  }
+  stream->upstream_id = id;
+  streams_[id] = stream;
+  spdlog::debug("{}{} -> {} stream {}", stream->log_prefix(), log_prefix_, stream->path, id);
+}
+
+ProxyStream* H2ClientConnection::find(int32_t stream_id) {
+  auto it = streams_.find(stream_id);
+  return it == streams_.end() ? nullptr : it->second.get();
+}
+
+long H2ClientConnection::read_request_body(int32_t stream_id, uint8_t* buf, size_t length,
+                                           uint32_t* flags) {
+  ProxyStream* stream = find(stream_id);
+  if (!stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  size_t n = stream->request_body.read(buf, length);
+  if (n > 0) {
+    stream->record_sent(buf, n);
+    if (auto downstream = stream->downstream()) downstream->request_body_consumed(*stream, n);
+  }
+  if (stream->request_body.empty() && stream->request_ended) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!stream->request_trailers.empty()) {
+      NvList trailers;
+      for (const Header& h : stream->request_trailers) trailers.add(h.name, h.value);
+      if (nghttp2_submit_trailer(session_, stream_id, trailers.data(), trailers.size()) == 0) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      }
+    }
+    return static_cast<long>(n);
+  }
+  if (n == 0) return NGHTTP2_ERR_DEFERRED;
+  return static_cast<long>(n);
+}
+
+int H2ClientConnection::on_header(int32_t stream_id, bool trailers, std::string_view name,
+                                  std::string_view value) {
+  ProxyStream* stream = find(stream_id);
+  if (!stream) return 0;
+  header_bytes_ += name.size() + value.size() + 32;
+  if (header_bytes_ > options_.max_header_bytes) {
+    spdlog::warn("{}{} pod sent more than {} bytes of headers; resetting", stream->log_prefix(),
+                 log_prefix_, options_.max_header_bytes);
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
+  if (trailers && stream->response_status >= 200) {
+    stream->response_trailers.push_back({std::string(name), std::string(value)});
+    return 0;
+  }
+  if (name == ":status") {
+    int status = 0;
+    std::from_chars(value.data(), value.data() + value.size(), status);
+    stream->response_status = status;
+    stream->response_headers.clear();
+  } else if (!name.starts_with(':') && !is_connection_specific(name, value)) {
+    stream->response_headers.push_back({std::string(name), std::string(value)});
+  }
+  return 0;
+}
+
+int H2ClientConnection::on_headers_complete(int32_t stream_id, bool trailers, bool end_stream) {
+  header_bytes_ = 0;
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return 0;
+  std::shared_ptr<ProxyStream> stream = it->second;
+  if (stream->closed) return 0;
+  auto downstream = stream->downstream();
+  if (trailers && stream->response_started) {
+    stream->response_ended = true;
+    if (downstream) downstream->response_data_ready(*stream);
+    return 0;
+  }
+  if (stream->response_status < 200) return 0;  // 1xx: wait for the final response
+  if (stream->deadline_timer && end_stream) stream->deadline_timer->cancel();
+  stream->trailers_only = end_stream;
+  stream->response_ended = end_stream;
+  if (downstream) downstream->response_headers_ready(*stream);
+  return 0;
+}
+
+int H2ClientConnection::on_data(int32_t stream_id, const uint8_t* data, size_t len) {
+  ProxyStream* stream = find(stream_id);
+  if (!stream || stream->closed) {
+    // Nobody will read these bytes: give the window back at once.
+    nghttp2_session_consume(session_, stream_id, len);
+    return 0;
+  }
+  stream->response_body.append(data, len);
+  if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
+  return 0;
+}
+
+int H2ClientConnection::on_data_end(int32_t stream_id) {
+  ProxyStream* stream = find(stream_id);
+  if (!stream || stream->closed) return 0;
+  stream->response_ended = true;
+  if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
+  return 0;
+}
+
+int H2ClientConnection::on_stream_close(int32_t stream_id, uint32_t error_code) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return 0;
+  std::shared_ptr<ProxyStream> stream = std::move(it->second);
+  streams_.erase(it);
+  stream->upstream_active = false;
+  if (!stream->closed && !stream->response_ended) {
+    if (error_code == NGHTTP2_REFUSED_STREAM) {
+      on_failure_(stream, "pod " + address_ + " refused the stream", true);
+    } else if (!stream->response_started) {
+      on_failure_(stream,
+                  "pod " + address_ + " reset the stream (" + nghttp2_http2_strerror(error_code) + ")",
+                  false);
+    } else {
+      stream->fail(GrpcStatus::kUnavailable, "pod " + address_ + " reset the stream (" +
+                                                 nghttp2_http2_strerror(error_code) + ")");
+    }
+  }
+  maybe_finish_drain();
+  return 0;
+}
+
+void H2ClientConnection::on_goaway(int32_t last_stream_id) {
+  goaway_received_ = true;
+  spdlog::debug("{} pod sent GOAWAY (last stream {})", log_prefix_, last_stream_id);
+}
+
+void H2ClientConnection::request_data_ready(ProxyStream& stream) {
+  if (state_ != State::kConnected || stream.upstream_id < 0) return;
+  nghttp2_session_resume_data(session_, stream.upstream_id);
+  schedule_flush();
+}
+
+void H2ClientConnection::response_body_consumed(ProxyStream& stream, size_t bytes) {
+  if (state_ != State::kConnected || stream.upstream_id < 0) return;
+  nghttp2_session_consume(session_, stream.upstream_id, bytes);
+  schedule_flush();
+}
+
+void H2ClientConnection::cancel(ProxyStream& stream) {
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (it->get() == &stream) {
+      pending_.erase(it);
+      return;
+    }
+  }
+  if (state_ != State::kConnected || stream.upstream_id < 0) return;
+  if (streams_.count(stream.upstream_id)) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.upstream_id, NGHTTP2_CANCEL);
+    schedule_flush();
+  }
+}
+
+void H2ClientConnection::drain() {
+  if (draining_ || state_ == State::kClosed) return;
+  draining_ = true;
+  maybe_finish_drain();
+}
+
+void H2ClientConnection::maybe_finish_drain() {
+  if (!draining_ || state_ == State::kClosed || !streams_.empty() || !pending_.empty()) return;
+  if (state_ == State::kConnected) {
+    nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);  // GOAWAY
+    schedule_flush();  // flush() closes once the GOAWAY is written
+  } else {
+    close("drained");
+  }
+}
+
+void H2ClientConnection::close(const std::string& reason) {
+  if (state_ == State::kClosed) return;
+  bool was_connected = state_ == State::kConnected;
+  state_ = State::kClosed;
+  spdlog::debug("{} closed: {}", log_prefix_, reason);
+  boost::system::error_code ignored;
+  connect_timer_.cancel();
+  socket_.close(ignored);
+
+  // Streams still waiting never reached the pod: another pod may serve them.
+  auto waiting = std::move(pending_);
+  pending_.clear();
+  for (auto& stream : waiting) {
+    stream->upstream_active = false;
+    if (!stream->closed) on_failure_(stream, reason, true);
+  }
+  auto running = std::move(streams_);
+  streams_.clear();
+  for (auto& [_, stream] : running) {
+    stream->upstream_active = false;
+    if (stream->closed || stream->response_ended) continue;
+    std::string message = "connection to pod " + address_ + " lost: " + reason;
+    if (!stream->response_started) {
+      on_failure_(stream, message, false);
+    } else {
+      stream->fail(GrpcStatus::kUnavailable, message);
+    }
+  }
+  (void)was_connected;
+  if (on_closed_) on_closed_(this);
+}
+
+void H2ClientConnection::do_read() {
+  auto self_ptr = shared_from_this();
+  socket_.async_read_some(
+      boost::asio::buffer(read_buffer_), [self_ptr](boost::system::error_code ec, size_t n) {
+        if (self_ptr->state_ != State::kConnected) return;
+        if (ec) {
+          self_ptr->close(ec == boost::asio::error::eof ? "pod closed the connection" : ec.message());
+          return;
+        }
+        ssize_t rv = nghttp2_session_mem_recv(self_ptr->session_, self_ptr->read_buffer_.data(), n);
+        if (rv < 0) {
+          self_ptr->close(std::string("HTTP/2 error from pod: ") + nghttp2_strerror(static_cast<int>(rv)));
+          return;
+        }
+        self_ptr->flush();
+        if (self_ptr->state_ == State::kConnected) self_ptr->do_read();
+      });
+}
+
+void H2ClientConnection::schedule_flush() {
+  if (flush_scheduled_ || state_ != State::kConnected) return;
+  flush_scheduled_ = true;
+  boost::asio::post(io_, [self_ptr = shared_from_this()] {
+    self_ptr->flush_scheduled_ = false;
+    self_ptr->flush();
+  });
+}
+
+void H2ClientConnection::flush() {
+  if (writing_ || state_ != State::kConnected) return;
+  while (write_buffer_.size() < 64 * 1024) {
+    const uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n < 0) {
+      close(std::string("HTTP/2 send error: ") + nghttp2_strerror(static_cast<int>(n)));
+      return;
+    }
+    if (n == 0) break;
+    write_buffer_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+  }
+  if (write_buffer_.empty()) {
+    if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
+      close("finished");
+    }
+    return;
+  }
+  writing_ = true;
+  auto self_ptr = shared_from_this();
+  boost::asio::async_write(socket_, boost::asio::buffer(write_buffer_),
+                           [self_ptr](boost::system::error_code ec, size_t) {
+                             self_ptr->writing_ = false;
+                             self_ptr->write_buffer_.clear();
+                             if (ec) {
+                               self_ptr->close("write to pod failed: " + ec.message());
+                               return;
+                             }
+                             self_ptr->flush();
+                           });
+}
+
+}  // namespace grpc_ingress

@@ -1,0 +1,68 @@
+#include "dataplane/worker.h"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+namespace grpc_ingress {
+
+Worker::Worker(int index, const DownstreamOptions& downstream, const UpstreamOptions& upstream)
+    : index_(index),
+      work_(boost::asio::make_work_guard(io_)),
+      downstream_options_(downstream),
+      pool_(io_, upstream,
+            [this](const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
+                   bool retryable) { router_.upstream_failed(stream, reason, retryable); }),
+      router_(io_, pool_, std::random_device{}()) {}
+
+Worker::~Worker() { stop(); }
+
+void Worker::start() {
+  thread_ = std::thread([this] {
+    try {
+      io_.run();
+    } catch (const std::exception& e) {
+      // Nothing should throw through the loop; if it does, say so loudly.
+      spdlog::critical("worker {} stopped by an exception: {}", index_, e.what());
+      std::abort();
+    }
+  });
+}
+
+void Worker::stop() {
+  if (!thread_.joinable()) return;
+  work_.reset();
+  io_.stop();
+  thread_.join();
+  pool_.close_all();
+}
+
+void Worker::post(std::function<void()> fn) { boost::asio::post(io_, std::move(fn)); }
+
+void Worker::adopt(boost::asio::ip::tcp::socket socket) {
+  auto session = std::make_shared<H2ServerSession>(*this, std::move(socket), downstream_options_);
+  sessions_[session->id()] = session;
+  connection_count_.fetch_add(1, std::memory_order_relaxed);
+  session->start();
+  if (shutting_down_) session->shutdown();
+}
+
+void Worker::session_closed(uint64_t id) {
+  if (sessions_.erase(id)) connection_count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Worker::apply_table(std::shared_ptr<const RouteTable> table) {
+  router_.set_table(std::move(table));
+}
+
+void Worker::shutdown_sessions() {
+  shutting_down_ = true;
+  std::vector<std::shared_ptr<H2ServerSession>> live;
+  for (auto& [_, weak] : sessions_) {
+    if (auto session = weak.lock()) live.push_back(std::move(session));
+  }
+  for (auto& session : live) session->shutdown();
+}
+
+}  // namespace grpc_ingress

@@ -1,0 +1,61 @@
+#pragma once
+
+#include "common/route_table.h"
+#include "dataplane/downstream/h2_server_session.h"
+#include "dataplane/router.h"
+#include "dataplane/upstream/upstream_pool.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+
+namespace grpc_ingress {
+
+// One data-plane thread: its own io_context, the client connections handed
+// to it, its upstream connections and balancer state. Shares nothing mutable
+// with other workers; other threads reach it only through post().
+class Worker {
+ public:
+  Worker(int index, const DownstreamOptions& downstream, const UpstreamOptions& upstream);
+  ~Worker();
+
+  void start();
+  void stop();  // stops the loop and joins; connections are dropped
+
+  int index() const { return index_; }
+  boost::asio::io_context& io() { return io_; }
+
+  // Any thread: run `fn` on this worker.
+  void post(std::function<void()> fn);
+
+  // Worker thread only.
+  void adopt(boost::asio::ip::tcp::socket socket);
+  void apply_table(std::shared_ptr<const RouteTable> table);
+  Router& router() { return router_; }
+  void session_closed(uint64_t id);
+  // GOAWAY to every client; running streams go on.
+  void shutdown_sessions();
+
+  // Any thread: client connections open on this worker.
+  size_t connection_count() const { return connection_count_.load(std::memory_order_relaxed); }
+
+ private:
+  int index_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  DownstreamOptions downstream_options_;
+  UpstreamPool pool_;
+  Router router_;
+  bool shutting_down_ = false;
+  std::unordered_map<uint64_t, std::weak_ptr<H2ServerSession>> sessions_;
+  std::atomic<size_t> connection_count_{0};
+  std::thread thread_;
+};
+
+}  // namespace grpc_ingress
