@@ -181,7 +181,7 @@ void H2ClientConnection::submit(std::shared_ptr<ProxyStream> stream) {
 void H2ClientConnection::start_stream(const std::shared_ptr<ProxyStream>& stream) {
   NvList nva;
   nva.add(":method", stream->method);
-  nva.add(":scheme", stream->scheme.empty() ? "http" : stream->scheme);
+  nva.add(":scheme", stream->scheme.empty() ? std::string_view("http") : std::string_view(stream->scheme));
   nva.add(":authority", stream->authority);
   nva.add(":path", stream->path);
   for (const Header& header : stream->request_headers) {
