@@ -1,0 +1,44 @@
+#pragma once
+
+// gRPC C++ client helpers for the integration tests.
+
+#include "grpc/examples/helloworld.grpc.pb.h"
+#include "tests/proto/echo.grpc.pb.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace grpc_ingress::testing {
+
+// One channel = one HTTP/2 connection to `target` (cleartext). `authority`
+// overrides the :authority the channel sends.
+std::shared_ptr<grpc::Channel> make_channel(const std::string& target, const std::string& authority = "");
+
+struct CallResult {
+  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
+  std::string message;  // grpc-message
+  std::string pod;      // who answered, when OK
+  std::chrono::milliseconds elapsed{0};
+  std::multimap<std::string, std::string> trailers;
+
+  bool ok() const { return code == grpc::StatusCode::OK; }
+};
+
+// "Hello <name> from <pod>" -> "<pod>".
+std::string pod_of_greeting(const std::string& message);
+
+CallResult say_hello(helloworld::Greeter::Stub& stub, std::chrono::milliseconds deadline = std::chrono::seconds(2));
+CallResult echo_unary(test::Echo::Stub& stub, const test::EchoRequest& request,
+                      std::chrono::milliseconds deadline = std::chrono::seconds(2));
+
+// Asks a pod directly (not through the proxy) what it knows about call `tag`.
+test::StatsReply pod_stats(const std::string& pod_address, const std::string& tag);
+
+// Name of a status code, for messages: "UNAVAILABLE (14)".
+std::string code_name(grpc::StatusCode code);
+
+}  // namespace grpc_ingress::testing

@@ -1,0 +1,327 @@
+// test-pod: a real gRPC C++ server standing in for one Kubernetes pod.
+//
+//   test-pod --listen 127.0.0.2:0 --pod greeter-0 [--exit-with-parent]
+//
+// Serves helloworld.Greeter, grpc_ingress.test.Echo and grpc.health.v1 over
+// cleartext HTTP/2. When ready it prints one line, "LISTENING <ip>:<port>", on
+// stdout (port 0 picks a free port). SIGTERM or SIGINT: shut down, exit 0.
+
+#include "grpc/examples/helloworld.grpc.pb.h"
+#include "tests/proto/echo.grpc.pb.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <sys/prctl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace grpc_ingress::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMaxStreamCount = 100'000'000;
+constexpr int kMaxPayloadBytes = 4 << 20;
+constexpr int kMaxSleepMs = 600'000;
+constexpr size_t kMaxTrackedCalls = 4096;
+constexpr auto kSleepSlice = std::chrono::milliseconds(5);
+constexpr auto kShutdownGrace = std::chrono::seconds(2);
+
+// What the pod knows about one tagged call; read by the Stats RPC.
+struct CallRecord {
+  Clock::time_point start = Clock::now();
+  std::atomic<int64_t> written{0};
+  std::atomic<bool> finished{false};
+  std::atomic<bool> cancelled{false};
+  std::atomic<int64_t> elapsed_ms{-1};
+};
+
+// Tagged calls, bounded: the oldest-named entries go first when full.
+class CallRegistry {
+ public:
+  std::shared_ptr<CallRecord> start(const std::string& tag) {
+    calls_.fetch_add(1);
+    auto record = std::make_shared<CallRecord>();
+    if (tag.empty()) return record;
+    std::lock_guard lock(mutex_);
+    if (records_.size() >= kMaxTrackedCalls) records_.erase(records_.begin());
+    records_[tag] = record;
+    return record;
+  }
+
+  std::shared_ptr<CallRecord> find(const std::string& tag) {
+    std::lock_guard lock(mutex_);
+    auto it = records_.find(tag);
+    return it == records_.end() ? nullptr : it->second;
+  }
+
+  int64_t calls() const { return calls_.load(); }
+
+ private:
+  std::atomic<int64_t> calls_{0};
+  std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<CallRecord>> records_;
+};
+
+// Marks the record finished when the handler returns, however it returns.
+class FinishOnExit {
+ public:
+  explicit FinishOnExit(std::shared_ptr<CallRecord> record) : record_(std::move(record)) {}
+  ~FinishOnExit() {
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - record_->start);
+    record_->elapsed_ms = elapsed.count();
+    record_->finished = true;
+  }
+  FinishOnExit(const FinishOnExit&) = delete;
+  FinishOnExit& operator=(const FinishOnExit&) = delete;
+
+ private:
+  std::shared_ptr<CallRecord> record_;
+};
+
+// Sleeps `ms` in short slices; false as soon as the call is cancelled.
+bool sleep_unless_cancelled(grpc::ServerContext* context, int ms) {
+  auto until = Clock::now() + std::chrono::milliseconds(std::min(ms, kMaxSleepMs));
+  while (Clock::now() < until) {
+    if (context->IsCancelled()) return false;
+    std::this_thread::sleep_for(std::min<Clock::duration>(kSleepSlice, until - Clock::now()));
+  }
+  return !context->IsCancelled();
+}
+
+void add_trailers(grpc::ServerContext* context, const test::EchoRequest& request) {
+  for (const auto& [key, value] : request.trailers()) context->AddTrailingMetadata(key, value);
+}
+
+// The status the request asks for: its fail_code, or OK.
+grpc::Status requested_status(const test::EchoRequest& request) {
+  if (request.fail_code() == 0) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(request.fail_code()), request.fail_message());
+}
+
+class GreeterService final : public helloworld::Greeter::Service {
+ public:
+  GreeterService(std::string pod, CallRegistry& registry) : pod_(std::move(pod)), registry_(registry) {}
+
+  grpc::Status SayHello(grpc::ServerContext*, const helloworld::HelloRequest* request,
+                        helloworld::HelloReply* reply) override {
+    registry_.start("");
+    reply->set_message("Hello " + request->name() + " from " + pod_);
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::string pod_;
+  CallRegistry& registry_;
+};
+
+class EchoService final : public test::Echo::Service {
+ public:
+  EchoService(std::string pod, CallRegistry& registry) : pod_(std::move(pod)), registry_(registry) {}
+
+  grpc::Status Unary(grpc::ServerContext* context, const test::EchoRequest* request,
+                     test::EchoReply* reply) override {
+    auto record = registry_.start(request->tag());
+    FinishOnExit finish(record);
+    if (!sleep_unless_cancelled(context, request->sleep_ms())) {
+      record->cancelled = true;
+      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while sleeping");
+    }
+    add_trailers(context, *request);
+    reply->set_pod(pod_);
+    reply->set_message(request->message());
+    reply->set_payload(request->payload());
+    return requested_status(*request);
+  }
+
+  grpc::Status ServerStream(grpc::ServerContext* context, const test::EchoRequest* request,
+                            grpc::ServerWriter<test::EchoReply>* writer) override {
+    auto record = registry_.start(request->tag());
+    FinishOnExit finish(record);
+    if (!sleep_unless_cancelled(context, request->sleep_ms())) {
+      record->cancelled = true;
+      return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while sleeping");
+    }
+    const int count = std::clamp(request->count(), 0, kMaxStreamCount);
+    const std::string payload(static_cast<size_t>(std::clamp(request->payload_bytes(), 0, kMaxPayloadBytes)), 'x');
+    test::EchoReply reply;
+    reply.set_pod(pod_);
+    reply.set_message(request->message());
+    reply.set_payload(payload);
+    for (int i = 0; i < count; ++i) {
+      reply.set_sequence(i);
+      if (context->IsCancelled() || !writer->Write(reply)) {
+        record->cancelled = true;
+        return grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
+      }
+      record->written.fetch_add(1);
+      if (request->interval_ms() > 0 && !sleep_unless_cancelled(context, request->interval_ms())) {
+        record->cancelled = true;
+        return grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
+      }
+    }
+    add_trailers(context, *request);
+    return requested_status(*request);
+  }
+
+  grpc::Status ClientStream(grpc::ServerContext* context, grpc::ServerReader<test::EchoRequest>* reader,
+                            test::EchoReply* reply) override {
+    auto record = registry_.start("");
+    FinishOnExit finish(record);
+    test::EchoRequest request;
+    int64_t count = 0;
+    int64_t bytes = 0;
+    grpc::Status status = grpc::Status::OK;
+    while (reader->Read(&request)) {
+      if (count == 0) {
+        add_trailers(context, request);
+        status = requested_status(request);
+      }
+      ++count;
+      bytes += static_cast<int64_t>(request.payload().size());
+    }
+    reply->set_pod(pod_);
+    reply->set_count(count);
+    reply->set_bytes(bytes);
+    return status;
+  }
+
+  grpc::Status Bidi(grpc::ServerContext* context,
+                    grpc::ServerReaderWriter<test::EchoReply, test::EchoRequest>* stream) override {
+    auto record = registry_.start("");
+    FinishOnExit finish(record);
+    test::EchoRequest request;
+    test::EchoReply reply;
+    reply.set_pod(pod_);
+    int64_t sequence = 0;
+    grpc::Status status = grpc::Status::OK;
+    while (stream->Read(&request)) {
+      if (sequence == 0) {
+        add_trailers(context, request);
+        status = requested_status(request);
+      }
+      reply.set_sequence(sequence++);
+      reply.set_message(request.message());
+      reply.set_payload(request.payload());
+      if (!stream->Write(reply)) {
+        record->cancelled = true;
+        return grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled");
+      }
+      record->written.fetch_add(1);
+    }
+    return status;
+  }
+
+  grpc::Status Stats(grpc::ServerContext*, const test::StatsRequest* request,
+                     test::StatsReply* reply) override {
+    reply->set_pod(pod_);
+    reply->set_calls(registry_.calls());
+    auto record = registry_.find(request->tag());
+    if (!record) return grpc::Status::OK;
+    reply->set_known(true);
+    reply->set_written(record->written.load());
+    reply->set_finished(record->finished.load());
+    reply->set_cancelled(record->cancelled.load());
+    int64_t elapsed = record->elapsed_ms.load();
+    if (elapsed < 0) {
+      elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - record->start).count();
+    }
+    reply->set_elapsed_ms(elapsed);
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::string pod_;
+  CallRegistry& registry_;
+};
+
+struct Options {
+  std::string listen;
+  std::string pod;
+  bool exit_with_parent = false;
+};
+
+const char* const kUsage =
+    "usage: test-pod --listen IP:PORT --pod NAME [--exit-with-parent]\n"
+    "  Serves helloworld.Greeter, grpc_ingress.test.Echo and grpc.health.v1 (insecure).\n"
+    "  Port 0 picks a free port. Prints 'LISTENING <ip>:<port>' when ready.\n";
+
+bool parse_options(int argc, char** argv, Options& options) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--exit-with-parent") {
+      options.exit_with_parent = true;
+    } else if ((arg == "--listen" || arg == "--pod") && i + 1 < argc) {
+      (arg == "--listen" ? options.listen : options.pod) = argv[++i];
+    } else {
+      return false;
+    }
+  }
+  return !options.listen.empty() && !options.pod.empty();
+}
+
+// "127.0.0.2:0" -> "127.0.0.2", "[::1]:0" -> "[::1]".
+std::string host_part(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  return colon == std::string::npos ? listen : listen.substr(0, colon);
+}
+
+int run(const Options& options) {
+  // Signals are taken by sigwait() below; block them before gRPC starts threads.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (options.exit_with_parent) prctl(PR_SET_PDEATHSIG, SIGTERM);
+
+  CallRegistry registry;
+  GreeterService greeter(options.pod, registry);
+  EchoService echo(options.pod, registry);
+  grpc::EnableDefaultHealthCheckService(true);
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  // A second pod on the same address must fail, not share the port silently.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.RegisterService(&greeter);
+  builder.RegisterService(&echo);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::cerr << "test-pod " << options.pod << ": cannot listen on " << options.listen << "\n";
+    return 1;
+  }
+  std::printf("LISTENING %s:%d\n", host_part(options.listen).c_str(), port);
+  std::fflush(stdout);
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  std::cerr << "test-pod " << options.pod << ": signal " << signal << ", shutting down\n";
+  server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  server->Wait();
+  return 0;
+}
+
+}  // namespace
+}  // namespace grpc_ingress::testing
+
+int main(int argc, char** argv) {
+  grpc_ingress::testing::Options options;
+  if (!grpc_ingress::testing::parse_options(argc, argv, options)) {
+    std::cerr << grpc_ingress::testing::kUsage;
+    return 2;
+  }
+  return grpc_ingress::testing::run(options);
+}
