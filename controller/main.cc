@@ -1,10 +1,173 @@
+// grpc-ingress: a Kubernetes ingress controller with an embedded HTTP/2 data
+// plane that balances every gRPC call across pods.
+
 #include "common/flags.h"
 #include "common/log.h"
+#include "controller/admin_server.h"
+#include "controller/file_source.h"
+#include "controller/publisher.h"
+#include "controller/store.h"
+#include "dataplane/dataplane.h"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
 #include <iostream>
+#include <thread>
+
+namespace grpc_ingress {
+namespace {
+
+constexpr auto kPublishDebounce = std::chrono::milliseconds(50);
+
+std::string metrics_text(const Publisher& publisher, const Dataplane& dataplane, bool draining) {
+  auto table = publisher.current();
+  std::string out;
+  out += "# HELP grpc_ingress_config_generation Version of the routing table in use.\n";
+  out += "# TYPE grpc_ingress_config_generation gauge\n";
+  out += "grpc_ingress_config_generation " + std::to_string(table ? table->version : 0) + "\n";
+  out += "# HELP grpc_ingress_config_last_applied_timestamp_seconds When the running table was applied.\n";
+  out += "# TYPE grpc_ingress_config_last_applied_timestamp_seconds gauge\n";
+  out += "grpc_ingress_config_last_applied_timestamp_seconds " +
+         std::to_string(publisher.last_applied_seconds()) + "\n";
+  out += "# HELP grpc_ingress_rejected_objects Objects (or parts of them) rejected by the last build.\n";
+  out += "# TYPE grpc_ingress_rejected_objects gauge\n";
+  out += "grpc_ingress_rejected_objects " + std::to_string(publisher.rejected_count()) + "\n";
+  out += "# HELP grpc_ingress_downstream_connections Open client connections per worker.\n";
+  out += "# TYPE grpc_ingress_downstream_connections gauge\n";
+  auto counts = dataplane.connections_per_worker();
+  for (size_t i = 0; i < counts.size(); ++i) {
+    out += "grpc_ingress_downstream_connections{worker=\"" + std::to_string(i) + "\"} " +
+           std::to_string(counts[i]) + "\n";
+  }
+  out += "# HELP grpc_ingress_ready Whether this replica reports ready.\n";
+  out += "# TYPE grpc_ingress_ready gauge\n";
+  out += std::string("grpc_ingress_ready ") + (publisher.ready() && !draining ? "1" : "0") + "\n";
+  return out;
+}
+
+int run(const Flags& flags) {
+  if (flags.manifests.empty()) {
+    spdlog::error(
+        "the Kubernetes API source (in-cluster or --kubeconfig) is not part of this build yet; "
+        "run with --manifests DIR");
+    return 2;
+  }
+  int threads = flags.threads > 0 ? flags.threads
+                                  : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  boost::asio::io_context io;  // the controller thread (this one)
+  Store store;
+
+  DataplaneOptions dataplane_options;
+  dataplane_options.bind_address = flags.bind_address;
+  dataplane_options.http_port = flags.http_port;
+  dataplane_options.threads = threads;
+  dataplane_options.upstream.connect_timeout = flags.upstream_connect_timeout;
+  Dataplane dataplane(dataplane_options);
+  if (auto status = dataplane.start(); !status) {
+    spdlog::error("{}", status.error().message);
+    return 1;
+  }
+
+  FileSource source(io, flags.manifests, flags.manifests_poll_interval, store);
+  if (auto status = source.start(); !status) {
+    spdlog::error("--manifests {}: {}", flags.manifests, status.error().message);
+    dataplane.stop();
+    return 1;
+  }
+
+  TranslatorOptions translator_options;
+  translator_options.ingress_class = flags.ingress_class;
+  translator_options.controller_name = flags.controller_name;
+  translator_options.watch_namespace = flags.watch_namespace;
+  Publisher publisher(io, store, dataplane, translator_options, kPublishDebounce);
+
+  std::atomic<bool> draining{false};
+  AdminServer admin(
+      io, {
+              {"/healthz", [] { return AdminResponse{200, "text/plain; charset=utf-8", "ok\n"}; }},
+              {"/readyz",
+               [&] {
+                 if (draining) return AdminResponse{503, "text/plain; charset=utf-8", "draining\n"};
+                 if (!publisher.ready()) {
+                   return AdminResponse{503, "text/plain; charset=utf-8", "no routing table serving yet\n"};
+                 }
+                 return AdminResponse{200, "text/plain; charset=utf-8", "ready\n"};
+               }},
+              {"/debug/routes",
+               [&] {
+                 auto table = publisher.current();
+                 return AdminResponse{200, "application/json", table ? table->to_json() + "\n" : "null\n"};
+               }},
+              {"/debug/workers",
+               [&] {
+                 nlohmann::json counts = dataplane.connections_per_worker();
+                 return AdminResponse{200, "application/json",
+                                      nlohmann::json{{"connections", counts}}.dump() + "\n"};
+               }},
+              {"/metrics",
+               [&] {
+                 return AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8",
+                                      metrics_text(publisher, dataplane, draining)};
+               }},
+          });
+  if (auto status = admin.start(flags.bind_address, flags.admin_port); !status) {
+    spdlog::error("{}", status.error().message);
+    source.stop();
+    dataplane.stop();
+    return 1;
+  }
+  publisher.start();
+
+  // SIGTERM/SIGINT: /readyz turns 503 while listeners keep serving for the
+  // drain period, then GOAWAY to every client, running streams finish within
+  // the grace period, exit 0. A second signal exits at once.
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  boost::asio::steady_timer drain_timer(io);
+  std::function<void(boost::system::error_code, int)> on_signal =
+      [&](boost::system::error_code ec, int signal) {
+        if (ec) return;
+        if (draining.exchange(true)) {
+          spdlog::warn("second signal ({}): exiting now", signal);
+          io.stop();
+          return;
+        }
+        spdlog::info("signal {}: /readyz now 503; serving {} ms more, then draining connections", signal,
+                     flags.shutdown_drain.count());
+        signals.async_wait(on_signal);
+        drain_timer.expires_after(flags.shutdown_drain);
+        drain_timer.async_wait([&](boost::system::error_code ec) {
+          if (ec) return;
+          spdlog::info("sending GOAWAY to every client; waiting up to {} ms for running streams",
+                       flags.shutdown_grace.count());
+          dataplane.shutdown(flags.shutdown_grace, [&io] {
+            boost::asio::post(io, [&io] {
+              spdlog::info("drain finished; exiting");
+              io.stop();
+            });
+          });
+        });
+      };
+  signals.async_wait(on_signal);
+
+  io.run();
+  admin.stop();
+  source.stop();
+  dataplane.stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace grpc_ingress
 
 int main(int argc, char** argv) {
   using namespace grpc_ingress;
+  std::signal(SIGPIPE, SIG_IGN);
   auto flags = parse_flags(std::vector<std::string>(argv + 1, argv + argc));
   if (!flags) {
     std::cerr << "grpc-ingress: " << flags.error().message << "\n";
@@ -18,5 +181,5 @@ int main(int argc, char** argv) {
     std::cerr << "grpc-ingress: " << status.error().message << "\n";
     return 2;
   }
-  return 0;
+  return run(*flags);
 }

@@ -1,0 +1,86 @@
+#include "controller/publisher.h"
+
+#include <spdlog/spdlog.h>
+
+namespace grpc_ingress {
+
+Publisher::Publisher(boost::asio::io_context& io, Store& store, Dataplane& dataplane,
+                     TranslatorOptions options, std::chrono::milliseconds debounce)
+    : io_(io),
+      store_(store),
+      dataplane_(dataplane),
+      options_(std::move(options)),
+      debounce_(debounce),
+      timer_(io) {}
+
+void Publisher::start() {
+  store_.set_on_change([this] { schedule(); });
+  schedule();
+}
+
+std::shared_ptr<const RouteTable> Publisher::current() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+void Publisher::schedule() {
+  if (scheduled_) return;
+  scheduled_ = true;
+  timer_.expires_after(debounce_);
+  timer_.async_wait([this](boost::system::error_code ec) {
+    scheduled_ = false;
+    if (!ec) rebuild();
+  });
+}
+
+void Publisher::rebuild() {
+  if (!store_.synced()) {
+    spdlog::debug("store not synced yet; the first table waits");
+    return;
+  }
+  auto started = std::chrono::steady_clock::now();
+  Translation translation = translate(store_, options_);
+  report(translation.rejections);
+
+  auto running = current();
+  if (running && running->same_routing(translation.table)) {
+    spdlog::debug("objects changed, routing did not; nothing to publish");
+    return;
+  }
+  auto table = std::make_shared<RouteTable>(std::move(translation.table));
+  table->version = next_version_++;
+
+  size_t routes = table->any_host.routes.size() + (table->default_route ? 1 : 0);
+  for (const auto& [_, vhost] : table->exact_hosts) routes += vhost.routes.size();
+  for (const auto& [_, vhost] : table->wildcard_hosts) routes += vhost.routes.size();
+  size_t endpoints = 0;
+  for (const Cluster& cluster : table->clusters) endpoints += cluster.endpoints.size();
+  auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+  spdlog::info("publishing routing table v{}: {} route(s), {} service port(s), {} endpoint(s) (built in {} us)",
+               table->version, routes, table->clusters.size(), endpoints, took.count());
+
+  {
+    std::lock_guard lock(mutex_);
+    current_ = table;
+  }
+  std::shared_ptr<const RouteTable> snapshot = table;
+  uint64_t version = table->version;
+  dataplane_.publish(snapshot, [this, version] {
+    last_applied_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (!ready_.exchange(true)) spdlog::info("routing table v{} serves on every worker: ready", version);
+  });
+}
+
+void Publisher::report(const std::vector<Rejection>& rejections) {
+  std::set<std::string> now;
+  for (const Rejection& r : rejections) {
+    std::string line = r.kind + " " + (r.namespace_name.empty() ? "" : r.namespace_name + "/") + r.name +
+                       ": " + r.reason;
+    if (!reported_.count(line)) spdlog::warn("rejected {}", line);
+    now.insert(std::move(line));
+  }
+  rejected_count_ = now.size();
+  reported_ = std::move(now);
+}
+
+}  // namespace grpc_ingress

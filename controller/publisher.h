@@ -1,0 +1,63 @@
+#pragma once
+
+#include "common/route_table.h"
+#include "controller/store.h"
+#include "controller/translator.h"
+#include "dataplane/dataplane.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+namespace grpc_ingress {
+
+// Turns store changes into published RouteTables: coalesces a burst of
+// changes (debounce), rebuilds the whole table off the data-plane threads,
+// publishes only when routing differs from the running table, and reports
+// rejected objects. Controller thread, except the accessors marked otherwise.
+class Publisher {
+ public:
+  // `store` and `dataplane` must outlive the publisher.
+  Publisher(boost::asio::io_context& io, Store& store, Dataplane& dataplane,
+            TranslatorOptions options, std::chrono::milliseconds debounce);
+
+  // Watches the store; builds the first table as soon as the store has synced.
+  void start();
+
+  // Any thread: the first table serves on every worker.
+  bool ready() const { return ready_.load(); }
+  // Any thread: the running table (nullptr before the first).
+  std::shared_ptr<const RouteTable> current() const;
+  // Any thread: unix time of the last publish, 0 before it.
+  double last_applied_seconds() const { return last_applied_.load(); }
+  uint64_t rejected_count() const { return rejected_count_.load(); }
+
+ private:
+  void schedule();
+  void rebuild();
+  void report(const std::vector<Rejection>& rejections);
+
+  boost::asio::io_context& io_;
+  Store& store_;
+  Dataplane& dataplane_;
+  TranslatorOptions options_;
+  std::chrono::milliseconds debounce_;
+  boost::asio::steady_timer timer_;
+  bool scheduled_ = false;
+  uint64_t next_version_ = 1;
+  std::set<std::string> reported_;  // rejection lines already logged
+
+  mutable std::mutex mutex_;  // guards current_
+  std::shared_ptr<const RouteTable> current_;
+  std::atomic<bool> ready_{false};
+  std::atomic<double> last_applied_{0};
+  std::atomic<uint64_t> rejected_count_{0};
+};
+
+}  // namespace grpc_ingress
