@@ -86,7 +86,6 @@ const std::map<std::string, FlagSpec>& specs() {
          if (v == "text") { f.log_format = LogFormat::kText; return Ok{}; }
          return Error{"--log-format must be json or text, not '" + v + "'"};
        }, "json|text (default text)"}},
-      {"access-log", {true, [](F& f, const std::string& v) { return parse_bool(v, f.access_log); }, "log one line per request (default false)"}},
       {"manifests-poll-interval", {false, [](F& f, const std::string& v) { return parse_duration(v, f.manifests_poll_interval); }, "how often --manifests DIR is checked for changes (default 200ms)"}},
       {"upstream-connect-timeout", {false, [](F& f, const std::string& v) { return parse_duration(v, f.upstream_connect_timeout); }, "timeout for connecting to a pod (default 2s)"}},
       {"shutdown-drain", {false, [](F& f, const std::string& v) { return parse_duration(v, f.shutdown_drain); }, "after SIGTERM, keep serving with /readyz 503 this long (default 5s)"}},

@@ -57,6 +57,14 @@ int run(const Flags& flags) {
         "run with --manifests DIR");
     return 2;
   }
+  spdlog::info("grpc-ingress starting: ingress class '{}', controller '{}', manifests from {}",
+               flags.ingress_class, flags.controller_name, flags.manifests);
+  if (!flags.publish_service.empty()) {
+    spdlog::warn("--publish-service {}: Ingress status is written only in Kubernetes API mode",
+                 flags.publish_service);
+  }
+  spdlog::info("the TLS listener (--https-port {}) is not part of this build; serving h2c only",
+               flags.https_port);
   int threads = flags.threads > 0 ? flags.threads
                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
