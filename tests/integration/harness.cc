@@ -532,7 +532,9 @@ std::unique_ptr<Ingress> Ingress::start(const std::filesystem::path& manifests, 
                                      "--admin-port", std::to_string(ingress->admin_port_),
                                      "--https-port", std::to_string(ingress->https_port_),
                                      "--threads", std::to_string(options.threads),
-                                     "--log-level", "debug"};
+                                     "--log-level", "debug",
+                                     "--shutdown-drain", "100ms",
+                                     "--shutdown-grace", "3s"};
     argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
     ingress->process_ = Process::start(argv, log_dir, "grpc-ingress");
 
@@ -558,6 +560,15 @@ std::unique_ptr<Ingress> Ingress::start(const std::filesystem::path& manifests, 
     if (!port_taken) break;
   }
   throw std::runtime_error("grpc-ingress did not become ready: " + last_log);
+}
+
+Ingress::~Ingress() {
+  if (!process_) return;
+  int status = process_->stop(5s);
+  if (status != 0) {
+    std::cerr << "grpc-ingress (pid " << process_->pid() << ") ended with status " << status
+              << " at teardown (negative: killed by that signal); log: " << process_->stderr_path().string() << "\n";
+  }
 }
 
 HttpResponse Ingress::admin_get(const std::string& path, std::chrono::milliseconds timeout) const {

@@ -205,6 +205,9 @@ class ManifestDir {
 struct IngressOptions {
   int threads = 2;
   std::chrono::milliseconds ready_timeout = 10s;
+  // Flags after the harness's own; a flag given twice takes the later value. The
+  // harness shortens the SIGTERM drain (--shutdown-drain 100ms --shutdown-grace 3s)
+  // so that tearing a test down takes milliseconds, not the 5 s default.
   std::vector<std::string> extra_args{};
 };
 
@@ -225,6 +228,8 @@ class Ingress {
   bool wait_for_routes_containing(const std::string& needle, std::chrono::milliseconds timeout) const;
   Process& process() { return *process_; }
   long rss_kib() const;
+
+  ~Ingress();  // stops the binary; says so on stderr if it did not exit 0
 
  private:
   uint16_t http_port_ = 0;
