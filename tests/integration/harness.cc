@@ -40,6 +40,7 @@ namespace grpc_ingress::testing {
 namespace {
 
 constexpr auto kPodStartTimeout = 10s;
+constexpr const char* kSetpriv = "/usr/bin/setpriv";  // util-linux
 constexpr int kIngressStartAttempts = 3;  // a free_port() may be taken by the time we bind
 constexpr size_t kLogTailBytes = 12 * 1024;
 constexpr size_t kPodLogTailBytes = 2 * 1024;
@@ -255,11 +256,17 @@ std::unique_ptr<Process> Process::start(const std::vector<std::string>& argv, co
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
+  // The child gets SIGTERM if this process dies before stopping it (a crash, a
+  // SIGPIPE, a ctest timeout): no proxy or pod outlives its test. setpriv sets
+  // PR_SET_PDEATHSIG and execs the program, so the PID stays the program's.
+  std::vector<std::string> full_argv;
+  if (::access(kSetpriv, X_OK) == 0) full_argv = {kSetpriv, "--pdeathsig", "TERM", "--"};
+  full_argv.insert(full_argv.end(), argv.begin(), argv.end());
   std::vector<char*> args;
-  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  for (const std::string& arg : full_argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), environ);
+  int rc = posix_spawn(&pid, full_argv[0].c_str(), &actions, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(rc));

@@ -64,6 +64,9 @@ long rss_kib(pid_t pid);
 // A child process started with posix_spawn: stdin /dev/null, stdout and stderr
 // to <log_dir>/<name>.stdout|.stderr. Signalled by PID only, and only before it
 // has been reaped; the destructor stops it (SIGTERM, then SIGKILL) and reaps it.
+// If this process dies first, the child gets SIGTERM (parent-death signal).
+// Start processes from the main thread: the parent-death signal follows the
+// thread that started the child.
 class Process {
  public:
   // Throws std::runtime_error if the program cannot be started.
