@@ -132,8 +132,9 @@ void H2ServerSession::start() {
   preface_timer_.async_wait([self_ptr](boost::system::error_code ec) {
     if (!ec && !self_ptr->preface_checked_) self_ptr->close("no HTTP/2 preface in time");
   });
+  // Our SETTINGS go out with the first answer, after the client's preface was
+  // checked, so a client that is not speaking HTTP/2 reads a plain-text reply.
   do_read();
-  flush();
 }
 
 void H2ServerSession::shutdown() {
@@ -349,9 +350,10 @@ void H2ServerSession::handle_input(size_t n) {
 
 void H2ServerSession::reject_non_h2() {
   spdlog::info("{} client did not speak HTTP/2 with prior knowledge; closing", log_prefix_);
+  static const std::string kBody = "this port of grpc-ingress speaks HTTP/2 (h2c prior knowledge)\n";
   static const std::string kAnswer =
       "HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-      "Content-Length: 61\r\n\r\nthis port of grpc-ingress speaks HTTP/2 (h2c prior knowledge)\n";
+      "Content-Length: " + std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
   write_buffer_ = kAnswer;
   writing_ = true;
   auto self_ptr = shared_from_this();
