@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <mutex>
+#include <thread>
 
 namespace grpc_ingress::testing {
 namespace {
@@ -35,6 +37,41 @@ TEST_CASE("calls over one channel are spread across all ready pods", "[proxy][ba
     INFO(pod->name() << " answered " << per_pod[pod->name()] << " of " << kCalls << " calls (" << share << "%)");
     CHECK(share >= 20.0);
     CHECK(share <= 46.0);
+  }
+}
+
+// Many calls in flight at once on one connection (HTTP/2 multiplexing): all of
+// them answered, and still spread over every pod.
+TEST_CASE("concurrent calls from many threads over one channel all succeed and are spread", "[proxy][balancing]") {
+  OneService setup("greeter", kGreeterPath, 3);
+  auto channel = setup.channel();
+  constexpr int kThreads = 8;
+  constexpr int kCallsPerThread = 50;
+  std::mutex mutex;
+  std::map<std::string, int> per_pod;
+  std::map<std::string, int> failures;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      auto stub = helloworld::Greeter::NewStub(channel);
+      for (int i = 0; i < kCallsPerThread; ++i) {
+        CallResult result = say_hello(*stub, 5s);
+        std::lock_guard lock(mutex);
+        if (result.ok()) {
+          ++per_pod[result.pod];
+        } else {
+          ++failures[code_name(result.code) + " " + result.message];
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (const auto& [what, count] : failures) UNSCOPED_INFO(count << " calls failed: " << what);
+  CHECK(failures.empty());
+  CHECK(per_pod.size() == 3);
+  for (const auto& [pod, count] : per_pod) {
+    INFO(pod << " answered " << count << " of " << kThreads * kCallsPerThread);
+    CHECK(count >= kThreads * kCallsPerThread / 5);
   }
 }
 

@@ -96,6 +96,23 @@ TEST_CASE("a client stream reaches its pod whole and gets one reply", "[proxy][s
   CHECK(reply.bytes() == 100 * 1024);
 }
 
+TEST_CASE("a 3 MiB request and its 3 MiB reply pass through whole", "[proxy][streaming]") {
+  OneService setup("echo", kEchoPath);
+  auto stub = test::Echo::NewStub(setup.channel());
+  test::EchoRequest request;
+  std::string payload(3 << 20, '\0');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * 7 + (i >> 12));
+  request.set_payload(payload);
+  grpc::ClientContext context;
+  context.set_deadline(in(30s));
+  test::EchoReply reply;
+  grpc::Status status = stub->Unary(&context, request, &reply);
+  INFO(code_name(status.error_code()) << " " << status.error_message());
+  REQUIRE(status.ok());
+  CHECK(reply.payload().size() == payload.size());
+  CHECK(reply.payload() == payload);
+}
+
 TEST_CASE("a client that cancels a stream cancels it at the pod", "[proxy][streaming]") {
   OneService setup("echo", kEchoPath);
   auto stub = test::Echo::NewStub(setup.channel());
