@@ -1,0 +1,79 @@
+#pragma once
+
+#include "controller/k8s_objects.h"
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <utility>
+#include <vector>
+
+namespace grpc_ingress {
+
+// The current objects, typed, as the sources last saw them. Controller thread only.
+//
+// A source either replaces everything it read (FileSource), replaces one kind
+// (a list or relist: keys it does not list are deleted), or applies single
+// objects (watch events). An InvalidObject takes the place of its key, so an
+// object that stopped decoding stops routing and is reported.
+class Store {
+ public:
+  template <typename T>
+  using Objects = std::map<ObjectKey, T>;
+  using InvalidObjects = std::map<std::pair<ObjectKind, ObjectKey>, InvalidObject>;
+
+  // Every kind becomes exactly `objects`; a later duplicate key wins.
+  void replace_all(std::vector<Object> objects);
+  // The objects of `kind` become exactly `objects`; objects of other kinds in it are ignored.
+  void replace_kind(ObjectKind kind, std::vector<Object> objects);
+  void upsert(Object object);
+  void remove(ObjectKind kind, const ObjectKey& key);
+
+  const Objects<Ingress>& ingresses() const { return contents_.ingresses; }
+  const Objects<IngressClass>& ingress_classes() const { return contents_.ingress_classes; }
+  const Objects<Service>& services() const { return contents_.services; }
+  const Objects<EndpointSlice>& endpoint_slices() const { return contents_.endpoint_slices; }
+  const Objects<Secret>& secrets() const { return contents_.secrets; }
+  const InvalidObjects& invalid_objects() const { return contents_.invalid; }
+
+  // Objects of `kind` in the store, valid or not (for logs).
+  size_t count(ObjectKind kind) const;
+
+  // True once every kind has been replaced at least once: a table built before
+  // that would drop routes whose objects have not been listed yet.
+  bool synced() const;
+
+  uint64_t generation() const { return generation_; }  // +1 on every change that altered contents
+  void set_on_change(std::function<void()> callback) { on_change_ = std::move(callback); }
+
+ private:
+  struct Contents {
+    Objects<Ingress> ingresses;
+    Objects<IngressClass> ingress_classes;
+    Objects<Service> services;
+    Objects<EndpointSlice> endpoint_slices;
+    Objects<Secret> secrets;
+    InvalidObjects invalid;
+
+    bool operator==(const Contents&) const = default;
+  };
+
+  template <typename ContentsT, typename Fn>
+  static auto with_map(ContentsT& contents, ObjectKind kind, Fn&& fn);
+  static void put(Contents& contents, Object object);
+  static bool erase(Contents& contents, ObjectKind kind, const ObjectKey& key);
+  static bool holds(const Contents& contents, const Object& object);
+  static void clear_kind(Contents& contents, ObjectKind kind);
+
+  // Takes `next` and notifies if it differs, or if a kind got its first list.
+  void commit(Contents next, std::array<bool, std::size(kAllObjectKinds)> synced);
+  void changed();
+
+  Contents contents_;
+  std::array<bool, std::size(kAllObjectKinds)> synced_{};
+  uint64_t generation_ = 0;
+  std::function<void()> on_change_;
+};
+
+}  // namespace grpc_ingress
