@@ -1,0 +1,166 @@
+#include "controller/cluster_builder.h"
+
+#include "controller/k8s_names.h"
+
+#include <algorithm>
+#include <tuple>
+
+namespace grpc_ingress {
+namespace {
+
+constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
+
+const ServicePort* find_service_port(const Service& service, const PortRef& port) {
+  for (const ServicePort& candidate : service.ports) {
+    if (port.number != 0 ? candidate.port == port.number : candidate.name == port.name) {
+      return &candidate;
+    }
+  }
+  return nullptr;
+}
+
+// The slice port carrying `service_port`: the one of the same name (the
+// EndpointSlice controller names slice ports after Service ports), else the
+// one numbered like a numeric targetPort (hand-written slices).
+const EndpointSlicePort* find_slice_port(const EndpointSlice& slice,
+                                         const ServicePort& service_port) {
+  for (const EndpointSlicePort& port : slice.ports) {
+    if (port.name == service_port.name) return &port;
+  }
+  if (service_port.target_port.number != 0) {
+    for (const EndpointSlicePort& port : slice.ports) {
+      if (port.port == service_port.target_port.number) return &port;
+    }
+  }
+  return nullptr;
+}
+
+// Ready first, then by address; one entry per ip:port, the ready one if any.
+void sort_and_dedupe(std::vector<Endpoint>& endpoints) {
+  auto by_address = [](const Endpoint& a, const Endpoint& b) {
+    return std::tie(a.ip, a.port, b.ready) < std::tie(b.ip, b.port, a.ready);
+  };
+  std::sort(endpoints.begin(), endpoints.end(), by_address);
+  auto same_address = [](const Endpoint& a, const Endpoint& b) {
+    return a.ip == b.ip && a.port == b.port;
+  };
+  endpoints.erase(std::unique(endpoints.begin(), endpoints.end(), same_address), endpoints.end());
+  std::stable_partition(endpoints.begin(), endpoints.end(),
+                        [](const Endpoint& endpoint) { return endpoint.ready; });
+}
+
+}  // namespace
+
+ClusterBuilder::ClusterBuilder(const Store& store, std::vector<Rejection>& rejections)
+    : store_(store), rejections_(rejections) {
+  for (const auto& [key, slice] : store.endpoint_slices()) {
+    auto label = slice.metadata.labels.find(kServiceNameLabel);
+    if (label == slice.metadata.labels.end()) continue;
+    slices_by_service_.emplace(std::pair{key.namespace_name, label->second}, &slice);
+  }
+}
+
+uint32_t ClusterBuilder::cluster_for(const ObjectMeta& ingress, const std::string& service,
+                                     const PortRef& port, LoadBalancePolicy policy) {
+  std::string name = ingress.namespace_name + "/" + service + ":" + port.to_string();
+  auto it = built_.find(name);
+  if (it == built_.end()) {
+    it = built_.emplace(name, build(ingress.namespace_name, service, port, policy)).first;
+  }
+  if (!it->second.problem.empty()) {
+    rejections_.push_back({"Ingress", ingress.namespace_name, ingress.name,
+                           "backend " + name + ": " + it->second.problem +
+                               "; its routes answer UNAVAILABLE"});
+  }
+  return it->second.index;
+}
+
+ClusterBuilder::Built ClusterBuilder::build(const std::string& namespace_name,
+                                            const std::string& service, const PortRef& port,
+                                            LoadBalancePolicy policy) {
+  Built built;
+  built.index = static_cast<uint32_t>(clusters_.size());
+  Cluster cluster;
+  cluster.name = namespace_name + "/" + service + ":" + port.to_string();
+  cluster.service_namespace = namespace_name;
+  cluster.service = service;
+  cluster.port = port.to_string();
+  cluster.lb_policy = policy;
+
+  auto found = store_.services().find({namespace_name, service});
+  if (found == store_.services().end()) {
+    built.problem = "Service " + namespace_name + "/" + service + " not found";
+  } else if (found->second.type == "ExternalName") {
+    built.problem = "Service " + namespace_name + "/" + service +
+                    " is of type ExternalName, which has no endpoints to balance over";
+  } else if (const ServicePort* service_port = find_service_port(found->second, port)) {
+    cluster.endpoints = endpoints_of(namespace_name, service, *service_port);
+  } else {
+    built.problem = "Service " + namespace_name + "/" + service + " has no port " +
+                    (port.number != 0 ? port.to_string() : "named " + port.name);
+  }
+  clusters_.push_back(std::move(cluster));
+  return built;
+}
+
+std::vector<Endpoint> ClusterBuilder::endpoints_of(const std::string& namespace_name,
+                                                   const std::string& service,
+                                                   const ServicePort& service_port) {
+  std::vector<Endpoint> ready;
+  std::vector<Endpoint> terminating;
+  auto [begin, end] = slices_by_service_.equal_range({namespace_name, service});
+  for (auto it = begin; it != end; ++it) {
+    add_slice_endpoints(*it->second, service_port, ready, terminating);
+  }
+  // Terminating pods that still serve are better than failing every call.
+  std::vector<Endpoint> endpoints = ready.empty() ? std::move(terminating) : std::move(ready);
+  sort_and_dedupe(endpoints);
+  return endpoints;
+}
+
+void ClusterBuilder::add_slice_endpoints(const EndpointSlice& slice,
+                                         const ServicePort& service_port,
+                                         std::vector<Endpoint>& ready,
+                                         std::vector<Endpoint>& terminating) {
+  IpFamily family;
+  if (slice.address_type == "IPv4") {
+    family = IpFamily::kV4;
+  } else if (slice.address_type == "IPv6") {
+    family = IpFamily::kV6;
+  } else {
+    reject_slice(slice, "addressType " + slice.address_type + " is not supported (IPv4, IPv6)");
+    return;
+  }
+  const EndpointSlicePort* port = find_slice_port(slice, service_port);
+  if (port == nullptr || port->port == 0) return;
+
+  size_t bad_addresses = 0;
+  std::string first_bad;
+  for (const SliceEndpoint& endpoint : slice.endpoints) {
+    if (endpoint.addresses.empty()) continue;
+    const EndpointConditions& conditions = endpoint.conditions;
+    bool usable = conditions.ready || (conditions.serving && conditions.terminating);
+    if (!usable) continue;
+    // The API lets consumers use only the first address; the others are the same pod.
+    auto ip = canonical_ip(endpoint.addresses.front(), family);
+    if (!ip) {
+      if (bad_addresses++ == 0) first_bad = endpoint.addresses.front();
+      continue;
+    }
+    Endpoint out{*ip, static_cast<uint16_t>(port->port), endpoint.target_ref_name,
+                 conditions.ready};
+    (conditions.ready ? ready : terminating).push_back(std::move(out));
+  }
+  if (bad_addresses > 0) {
+    reject_slice(slice, std::to_string(bad_addresses) + " endpoint address(es) are not valid " +
+                            slice.address_type + " addresses (first: '" + first_bad +
+                            "'); skipped");
+  }
+}
+
+void ClusterBuilder::reject_slice(const EndpointSlice& slice, std::string reason) {
+  rejections_.push_back(
+      {"EndpointSlice", slice.metadata.namespace_name, slice.metadata.name, std::move(reason)});
+}
+
+}  // namespace grpc_ingress

@@ -1,0 +1,29 @@
+#pragma once
+
+#include "common/route_table.h"
+#include "controller/rejection.h"
+#include "controller/store.h"
+
+#include <string>
+#include <vector>
+
+namespace grpc_ingress {
+
+struct TranslatorOptions {
+  std::string ingress_class = "grpc";
+  std::string controller_name = "grpc-ingress.io/controller";
+  std::string watch_namespace{};  // empty = all
+};
+
+struct Translation {
+  RouteTable table;  // version 0: the publisher numbers what it publishes
+  std::vector<Rejection> rejections;  // in a stable order, without duplicates
+};
+
+// Store -> RouteTable, by the networking.k8s.io/v1 Ingress rules: class
+// selection, host and path matching, merging (the oldest Ingress wins a
+// conflict), Service port resolution and endpoint selection. Pure and
+// deterministic: the same store gives the same translation.
+Translation translate(const Store& store, const TranslatorOptions& options);
+
+}  // namespace grpc_ingress
