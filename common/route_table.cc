@@ -70,15 +70,17 @@ const Route* RouteTable::match(std::string_view authority, std::string_view path
   if (query != std::string_view::npos) path = path.substr(0, query);
   std::string host = lower(strip_port(authority));
 
+  // The most specific host that has rules decides, as in ingress-nginx and
+  // Envoy: a request for a known host never falls through to another host's rules.
+  const VirtualHost* vhost = &any_host;
   if (auto it = exact_hosts.find(host); it != exact_hosts.end()) {
-    if (const Route* route = match_in(it->second, path)) return route;
-  }
-  if (auto dot = host.find('.'); dot != std::string::npos && dot > 0) {
+    vhost = &it->second;
+  } else if (auto dot = host.find('.'); dot != std::string::npos && dot > 0) {
     if (auto it = wildcard_hosts.find("*" + host.substr(dot)); it != wildcard_hosts.end()) {
-      if (const Route* route = match_in(it->second, path)) return route;
+      vhost = &it->second;
     }
   }
-  if (const Route* route = match_in(any_host, path)) return route;
+  if (const Route* route = match_in(*vhost, path)) return route;
   return default_route ? &*default_route : nullptr;
 }
 

@@ -71,8 +71,9 @@ struct RouteTable {
   std::optional<Route> default_route;                 // Ingress defaultBackend
 
   // The route for a request, or nullptr (no route: gRPC status 12 / HTTP 404).
-  // `authority` may carry a port; `path` may carry a query. Tries the exact
-  // host, then its one-label wildcard, then host-less rules, then the default.
+  // `authority` may carry a port; `path` may carry a query. The exact host's
+  // rules if it has any, else its one-label wildcard's, else the host-less
+  // rules; then the default backend.
   const Route* match(std::string_view authority, std::string_view path) const;
 
   const Cluster& cluster_of(const Route& route) const { return clusters[route.cluster]; }

@@ -33,21 +33,33 @@ TEST_CASE("exact paths match only themselves", "[route_table]") {
   CHECK_FALSE(path_matches(PathType::kExact, "/foo", "/foo/bar"));
 }
 
-TEST_CASE("the most specific host wins, then host-less rules, then the default backend",
+TEST_CASE("the most specific host decides; unmatched paths go to the default backend",
           "[route_table]") {
   RouteTable table;
   table.clusters.resize(4);
   table.exact_hosts["a.example.com"].routes.push_back({PathType::kPrefix, "/x", 0, "", ""});
-  table.wildcard_hosts["*.example.com"].routes.push_back({PathType::kPrefix, "/", 1, "", ""});
+  table.wildcard_hosts["*.example.com"].routes.push_back({PathType::kPrefix, "/w", 1, "", ""});
   table.any_host.routes.push_back({PathType::kPrefix, "/y", 2, "", ""});
   table.default_route = Route{PathType::kPrefix, "/", 3, "", ""};
   table.sort_routes();
 
   CHECK(table.match("a.example.com", "/x/1")->cluster == 0);
   CHECK(table.match("A.Example.com:8080", "/x/1")->cluster == 0);
-  CHECK(table.match("a.example.com", "/z")->cluster == 1);
-  CHECK(table.match("b.example.com", "/x")->cluster == 1);
-  CHECK(table.match("c.b.example.com", "/y")->cluster == 2);
-  CHECK(table.match("example.com", "/x")->cluster == 3);
+  CHECK(table.match("a.example.com", "/w")->cluster == 3);  // no fall-through to the wildcard
+  CHECK(table.match("a.example.com", "/y")->cluster == 3);  // nor to host-less rules
+  CHECK(table.match("b.example.com", "/w")->cluster == 1);
+  CHECK(table.match("b.example.com", "/y")->cluster == 3);
+  CHECK(table.match("c.b.example.com", "/y")->cluster == 2);  // wildcard covers one label only
+  CHECK(table.match("example.com", "/y")->cluster == 2);
   CHECK(table.match("other", "/y?q=1")->cluster == 2);
+  CHECK(table.match("other", "/z")->cluster == 3);
+}
+
+TEST_CASE("without a default backend an unmatched request has no route", "[route_table]") {
+  RouteTable table;
+  table.clusters.resize(1);
+  table.exact_hosts["a.example.com"].routes.push_back({PathType::kExact, "/x", 0, "", ""});
+  CHECK(table.match("a.example.com", "/x") != nullptr);
+  CHECK(table.match("a.example.com", "/x/y") == nullptr);
+  CHECK(table.match("b.example.com", "/x") == nullptr);
 }
