@@ -9,7 +9,8 @@ DEB_PACKAGES := \
 	libboost-dev libnghttp2-dev libssl-dev \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto \
 	nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev catch2 \
-	curl nghttp2-client
+	curl nghttp2-client \
+	golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev yamllint
 
 BUILD_DIR      ?= build
 ASAN_BUILD_DIR ?= build-asan
@@ -33,7 +34,7 @@ APT  := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 # cmake --build runs its own make; keep this make's flags (jobserver, -j) out of it.
 CMAKE_BUILD := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build
 
-.PHONY: all deps build test demo asan clean
+.PHONY: all deps build test demo asan clean deploy-yaml
 
 all: build
 
@@ -94,6 +95,13 @@ asan: deps
 	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSANITIZE=address,undefined $(CMAKE_ARGS)
 	$(CMAKE_BUILD) $(ASAN_BUILD_DIR) -j $(JOBS)
 	$(call run_ctest,$(ASAN_BUILD_DIR),$(SANITIZER_ENV))
+
+# manifests/deploy.yaml is the chart's default render (tests/chart checks it); after a
+# chart change, regenerate it. The renderer builds from Debian's Go packages (GOPATH mode).
+GO_ENV := env GO111MODULE=off GOPATH=/usr/share/gocode
+deploy-yaml: deps
+	$(GO_ENV) go run tests/chart/render.go -deploy-yaml charts/grpc-ingress > manifests/deploy.yaml.new
+	mv manifests/deploy.yaml.new manifests/deploy.yaml
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)

@@ -46,5 +46,21 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{- define "grpc-ingress.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- $repository := required "image.repository is required" .Values.image.repository }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/*
+Whole seconds (rounded up) in a duration written the way the binary's flags take it:
+"250ms", "5s", "2m", "1h", or a bare number of seconds.
+*/}}
+{{- define "grpc-ingress.seconds" -}}
+{{- $text := toString . }}
+{{- $number := regexFind "^[0-9]+" $text }}
+{{- $unit := trimPrefix $number $text }}
+{{- $unitMs := dict "" 1000 "ms" 1 "s" 1000 "m" 60000 "h" 3600000 }}
+{{- if or (not $number) (not (hasKey $unitMs $unit)) }}
+{{- fail (printf "not a duration: %q (write it like 500ms, 5s, 2m)" $text) }}
+{{- end }}
+{{- div (add (mul (atoi $number) (get $unitMs $unit)) 999) 1000 }}
 {{- end }}
