@@ -10,7 +10,7 @@ DEB_PACKAGES := \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto \
 	nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev catch2 \
 	curl nghttp2-client \
-	golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev yamllint
+	golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev yamllint prometheus
 
 BUILD_DIR      ?= build
 ASAN_BUILD_DIR ?= build-asan

@@ -86,6 +86,8 @@ const std::map<std::string, FlagSpec>& specs() {
          if (v == "text") { f.log_format = LogFormat::kText; return Ok{}; }
          return Error{"--log-format must be json or text, not '" + v + "'"};
        }, "json|text (default text)"}},
+      {"access-log", {true, [](F& f, const std::string& v) { return parse_bool(v, f.access_log); }, "one JSON line per request on stdout (default true; --access-log=false turns it off)"}},
+      {"metrics-per-endpoint", {true, [](F& f, const std::string& v) { return parse_bool(v, f.metrics_per_endpoint); }, "also export per-pod series on /metrics (default false: pod churn is series churn)"}},
       {"manifests-poll-interval", {false, [](F& f, const std::string& v) { return parse_duration(v, f.manifests_poll_interval); }, "how often --manifests DIR is checked for changes (default 200ms)"}},
       {"upstream-connect-timeout", {false, [](F& f, const std::string& v) { return parse_duration(v, f.upstream_connect_timeout); }, "timeout for connecting to a pod (default 2s)"}},
       {"shutdown-drain", {false, [](F& f, const std::string& v) { return parse_duration(v, f.shutdown_drain); }, "after SIGTERM, keep serving with /readyz 503 this long (default 5s)"}},

@@ -26,6 +26,8 @@ struct Flags {
   std::string publish_service;
   LogFormat log_format = LogFormat::kText;
   std::string log_level = "info";
+  bool access_log = true;
+  bool metrics_per_endpoint = false;
   std::chrono::milliseconds manifests_poll_interval{200};
   std::chrono::milliseconds upstream_connect_timeout{2000};
   std::chrono::milliseconds shutdown_drain{5000};

@@ -1,6 +1,7 @@
 #include "common/log.h"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/async.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -39,7 +40,23 @@ class JsonFormatter : public spdlog::formatter {
   }
 };
 
+std::shared_ptr<spdlog::logger> g_access_logger;
+constexpr size_t kAccessLogQueue = 16 * 1024;  // lines waiting for the writer thread
+
 }  // namespace
+
+void init_access_log(bool enabled) {
+  if (!enabled) return;
+  spdlog::init_thread_pool(kAccessLogQueue, 1);
+  g_access_logger = std::make_shared<spdlog::async_logger>(
+      "access", std::make_shared<spdlog::sinks::stdout_sink_mt>(), spdlog::thread_pool(),
+      spdlog::async_overflow_policy::overrun_oldest);
+  g_access_logger->set_pattern("%v");
+  g_access_logger->set_level(spdlog::level::info);
+  g_access_logger->flush_on(spdlog::level::info);
+}
+
+spdlog::logger* access_logger() { return g_access_logger.get(); }
 
 Status init_logging(LogFormat format, const std::string& level) {
   auto parsed = spdlog::level::from_str(level);

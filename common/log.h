@@ -13,4 +13,11 @@ namespace grpc_ingress {
 // Call once, before any thread starts. Fails on an unknown level name.
 Status init_logging(LogFormat format, const std::string& level);
 
+// The access log: one JSON object per request on stdout, written by its own
+// thread from a bounded queue (the oldest lines are dropped when it is full),
+// so workers never block on it. Call once at start-up, before the workers.
+void init_access_log(bool enabled);
+// nullptr when the access log is off.
+spdlog::logger* access_logger();
+
 }  // namespace grpc_ingress

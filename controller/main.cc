@@ -3,6 +3,8 @@
 
 #include "common/flags.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/process_metrics.h"
 #include "controller/admin_server.h"
 #include "controller/file_source.h"
 #include "controller/publisher.h"
@@ -17,6 +19,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <map>
 #include <thread>
 
 namespace grpc_ingress {
@@ -24,30 +27,49 @@ namespace {
 
 constexpr auto kPublishDebounce = std::chrono::milliseconds(50);
 
-std::string metrics_text(const Publisher& publisher, const Dataplane& dataplane, bool draining) {
+std::string metrics_text(const Publisher& publisher, const Dataplane& dataplane, bool draining,
+                         bool per_endpoint) {
   auto table = publisher.current();
-  std::string out;
-  out += "# HELP grpc_ingress_config_generation Version of the routing table in use.\n";
-  out += "# TYPE grpc_ingress_config_generation gauge\n";
-  out += "grpc_ingress_config_generation " + std::to_string(table ? table->version : 0) + "\n";
-  out += "# HELP grpc_ingress_config_last_applied_timestamp_seconds When the running table was applied.\n";
-  out += "# TYPE grpc_ingress_config_last_applied_timestamp_seconds gauge\n";
-  out += "grpc_ingress_config_last_applied_timestamp_seconds " +
-         std::to_string(publisher.last_applied_seconds()) + "\n";
-  out += "# HELP grpc_ingress_rejected_objects Objects (or parts of them) rejected by the last build.\n";
-  out += "# TYPE grpc_ingress_rejected_objects gauge\n";
-  out += "grpc_ingress_rejected_objects " + std::to_string(publisher.rejected_count()) + "\n";
-  out += "# HELP grpc_ingress_downstream_connections Open client connections per worker.\n";
-  out += "# TYPE grpc_ingress_downstream_connections gauge\n";
-  auto counts = dataplane.connections_per_worker();
-  for (size_t i = 0; i < counts.size(); ++i) {
-    out += "grpc_ingress_downstream_connections{worker=\"" + std::to_string(i) + "\"} " +
-           std::to_string(counts[i]) + "\n";
+  MetricsWriter out;
+  dataplane.write_metrics(out, table.get(), per_endpoint);
+
+  out.family("grpc_ingress_endpoints", "gauge",
+             "Endpoints of each backend Service port in the running table, by state.");
+  if (table) {
+    for (const Cluster& cluster : table->clusters) {
+      size_t ready = 0;
+      for (const Endpoint& endpoint : cluster.endpoints) ready += endpoint.ready ? 1 : 0;
+      Labels labels = {{"namespace", cluster.service_namespace}, {"service", cluster.service}, {"port", cluster.port}};
+      Labels ready_labels = labels, terminating_labels = labels;
+      ready_labels.emplace_back("state", "ready");
+      terminating_labels.emplace_back("state", "terminating");
+      out.sample("grpc_ingress_endpoints", ready_labels, static_cast<double>(ready));
+      out.sample("grpc_ingress_endpoints", terminating_labels, static_cast<double>(cluster.endpoints.size() - ready));
+    }
   }
-  out += "# HELP grpc_ingress_ready Whether this replica reports ready.\n";
-  out += "# TYPE grpc_ingress_ready gauge\n";
-  out += std::string("grpc_ingress_ready ") + (publisher.ready() && !draining ? "1" : "0") + "\n";
-  return out;
+  out.family("grpc_ingress_config_generation", "gauge", "Version of the routing table in use.");
+  out.sample("grpc_ingress_config_generation", static_cast<double>(table ? table->version : 0));
+  out.family("grpc_ingress_config_last_applied_timestamp_seconds", "gauge",
+             "When the running routing table was applied on every worker (unix time).");
+  out.sample("grpc_ingress_config_last_applied_timestamp_seconds", publisher.last_applied_seconds());
+  out.family("grpc_ingress_config_apply_duration_seconds", "gauge",
+             "Time from the start of the last table build until every worker used it.");
+  out.sample("grpc_ingress_config_apply_duration_seconds", publisher.last_apply_duration_seconds());
+
+  std::map<std::pair<std::string, std::string>, int> rejected;
+  for (const Rejection& r : publisher.rejections()) rejected[{r.kind, r.reason}]++;
+  out.family("grpc_ingress_rejected_objects", "gauge",
+             "Objects (or parts of them) the last table build rejected, by kind and reason.");
+  for (const auto& [key, count] : rejected) {
+    out.sample("grpc_ingress_rejected_objects", {{"kind", key.first}, {"reason", key.second}}, count);
+  }
+  out.family("grpc_ingress_leader", "gauge",
+             "1 when this replica holds the leader Lease and writes Ingress status (never in --manifests mode).");
+  out.sample("grpc_ingress_leader", 0);
+  out.family("grpc_ingress_ready", "gauge", "1 when /readyz answers 200.");
+  out.sample("grpc_ingress_ready", publisher.ready() && !draining ? 1 : 0);
+  write_process_metrics(out);
+  return out.text();
 }
 
 int run(const Flags& flags) {
@@ -65,6 +87,7 @@ int run(const Flags& flags) {
   }
   spdlog::info("the TLS listener (--https-port {}) is not part of this build; serving h2c only",
                flags.https_port);
+  init_access_log(flags.access_log);
   int threads = flags.threads > 0 ? flags.threads
                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
@@ -121,7 +144,12 @@ int run(const Flags& flags) {
               {"/metrics",
                [&] {
                  return AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                                      metrics_text(publisher, dataplane, draining)};
+                                      metrics_text(publisher, dataplane, draining, flags.metrics_per_endpoint)};
+               }},
+              {"/debug/endpoints",
+               [&] {
+                 auto table = publisher.current();
+                 return AdminResponse{200, "application/json", dataplane.endpoints_json(table.get())};
                }},
           });
   if (auto status = admin.start(flags.bind_address, flags.admin_port); !status) {

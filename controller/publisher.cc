@@ -18,6 +18,11 @@ void Publisher::start() {
   schedule();
 }
 
+std::vector<Rejection> Publisher::rejections() const {
+  std::lock_guard lock(mutex_);
+  return rejections_;
+}
+
 std::shared_ptr<const RouteTable> Publisher::current() const {
   std::lock_guard lock(mutex_);
   return current_;
@@ -65,7 +70,9 @@ void Publisher::rebuild() {
   }
   std::shared_ptr<const RouteTable> snapshot = table;
   uint64_t version = table->version;
-  dataplane_.publish(snapshot, [this, version] {
+  dataplane_.publish(snapshot, [this, version, started] {
+    last_apply_duration_ =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     last_applied_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     if (!ready_.exchange(true)) spdlog::info("routing table v{} serves on every worker: ready", version);
   });
@@ -79,8 +86,9 @@ void Publisher::report(const std::vector<Rejection>& rejections) {
     if (!reported_.count(line)) spdlog::warn("rejected {}", line);
     now.insert(std::move(line));
   }
-  rejected_count_ = now.size();
   reported_ = std::move(now);
+  std::lock_guard lock(mutex_);
+  rejections_ = rejections;
 }
 
 }  // namespace grpc_ingress

@@ -36,7 +36,10 @@ class Publisher {
   std::shared_ptr<const RouteTable> current() const;
   // Any thread: unix time of the last publish, 0 before it.
   double last_applied_seconds() const { return last_applied_.load(); }
-  uint64_t rejected_count() const { return rejected_count_.load(); }
+  // Any thread: seconds from the start of the last build until every worker used it.
+  double last_apply_duration_seconds() const { return last_apply_duration_.load(); }
+  // Any thread: what the last build rejected.
+  std::vector<Rejection> rejections() const;
 
  private:
   void schedule();
@@ -53,11 +56,12 @@ class Publisher {
   uint64_t next_version_ = 1;
   std::set<std::string> reported_;  // rejection lines already logged
 
-  mutable std::mutex mutex_;  // guards current_
+  mutable std::mutex mutex_;  // guards current_ and rejections_
   std::shared_ptr<const RouteTable> current_;
+  std::vector<Rejection> rejections_;
   std::atomic<bool> ready_{false};
   std::atomic<double> last_applied_{0};
-  std::atomic<uint64_t> rejected_count_{0};
+  std::atomic<double> last_apply_duration_{0};
 };
 
 }  // namespace grpc_ingress

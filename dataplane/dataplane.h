@@ -1,5 +1,6 @@
 #pragma once
 
+#include "common/metrics.h"
 #include "common/result.h"
 #include "common/route_table.h"
 #include "dataplane/downstream/h2_server_session.h"
@@ -51,6 +52,13 @@ class Dataplane {
   uint16_t http_port() const { return http_port_; }
   // Client connections per worker, for /debug and tests of the hand-off.
   std::vector<size_t> connections_per_worker() const;
+
+  // Any thread: the data plane's metric families, summed over the workers.
+  // `table` (the running one) lists the endpoints for per-endpoint series.
+  void write_metrics(MetricsWriter& out, const RouteTable* table, bool per_endpoint) const;
+  // Any thread: every endpoint of `table` with its state, active streams and
+  // calls served (summed over workers), as JSON for /debug/endpoints.
+  std::string endpoints_json(const RouteTable* table) const;
 
  private:
   void accept_next();

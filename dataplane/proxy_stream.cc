@@ -17,9 +17,28 @@ ProxyStream::~ProxyStream() = default;
 
 void ProxyStream::cancel_upstream() {
   if (upstream && upstream_active) {
-    upstream_active = false;
+    upstream_finished();
     upstream->cancel(*this);
   }
+}
+
+void ProxyStream::upstream_started() {
+  upstream_active = true;
+  if (cluster_stats) {
+    bump(cluster_stats->upstream_requests);
+    bump(cluster_stats->active_streams, int64_t{1});
+  }
+  if (endpoint_stats) {
+    bump(endpoint_stats->requests);
+    bump(endpoint_stats->active_streams, int64_t{1});
+  }
+}
+
+void ProxyStream::upstream_finished() {
+  if (!upstream_active) return;
+  upstream_active = false;
+  if (cluster_stats) bump(cluster_stats->active_streams, int64_t{-1});
+  if (endpoint_stats) bump(endpoint_stats->active_streams, int64_t{-1});
 }
 
 void ProxyStream::fail(GrpcStatus status, const std::string& message) {

@@ -3,9 +3,11 @@
 #include "common/route_table.h"
 #include "dataplane/byte_queue.h"
 #include "dataplane/grpc.h"
+#include "dataplane/stats.h"
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -108,6 +110,20 @@ class ProxyStream {
   }
 
   bool closed = false;  // the downstream stream is closed; nothing more to do
+
+  // --- Accounting, for metrics and the access log.
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::string request_id;  // x-request-id, generated when the client sent none
+  std::string pod;         // name of the pod that served it, if known
+  uint64_t bytes_in = 0;   // request body bytes from the client
+  uint64_t bytes_out = 0;  // response body bytes to the client
+  RouteStats* route_stats = nullptr;
+  ClusterStats* cluster_stats = nullptr;
+  std::shared_ptr<EndpointStats> endpoint_stats;
+
+  // The pod's stream began / ended: keeps the active-stream gauges exact.
+  void upstream_started();
+  void upstream_finished();
 
   std::shared_ptr<DownstreamSide> downstream() const { return downstream_.lock(); }
 

@@ -6,8 +6,8 @@
 
 namespace grpc_ingress {
 
-Router::Router(boost::asio::io_context& io, UpstreamPool& pool, uint64_t seed)
-    : io_(io), pool_(pool), seed_(seed) {}
+Router::Router(boost::asio::io_context& io, UpstreamPool& pool, WorkerStats& stats, uint64_t seed)
+    : io_(io), pool_(pool), stats_(stats), seed_(seed), unrouted_stats_(stats.route("", "", "")) {}
 
 void Router::set_table(std::shared_ptr<const RouteTable> table) {
   std::unordered_map<std::string, std::unique_ptr<LoadBalancer>> balancers;
@@ -20,6 +20,31 @@ void Router::set_table(std::shared_ptr<const RouteTable> table) {
     for (const Endpoint& endpoint : cluster.endpoints) addresses.insert(endpoint.address());
   }
   balancers_ = std::move(balancers);
+
+  route_stats_.clear();
+  auto resolve_routes = [&](const VirtualHost& vhost) {
+    for (const Route& route : vhost.routes) {
+      route_stats_[&route] =
+          stats_.route(route.ingress_namespace, route.ingress_name, table->cluster_of(route).service);
+    }
+  };
+  for (const auto& [_, vhost] : table->exact_hosts) resolve_routes(vhost);
+  for (const auto& [_, vhost] : table->wildcard_hosts) resolve_routes(vhost);
+  resolve_routes(table->any_host);
+  if (table->default_route) {
+    const Route& route = *table->default_route;
+    route_stats_[&route] =
+        stats_.route(route.ingress_namespace, route.ingress_name, table->cluster_of(route).service);
+  }
+  stats_.retain_endpoints(*table);
+  cluster_stats_.clear();
+  endpoint_stats_.clear();
+  for (const Cluster& cluster : table->clusters) {
+    cluster_stats_.push_back(stats_.cluster(cluster));
+    auto& per_endpoint = endpoint_stats_.emplace_back();
+    for (const Endpoint& endpoint : cluster.endpoints) per_endpoint.push_back(stats_.endpoint(cluster, endpoint));
+  }
+
   table_ = std::move(table);
   pool_.retain_only(addresses);
 }
@@ -31,6 +56,7 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
   }
   stream->table = table_;
   stream->route = table_->match(stream->authority, stream->path);
+  stream->route_stats = stream->route ? route_stats_[stream->route] : unrouted_stats_;
   if (!stream->route) {
     spdlog::debug("{} no route for host '{}' path '{}'", stream->log_prefix(), stream->authority,
                   stream->path);
@@ -67,6 +93,8 @@ void Router::start_deadline(const std::shared_ptr<ProxyStream>& stream) {
 
 void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::string& last_failure) {
   const Cluster& cluster = stream->table->cluster_of(*stream->route);
+  const bool current = stream->table == table_;  // stats are resolved for the running table only
+  if (current) stream->cluster_stats = cluster_stats_[stream->route->cluster];
   if (cluster.endpoints.empty()) {
     stream->fail(GrpcStatus::kUnavailable, "no ready endpoints for service " + cluster.name);
     return;
@@ -83,6 +111,10 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
     return;
   }
   stream->tried_endpoints.push_back(endpoint->address());
+  stream->pod = endpoint->pod;
+  stream->endpoint_stats =
+      current ? endpoint_stats_[stream->route->cluster][endpoint - cluster.endpoints.data()]
+              : stats_.find_endpoint(cluster.name, endpoint->address());
   auto connection = pool_.connection_for(*endpoint);
   if (!connection) {
     stream->fail(GrpcStatus::kUnavailable, "grpc-ingress is shutting down");
@@ -94,7 +126,7 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
 void Router::upstream_failed(const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
                              bool retryable) {
   if (stream->closed || stream->response_started) return;
-  stream->upstream_active = false;
+  stream->upstream_finished();
   stream->upstream.reset();
   if (retryable && stream->replayable &&
       stream->tried_endpoints.size() < static_cast<size_t>(kMaxAttempts)) {

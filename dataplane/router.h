@@ -2,6 +2,7 @@
 
 #include "common/route_table.h"
 #include "dataplane/proxy_stream.h"
+#include "dataplane/stats.h"
 #include "dataplane/upstream/load_balancer.h"
 #include "dataplane/upstream/upstream_pool.h"
 
@@ -20,7 +21,8 @@ class Router {
  public:
   static constexpr int kMaxAttempts = 3;  // pods tried per request before UNAVAILABLE
 
-  Router(boost::asio::io_context& io, UpstreamPool& pool, uint64_t seed);
+  // `stats` (the worker's) must outlive the router.
+  Router(boost::asio::io_context& io, UpstreamPool& pool, WorkerStats& stats, uint64_t seed);
 
   // Installs a new snapshot; balancer state of clusters that stay is kept.
   void set_table(std::shared_ptr<const RouteTable> table);
@@ -39,9 +41,16 @@ class Router {
 
   boost::asio::io_context& io_;
   UpstreamPool& pool_;
+  WorkerStats& stats_;
   uint64_t seed_;
   std::shared_ptr<const RouteTable> table_;
   std::unordered_map<std::string, std::unique_ptr<LoadBalancer>> balancers_;  // by cluster name
+
+  // Stats resolved when the table is applied, so a request only follows pointers.
+  RouteStats* unrouted_stats_;
+  std::unordered_map<const Route*, RouteStats*> route_stats_;
+  std::vector<ClusterStats*> cluster_stats_;                            // by cluster index
+  std::vector<std::vector<std::shared_ptr<EndpointStats>>> endpoint_stats_;  // [cluster][endpoint]
 };
 
 }  // namespace grpc_ingress

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <random>
 
 namespace grpc_ingress {
@@ -11,10 +12,12 @@ Worker::Worker(int index, const DownstreamOptions& downstream, const UpstreamOpt
     : index_(index),
       work_(boost::asio::make_work_guard(io_)),
       downstream_options_(downstream),
+      random_(std::random_device{}()),
       pool_(io_, upstream,
             [this](const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
-                   bool retryable) { router_.upstream_failed(stream, reason, retryable); }),
-      router_(io_, pool_, std::random_device{}()) {}
+                   bool retryable) { router_.upstream_failed(stream, reason, retryable); },
+            &stats_),
+      router_(io_, pool_, stats_, random_()) {}
 
 Worker::~Worker() { stop(); }
 
@@ -44,8 +47,20 @@ void Worker::adopt(boost::asio::ip::tcp::socket socket) {
   auto session = std::make_shared<H2ServerSession>(*this, std::move(socket), downstream_options_);
   sessions_[session->id()] = session;
   connection_count_.fetch_add(1, std::memory_order_relaxed);
+  bump(stats_.downstream_connections_total);
   session->start();
   if (shutting_down_) session->shutdown();
+}
+
+std::string Worker::new_request_id() {
+  uint64_t hi = random_(), lo = random_();
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
+  char text[37];
+  std::snprintf(text, sizeof(text), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
+                static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return text;
 }
 
 void Worker::session_closed(uint64_t id) {

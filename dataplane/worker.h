@@ -3,6 +3,7 @@
 #include "common/route_table.h"
 #include "dataplane/downstream/h2_server_session.h"
 #include "dataplane/router.h"
+#include "dataplane/stats.h"
 #include "dataplane/upstream/upstream_pool.h"
 
 #include <boost/asio/io_context.hpp>
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -38,9 +40,16 @@ class Worker {
   void adopt(boost::asio::ip::tcp::socket socket);
   void apply_table(std::shared_ptr<const RouteTable> table);
   Router& router() { return router_; }
+  const std::shared_ptr<const RouteTable>& table() const { return router_.table(); }
+  // A fresh x-request-id (a random UUID v4).
+  std::string new_request_id();
   void session_closed(uint64_t id);
   // GOAWAY to every client; running streams go on.
   void shutdown_sessions();
+
+  // Any thread: counters, read by scrapes.
+  WorkerStats& stats() { return stats_; }
+  const WorkerStats& stats() const { return stats_; }
 
   // Any thread: client connections open on this worker.
   size_t connection_count() const { return connection_count_.load(std::memory_order_relaxed); }
@@ -50,6 +59,8 @@ class Worker {
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   DownstreamOptions downstream_options_;
+  WorkerStats stats_;
+  std::mt19937_64 random_;
   UpstreamPool pool_;
   Router router_;
   bool shutting_down_ = false;

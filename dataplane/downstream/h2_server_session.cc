@@ -1,5 +1,6 @@
 #include "dataplane/downstream/h2_server_session.h"
 
+#include "dataplane/access_log.h"
 #include "dataplane/h2_headers.h"
 #include "dataplane/worker.h"
 
@@ -191,6 +192,13 @@ int H2ServerSession::on_headers_complete(int32_t stream_id, bool trailers, bool 
     if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
     return 0;
   }
+  for (const Header& header : stream->request_headers) {
+    if (header.name == "x-request-id") stream->request_id = header.value;
+  }
+  if (stream->request_id.empty()) {
+    stream->request_id = worker_.new_request_id();
+    stream->request_headers.push_back({"x-request-id", stream->request_id});  // forwarded upstream
+  }
   worker_.router().dispatch(stream);
   return 0;
 }
@@ -202,6 +210,7 @@ int H2ServerSession::on_data(int32_t stream_id, const uint8_t* data, size_t len)
     nghttp2_session_consume(session_, stream_id, len);
     return 0;
   }
+  stream->bytes_in += len;
   stream->request_body.append(data, len);
   if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
   return 0;
@@ -234,7 +243,9 @@ int H2ServerSession::on_stream_close(int32_t stream_id, uint32_t error_code) {
   if (stream->deadline_timer) stream->deadline_timer->cancel();
   if (error_code != NGHTTP2_NO_ERROR) {
     spdlog::debug("{} closed by client: {}", stream->log_prefix(), nghttp2_http2_strerror(error_code));
+    bump(worker_.stats().downstream_resets[reset_reason_slot(error_code)]);
   }
+  if (!stream->method.empty()) record_request(*stream, error_code);
   stream->cancel_upstream();
   // Return the windows held by bytes that will never be forwarded.
   if (!stream->request_body.empty()) {
@@ -254,6 +265,7 @@ long H2ServerSession::read_response_body(int32_t stream_id, uint8_t* buf, size_t
   auto stream = find(stream_id);
   if (!stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   size_t n = stream->response_body.read(buf, length);
+  stream->bytes_out += n;
   if (n > 0 && stream->upstream) stream->upstream->response_body_consumed(*stream, n);
   if (stream->response_body.empty() && stream->response_ended) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -337,6 +349,7 @@ void H2ServerSession::handle_input(size_t n) {
   }
   ssize_t rv = nghttp2_session_mem_recv(session_, read_buffer_.data(), n);
   if (rv < 0) {
+    bump(worker_.stats().downstream_protocol_errors);
     spdlog::info("{} HTTP/2 protocol error from client: {}", log_prefix_,
                  nghttp2_strerror(static_cast<int>(rv)));
     // nghttp2 has queued a GOAWAY where the error allows one; send it, then close.
@@ -415,6 +428,7 @@ void H2ServerSession::close(const std::string& reason) {
   auto streams = std::move(streams_);
   streams_.clear();
   for (auto& [_, stream] : streams) {
+    if (!stream->closed && !stream->method.empty()) record_request(*stream, NGHTTP2_CANCEL);
     stream->closed = true;
     if (stream->deadline_timer) stream->deadline_timer->cancel();
     stream->cancel_upstream();

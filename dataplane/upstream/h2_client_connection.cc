@@ -79,7 +79,8 @@ nghttp2_session_callbacks* client_callbacks() {
 H2ClientConnection::H2ClientConnection(boost::asio::io_context& io, Endpoint endpoint,
                                        const UpstreamOptions& options,
                                        UpstreamFailureHandler on_failure,
-                                       std::function<void(H2ClientConnection*)> on_closed)
+                                       std::function<void(H2ClientConnection*)> on_closed,
+                                       WorkerStats* stats)
     : io_(io),
       socket_(io),
       connect_timer_(io),
@@ -88,6 +89,7 @@ H2ClientConnection::H2ClientConnection(boost::asio::io_context& io, Endpoint end
       options_(options),
       on_failure_(std::move(on_failure)),
       on_closed_(std::move(on_closed)),
+      stats_(stats),
       id_(next_connection_id++),
       log_prefix_("[U" + std::to_string(id_) + " " + address_ + "]") {}
 
@@ -145,6 +147,7 @@ void H2ClientConnection::on_connected() {
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
                                         static_cast<int32_t>(options_.connection_window));
   state_ = State::kConnected;
+  if (stats_) bump(stats_->upstream_connections, int64_t{1});
   spdlog::debug("{} connected", log_prefix_);
 
   auto waiting = std::move(pending_);
@@ -167,7 +170,7 @@ bool H2ClientConnection::accepting_streams() const {
 
 void H2ClientConnection::submit(std::shared_ptr<ProxyStream> stream) {
   stream->upstream = shared_from_this();
-  stream->upstream_active = true;
+  stream->upstream_started();
   stream->upstream_id = -1;
   stream->endpoint = address_;
   if (state_ == State::kConnected) {
@@ -194,7 +197,7 @@ void H2ClientConnection::start_stream(const std::shared_ptr<ProxyStream>& stream
   int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
                                       has_body ? &provider : nullptr, nullptr);
   if (id < 0) {
-    stream->upstream_active = false;
+    stream->upstream_finished();
     on_failure_(stream, std::string("cannot start stream to pod: ") + nghttp2_strerror(id), true);
     return;
   }
@@ -302,7 +305,8 @@ int H2ClientConnection::on_stream_close(int32_t stream_id, uint32_t error_code) 
   if (it == streams_.end()) return 0;
   std::shared_ptr<ProxyStream> stream = std::move(it->second);
   streams_.erase(it);
-  stream->upstream_active = false;
+  stream->upstream_finished();
+  if (error_code != NGHTTP2_NO_ERROR && stats_) bump(stats_->upstream_resets[reset_reason_slot(error_code)]);
   if (!stream->closed && !stream->response_ended) {
     if (error_code == NGHTTP2_REFUSED_STREAM) {
       on_failure_(stream, "pod " + address_ + " refused the stream", true);
@@ -379,13 +383,14 @@ void H2ClientConnection::close(const std::string& reason) {
   auto waiting = std::move(pending_);
   pending_.clear();
   for (auto& stream : waiting) {
-    stream->upstream_active = false;
+    stream->upstream_finished();
+    if (!was_connected && stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
     if (!stream->closed) on_failure_(stream, reason, true);
   }
   auto running = std::move(streams_);
   streams_.clear();
   for (auto& [_, stream] : running) {
-    stream->upstream_active = false;
+    stream->upstream_finished();
     if (stream->closed || stream->response_ended) continue;
     std::string message = "connection to pod " + address_ + " lost: " + reason;
     if (!stream->response_started) {
@@ -394,7 +399,7 @@ void H2ClientConnection::close(const std::string& reason) {
       stream->fail(GrpcStatus::kUnavailable, message);
     }
   }
-  (void)was_connected;
+  if (was_connected && stats_) bump(stats_->upstream_connections, int64_t{-1});
   if (on_closed_) on_closed_(this);
 }
 
@@ -409,6 +414,7 @@ void H2ClientConnection::do_read() {
         }
         ssize_t rv = nghttp2_session_mem_recv(self_ptr->session_, self_ptr->read_buffer_.data(), n);
         if (rv < 0) {
+          if (self_ptr->stats_) bump(self_ptr->stats_->upstream_protocol_errors);
           self_ptr->close(std::string("HTTP/2 error from pod: ") + nghttp2_strerror(static_cast<int>(rv)));
           return;
         }

@@ -2,6 +2,7 @@
 
 #include "common/route_table.h"
 #include "dataplane/proxy_stream.h"
+#include "dataplane/stats.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -38,7 +39,7 @@ class H2ClientConnection : public UpstreamSide,
  public:
   H2ClientConnection(boost::asio::io_context& io, Endpoint endpoint, const UpstreamOptions& options,
                      UpstreamFailureHandler on_failure,
-                     std::function<void(H2ClientConnection*)> on_closed);
+                     std::function<void(H2ClientConnection*)> on_closed, WorkerStats* stats);
   ~H2ClientConnection() override;
 
   void connect();
@@ -90,6 +91,7 @@ class H2ClientConnection : public UpstreamSide,
   UpstreamOptions options_;
   UpstreamFailureHandler on_failure_;
   std::function<void(H2ClientConnection*)> on_closed_;
+  WorkerStats* stats_;  // the worker's; outlives the connection's I/O
   uint64_t id_;
   std::string log_prefix_;
 

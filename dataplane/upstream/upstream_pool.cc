@@ -7,8 +7,8 @@
 namespace grpc_ingress {
 
 UpstreamPool::UpstreamPool(boost::asio::io_context& io, const UpstreamOptions& options,
-                           UpstreamFailureHandler on_failure)
-    : io_(io), options_(options), on_failure_(std::move(on_failure)) {}
+                           UpstreamFailureHandler on_failure, WorkerStats* stats)
+    : io_(io), options_(options), on_failure_(std::move(on_failure)), stats_(stats) {}
 
 UpstreamPool::~UpstreamPool() { close_all(); }
 
@@ -26,7 +26,8 @@ std::shared_ptr<H2ClientConnection> UpstreamPool::connection_for(const Endpoint&
         if (it == connections_.end()) return;
         std::erase_if(it->second, [closed](const auto& c) { return c.get() == closed; });
         if (it->second.empty()) connections_.erase(it);
-      });
+      },
+      stats_);
   list.push_back(connection);
   connection->connect();
   return connection;

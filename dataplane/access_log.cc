@@ -1,0 +1,83 @@
+#include "dataplane/access_log.h"
+
+#include "common/log.h"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <ctime>
+
+namespace grpc_ingress {
+namespace {
+
+constexpr uint32_t kH2Cancel = 0x8;
+
+const std::string* find_header(const HeaderList& headers, std::string_view name) {
+  for (const Header& header : headers) {
+    if (header.name == name) return &header.value;
+  }
+  return nullptr;
+}
+
+std::string utc_now() {
+  auto now = std::chrono::system_clock::now();
+  auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(now);
+  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - seconds).count();
+  std::time_t t = std::chrono::system_clock::to_time_t(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[40];
+  size_t n = std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(text + n, sizeof(text) - n, ".%03dZ", static_cast<int>(millis));
+  return text;
+}
+
+}  // namespace
+
+RequestOutcome request_outcome(const ProxyStream& stream, uint32_t h2_error_code) {
+  if (stream.grpc) {
+    const std::string* status = find_header(stream.response_trailers, "grpc-status");
+    if (!status && stream.trailers_only) status = find_header(stream.response_headers, "grpc-status");
+    int code = -1;
+    if (status) std::from_chars(status->data(), status->data() + status->size(), code);
+    if (code >= 0 && (stream.response_ended || h2_error_code == 0)) {
+      return {grpc_code_slot(code), std::to_string(code)};
+    }
+    // No status reached the client: a reset. A client's cancel is CANCELLED.
+    int seen = h2_error_code == kH2Cancel ? 1 : 13;
+    return {grpc_code_slot(seen), "reset"};
+  }
+  if (!stream.response_started || (h2_error_code != 0 && !stream.response_ended)) {
+    return {http_code_slot(0), "reset"};
+  }
+  return {http_code_slot(stream.response_status), std::to_string(stream.response_status)};
+}
+
+void record_request(const ProxyStream& stream, uint32_t h2_error_code) {
+  auto duration = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - stream.started);
+  RequestOutcome outcome = request_outcome(stream, h2_error_code);
+  if (stream.route_stats) stream.route_stats->record(outcome.code_slot, duration);
+
+  spdlog::logger* log = access_logger();
+  if (!log) return;
+  nlohmann::ordered_json line = {
+      {"time", utc_now()},
+      {"authority", stream.authority},
+      {"method", stream.method},
+      {"path", stream.path},
+      {stream.grpc ? "grpc_status" : "status", outcome.status},
+      {"upstream", stream.endpoint},
+      {"pod", stream.pod},
+      {"duration_ms", static_cast<double>(duration.count()) / 1000.0},
+      {"bytes_in", stream.bytes_in},
+      {"bytes_out", stream.bytes_out},
+      {"request_id", stream.request_id},
+  };
+  if (stream.route) {
+    line["ingress"] = stream.route->ingress_namespace + "/" + stream.route->ingress_name;
+  }
+  log->info(line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+}
+
+}  // namespace grpc_ingress

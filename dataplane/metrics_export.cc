@@ -1,0 +1,192 @@
+// Dataplane::write_metrics and endpoints_json: sums the per-worker counters.
+
+#include "dataplane/dataplane.h"
+#include "dataplane/worker.h"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+
+namespace grpc_ingress {
+namespace {
+
+struct RouteTotals {
+  Labels labels;
+  std::array<uint64_t, kCodeSlots> requests{};
+  std::array<uint64_t, kDurationBuckets + 1> buckets{};
+  uint64_t sum_us = 0;
+};
+
+struct ClusterTotals {
+  Labels labels;
+  uint64_t requests = 0, connect_failures = 0;
+  int64_t active = 0;
+};
+
+struct EndpointTotals {
+  uint64_t requests = 0;
+  int64_t active = 0;
+};
+
+EndpointTotals sum_endpoint(const std::vector<std::unique_ptr<Worker>>& workers, const Cluster& cluster,
+                            const Endpoint& endpoint) {
+  EndpointTotals totals;
+  for (const auto& worker : workers) {
+    if (auto stats = worker->stats().find_endpoint(cluster.name, endpoint.address())) {
+      totals.requests += read(stats->requests);
+      totals.active += read(stats->active_streams);
+    }
+  }
+  return totals;
+}
+
+}  // namespace
+
+void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool per_endpoint) const {
+  std::map<std::string, RouteTotals> routes;
+  std::map<std::string, ClusterTotals> clusters;
+  uint64_t connections_total = 0, downstream_errors = 0, upstream_errors = 0;
+  int64_t upstream_connections = 0;
+  std::array<uint64_t, kResetReasons> downstream_resets{}, upstream_resets{};
+  size_t open_connections = 0;
+
+  for (const auto& worker : workers_) {
+    const WorkerStats& stats = worker->stats();
+    stats.for_each_route([&](const RouteStats& r) {
+      auto& totals = routes[r.namespace_name + "/" + r.ingress + "|" + r.service];
+      totals.labels = {{"namespace", r.namespace_name}, {"ingress", r.ingress}, {"service", r.service}};
+      for (size_t i = 0; i < kCodeSlots; ++i) totals.requests[i] += read(r.requests[i]);
+      for (size_t i = 0; i <= kDurationBuckets; ++i) totals.buckets[i] += read(r.duration_buckets[i]);
+      totals.sum_us += read(r.duration_sum_us);
+    });
+    stats.for_each_cluster([&](const ClusterStats& c) {
+      auto& totals = clusters[c.namespace_name + "/" + c.service + ":" + c.port];
+      totals.labels = {{"namespace", c.namespace_name}, {"service", c.service}, {"port", c.port}};
+      totals.requests += read(c.upstream_requests);
+      totals.connect_failures += read(c.connect_failures);
+      totals.active += read(c.active_streams);
+    });
+    connections_total += read(stats.downstream_connections_total);
+    downstream_errors += read(stats.downstream_protocol_errors);
+    upstream_errors += read(stats.upstream_protocol_errors);
+    upstream_connections += read(stats.upstream_connections);
+    for (size_t i = 0; i < kResetReasons; ++i) {
+      downstream_resets[i] += read(stats.downstream_resets[i]);
+      upstream_resets[i] += read(stats.upstream_resets[i]);
+    }
+    open_connections += worker->connection_count();
+  }
+
+  out.family("grpc_ingress_requests_total", "counter",
+             "Finished requests by Ingress, backend Service and code (gRPC status, or HTTP status for "
+             "non-gRPC requests; 'none' when the stream was reset before an answer).");
+  for (const auto& [_, totals] : routes) {
+    for (size_t slot = 0; slot < kCodeSlots; ++slot) {
+      if (!totals.requests[slot]) continue;
+      Labels labels = totals.labels;
+      labels.emplace_back("code", code_label(slot));
+      out.sample("grpc_ingress_requests_total", labels, static_cast<double>(totals.requests[slot]));
+    }
+  }
+  out.family("grpc_ingress_request_duration_seconds", "histogram",
+             "Time from a request's headers to the end of its stream.");
+  for (const auto& [_, totals] : routes) {
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i <= kDurationBuckets; ++i) {
+      cumulative += totals.buckets[i];
+      Labels labels = totals.labels;
+      char le[32];
+      if (i < kDurationBuckets) {
+        std::snprintf(le, sizeof(le), "%g", kDurationBucketBounds[i]);
+      } else {
+        std::snprintf(le, sizeof(le), "+Inf");
+      }
+      labels.emplace_back("le", le);
+      out.sample("grpc_ingress_request_duration_seconds_bucket", labels, static_cast<double>(cumulative));
+    }
+    out.sample("grpc_ingress_request_duration_seconds_sum", totals.labels,
+               static_cast<double>(totals.sum_us) / 1e6);
+    out.sample("grpc_ingress_request_duration_seconds_count", totals.labels, static_cast<double>(cumulative));
+  }
+
+  out.family("grpc_ingress_upstream_requests_total", "counter",
+             "Streams opened to pods (a retried request counts once per attempt), by backend Service port.");
+  for (const auto& [_, c] : clusters) out.sample("grpc_ingress_upstream_requests_total", c.labels, static_cast<double>(c.requests));
+  out.family("grpc_ingress_upstream_active_streams", "gauge", "Streams open to pods, by backend Service port.");
+  for (const auto& [_, c] : clusters) out.sample("grpc_ingress_upstream_active_streams", c.labels, static_cast<double>(c.active));
+  out.family("grpc_ingress_upstream_connect_failures_total", "counter",
+             "Requests that met a failed connection attempt to a pod, by backend Service port.");
+  for (const auto& [_, c] : clusters) {
+    out.sample("grpc_ingress_upstream_connect_failures_total", c.labels, static_cast<double>(c.connect_failures));
+  }
+  out.family("grpc_ingress_upstream_connections", "gauge", "Open HTTP/2 connections to pods.");
+  out.sample("grpc_ingress_upstream_connections", static_cast<double>(upstream_connections));
+
+  out.family("grpc_ingress_downstream_connections", "gauge", "Open client connections, by protocol.");
+  out.sample("grpc_ingress_downstream_connections", {{"protocol", "h2c"}}, static_cast<double>(open_connections));
+  out.family("grpc_ingress_downstream_connections_total", "counter", "Accepted client connections, by protocol.");
+  out.sample("grpc_ingress_downstream_connections_total", {{"protocol", "h2c"}}, static_cast<double>(connections_total));
+  out.family("grpc_ingress_protocol_errors_total", "counter",
+             "Connections closed for an HTTP/2 protocol error, by side (downstream: a client; upstream: a pod).");
+  out.sample("grpc_ingress_protocol_errors_total", {{"side", "downstream"}}, static_cast<double>(downstream_errors));
+  out.sample("grpc_ingress_protocol_errors_total", {{"side", "upstream"}}, static_cast<double>(upstream_errors));
+  out.family("grpc_ingress_stream_resets_total", "counter",
+             "Streams closed with an HTTP/2 error code, by side and code.");
+  for (size_t i = 0; i < kResetReasons; ++i) {
+    if (downstream_resets[i]) {
+      out.sample("grpc_ingress_stream_resets_total", {{"side", "downstream"}, {"reason", reset_reason_label(i)}},
+                 static_cast<double>(downstream_resets[i]));
+    }
+    if (upstream_resets[i]) {
+      out.sample("grpc_ingress_stream_resets_total", {{"side", "upstream"}, {"reason", reset_reason_label(i)}},
+                 static_cast<double>(upstream_resets[i]));
+    }
+  }
+
+  if (!per_endpoint || !table) return;
+  out.family("grpc_ingress_endpoint_requests_total", "counter",
+             "Streams opened to each pod (--metrics-per-endpoint).");
+  std::vector<std::pair<Labels, EndpointTotals>> endpoints;
+  for (const Cluster& cluster : table->clusters) {
+    for (const Endpoint& endpoint : cluster.endpoints) {
+      endpoints.push_back({{{"namespace", cluster.service_namespace},
+                            {"service", cluster.service},
+                            {"port", cluster.port},
+                            {"endpoint", endpoint.address()},
+                            {"pod", endpoint.pod}},
+                           sum_endpoint(workers_, cluster, endpoint)});
+    }
+  }
+  for (const auto& [labels, totals] : endpoints) {
+    out.sample("grpc_ingress_endpoint_requests_total", labels, static_cast<double>(totals.requests));
+  }
+  out.family("grpc_ingress_endpoint_active_streams", "gauge", "Streams open to each pod (--metrics-per-endpoint).");
+  for (const auto& [labels, totals] : endpoints) {
+    out.sample("grpc_ingress_endpoint_active_streams", labels, static_cast<double>(totals.active));
+  }
+}
+
+std::string Dataplane::endpoints_json(const RouteTable* table) const {
+  nlohmann::json clusters = nlohmann::json::array();
+  if (table) {
+    for (const Cluster& cluster : table->clusters) {
+      nlohmann::json endpoints = nlohmann::json::array();
+      for (const Endpoint& endpoint : cluster.endpoints) {
+        EndpointTotals totals = sum_endpoint(workers_, cluster, endpoint);
+        endpoints.push_back({{"address", endpoint.address()},
+                             {"pod", endpoint.pod},
+                             {"state", endpoint.ready ? "ready" : "terminating"},
+                             {"active_streams", totals.active},
+                             {"calls", totals.requests}});
+      }
+      clusters.push_back({{"cluster", cluster.name},
+                          {"namespace", cluster.service_namespace},
+                          {"service", cluster.service},
+                          {"port", cluster.port},
+                          {"endpoints", endpoints}});
+    }
+  }
+  return nlohmann::json{{"version", table ? table->version : 0}, {"clusters", clusters}}.dump(2) + "\n";
+}
+
+}  // namespace grpc_ingress

@@ -1,0 +1,106 @@
+#include "dataplane/stats.h"
+
+#include <unordered_set>
+
+namespace grpc_ingress {
+namespace {
+constexpr size_t kFirstHttpSlot = kGrpcCodes;
+constexpr size_t kFirstClassSlot = kFirstHttpSlot + std::size(kHttpCodes);
+constexpr size_t kNoneSlot = kFirstClassSlot + 5;
+
+std::string endpoint_key(const std::string& cluster, const std::string& address) {
+  return cluster + "|" + address;
+}
+}  // namespace
+
+size_t grpc_code_slot(int grpc_status) {
+  return grpc_status >= 0 && grpc_status < static_cast<int>(kGrpcCodes) ? static_cast<size_t>(grpc_status) : 2;
+}
+
+size_t http_code_slot(int http_status) {
+  for (size_t i = 0; i < std::size(kHttpCodes); ++i) {
+    if (kHttpCodes[i] == http_status) return kFirstHttpSlot + i;
+  }
+  if (http_status >= 100 && http_status < 600) return kFirstClassSlot + static_cast<size_t>(http_status / 100 - 1);
+  return kNoneSlot;
+}
+
+std::string code_label(size_t slot) {
+  if (slot < kFirstHttpSlot) return std::to_string(slot);
+  if (slot < kFirstClassSlot) return std::to_string(kHttpCodes[slot - kFirstHttpSlot]);
+  if (slot < kNoneSlot) return std::to_string(slot - kFirstClassSlot + 1) + "xx";
+  return "none";
+}
+
+std::string reset_reason_label(size_t slot) {
+  static const char* kNames[] = {"NO_ERROR",       "PROTOCOL_ERROR",      "INTERNAL_ERROR",
+                                 "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT", "STREAM_CLOSED",
+                                 "FRAME_SIZE_ERROR", "REFUSED_STREAM",    "CANCEL",
+                                 "COMPRESSION_ERROR", "CONNECT_ERROR",    "ENHANCE_YOUR_CALM",
+                                 "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED", "OTHER"};
+  return slot < std::size(kNames) ? kNames[slot] : "OTHER";
+}
+
+size_t reset_reason_slot(uint32_t h2_error_code) {
+  return h2_error_code < kResetReasons - 1 ? h2_error_code : kResetReasons - 1;
+}
+
+void RouteStats::record(size_t code_slot, std::chrono::microseconds duration) {
+  bump(requests[code_slot]);
+  double seconds = static_cast<double>(duration.count()) / 1e6;
+  size_t bucket = 0;
+  while (bucket < kDurationBuckets && seconds > kDurationBucketBounds[bucket]) ++bucket;
+  bump(duration_buckets[bucket]);
+  bump(duration_sum_us, static_cast<uint64_t>(duration.count()));
+}
+
+RouteStats* WorkerStats::route(const std::string& namespace_name, const std::string& ingress,
+                               const std::string& service) {
+  std::string key = namespace_name + "/" + ingress + "|" + service;
+  std::lock_guard lock(mutex_);
+  auto& slot = routes_[key];
+  if (!slot) {
+    slot = std::make_unique<RouteStats>();
+    slot->namespace_name = namespace_name;
+    slot->ingress = ingress;
+    slot->service = service;
+  }
+  return slot.get();
+}
+
+ClusterStats* WorkerStats::cluster(const Cluster& cluster) {
+  std::lock_guard lock(mutex_);
+  auto& slot = clusters_[cluster.name];
+  if (!slot) {
+    slot = std::make_unique<ClusterStats>();
+    slot->namespace_name = cluster.service_namespace;
+    slot->service = cluster.service;
+    slot->port = cluster.port;
+  }
+  return slot.get();
+}
+
+std::shared_ptr<EndpointStats> WorkerStats::endpoint(const Cluster& cluster, const Endpoint& endpoint) {
+  std::lock_guard lock(mutex_);
+  auto& slot = endpoints_[endpoint_key(cluster.name, endpoint.address())];
+  if (!slot) slot = std::make_shared<EndpointStats>();
+  return slot;
+}
+
+void WorkerStats::retain_endpoints(const RouteTable& table) {
+  std::unordered_set<std::string> keep;
+  for (const Cluster& cluster : table.clusters) {
+    for (const Endpoint& endpoint : cluster.endpoints) keep.insert(endpoint_key(cluster.name, endpoint.address()));
+  }
+  std::lock_guard lock(mutex_);
+  std::erase_if(endpoints_, [&](const auto& entry) { return !keep.count(entry.first); });
+}
+
+std::shared_ptr<EndpointStats> WorkerStats::find_endpoint(const std::string& cluster,
+                                                          const std::string& address) const {
+  std::lock_guard lock(mutex_);
+  auto it = endpoints_.find(endpoint_key(cluster, address));
+  return it == endpoints_.end() ? nullptr : it->second;
+}
+
+}  // namespace grpc_ingress

@@ -1,0 +1,101 @@
+#pragma once
+
+#include "common/metrics.h"
+#include "common/route_table.h"
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace grpc_ingress {
+
+// The `code` label of a finished request: its gRPC status (0-16), or for
+// plain HTTP its status for common codes and the class ("5xx") otherwise.
+inline constexpr int kHttpCodes[] = {200, 204, 301, 302, 304, 308, 400, 401, 403, 404,
+                                     405, 408, 413, 429, 500, 502, 503, 504};
+inline constexpr size_t kGrpcCodes = 17;
+inline constexpr size_t kCodeSlots = kGrpcCodes + std::size(kHttpCodes) + 5 /* 1xx..5xx */ + 1 /* none */;
+size_t grpc_code_slot(int grpc_status);  // out of range -> UNKNOWN (2)
+size_t http_code_slot(int http_status);  // 0 (no answer) -> "none"
+std::string code_label(size_t slot);
+
+// Counters of one worker, each written by that worker only and read by scrapes.
+
+// Requests per (ingress namespace, ingress, service).
+struct RouteStats {
+  std::string namespace_name, ingress, service;
+  std::array<std::atomic<uint64_t>, kCodeSlots> requests{};
+  std::array<std::atomic<uint64_t>, kDurationBuckets + 1> duration_buckets{};  // last: +Inf
+  std::atomic<uint64_t> duration_sum_us{0};
+
+  void record(size_t code_slot, std::chrono::microseconds duration);
+};
+
+// Upstream traffic per Service port (cluster).
+struct ClusterStats {
+  std::string namespace_name, service, port;
+  std::atomic<uint64_t> upstream_requests{0};
+  std::atomic<uint64_t> connect_failures{0};
+  std::atomic<int64_t> active_streams{0};
+};
+
+// Calls per pod, for /debug/endpoints and --metrics-per-endpoint.
+struct EndpointStats {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<int64_t> active_streams{0};
+};
+
+// HTTP/2 error codes 0x0-0xd, then "other".
+inline constexpr size_t kResetReasons = 15;
+std::string reset_reason_label(size_t slot);
+size_t reset_reason_slot(uint32_t h2_error_code);
+
+// The stats one worker keeps. The maps change only when a table is applied
+// (the worker) and are read by scrapes (the admin thread): both take the
+// mutex; the request path only touches atomics through resolved pointers.
+class WorkerStats {
+ public:
+  // Worker thread, when a table is applied. Returned pointers stay valid for
+  // the worker's life (route and cluster stats are kept so counters never
+  // reset); endpoint stats of pods gone from `table` are dropped from the map.
+  RouteStats* route(const std::string& namespace_name, const std::string& ingress,
+                    const std::string& service);
+  ClusterStats* cluster(const Cluster& cluster);
+  std::shared_ptr<EndpointStats> endpoint(const Cluster& cluster, const Endpoint& endpoint);
+  void retain_endpoints(const RouteTable& table);
+
+  // Any thread.
+  template <typename Fn>
+  void for_each_route(Fn&& fn) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [_, stats] : routes_) fn(*stats);
+  }
+  template <typename Fn>
+  void for_each_cluster(Fn&& fn) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [_, stats] : clusters_) fn(*stats);
+  }
+  // nullptr when this worker has no stats for that endpoint.
+  std::shared_ptr<EndpointStats> find_endpoint(const std::string& cluster, const std::string& address) const;
+
+  // Connection counters.
+  std::atomic<uint64_t> downstream_connections_total{0};
+  std::atomic<uint64_t> downstream_protocol_errors{0};
+  std::atomic<uint64_t> upstream_protocol_errors{0};
+  std::atomic<int64_t> upstream_connections{0};
+  std::array<std::atomic<uint64_t>, kResetReasons> downstream_resets{};  // by the client
+  std::array<std::atomic<uint64_t>, kResetReasons> upstream_resets{};    // by a pod
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<RouteStats>> routes_;
+  std::map<std::string, std::unique_ptr<ClusterStats>> clusters_;
+  std::map<std::string, std::shared_ptr<EndpointStats>> endpoints_;  // "cluster|address"
+};
+
+}  // namespace grpc_ingress
