@@ -7,12 +7,8 @@
 #include <boost/beast/http.hpp>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,9 +17,6 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <mutex>
-#include <set>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -34,48 +27,12 @@
 #error "TEST_POD_BINARY must name the test-pod binary (set by CMake)"
 #endif
 
-extern char** environ;
-
 namespace grpc_ingress::testing {
 namespace {
 
 constexpr auto kPodStartTimeout = 10s;
-constexpr const char* kSetpriv = "/usr/bin/setpriv";  // util-linux
 constexpr int kIngressStartAttempts = 3;  // a free_port() may be taken by the time we bind
 constexpr size_t kLogTailBytes = 12 * 1024;
-constexpr size_t kPodLogTailBytes = 2 * 1024;
-
-std::atomic<bool> g_test_failed{false};
-std::atomic<bool> g_logs_dumped{false};
-
-// Live processes, for the log dump on failure.
-std::mutex g_processes_mutex;
-std::set<const Process*> g_processes;
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::string tail(const std::string& text, size_t bytes) {
-  if (text.size() <= bytes) return text;
-  auto start = text.find('\n', text.size() - bytes);
-  return "[...]\n" + text.substr(start == std::string::npos ? text.size() - bytes : start + 1);
-}
-
-// A YAML double-quoted scalar.
-std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-const char* yes_no(bool b) { return b ? "true" : "false"; }
 
 }  // namespace
 
@@ -183,167 +140,6 @@ HttpResponse http_get(const std::string& host, uint16_t port, const std::string&
   return out;
 }
 
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.starts_with("VmRSS:")) return std::strtol(line.c_str() + 6, nullptr, 10);
-  }
-  return -1;
-}
-
-// ---- failure reporting ----
-
-void on_test_case_start() {
-  g_test_failed = false;
-  g_logs_dumped = false;
-}
-
-bool current_test_failed() { return g_test_failed; }
-
-void on_assertion_failed() {
-  g_test_failed = true;
-  if (g_logs_dumped.exchange(true)) return;
-  std::lock_guard lock(g_processes_mutex);
-  for (const Process* process : g_processes) {
-    bool is_proxy = process->name() == "grpc-ingress";
-    std::cerr << "\n===== " << process->name() << " (pid " << process->pid() << ") stderr: "
-              << process->stderr_path().string() << " =====\n"
-              << tail(process->stderr_text(), is_proxy ? kLogTailBytes : kPodLogTailBytes)
-              << "===== end " << process->name() << " =====\n";
-  }
-}
-
-// ---- Process ----
-
-Process::Process(pid_t pid, std::string name, std::filesystem::path stdout_path, std::filesystem::path stderr_path)
-    : pid_(pid), name_(std::move(name)), stdout_path_(std::move(stdout_path)), stderr_path_(std::move(stderr_path)) {
-  std::lock_guard lock(g_processes_mutex);
-  g_processes.insert(this);
-}
-
-Process::~Process() {
-  {
-    std::lock_guard lock(g_processes_mutex);
-    g_processes.erase(this);
-  }
-  stop();
-}
-
-std::unique_ptr<Process> Process::start(const std::vector<std::string>& argv, const std::filesystem::path& log_dir,
-                                        const std::string& name) {
-  if (argv.empty()) throw std::runtime_error("Process::start: empty argv");
-  std::filesystem::create_directories(log_dir);
-  auto stdout_path = log_dir / (name + ".stdout");
-  auto stderr_path = log_dir / (name + ".stderr");
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-  // The child starts with no blocked signals and default dispositions, whatever
-  // gRPC or Catch2 did to this process.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int s : {SIGTERM, SIGINT, SIGPIPE, SIGHUP, SIGCHLD}) sigaddset(&defaults, s);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  // The child gets SIGTERM if this process dies before stopping it (a crash, a
-  // SIGPIPE, a ctest timeout): no proxy or pod outlives its test. setpriv sets
-  // PR_SET_PDEATHSIG and execs the program, so the PID stays the program's.
-  std::vector<std::string> full_argv;
-  if (::access(kSetpriv, X_OK) == 0) full_argv = {kSetpriv, "--pdeathsig", "TERM", "--"};
-  full_argv.insert(full_argv.end(), argv.begin(), argv.end());
-  std::vector<char*> args;
-  for (const std::string& arg : full_argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, full_argv[0].c_str(), &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + ": " + std::strerror(rc));
-  return std::unique_ptr<Process>(new Process(pid, name, stdout_path, stderr_path));
-}
-
-void Process::reap(int wait_status) {
-  if (WIFEXITED(wait_status)) {
-    exit_status_ = WEXITSTATUS(wait_status);
-  } else if (WIFSIGNALED(wait_status)) {
-    exit_status_ = -WTERMSIG(wait_status);
-  } else {
-    exit_status_ = -1000;
-  }
-}
-
-bool Process::running() {
-  if (exit_status_) return false;
-  int status = 0;
-  pid_t r = ::waitpid(pid_, &status, WNOHANG);
-  if (r == pid_) {
-    reap(status);
-    return false;
-  }
-  if (r < 0 && errno == ECHILD) {  // reaped elsewhere; never signal this pid again
-    exit_status_ = -1000;
-    return false;
-  }
-  return true;
-}
-
-bool Process::wait_exit(std::chrono::milliseconds timeout) {
-  return wait_until([this] { return !running(); }, timeout, 5ms);
-}
-
-void Process::signal(int signal) {
-  if (running()) ::kill(pid_, signal);
-}
-
-int Process::stop(std::chrono::milliseconds grace) {
-  if (running()) {
-    ::kill(pid_, SIGTERM);
-    if (!wait_exit(grace)) kill_hard();
-  }
-  return exit_status_.value_or(-1000);
-}
-
-void Process::kill_hard() {
-  if (!running()) return;
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
-  reap(status);
-}
-
-std::optional<std::string> Process::wait_for_line(std::string_view prefix, std::chrono::milliseconds timeout) {
-  std::optional<std::string> found;
-  auto look = [&] {
-    std::istringstream lines(stdout_text());
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (line.starts_with(prefix) && !lines.eof()) {  // a complete line only
-        found = line.substr(prefix.size());
-        return true;
-      }
-    }
-    return false;
-  };
-  wait_until([&] { return look() || !running(); }, timeout, 5ms);
-  if (!found) look();  // it may have printed the line and exited
-  return found;
-}
-
-std::string Process::stdout_text() const { return read_file(stdout_path_); }
-std::string Process::stderr_text() const { return read_file(stderr_path_); }
-
 // ---- Pod ----
 
 std::unique_ptr<Pod> Pod::start(const std::filesystem::path& log_dir, const std::string& name, const std::string& ip) {
@@ -380,146 +176,6 @@ std::vector<EndpointSpec> endpoints_of(const std::vector<std::unique_ptr<Pod>>& 
   std::vector<EndpointSpec> endpoints;
   for (const auto& pod : pods) endpoints.push_back(pod->endpoint());
   return endpoints;
-}
-
-// ---- ManifestDir ----
-
-ManifestDir::ManifestDir(const std::filesystem::path& root) : dir_(root / "manifests"), staging_(root / "staging") {
-  std::filesystem::create_directories(dir_);
-  std::filesystem::create_directories(staging_);
-  write_file("ingressclass.yaml", ingress_class_yaml());
-}
-
-void ManifestDir::write_file(const std::string& file, const std::string& content) {
-  // Staged outside the watched directory, on the same filesystem: rename() is atomic.
-  auto staged = staging_ / (file + "." + std::to_string(++writes_) + ".tmp");
-  {
-    std::ofstream out(staged, std::ios::binary | std::ios::trunc);
-    out << content;
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + staged.string());
-  }
-  std::filesystem::rename(staged, dir_ / file);
-}
-
-void ManifestDir::remove_file(const std::string& file) { std::filesystem::remove(dir_ / file); }
-
-void ManifestDir::write_service(const std::string& name, const std::vector<EndpointSpec>& endpoints) {
-  write_file("service-" + name + ".yaml", service_yaml(name));
-  write_endpoints(name, endpoints);
-}
-
-void ManifestDir::write_endpoints(const std::string& service, const std::vector<EndpointSpec>& endpoints) {
-  write_file("endpoints-" + service + ".yaml", endpoint_slices_yaml(service, endpoints));
-}
-
-void ManifestDir::write_ingress(const IngressSpec& ingress) {
-  write_file("ingress-" + ingress.name + ".yaml", ingress_yaml(ingress));
-}
-
-std::string ManifestDir::ingress_class_yaml() {
-  return "apiVersion: networking.k8s.io/v1\n"
-         "kind: IngressClass\n"
-         "metadata:\n"
-         "  name: grpc\n"
-         "spec:\n"
-         "  controller: grpc-ingress.io/controller\n";
-}
-
-std::string ManifestDir::service_yaml(const std::string& name) {
-  std::ostringstream y;
-  y << "apiVersion: v1\n"
-       "kind: Service\n"
-       "metadata:\n"
-       "  name: " << quote(name) << "\n"
-       "  namespace: " << kNamespace << "\n"
-       "spec:\n"
-       "  clusterIP: None\n"
-       "  selector:\n"
-       "    app: " << quote(name) << "\n"
-       "  ports:\n"
-       "  - name: " << kPortName << "\n"
-       "    port: 80\n"
-       "    targetPort: " << kPortName << "\n"
-       "    protocol: TCP\n"
-       "    appProtocol: kubernetes.io/h2c\n";
-  return y.str();
-}
-
-std::string ManifestDir::endpoint_slices_yaml(const std::string& service, const std::vector<EndpointSpec>& endpoints) {
-  // An EndpointSlice has one port list for all its endpoints; pods that picked
-  // different ports go into different slices, as Kubernetes does for named ports.
-  std::map<uint16_t, std::vector<const EndpointSpec*>> by_port;
-  for (const EndpointSpec& endpoint : endpoints) by_port[endpoint.port].push_back(&endpoint);
-
-  std::ostringstream y;
-  auto header = [&](const std::string& slice_name) {
-    y << "---\n"
-         "apiVersion: discovery.k8s.io/v1\n"
-         "kind: EndpointSlice\n"
-         "metadata:\n"
-         "  name: " << quote(slice_name) << "\n"
-         "  namespace: " << kNamespace << "\n"
-         "  labels:\n"
-         "    kubernetes.io/service-name: " << quote(service) << "\n"
-         "    endpointslice.kubernetes.io/managed-by: grpc-ingress-tests\n"
-         "addressType: IPv4\n";
-  };
-  if (by_port.empty()) {
-    // What Kubernetes keeps for a Service whose pods are all gone.
-    header(service + "-none");
-    y << "ports: []\n"
-         "endpoints: []\n";
-  }
-  for (const auto& [port, members] : by_port) {
-    header(service + "-p" + std::to_string(port));
-    y << "ports:\n"
-         "- name: " << kPortName << "\n"
-         "  port: " << port << "\n"
-         "  protocol: TCP\n"
-         "  appProtocol: kubernetes.io/h2c\n"
-         "endpoints:\n";
-    for (const EndpointSpec* endpoint : members) {
-      y << "- addresses: [" << quote(endpoint->ip) << "]\n"
-           "  conditions:\n"
-           "    ready: " << yes_no(endpoint->ready) << "\n"
-           "    serving: " << yes_no(endpoint->serving) << "\n"
-           "    terminating: " << yes_no(endpoint->terminating) << "\n"
-           "  targetRef:\n"
-           "    kind: Pod\n"
-           "    namespace: " << kNamespace << "\n"
-           "    name: " << quote(endpoint->pod) << "\n";
-    }
-  }
-  return y.str();
-}
-
-std::string ManifestDir::ingress_yaml(const IngressSpec& ingress) {
-  std::ostringstream y;
-  y << "apiVersion: networking.k8s.io/v1\n"
-       "kind: Ingress\n"
-       "metadata:\n"
-       "  name: " << quote(ingress.name) << "\n"
-       "  namespace: " << kNamespace << "\n";
-  if (!ingress.annotations.empty()) {
-    y << "  annotations:\n";
-    for (const auto& [key, value] : ingress.annotations) y << "    " << quote(key) << ": " << quote(value) << "\n";
-  }
-  y << "spec:\n"
-       "  ingressClassName: " << quote(ingress.ingress_class) << "\n"
-       "  rules:\n";
-  y << (ingress.host.empty() ? "  - http:\n" : "  - host: " + quote(ingress.host) + "\n    http:\n");
-  y << "      paths:\n";
-  for (const IngressPath& path : ingress.paths) {
-    y << "      - path: " << quote(path.path) << "\n"
-         "        pathType: " << path.path_type << "\n"
-         "        backend:\n"
-         "          service:\n"
-         "            name: " << quote(path.service) << "\n"
-         "            port:\n"
-         "              number: " << path.service_port << "\n";
-  }
-  return y.str();
 }
 
 // ---- Ingress ----
@@ -560,7 +216,7 @@ std::unique_ptr<Ingress> Ingress::start(const std::filesystem::path& manifests, 
                                 " ms (last: " + (last.status ? std::to_string(last.status) : last.error) + ")"
                           : "grpc-ingress exited with status " + std::to_string(*ingress->process_->exit_status());
     ingress->process_->stop(2s);
-    last_log = why + "\n----- grpc-ingress stderr -----\n" + tail(ingress->process_->stderr_text(), kLogTailBytes);
+    last_log = why + "\n----- grpc-ingress stderr -----\n" + tail_of(ingress->process_->stderr_text(), kLogTailBytes);
     // A port taken between free_port() and bind is worth another try; anything else is not.
     bool port_taken = last_log.find("in use") != std::string::npos;
     std::cerr << "grpc-ingress start attempt " << attempt << " failed: " << why << "\n";

@@ -3,7 +3,8 @@
 // Drives the real grpc-ingress binary and real gRPC pods (test-pod processes)
 // from Catch2 tests. Main thread only, unless a function says otherwise.
 
-#include <sys/types.h>
+#include "tests/integration/manifest_dir.h"
+#include "tests/integration/process.h"
 
 #include <chrono>
 #include <cstdint>
@@ -58,77 +59,6 @@ struct HttpResponse {
 HttpResponse http_get(const std::string& host, uint16_t port, const std::string& target,
                       std::chrono::milliseconds timeout = 2s);
 
-// Resident set size of a process in KiB (VmRSS), or -1 if unknown.
-long rss_kib(pid_t pid);
-
-// A child process started with posix_spawn: stdin /dev/null, stdout and stderr
-// to <log_dir>/<name>.stdout|.stderr. Signalled by PID only, and only before it
-// has been reaped; the destructor stops it (SIGTERM, then SIGKILL) and reaps it.
-// If this process dies first, the child gets SIGTERM (parent-death signal).
-// Start processes from the main thread: the parent-death signal follows the
-// thread that started the child.
-class Process {
- public:
-  // Throws std::runtime_error if the program cannot be started.
-  static std::unique_ptr<Process> start(const std::vector<std::string>& argv,
-                                        const std::filesystem::path& log_dir, const std::string& name);
-  ~Process();
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-
-  pid_t pid() const { return pid_; }
-  const std::string& name() const { return name_; }
-
-  // The rest of the first stdout line that starts with `prefix`; nullopt if the
-  // process exits or `timeout` passes first.
-  std::optional<std::string> wait_for_line(std::string_view prefix, std::chrono::milliseconds timeout);
-
-  // Reaps the process if it has exited; true while it runs.
-  bool running();
-  // Waits up to `timeout` for the process to exit by itself.
-  bool wait_exit(std::chrono::milliseconds timeout);
-  // Exit code (>= 0), or -signal if killed by a signal; nullopt while running.
-  std::optional<int> exit_status() const { return exit_status_; }
-
-  // SIGTERM, up to `grace` to exit, then SIGKILL; reaps. Returns exit_status().
-  int stop(std::chrono::milliseconds grace = 5s);
-  // SIGKILL and reap: a crash, as far as its peers can tell.
-  void kill_hard();
-  // Sends `signal` without waiting (e.g. SIGTERM to watch a drain).
-  void signal(int signal);
-
-  std::string stdout_text() const;
-  std::string stderr_text() const;
-  const std::filesystem::path& stderr_path() const { return stderr_path_; }
-
- private:
-  Process(pid_t pid, std::string name, std::filesystem::path stdout_path, std::filesystem::path stderr_path);
-  void reap(int wait_status);
-
-  pid_t pid_;
-  std::string name_;
-  std::filesystem::path stdout_path_;
-  std::filesystem::path stderr_path_;
-  std::optional<int> exit_status_;
-};
-
-// Called by the Catch2 listener in main.cc. On the first failed assertion of a
-// test case, prints the tail of every live Process's stderr to std::cerr, so a
-// failure shows what the proxy and the pods logged; the test's TempDir is kept.
-void on_test_case_start();
-void on_assertion_failed();
-bool current_test_failed();
-
-// One pod address in an EndpointSlice.
-struct EndpointSpec {
-  std::string ip{};
-  uint16_t port = 0;
-  std::string pod{};
-  bool ready = true;
-  bool serving = true;
-  bool terminating = false;
-};
-
 // A test-pod process on its own loopback IP.
 class Pod {
  public:
@@ -154,56 +84,6 @@ class Pod {
 // `count` pods named <prefix>-0, <prefix>-1, ... on fresh loopback IPs.
 std::vector<std::unique_ptr<Pod>> start_pods(const std::filesystem::path& log_dir, const std::string& prefix, int count);
 std::vector<EndpointSpec> endpoints_of(const std::vector<std::unique_ptr<Pod>>& pods);
-
-struct IngressPath {
-  std::string path{};
-  std::string path_type = "Prefix";  // Exact | Prefix | ImplementationSpecific
-  std::string service{};
-  uint16_t service_port = 80;
-};
-
-struct IngressSpec {
-  std::string name = "grpc";
-  std::string host{};  // "" = every host
-  std::vector<IngressPath> paths{};
-  std::string ingress_class = "grpc";
-  std::map<std::string, std::string> annotations{};
-};
-
-// A --manifests directory of Kubernetes YAML. Every write goes to a staging
-// file that is then renamed into place, so the proxy's file watcher never reads
-// half a file. All objects live in namespace "default".
-class ManifestDir {
- public:
-  static constexpr const char* kNamespace = "default";
-  static constexpr const char* kPortName = "grpc";
-
-  // Creates <root>/manifests (the watched dir) and <root>/staging, and writes
-  // the IngressClass "grpc" (controller grpc-ingress.io/controller).
-  explicit ManifestDir(const std::filesystem::path& root);
-
-  const std::filesystem::path& dir() const { return dir_; }
-
-  // service-<name>.yaml: Service <name>, port 80 named "grpc".
-  // endpoints-<name>.yaml: its EndpointSlices, one per distinct pod port.
-  void write_service(const std::string& name, const std::vector<EndpointSpec>& endpoints);
-  void write_endpoints(const std::string& service, const std::vector<EndpointSpec>& endpoints);
-  // ingress-<name>.yaml
-  void write_ingress(const IngressSpec& ingress);
-  // Writes <dir>/<file> atomically (staging file + rename).
-  void write_file(const std::string& file, const std::string& content);
-  void remove_file(const std::string& file);
-
-  static std::string ingress_class_yaml();
-  static std::string service_yaml(const std::string& name);
-  static std::string endpoint_slices_yaml(const std::string& service, const std::vector<EndpointSpec>& endpoints);
-  static std::string ingress_yaml(const IngressSpec& ingress);
-
- private:
-  std::filesystem::path dir_;
-  std::filesystem::path staging_;
-  uint64_t writes_ = 0;
-};
 
 struct IngressOptions {
   int threads = 2;

@@ -1,0 +1,162 @@
+#include "tests/integration/manifest_dir.h"
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace grpc_ingress::testing {
+namespace {
+
+// A YAML double-quoted scalar.
+std::string quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+const char* yes_no(bool b) { return b ? "true" : "false"; }
+
+}  // namespace
+
+ManifestDir::ManifestDir(const std::filesystem::path& root) : dir_(root / "manifests"), staging_(root / "staging") {
+  std::filesystem::create_directories(dir_);
+  std::filesystem::create_directories(staging_);
+  write_file("ingressclass.yaml", ingress_class_yaml());
+}
+
+void ManifestDir::write_file(const std::string& file, const std::string& content) {
+  // Staged outside the watched directory, on the same filesystem: rename() is atomic.
+  auto staged = staging_ / (file + "." + std::to_string(++writes_) + ".tmp");
+  {
+    std::ofstream out(staged, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write " + staged.string());
+  }
+  std::filesystem::rename(staged, dir_ / file);
+}
+
+void ManifestDir::remove_file(const std::string& file) { std::filesystem::remove(dir_ / file); }
+
+void ManifestDir::write_service(const std::string& name, const std::vector<EndpointSpec>& endpoints) {
+  write_file("service-" + name + ".yaml", service_yaml(name));
+  write_endpoints(name, endpoints);
+}
+
+void ManifestDir::write_endpoints(const std::string& service, const std::vector<EndpointSpec>& endpoints) {
+  write_file("endpoints-" + service + ".yaml", endpoint_slices_yaml(service, endpoints));
+}
+
+void ManifestDir::write_ingress(const IngressSpec& ingress) {
+  write_file("ingress-" + ingress.name + ".yaml", ingress_yaml(ingress));
+}
+
+std::string ManifestDir::ingress_class_yaml() {
+  return "apiVersion: networking.k8s.io/v1\n"
+         "kind: IngressClass\n"
+         "metadata:\n"
+         "  name: grpc\n"
+         "spec:\n"
+         "  controller: grpc-ingress.io/controller\n";
+}
+
+std::string ManifestDir::service_yaml(const std::string& name) {
+  std::ostringstream y;
+  y << "apiVersion: v1\n"
+       "kind: Service\n"
+       "metadata:\n"
+       "  name: " << quote(name) << "\n"
+       "  namespace: " << kNamespace << "\n"
+       "spec:\n"
+       "  clusterIP: None\n"
+       "  selector:\n"
+       "    app: " << quote(name) << "\n"
+       "  ports:\n"
+       "  - name: " << kPortName << "\n"
+       "    port: 80\n"
+       "    targetPort: " << kPortName << "\n"
+       "    protocol: TCP\n"
+       "    appProtocol: kubernetes.io/h2c\n";
+  return y.str();
+}
+
+std::string ManifestDir::endpoint_slices_yaml(const std::string& service, const std::vector<EndpointSpec>& endpoints) {
+  // An EndpointSlice has one port list for all its endpoints; pods that picked
+  // different ports go into different slices, as Kubernetes does for named ports.
+  std::map<uint16_t, std::vector<const EndpointSpec*>> by_port;
+  for (const EndpointSpec& endpoint : endpoints) by_port[endpoint.port].push_back(&endpoint);
+
+  std::ostringstream y;
+  auto header = [&](const std::string& slice_name) {
+    y << "---\n"
+         "apiVersion: discovery.k8s.io/v1\n"
+         "kind: EndpointSlice\n"
+         "metadata:\n"
+         "  name: " << quote(slice_name) << "\n"
+         "  namespace: " << kNamespace << "\n"
+         "  labels:\n"
+         "    kubernetes.io/service-name: " << quote(service) << "\n"
+         "    endpointslice.kubernetes.io/managed-by: grpc-ingress-tests\n"
+         "addressType: IPv4\n";
+  };
+  if (by_port.empty()) {
+    // What Kubernetes keeps for a Service whose pods are all gone.
+    header(service + "-none");
+    y << "ports: []\n"
+         "endpoints: []\n";
+  }
+  for (const auto& [port, members] : by_port) {
+    header(service + "-p" + std::to_string(port));
+    y << "ports:\n"
+         "- name: " << kPortName << "\n"
+         "  port: " << port << "\n"
+         "  protocol: TCP\n"
+         "  appProtocol: kubernetes.io/h2c\n"
+         "endpoints:\n";
+    for (const EndpointSpec* endpoint : members) {
+      y << "- addresses: [" << quote(endpoint->ip) << "]\n"
+           "  conditions:\n"
+           "    ready: " << yes_no(endpoint->ready) << "\n"
+           "    serving: " << yes_no(endpoint->serving) << "\n"
+           "    terminating: " << yes_no(endpoint->terminating) << "\n"
+           "  targetRef:\n"
+           "    kind: Pod\n"
+           "    namespace: " << kNamespace << "\n"
+           "    name: " << quote(endpoint->pod) << "\n";
+    }
+  }
+  return y.str();
+}
+
+std::string ManifestDir::ingress_yaml(const IngressSpec& ingress) {
+  std::ostringstream y;
+  y << "apiVersion: networking.k8s.io/v1\n"
+       "kind: Ingress\n"
+       "metadata:\n"
+       "  name: " << quote(ingress.name) << "\n"
+       "  namespace: " << kNamespace << "\n";
+  if (!ingress.annotations.empty()) {
+    y << "  annotations:\n";
+    for (const auto& [key, value] : ingress.annotations) y << "    " << quote(key) << ": " << quote(value) << "\n";
+  }
+  y << "spec:\n"
+       "  ingressClassName: " << quote(ingress.ingress_class) << "\n"
+       "  rules:\n";
+  y << (ingress.host.empty() ? "  - http:\n" : "  - host: " + quote(ingress.host) + "\n    http:\n");
+  y << "      paths:\n";
+  for (const IngressPath& path : ingress.paths) {
+    y << "      - path: " << quote(path.path) << "\n"
+         "        pathType: " << path.path_type << "\n"
+         "        backend:\n"
+         "          service:\n"
+         "            name: " << quote(path.service) << "\n"
+         "            port:\n"
+         "              number: " << path.service_port << "\n";
+  }
+  return y.str();
+}
+
+}  // namespace grpc_ingress::testing
