@@ -12,6 +12,16 @@ std::string Endpoint::address() const {
   return ip + ":" + std::to_string(port);
 }
 
+const char* to_string(LoadBalancePolicy policy) {
+  switch (policy) {
+    case LoadBalancePolicy::kLeastRequest: return "least_request";
+    case LoadBalancePolicy::kRoundRobin: return "round_robin";
+    case LoadBalancePolicy::kEwma: return "ewma";
+    case LoadBalancePolicy::kRingHash: return "ring_hash";
+  }
+  return "least_request";
+}
+
 bool path_matches(PathType type, std::string_view rule, std::string_view path) {
   if (type == PathType::kExact) return path == rule;
   if (rule.empty() || rule == "/") return true;
@@ -116,7 +126,8 @@ std::string RouteTable::to_json() const {
                              {"namespace", cluster.service_namespace},
                              {"service", cluster.service},
                              {"port", cluster.port},
-                             {"loadBalance", "round_robin"},
+                             {"loadBalance", to_string(cluster.lb_policy)},
+                             {"hashBy", cluster.hash_header},
                              {"endpoints", endpoints}});
   }
   nlohmann::json out = {{"version", version}, {"hosts", hosts}, {"clusters", clusters_json}};

@@ -26,7 +26,14 @@ struct Endpoint {
   bool operator==(const Endpoint&) const = default;
 };
 
-enum class LoadBalancePolicy { kRoundRobin };
+// How each request picks a pod (annotation grpc-ingress.io/load-balance).
+enum class LoadBalancePolicy {
+  kLeastRequest,  // power of two choices over active streams (the default)
+  kRoundRobin,
+  kEwma,          // peak-EWMA latency weighted by active streams, as Linkerd does
+  kRingHash,      // consistent hash of a request header (Cluster::hash_header)
+};
+const char* to_string(LoadBalancePolicy policy);
 
 // The endpoints of one Service port.
 struct Cluster {
@@ -34,7 +41,8 @@ struct Cluster {
   std::string service_namespace;
   std::string service;
   std::string port;  // as the Ingress names it: a number or a port name
-  LoadBalancePolicy lb_policy = LoadBalancePolicy::kRoundRobin;
+  LoadBalancePolicy lb_policy = LoadBalancePolicy::kLeastRequest;
+  std::string hash_header;  // lower-case request header hashed by kRingHash
   std::vector<Endpoint> endpoints;  // ready first; sorted, no duplicates
 
   bool operator==(const Cluster&) const = default;

@@ -61,7 +61,7 @@ ClusterBuilder::ClusterBuilder(const Store& store, std::vector<Rejection>& rejec
 }
 
 uint32_t ClusterBuilder::cluster_for(const ObjectMeta& ingress, const std::string& service,
-                                     const PortRef& port, LoadBalancePolicy policy) {
+                                     const PortRef& port, const BalancePolicy& policy) {
   std::string name = ingress.namespace_name + "/" + service + ":" + port.to_string();
   auto it = built_.find(name);
   if (it == built_.end()) {
@@ -77,7 +77,7 @@ uint32_t ClusterBuilder::cluster_for(const ObjectMeta& ingress, const std::strin
 
 ClusterBuilder::Built ClusterBuilder::build(const std::string& namespace_name,
                                             const std::string& service, const PortRef& port,
-                                            LoadBalancePolicy policy) {
+                                            const BalancePolicy& policy) {
   Built built;
   built.index = static_cast<uint32_t>(clusters_.size());
   Cluster cluster;
@@ -85,7 +85,8 @@ ClusterBuilder::Built ClusterBuilder::build(const std::string& namespace_name,
   cluster.service_namespace = namespace_name;
   cluster.service = service;
   cluster.port = port.to_string();
-  cluster.lb_policy = policy;
+  cluster.lb_policy = policy.policy;
+  cluster.hash_header = policy.hash_header;
 
   auto found = store_.services().find({namespace_name, service});
   if (found == store_.services().end()) {

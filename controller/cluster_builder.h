@@ -13,6 +13,12 @@
 
 namespace grpc_ingress {
 
+// How an Ingress's backends balance calls, from its annotations.
+struct BalancePolicy {
+  LoadBalancePolicy policy = LoadBalancePolicy::kLeastRequest;
+  std::string hash_header;  // for kRingHash
+};
+
 // Builds the clusters of one RouteTable: one per Service port that a backend
 // names, shared by every route that uses it. Resolves the port through the
 // Service and collects the usable endpoints of its EndpointSlices.
@@ -26,7 +32,7 @@ class ClusterBuilder {
   // without endpoints, so that its routes answer UNAVAILABLE; `ingress` is
   // told why in a rejection.
   uint32_t cluster_for(const ObjectMeta& ingress, const std::string& service, const PortRef& port,
-                       LoadBalancePolicy policy);
+                       const BalancePolicy& policy);
 
   std::vector<Cluster> take_clusters() { return std::move(clusters_); }
 
@@ -37,7 +43,7 @@ class ClusterBuilder {
   };
 
   Built build(const std::string& namespace_name, const std::string& service, const PortRef& port,
-              LoadBalancePolicy policy);
+              const BalancePolicy& policy);
   std::vector<Endpoint> endpoints_of(const std::string& namespace_name, const std::string& service,
                                      const ServicePort& service_port);
   void add_slice_endpoints(const EndpointSlice& slice, const ServicePort& service_port,

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <optional>
 #include <set>
@@ -132,7 +133,7 @@ class IngressMerger {
 
   void add(const Ingress& ingress) {
     const ObjectMeta& meta = ingress.metadata;
-    LoadBalancePolicy policy = load_balance_policy(meta);
+    BalancePolicy policy = load_balance_policy(meta);
     if (ingress.default_backend) add_default_backend(meta, *ingress.default_backend, policy);
     for (size_t r = 0; r < ingress.rules.size(); ++r) {
       const IngressRule& rule = ingress.rules[r];
@@ -160,7 +161,7 @@ class IngressMerger {
   using ClaimKey = std::tuple<std::string, PathType, std::string>;  // host, type, path
 
   void add_path(const ObjectMeta& meta, const std::string& host, const IngressPath& path,
-                const std::string& where, LoadBalancePolicy policy) {
+                const std::string& where, const BalancePolicy& policy) {
     NormalizedPath normalized = normalize_path(path);
     if (!normalized.problem.empty()) {
       reject(meta, where + ": " + normalized.problem + "; path skipped");
@@ -187,7 +188,7 @@ class IngressMerger {
   }
 
   void add_default_backend(const ObjectMeta& meta, const IngressBackend& backend,
-                           LoadBalancePolicy policy) {
+                           const BalancePolicy& policy) {
     if (default_owner_) {
       reject(meta, "defaultBackend ignored: the older Ingress " + default_owner_->to_string() +
                        " already sets the default backend");
@@ -211,17 +212,63 @@ class IngressMerger {
     return vhost;
   }
 
-  LoadBalancePolicy load_balance_policy(const ObjectMeta& meta) {
+  // grpc-ingress.io/load-balance (or ingress-nginx's load-balance) names the
+  // policy; grpc-ingress.io/hash-by (or ingress-nginx's upstream-hash-by with
+  // $http_<header>) picks ring_hash on a request header.
+  BalancePolicy load_balance_policy(const ObjectMeta& meta) {
+    BalancePolicy result;
+    static const std::map<std::string, LoadBalancePolicy> kPolicies = {
+        {"least_request", LoadBalancePolicy::kLeastRequest},
+        {"round_robin", LoadBalancePolicy::kRoundRobin},
+        {"ewma", LoadBalancePolicy::kEwma},
+        {"ring_hash", LoadBalancePolicy::kRingHash}};
     for (const char* annotation : kLoadBalanceAnnotations) {
       auto it = meta.annotations.find(annotation);
       if (it == meta.annotations.end()) continue;
-      if (it->second != "round_robin") {
+      auto known = kPolicies.find(it->second);
+      if (known == kPolicies.end()) {
         reject(meta, std::string("annotation ") + annotation + ": '" + it->second +
-                         "' is not a known policy (round_robin); using round_robin");
+                         "' is not a known policy (least_request, round_robin, ewma, ring_hash); "
+                         "using least_request");
+      } else {
+        result.policy = known->second;
       }
       break;
     }
-    return LoadBalancePolicy::kRoundRobin;
+    std::string header;
+    if (auto it = meta.annotations.find("grpc-ingress.io/hash-by"); it != meta.annotations.end()) {
+      header = lower_case(it->second);
+    } else if (auto it = meta.annotations.find("nginx.ingress.kubernetes.io/upstream-hash-by");
+               it != meta.annotations.end()) {
+      // nginx names a request header as $http_<name with '_' for '-'>.
+      if (it->second.starts_with("$http_") && it->second.size() > 6) {
+        header = lower_case(it->second.substr(6));
+        std::replace(header.begin(), header.end(), '_', '-');
+      } else {
+        reject(meta, "annotation nginx.ingress.kubernetes.io/upstream-hash-by: '" + it->second +
+                         "' is not supported (only $http_<header>); not hashing");
+      }
+    }
+    if (!header.empty()) {
+      bool valid = std::all_of(header.begin(), header.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+      });
+      if (!valid) {
+        reject(meta, "hash-by header '" + header + "' is not a valid header name; not hashing");
+      } else if (result.policy != LoadBalancePolicy::kLeastRequest &&
+                 result.policy != LoadBalancePolicy::kRingHash) {
+        reject(meta, std::string("hash-by conflicts with load-balance ") + to_string(result.policy) +
+                         "; using " + to_string(result.policy));
+      } else {
+        result.policy = LoadBalancePolicy::kRingHash;
+        result.hash_header = header;
+      }
+    }
+    if (result.policy == LoadBalancePolicy::kRingHash && result.hash_header.empty()) {
+      reject(meta, "load-balance ring_hash needs grpc-ingress.io/hash-by: <header>; using least_request");
+      result.policy = LoadBalancePolicy::kLeastRequest;
+    }
+    return result;
   }
 
   void reject(const ObjectMeta& meta, std::string reason) {

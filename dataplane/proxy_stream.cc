@@ -24,6 +24,7 @@ void ProxyStream::cancel_upstream() {
 
 void ProxyStream::upstream_started() {
   upstream_active = true;
+  upstream_started_at = std::chrono::steady_clock::now();
   if (cluster_stats) {
     bump(cluster_stats->upstream_requests);
     bump(cluster_stats->active_streams, int64_t{1});
@@ -38,7 +39,14 @@ void ProxyStream::upstream_finished() {
   if (!upstream_active) return;
   upstream_active = false;
   if (cluster_stats) bump(cluster_stats->active_streams, int64_t{-1});
-  if (endpoint_stats) bump(endpoint_stats->active_streams, int64_t{-1});
+  if (endpoint_stats) {
+    bump(endpoint_stats->active_streams, int64_t{-1});
+    if (response_ended) {  // only completed answers say how fast a pod is
+      auto now = std::chrono::steady_clock::now();
+      endpoint_stats->record_latency(
+          std::chrono::duration_cast<std::chrono::microseconds>(now - upstream_started_at), now);
+    }
+  }
 }
 
 void ProxyStream::fail(GrpcStatus status, const std::string& message) {

@@ -120,6 +120,7 @@ class ProxyStream {
   RouteStats* route_stats = nullptr;
   ClusterStats* cluster_stats = nullptr;
   std::shared_ptr<EndpointStats> endpoint_stats;
+  std::chrono::steady_clock::time_point upstream_started_at{};
 
   // The pod's stream began / ended: keeps the active-stream gauges exact.
   void upstream_started();

@@ -103,7 +103,17 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
   // under a retry) gets a fresh balancer for the old snapshot.
   auto& balancer = balancers_[cluster.name];
   if (!balancer) balancer = make_load_balancer(cluster.lb_policy, seed_);
-  const Endpoint* endpoint = balancer->pick(cluster, stream->tried_endpoints);
+  PickContext context{stream->tried_endpoints};
+  if (current) context.stats = &endpoint_stats_[stream->route->cluster];
+  if (cluster.lb_policy == LoadBalancePolicy::kRingHash) {
+    for (const Header& header : stream->request_headers) {
+      if (header.name == cluster.hash_header) {
+        context.hash_key = header.value;
+        break;
+      }
+    }
+  }
+  const Endpoint* endpoint = balancer->pick(cluster, context);
   if (!endpoint) {
     stream->fail(GrpcStatus::kUnavailable, last_failure.empty()
                                                ? "no endpoint left for service " + cluster.name

@@ -1,5 +1,6 @@
 #include "dataplane/stats.h"
 
+#include <cmath>
 #include <unordered_set>
 
 namespace grpc_ingress {
@@ -52,6 +53,22 @@ void RouteStats::record(size_t code_slot, std::chrono::microseconds duration) {
   while (bucket < kDurationBuckets && seconds > kDurationBucketBounds[bucket]) ++bucket;
   bump(duration_buckets[bucket]);
   bump(duration_sum_us, static_cast<uint64_t>(duration.count()));
+}
+
+void EndpointStats::record_latency(std::chrono::microseconds latency,
+                                   std::chrono::steady_clock::time_point now) {
+  // Peak-EWMA (as Linkerd): a slower sample takes over at once; faster ones
+  // pull the estimate down with a 10 s time constant.
+  constexpr double kDecaySeconds = 10.0;
+  double sample = static_cast<double>(latency.count());
+  if (ewma_at == std::chrono::steady_clock::time_point{} || sample > ewma_us) {
+    ewma_us = sample;
+  } else {
+    double elapsed = std::chrono::duration<double>(now - ewma_at).count();
+    double keep = std::exp(-elapsed / kDecaySeconds);
+    ewma_us = ewma_us * keep + sample * (1 - keep);
+  }
+  ewma_at = now;
 }
 
 RouteStats* WorkerStats::route(const std::string& namespace_name, const std::string& ingress,

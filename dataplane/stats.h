@@ -48,6 +48,10 @@ struct ClusterStats {
 struct EndpointStats {
   std::atomic<uint64_t> requests{0};
   std::atomic<int64_t> active_streams{0};
+  // Peak-EWMA of response latency for the ewma balancer; worker thread only.
+  double ewma_us = 0;
+  std::chrono::steady_clock::time_point ewma_at{};
+  void record_latency(std::chrono::microseconds latency, std::chrono::steady_clock::time_point now);
 };
 
 // HTTP/2 error codes 0x0-0xd, then "other".

@@ -1,12 +1,23 @@
 #pragma once
 
 #include "common/route_table.h"
+#include "dataplane/stats.h"
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace grpc_ingress {
+
+// What a balancer may look at for one pick.
+struct PickContext {
+  const std::vector<std::string>& exclude;  // addresses this request already tried
+  // This worker's stats of each endpoint of the cluster (same order), or
+  // nullptr when the cluster is from an older snapshot.
+  const std::vector<std::shared_ptr<EndpointStats>>* stats = nullptr;
+  std::string_view hash_key;  // ring hash: the request's key; empty when absent
+};
 
 // Picks the endpoint for one request (one HTTP/2 stream) of one cluster.
 // One instance per cluster per worker; worker thread only, so no locks.
@@ -14,12 +25,14 @@ class LoadBalancer {
  public:
   virtual ~LoadBalancer() = default;
 
-  // The endpoint to use, skipping those in `exclude` (already tried by this
-  // request); nullptr when none is left.
-  virtual const Endpoint* pick(const Cluster& cluster, const std::vector<std::string>& exclude) = 0;
+  // The endpoint to use; nullptr when every endpoint is excluded.
+  virtual const Endpoint* pick(const Cluster& cluster, const PickContext& context) = 0;
 };
 
 // A new balancer for `policy`; `seed` spreads workers' starting points.
 std::unique_ptr<LoadBalancer> make_load_balancer(LoadBalancePolicy policy, uint64_t seed);
+
+// Whether `endpoint` is in `exclude`.
+bool excluded(const Endpoint& endpoint, const std::vector<std::string>& exclude);
 
 }  // namespace grpc_ingress

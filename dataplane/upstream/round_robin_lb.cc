@@ -1,27 +1,19 @@
 #include "dataplane/upstream/round_robin_lb.h"
 
-#include <algorithm>
-
 namespace grpc_ingress {
 
-const Endpoint* RoundRobinLb::pick(const Cluster& cluster, const std::vector<std::string>& exclude) {
+long RoundRobinLb::next_index(const Cluster& cluster, const std::vector<std::string>& exclude) {
   const size_t n = cluster.endpoints.size();
   for (size_t i = 0; i < n; ++i) {
-    const Endpoint& endpoint = cluster.endpoints[next_++ % n];
-    if (exclude.empty() ||
-        std::find(exclude.begin(), exclude.end(), endpoint.address()) == exclude.end()) {
-      return &endpoint;
-    }
+    size_t index = next_++ % n;
+    if (!excluded(cluster.endpoints[index], exclude)) return static_cast<long>(index);
   }
-  return nullptr;
+  return -1;
 }
 
-std::unique_ptr<LoadBalancer> make_load_balancer(LoadBalancePolicy policy, uint64_t seed) {
-  switch (policy) {
-    case LoadBalancePolicy::kRoundRobin:
-      return std::make_unique<RoundRobinLb>(seed);
-  }
-  return std::make_unique<RoundRobinLb>(seed);
+const Endpoint* RoundRobinLb::pick(const Cluster& cluster, const PickContext& context) {
+  long index = next_index(cluster, context.exclude);
+  return index < 0 ? nullptr : &cluster.endpoints[static_cast<size_t>(index)];
 }
 
 }  // namespace grpc_ingress

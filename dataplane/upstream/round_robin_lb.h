@@ -8,7 +8,10 @@ namespace grpc_ingress {
 class RoundRobinLb : public LoadBalancer {
  public:
   explicit RoundRobinLb(uint64_t start) : next_(start) {}
-  const Endpoint* pick(const Cluster& cluster, const std::vector<std::string>& exclude) override;
+  const Endpoint* pick(const Cluster& cluster, const PickContext& context) override;
+
+  // The index of the next endpoint in turn that is not excluded, or -1.
+  long next_index(const Cluster& cluster, const std::vector<std::string>& exclude);
 
  private:
   uint64_t next_;

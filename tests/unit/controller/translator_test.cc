@@ -326,11 +326,43 @@ TEST_CASE("translator reads the load-balance annotations", "[translator]") {
       {"ingress-nginx's annotation is honoured",
        with_annotation("nginx.ingress.kubernetes.io/load-balance: round_robin"),
        {{"x", "/", kGreeter}}},
-      {"an unknown policy falls back to round robin with a note",
-       with_annotation("grpc-ingress.io/load-balance: ewma"),
+      {"an unknown policy falls back to least_request with a note",
+       with_annotation("grpc-ingress.io/load-balance: fastest"),
        {{"x", "/", kGreeter}},
-       {"annotation grpc-ingress.io/load-balance: 'ewma' is not a known policy"}},
+       {"annotation grpc-ingress.io/load-balance: 'fastest' is not a known policy"}},
   });
+}
+
+TEST_CASE("each load-balance annotation value picks its policy", "[translator]") {
+  struct Case {
+    const char* name;
+    std::string annotations;
+    LoadBalancePolicy policy;
+    std::string hash_header;
+  };
+  const Case cases[] = {
+      {"no annotation: least_request", "", LoadBalancePolicy::kLeastRequest, ""},
+      {"least_request", "grpc-ingress.io/load-balance: least_request", LoadBalancePolicy::kLeastRequest, ""},
+      {"round_robin", "grpc-ingress.io/load-balance: round_robin", LoadBalancePolicy::kRoundRobin, ""},
+      {"ewma", "grpc-ingress.io/load-balance: ewma", LoadBalancePolicy::kEwma, ""},
+      {"nginx ewma", "nginx.ingress.kubernetes.io/load-balance: ewma", LoadBalancePolicy::kEwma, ""},
+      {"hash-by picks ring_hash", "grpc-ingress.io/hash-by: X-User-Id", LoadBalancePolicy::kRingHash, "x-user-id"},
+      {"ring_hash with hash-by", "grpc-ingress.io/load-balance: ring_hash, grpc-ingress.io/hash-by: x-user-id",
+       LoadBalancePolicy::kRingHash, "x-user-id"},
+      {"nginx upstream-hash-by $http_ header", "nginx.ingress.kubernetes.io/upstream-hash-by: '$http_x_user_id'",
+       LoadBalancePolicy::kRingHash, "x-user-id"},
+      {"ring_hash without a header falls back", "grpc-ingress.io/load-balance: ring_hash",
+       LoadBalancePolicy::kLeastRequest, ""},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    Translation translation = translate_yaml(
+        base_services() +
+        ingress({.name = "a", .rules = {rule("", {path("/", "Prefix")})}, .annotations = c.annotations}));
+    REQUIRE(translation.table.clusters.size() == 1);
+    CHECK(translation.table.clusters[0].lb_policy == c.policy);
+    CHECK(translation.table.clusters[0].hash_header == c.hash_header);
+  }
 }
 
 // A table routing "/" to svc:port; it must have exactly that one cluster.

@@ -7,6 +7,8 @@
 using namespace grpc_ingress;
 
 namespace {
+const std::vector<std::string> kNone;
+
 Cluster three_pods() {
   Cluster cluster;
   cluster.name = "default/greeter:50051";
@@ -21,7 +23,7 @@ TEST_CASE("round robin gives each endpoint an equal share of requests", "[round_
   Cluster cluster = three_pods();
   RoundRobinLb lb(7);
   std::map<std::string, int> picks;
-  for (int i = 0; i < 300; ++i) picks[lb.pick(cluster, {})->pod]++;
+  for (int i = 0; i < 300; ++i) picks[lb.pick(cluster, PickContext{kNone})->pod]++;
   CHECK(picks.size() == 3);
   for (auto& [pod, n] : picks) CHECK(n == 100);
 }
@@ -30,13 +32,13 @@ TEST_CASE("round robin skips endpoints a request already tried", "[round_robin]"
   Cluster cluster = three_pods();
   RoundRobinLb lb(0);
   std::vector<std::string> tried = {"10.0.0.1:50051", "10.0.0.2:50051"};
-  for (int i = 0; i < 5; ++i) CHECK(lb.pick(cluster, tried)->pod == "pod-2");
+  for (int i = 0; i < 5; ++i) CHECK(lb.pick(cluster, PickContext{tried})->pod == "pod-2");
   tried.push_back("10.0.0.3:50051");
-  CHECK(lb.pick(cluster, tried) == nullptr);
+  CHECK(lb.pick(cluster, PickContext{tried}) == nullptr);
 }
 
 TEST_CASE("round robin on an empty cluster picks nothing", "[round_robin]") {
   Cluster cluster;
   RoundRobinLb lb(0);
-  CHECK(lb.pick(cluster, {}) == nullptr);
+  CHECK(lb.pick(cluster, PickContext{kNone}) == nullptr);
 }

@@ -1,0 +1,29 @@
+#include "dataplane/upstream/load_balancer.h"
+
+#include "dataplane/upstream/two_choices_lb.h"
+#include "dataplane/upstream/ring_hash_lb.h"
+#include "dataplane/upstream/round_robin_lb.h"
+
+#include <algorithm>
+
+namespace grpc_ingress {
+
+bool excluded(const Endpoint& endpoint, const std::vector<std::string>& exclude) {
+  return !exclude.empty() && std::find(exclude.begin(), exclude.end(), endpoint.address()) != exclude.end();
+}
+
+std::unique_ptr<LoadBalancer> make_load_balancer(LoadBalancePolicy policy, uint64_t seed) {
+  switch (policy) {
+    case LoadBalancePolicy::kRoundRobin:
+      return std::make_unique<RoundRobinLb>(seed);
+    case LoadBalancePolicy::kEwma:
+      return std::make_unique<TwoChoicesLb>(seed, &TwoChoicesLb::ewma_cost);
+    case LoadBalancePolicy::kRingHash:
+      return std::make_unique<RingHashLb>(seed);
+    case LoadBalancePolicy::kLeastRequest:
+      break;
+  }
+  return std::make_unique<TwoChoicesLb>(seed, &TwoChoicesLb::active_streams);
+}
+
+}  // namespace grpc_ingress
