@@ -30,6 +30,9 @@ struct Flags {
   bool metrics_per_endpoint = false;
   std::chrono::milliseconds manifests_poll_interval{200};
   std::chrono::milliseconds upstream_connect_timeout{2000};
+  std::chrono::milliseconds upstream_keepalive_interval{300000};
+  std::chrono::milliseconds upstream_idle_timeout{300000};
+  std::chrono::milliseconds stream_idle_timeout{3600000};
   std::chrono::milliseconds shutdown_drain{5000};
   std::chrono::milliseconds shutdown_grace{25000};
   bool help = false;

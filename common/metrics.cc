@@ -1,5 +1,6 @@
 #include "common/metrics.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -53,9 +54,9 @@ void MetricsWriter::sample(std::string_view name, const Labels& labels, double v
   } else if (value == std::floor(value) && std::fabs(value) < 1e15) {
     out_ += std::to_string(static_cast<int64_t>(value));
   } else {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.9g", value);
-    out_ += buf;
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);  // shortest exact form
+    out_.append(buf, ec == std::errc() ? end : buf);
   }
   out_ += '\n';
 }

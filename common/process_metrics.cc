@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -26,18 +27,14 @@ std::vector<std::string> stat_fields() {
   return fields;  // fields[0] is field 3 (state)
 }
 
+// Boot time from now and /proc/uptime (fractional), finer than /proc/stat's
+// whole-second btime.
 double boot_time_seconds() {
-  std::ifstream in("/proc/stat");
-  std::string key;
-  while (in >> key) {
-    if (key == "btime") {
-      double value = 0;
-      in >> value;
-      return value;
-    }
-    in.ignore(1 << 20, '\n');
-  }
-  return 0;
+  std::ifstream in("/proc/uptime");
+  double uptime = 0;
+  in >> uptime;
+  double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return now - uptime;
 }
 
 }  // namespace

@@ -99,6 +99,9 @@ int run(const Flags& flags) {
   dataplane_options.http_port = flags.http_port;
   dataplane_options.threads = threads;
   dataplane_options.upstream.connect_timeout = flags.upstream_connect_timeout;
+  dataplane_options.upstream.keepalive_interval = flags.upstream_keepalive_interval;
+  dataplane_options.upstream.idle_timeout = flags.upstream_idle_timeout;
+  dataplane_options.downstream.stream_idle_timeout = flags.stream_idle_timeout;
   Dataplane dataplane(dataplane_options);
   if (auto status = dataplane.start(); !status) {
     spdlog::error("{}", status.error().message);

@@ -50,7 +50,7 @@ void ProxyStream::upstream_finished() {
 }
 
 void ProxyStream::fail(GrpcStatus status, const std::string& message) {
-  if (deadline_timer) deadline_timer->cancel();
+  stop_timers();
   if (closed || response_ended) return;
   auto side = downstream();
   std::string code = std::to_string(static_cast<int>(status));

@@ -85,6 +85,10 @@ class ProxyStream {
   std::vector<std::string> tried_endpoints;
   std::string endpoint;  // address of the pod currently serving it
   std::optional<boost::asio::steady_timer> deadline_timer;
+  std::optional<boost::asio::steady_timer> idle_timer;
+  std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
+  // A frame went either way: the stream is not idle.
+  void touch() { last_activity = std::chrono::steady_clock::now(); }
 
   // The upstream connection serving this stream. Kept after the pod's stream
   // ends so that response bytes still queued here reopen its window when they
@@ -132,6 +136,12 @@ class ProxyStream {
   // (or an HTTP error) if nothing was answered yet, otherwise trailers with the
   // status after the body already received (gRPC) or a reset (plain HTTP).
   void fail(GrpcStatus status, const std::string& message);
+
+  // Stops the deadline and idle timers (the stream is over).
+  void stop_timers() {
+    if (deadline_timer) deadline_timer->cancel();
+    if (idle_timer) idle_timer->cancel();
+  }
 
   // Cancels the pod's stream if it still runs (client gone, deadline passed).
   void cancel_upstream();

@@ -6,8 +6,13 @@
 
 namespace grpc_ingress {
 
-Router::Router(boost::asio::io_context& io, UpstreamPool& pool, WorkerStats& stats, uint64_t seed)
-    : io_(io), pool_(pool), stats_(stats), seed_(seed), unrouted_stats_(stats.route("", "", "")) {}
+Router::Router(boost::asio::io_context& io, UpstreamPool& pool, WorkerStats& stats,
+               std::chrono::milliseconds stream_idle_timeout, uint64_t seed)
+    : io_(io),
+      pool_(pool),
+      stats_(stats),
+      stream_idle_timeout_(stream_idle_timeout),
+      seed_(seed), unrouted_stats_(stats.route("", "", "")) {}
 
 void Router::set_table(std::shared_ptr<const RouteTable> table) {
   std::unordered_map<std::string, std::unique_ptr<LoadBalancer>> balancers;
@@ -65,7 +70,29 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
     return;
   }
   start_deadline(stream);
+  watch_idle(stream, stream_idle_timeout_);
   forward(stream, "");
+}
+
+void Router::watch_idle(const std::shared_ptr<ProxyStream>& stream, std::chrono::milliseconds wait) {
+  if (!stream->idle_timer) stream->idle_timer.emplace(io_);
+  stream->idle_timer->expires_after(wait);
+  std::weak_ptr<ProxyStream> weak = stream;
+  stream->idle_timer->async_wait([this, weak](boost::system::error_code ec) {
+    auto stream = weak.lock();
+    if (ec || !stream || stream->closed) return;
+    // One timer per stream, re-armed for the remainder instead of on every frame.
+    auto idle = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                      stream->last_activity);
+    if (idle < stream_idle_timeout_) {
+      watch_idle(stream, stream_idle_timeout_ - idle);
+      return;
+    }
+    spdlog::info("{} {} idle for {} ms; ending it", stream->log_prefix(), stream->path, idle.count());
+    stream->cancel_upstream();
+    stream->fail(GrpcStatus::kUnavailable,
+                 "stream idle for " + std::to_string(idle.count()) + " ms (--stream-idle-timeout)");
+  });
 }
 
 void Router::start_deadline(const std::shared_ptr<ProxyStream>& stream) {

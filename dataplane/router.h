@@ -22,7 +22,8 @@ class Router {
   static constexpr int kMaxAttempts = 3;  // pods tried per request before UNAVAILABLE
 
   // `stats` (the worker's) must outlive the router.
-  Router(boost::asio::io_context& io, UpstreamPool& pool, WorkerStats& stats, uint64_t seed);
+  Router(boost::asio::io_context& io, UpstreamPool& pool, WorkerStats& stats,
+         std::chrono::milliseconds stream_idle_timeout, uint64_t seed);
 
   // Installs a new snapshot; balancer state of clusters that stay is kept.
   void set_table(std::shared_ptr<const RouteTable> table);
@@ -38,10 +39,12 @@ class Router {
  private:
   void forward(const std::shared_ptr<ProxyStream>& stream, const std::string& last_failure);
   void start_deadline(const std::shared_ptr<ProxyStream>& stream);
+  void watch_idle(const std::shared_ptr<ProxyStream>& stream, std::chrono::milliseconds wait);
 
   boost::asio::io_context& io_;
   UpstreamPool& pool_;
   WorkerStats& stats_;
+  std::chrono::milliseconds stream_idle_timeout_;
   uint64_t seed_;
   std::shared_ptr<const RouteTable> table_;
   std::unordered_map<std::string, std::unique_ptr<LoadBalancer>> balancers_;  // by cluster name

@@ -17,7 +17,7 @@ Worker::Worker(int index, const DownstreamOptions& downstream, const UpstreamOpt
             [this](const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
                    bool retryable) { router_.upstream_failed(stream, reason, retryable); },
             &stats_),
-      router_(io_, pool_, stats_, random_()) {}
+      router_(io_, pool_, stats_, downstream.stream_idle_timeout, random_()) {}
 
 Worker::~Worker() { stop(); }
 

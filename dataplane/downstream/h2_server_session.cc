@@ -211,6 +211,7 @@ int H2ServerSession::on_data(int32_t stream_id, const uint8_t* data, size_t len)
     return 0;
   }
   stream->bytes_in += len;
+  stream->touch();
   stream->request_body.append(data, len);
   if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
   return 0;
@@ -240,7 +241,7 @@ int H2ServerSession::on_stream_close(int32_t stream_id, uint32_t error_code) {
   std::shared_ptr<ProxyStream> stream = std::move(it->second);
   streams_.erase(it);
   stream->closed = true;
-  if (stream->deadline_timer) stream->deadline_timer->cancel();
+  stream->stop_timers();
   if (error_code != NGHTTP2_NO_ERROR) {
     spdlog::debug("{} closed by client: {}", stream->log_prefix(), nghttp2_http2_strerror(error_code));
     bump(worker_.stats().downstream_resets[reset_reason_slot(error_code)]);
@@ -266,6 +267,7 @@ long H2ServerSession::read_response_body(int32_t stream_id, uint8_t* buf, size_t
   if (!stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   size_t n = stream->response_body.read(buf, length);
   stream->bytes_out += n;
+  if (n > 0) stream->touch();
   if (n > 0 && stream->upstream) stream->upstream->response_body_consumed(*stream, n);
   if (stream->response_body.empty() && stream->response_ended) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -430,7 +432,7 @@ void H2ServerSession::close(const std::string& reason) {
   for (auto& [_, stream] : streams) {
     if (!stream->closed && !stream->method.empty()) record_request(*stream, NGHTTP2_CANCEL);
     stream->closed = true;
-    if (stream->deadline_timer) stream->deadline_timer->cancel();
+    stream->stop_timers();
     stream->cancel_upstream();
     if (!stream->response_body.empty() && stream->upstream) {
       stream->upstream->response_body_consumed(*stream, stream->response_body.size());

@@ -23,6 +23,9 @@ struct DownstreamOptions {
   uint32_t connection_window = 8 * 1024 * 1024;  // and per connection
   size_t max_header_bytes = 64 * 1024;           // request header list
   std::chrono::milliseconds preface_timeout{10000};  // for the client's connection preface
+  // A stream with no frames either way for this long ends (UNAVAILABLE); long
+  // but finite by default, so healthy long-lived streams are never cut.
+  std::chrono::milliseconds stream_idle_timeout{3600000};
 };
 
 // One client connection speaking HTTP/2 with prior knowledge (h2c).

@@ -84,6 +84,7 @@ H2ClientConnection::H2ClientConnection(boost::asio::io_context& io, Endpoint end
     : io_(io),
       socket_(io),
       connect_timer_(io),
+      keepalive_timer_(io),
       endpoint_(std::move(endpoint)),
       address_(endpoint_.address()),
       options_(options),
@@ -157,6 +158,41 @@ void H2ClientConnection::on_connected() {
   }
   do_read();
   flush();
+  keepalive_tick();
+}
+
+void H2ClientConnection::keepalive_tick() {
+  if (state_ != State::kConnected) return;
+  if (ping_outstanding_ && reads_ == reads_at_ping_) {
+    close("pod did not answer a keepalive PING within " +
+          std::to_string(options_.keepalive_interval.count()) + " ms");
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (streams_.empty() && pending_.empty() && now - idle_since_ >= options_.idle_timeout && !draining_) {
+    spdlog::debug("{} idle for {} ms; closing", log_prefix_, options_.idle_timeout.count());
+    draining_ = true;
+    on_closed_(this);  // out of the pool first: no new stream may pick it
+    on_closed_ = nullptr;
+    maybe_finish_drain();
+    return;
+  }
+  // PING only a connection that was silent for a whole interval, so a gRPC
+  // server's ping-abuse policy (no more than one PING per 5 min without data)
+  // is not tripped by busy connections.
+  if (reads_ == reads_at_tick_) {
+    nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
+    ping_outstanding_ = true;
+    reads_at_ping_ = reads_;
+    schedule_flush();
+  }
+  reads_at_tick_ = reads_;
+  auto tick = std::min(options_.keepalive_interval, options_.idle_timeout);
+  keepalive_timer_.expires_after(tick);
+  keepalive_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self_ptr = weak.lock();
+    if (!ec && self_ptr) self_ptr->keepalive_tick();
+  });
 }
 
 bool H2ClientConnection::accepting_streams() const {
@@ -217,6 +253,7 @@ long H2ClientConnection::read_request_body(int32_t stream_id, uint8_t* buf, size
   if (!stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   size_t n = stream->request_body.read(buf, length);
   if (n > 0) {
+    stream->touch();
     stream->record_sent(buf, n);
     if (auto downstream = stream->downstream()) downstream->request_body_consumed(*stream, n);
   }
@@ -288,6 +325,7 @@ int H2ClientConnection::on_data(int32_t stream_id, const uint8_t* data, size_t l
     return 0;
   }
   stream->response_body.append(data, len);
+  stream->touch();
   if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
   return 0;
 }
@@ -305,6 +343,7 @@ int H2ClientConnection::on_stream_close(int32_t stream_id, uint32_t error_code) 
   if (it == streams_.end()) return 0;
   std::shared_ptr<ProxyStream> stream = std::move(it->second);
   streams_.erase(it);
+  if (streams_.empty()) idle_since_ = std::chrono::steady_clock::now();
   stream->upstream_finished();
   if (error_code != NGHTTP2_NO_ERROR && stats_) bump(stats_->upstream_resets[reset_reason_slot(error_code)]);
   if (!stream->closed && !stream->response_ended) {
@@ -377,6 +416,7 @@ void H2ClientConnection::close(const std::string& reason) {
   spdlog::debug("{} closed: {}", log_prefix_, reason);
   boost::system::error_code ignored;
   connect_timer_.cancel();
+  keepalive_timer_.cancel();
   socket_.close(ignored);
 
   // Streams still waiting never reached the pod: another pod may serve them.
@@ -412,6 +452,8 @@ void H2ClientConnection::do_read() {
           self_ptr->close(ec == boost::asio::error::eof ? "pod closed the connection" : ec.message());
           return;
         }
+        ++self_ptr->reads_;
+        self_ptr->ping_outstanding_ = false;
         ssize_t rv = nghttp2_session_mem_recv(self_ptr->session_, self_ptr->read_buffer_.data(), n);
         if (rv < 0) {
           if (self_ptr->stats_) bump(self_ptr->stats_->upstream_protocol_errors);

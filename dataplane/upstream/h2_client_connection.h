@@ -22,6 +22,9 @@ namespace grpc_ingress {
 
 struct UpstreamOptions {
   std::chrono::milliseconds connect_timeout{2000};
+  // A connection silent this long gets a PING; still silent a tick later, it is dead.
+  std::chrono::milliseconds keepalive_interval{300000};
+  std::chrono::milliseconds idle_timeout{300000};       // close after this long without streams
   uint32_t stream_window = 256 * 1024;          // bytes a pod may send ahead, per stream
   uint32_t connection_window = 8 * 1024 * 1024;  // and per connection
   size_t max_header_bytes = 64 * 1024;           // response header / trailer list
@@ -81,11 +84,18 @@ class H2ClientConnection : public UpstreamSide,
   void flush();
   void schedule_flush();
   void maybe_finish_drain();
+  void keepalive_tick();
   ProxyStream* find(int32_t stream_id);
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer connect_timer_;
+  boost::asio::steady_timer keepalive_timer_;
+  uint64_t reads_ = 0;              // socket reads so far: any answer proves the pod alive
+  uint64_t reads_at_ping_ = 0;
+  uint64_t reads_at_tick_ = 0;
+  bool ping_outstanding_ = false;
+  std::chrono::steady_clock::time_point idle_since_ = std::chrono::steady_clock::now();
   Endpoint endpoint_;
   std::string address_;
   UpstreamOptions options_;

@@ -22,3 +22,10 @@ TEST_CASE("label values escape backslash, quote and newline", "[metrics]") {
   out.sample("m", {{"reason", "service \"x\" not found"}}, 1);
   CHECK(out.text() == "m{reason=\"service \\\"x\\\" not found\"} 1\n");
 }
+
+TEST_CASE("large and fractional sample values keep every significant digit", "[metrics]") {
+  MetricsWriter out;
+  out.sample("t", 1795462806.8637022);
+  out.sample("r", 0.1);
+  CHECK(out.text() == "t 1795462806.8637023\nr 0.1\n");  // the double nearest the input
+}
