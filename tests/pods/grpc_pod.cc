@@ -104,6 +104,23 @@ void add_trailers(grpc::ServerContext* context, const test::EchoRequest& request
   for (const auto& [key, value] : request.trailers()) context->AddTrailingMetadata(key, value);
 }
 
+// Copies the request metadata the request names into the reply, so a test can
+// see what reached the pod (e.g. the x-request-id a proxy added).
+void echo_metadata(grpc::ServerContext* context, const test::EchoRequest& request, test::EchoReply& reply) {
+  // A name sent several times comes back as "v1, v2" (as HTTP joins headers).
+  const auto& received = context->client_metadata();
+  for (const std::string& name : request.echo_metadata()) {
+    auto [first, last] = received.equal_range(name);
+    if (first == last) continue;
+    std::string values;
+    for (auto it = first; it != last; ++it) {
+      if (!values.empty()) values += ", ";
+      values.append(it->second.data(), it->second.size());
+    }
+    (*reply.mutable_metadata())[name] = values;
+  }
+}
+
 // The status the request asks for: its fail_code, or OK.
 grpc::Status requested_status(const test::EchoRequest& request) {
   if (request.fail_code() == 0) return grpc::Status::OK;
@@ -139,6 +156,7 @@ class EchoService final : public test::Echo::Service {
       return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while sleeping");
     }
     add_trailers(context, *request);
+    echo_metadata(context, *request, *reply);
     reply->set_pod(pod_);
     reply->set_message(request->message());
     reply->set_payload(request->payload());
@@ -159,6 +177,7 @@ class EchoService final : public test::Echo::Service {
     reply.set_pod(pod_);
     reply.set_message(request->message());
     reply.set_payload(payload);
+    echo_metadata(context, *request, reply);
     for (int i = 0; i < count; ++i) {
       reply.set_sequence(i);
       if (context->IsCancelled() || !writer->Write(reply)) {
