@@ -61,7 +61,9 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
   }
   stream->table = table_;
   stream->route = table_->match(stream->authority, stream->path);
-  stream->route_stats = stream->route ? route_stats_[stream->route] : unrouted_stats_;
+  // find, not operator[]: the request path must not insert into the map.
+  auto stats = stream->route ? route_stats_.find(stream->route) : route_stats_.end();
+  stream->route_stats = stats != route_stats_.end() ? stats->second : unrouted_stats_;
   if (!stream->route) {
     spdlog::debug("{} no route for host '{}' path '{}'", stream->log_prefix(), stream->authority,
                   stream->path);
