@@ -37,7 +37,8 @@ Status parse_bool(const std::string& text, bool& out) {
   return Ok{};
 }
 
-// "250ms", "5s", "2m", "1h"; a bare number is seconds.
+}  // namespace
+
 Status parse_duration(const std::string& text, std::chrono::milliseconds& out) {
   uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -50,6 +51,8 @@ Status parse_duration(const std::string& text, std::chrono::milliseconds& out) {
   out = std::chrono::milliseconds(value * it->second);
   return Ok{};
 }
+
+namespace {
 
 struct FlagSpec {
   bool is_bool;

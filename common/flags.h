@@ -9,6 +9,9 @@
 
 namespace grpc_ingress {
 
+// "250ms", "5s", "2m", "1h"; a bare number is seconds (as ingress-nginx's timeouts).
+Status parse_duration(const std::string& text, std::chrono::milliseconds& out);
+
 enum class LogFormat { kText, kJson };
 
 // The command line, with its defaults. Names match DESIGN.md.

@@ -22,6 +22,20 @@ const char* to_string(LoadBalancePolicy policy) {
   return "least_request";
 }
 
+std::optional<int> grpc_code_from_name(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "ok", "cancelled", "unknown", "invalid_argument", "deadline_exceeded", "not_found",
+      "already_exists", "permission_denied", "resource_exhausted", "failed_precondition",
+      "aborted", "out_of_range", "unimplemented", "internal", "unavailable", "data_loss",
+      "unauthenticated"};
+  std::string key(name);
+  for (char& c : key) c = c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (size_t code = 0; code < std::size(kNames); ++code) {
+    if (key == kNames[code] || key == std::to_string(code)) return static_cast<int>(code);
+  }
+  return std::nullopt;
+}
+
 bool path_matches(PathType type, std::string_view rule, std::string_view path) {
   if (type == PathType::kExact) return path == rule;
   if (rule.empty() || rule == "/") return true;
@@ -61,10 +75,30 @@ bool precedes(const Route& a, const Route& b) {
 }
 
 nlohmann::json route_json(const RouteTable& table, const Route& route) {
-  return {{"path", route.path},
-          {"pathType", route.path_type == PathType::kExact ? "Exact" : "Prefix"},
-          {"cluster", table.clusters[route.cluster].name},
-          {"ingress", route.ingress_namespace + "/" + route.ingress_name}};
+  nlohmann::json out = {{"path", route.path},
+                        {"pathType", route.path_type == PathType::kExact ? "Exact" : "Prefix"},
+                        {"cluster", table.clusters[route.cluster].name},
+                        {"ingress", route.ingress_namespace + "/" + route.ingress_name},
+                        {"retries", route.retry.retries},
+                        {"retryOn", route.retry.retry_on}};
+  if (route.max_timeout.count() > 0) out["maxTimeoutMs"] = route.max_timeout.count();
+  if (route.max_message_bytes > 0) out["maxMessageBytes"] = route.max_message_bytes;
+  if (route.canary) {
+    const Canary& canary = *route.canary;
+    out["canary"] = {{"cluster", table.clusters[canary.cluster].name},
+                     {"header", canary.header},
+                     {"headerValue", canary.header_value},
+                     {"cookie", canary.cookie},
+                     {"weight", canary.weight},
+                     {"weightTotal", canary.weight_total},
+                     {"ingress", canary.ingress_namespace + "/" + canary.ingress_name}};
+  }
+  if (route.health_bridge) {
+    nlohmann::json clusters = nlohmann::json::array();
+    for (uint32_t index : route.health_of_clusters) clusters.push_back(table.clusters[index].name);
+    out["healthBridgeOf"] = clusters;
+  }
+  return out;
 }
 
 nlohmann::json vhost_json(const RouteTable& table, const VirtualHost& vhost) {
@@ -128,6 +162,17 @@ std::string RouteTable::to_json() const {
                              {"port", cluster.port},
                              {"loadBalance", to_string(cluster.lb_policy)},
                              {"hashBy", cluster.hash_header},
+                             {"healthCheck",
+                              cluster.health_check.enabled
+                                  ? nlohmann::json{{"service", cluster.health_check.service},
+                                                   {"intervalMs", cluster.health_check.interval.count()},
+                                                   {"timeoutMs", cluster.health_check.timeout.count()},
+                                                   {"healthyThreshold", cluster.health_check.healthy_threshold},
+                                                   {"unhealthyThreshold", cluster.health_check.unhealthy_threshold}}
+                                  : nlohmann::json(nullptr)},
+                             {"outlierConsecutiveFailures", cluster.outlier_detection.consecutive_failures},
+                             {"maxStreamsPerEndpoint", cluster.max_streams_per_endpoint},
+                             {"maxPendingPerEndpoint", cluster.max_pending_per_endpoint},
                              {"endpoints", endpoints}});
   }
   nlohmann::json out = {{"version", version}, {"hosts", hosts}, {"clusters", clusters_json}};

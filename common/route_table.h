@@ -35,6 +35,30 @@ enum class LoadBalancePolicy {
 };
 const char* to_string(LoadBalancePolicy policy);
 
+// Active gRPC health checking of every endpoint of a cluster with
+// grpc.health.v1.Health/Check (annotation grpc-ingress.io/health-check: grpc).
+struct HealthCheck {
+  bool enabled = false;
+  std::string service;  // HealthCheckRequest.service; "" = the whole server
+  std::chrono::milliseconds interval{5000};
+  std::chrono::milliseconds timeout{1000};
+  uint32_t healthy_threshold = 1;    // consecutive SERVING answers to return
+  uint32_t unhealthy_threshold = 2;  // consecutive failed checks to stop calls (NOT_SERVING: at once)
+
+  bool operator==(const HealthCheck&) const = default;
+};
+
+// Passive outlier detection: an endpoint whose calls fail this many times in
+// a row (UNAVAILABLE, connect failure, reset) gets no calls for a while,
+// doubling with each ejection; never more than half a cluster is ejected.
+struct OutlierDetection {
+  uint32_t consecutive_failures = 5;  // 0 = off
+  std::chrono::milliseconds base_ejection{30000};
+  std::chrono::milliseconds max_ejection{300000};
+
+  bool operator==(const OutlierDetection&) const = default;
+};
+
 // The endpoints of one Service port.
 struct Cluster {
   std::string name;  // "namespace/service:port", unique in a table
@@ -44,8 +68,48 @@ struct Cluster {
   LoadBalancePolicy lb_policy = LoadBalancePolicy::kLeastRequest;
   std::string hash_header;  // lower-case request header hashed by kRingHash
   std::vector<Endpoint> endpoints;  // ready first; sorted, no duplicates
+  HealthCheck health_check;
+  OutlierDetection outlier_detection;
+  // Circuit limits per endpoint: streams running on one pod (0 = no limit)
+  // and streams waiting for a connection to it. Over them a call goes to
+  // another endpoint, or fails with RESOURCE_EXHAUSTED.
+  uint32_t max_streams_per_endpoint = 0;
+  uint32_t max_pending_per_endpoint = 1024;
 
   bool operator==(const Cluster&) const = default;
+};
+
+// gRPC status codes, by the names grpc-ingress.io/retry-on uses.
+std::optional<int> grpc_code_from_name(std::string_view name);
+
+// Which failed calls are tried again on another endpoint (per Ingress).
+struct RetryPolicy {
+  uint32_t retries = 2;  // extra attempts after the first
+  // Bit n set: a trailers-only answer with grpc-status n is retried. Calls
+  // that never reached a pod (connect failure, REFUSED_STREAM, GOAWAY) are
+  // always retried; UNAVAILABLE before any response header needs bit 14.
+  uint32_t retry_on = 1u << 14;
+
+  bool retries_status(int grpc_status) const {
+    return grpc_status > 0 && grpc_status < 32 && (retry_on & (1u << grpc_status)) != 0;
+  }
+  bool operator==(const RetryPolicy&) const = default;
+};
+
+// ingress-nginx's canary: a second Ingress for the same host and path that
+// takes some calls. Header first (value "always"/"never", or the exact
+// canary-by-header-value), then cookie, then weight.
+struct Canary {
+  uint32_t cluster = 0;
+  std::string header;        // lower-case; empty = none
+  std::string header_value;  // empty: "always" / "never"
+  std::string cookie;
+  uint32_t weight = 0;        // of weight_total
+  uint32_t weight_total = 100;
+  std::string ingress_namespace;
+  std::string ingress_name;
+
+  bool operator==(const Canary&) const = default;
 };
 
 enum class PathType { kExact, kPrefix };
@@ -57,6 +121,15 @@ struct Route {
   uint32_t cluster = 0;  // index into RouteTable::clusters
   std::string ingress_namespace;
   std::string ingress_name;
+  RetryPolicy retry;
+  std::chrono::milliseconds max_timeout{0};  // caps the call's deadline; 0 = none
+  uint32_t max_message_bytes = 0;            // per gRPC message, either way; 0 = no limit
+  std::optional<Canary> canary;
+  // An HTTP health bridge (grpc-ingress.io/http-health-path): a GET of this
+  // Exact path is answered here, 200 while every one of these clusters has an
+  // endpoint that passes gRPC health checks, else 503. Never proxied.
+  std::vector<uint32_t> health_of_clusters;
+  bool health_bridge = false;
 
   bool operator==(const Route&) const = default;
 };

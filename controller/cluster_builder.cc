@@ -61,11 +61,22 @@ ClusterBuilder::ClusterBuilder(const Store& store, std::vector<Rejection>& rejec
 }
 
 uint32_t ClusterBuilder::cluster_for(const ObjectMeta& ingress, const std::string& service,
-                                     const PortRef& port, const BalancePolicy& policy) {
+                                     const PortRef& port, const ClusterPolicy& policy) {
   std::string name = ingress.namespace_name + "/" + service + ":" + port.to_string();
   auto it = built_.find(name);
   if (it == built_.end()) {
     it = built_.emplace(name, build(ingress.namespace_name, service, port, policy)).first;
+  } else {
+    // One cluster per Service port: the oldest Ingress naming it sets its
+    // policy, except that any Ingress may turn health checks on (its HTTP
+    // health bridge depends on them).
+    Cluster& cluster = clusters_[it->second.index];
+    if (policy.health_check.enabled && !cluster.health_check.enabled) cluster.health_check = policy.health_check;
+    if (policy.policy != cluster.lb_policy || policy.hash_header != cluster.hash_header) {
+      rejections_.push_back({"Ingress", ingress.namespace_name, ingress.name,
+                             "backend " + name + " is also used by an older Ingress, whose load-balance " +
+                                 to_string(cluster.lb_policy) + " applies"});
+    }
   }
   if (!it->second.problem.empty()) {
     rejections_.push_back({"Ingress", ingress.namespace_name, ingress.name,
@@ -77,7 +88,7 @@ uint32_t ClusterBuilder::cluster_for(const ObjectMeta& ingress, const std::strin
 
 ClusterBuilder::Built ClusterBuilder::build(const std::string& namespace_name,
                                             const std::string& service, const PortRef& port,
-                                            const BalancePolicy& policy) {
+                                            const ClusterPolicy& policy) {
   Built built;
   built.index = static_cast<uint32_t>(clusters_.size());
   Cluster cluster;
@@ -87,6 +98,10 @@ ClusterBuilder::Built ClusterBuilder::build(const std::string& namespace_name,
   cluster.port = port.to_string();
   cluster.lb_policy = policy.policy;
   cluster.hash_header = policy.hash_header;
+  cluster.health_check = policy.health_check;
+  cluster.outlier_detection = policy.outlier_detection;
+  cluster.max_streams_per_endpoint = policy.max_streams_per_endpoint;
+  cluster.max_pending_per_endpoint = policy.max_pending_per_endpoint;
 
   auto found = store_.services().find({namespace_name, service});
   if (found == store_.services().end()) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/route_table.h"
+#include "controller/annotations.h"
 #include "controller/k8s_objects.h"
 #include "controller/rejection.h"
 #include "controller/store.h"
@@ -12,12 +13,6 @@
 #include <vector>
 
 namespace grpc_ingress {
-
-// How an Ingress's backends balance calls, from its annotations.
-struct BalancePolicy {
-  LoadBalancePolicy policy = LoadBalancePolicy::kLeastRequest;
-  std::string hash_header;  // for kRingHash
-};
 
 // Builds the clusters of one RouteTable: one per Service port that a backend
 // names, shared by every route that uses it. Resolves the port through the
@@ -32,7 +27,7 @@ class ClusterBuilder {
   // without endpoints, so that its routes answer UNAVAILABLE; `ingress` is
   // told why in a rejection.
   uint32_t cluster_for(const ObjectMeta& ingress, const std::string& service, const PortRef& port,
-                       const BalancePolicy& policy);
+                       const ClusterPolicy& policy);
 
   std::vector<Cluster> take_clusters() { return std::move(clusters_); }
 
@@ -43,7 +38,7 @@ class ClusterBuilder {
   };
 
   Built build(const std::string& namespace_name, const std::string& service, const PortRef& port,
-              const BalancePolicy& policy);
+              const ClusterPolicy& policy);
   std::vector<Endpoint> endpoints_of(const std::string& namespace_name, const std::string& service,
                                      const ServicePort& service_port);
   void add_slice_endpoints(const EndpointSlice& slice, const ServicePort& service_port,

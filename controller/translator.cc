@@ -1,5 +1,6 @@
 #include "controller/translator.h"
 
+#include "controller/annotations.h"
 #include "controller/cluster_builder.h"
 #include "controller/k8s_names.h"
 
@@ -17,9 +18,6 @@ namespace {
 
 constexpr const char* kClassAnnotation = "kubernetes.io/ingress.class";
 constexpr const char* kDefaultClassAnnotation = "ingressclass.kubernetes.io/is-default-class";
-// Ours first; ingress-nginx's has the same meaning, so its Ingresses work unchanged.
-constexpr const char* kLoadBalanceAnnotations[] = {"grpc-ingress.io/load-balance",
-                                                   "nginx.ingress.kubernetes.io/load-balance"};
 
 bool is_our_ingress(const Ingress& ingress, const Store& store, const TranslatorOptions& options) {
   const auto& classes = store.ingress_classes();
@@ -131,24 +129,56 @@ class IngressMerger {
   IngressMerger(const Store& store, std::vector<Rejection>& rejections)
       : rejections_(rejections), clusters_(store, rejections) {}
 
-  void add(const Ingress& ingress) {
+  // A main (not canary) Ingress: its rules claim host + path.
+  void add(const Ingress& ingress, const IngressOptions& options) {
     const ObjectMeta& meta = ingress.metadata;
-    BalancePolicy policy = load_balance_policy(meta);
-    if (ingress.default_backend) add_default_backend(meta, *ingress.default_backend, policy);
-    for (size_t r = 0; r < ingress.rules.size(); ++r) {
-      const IngressRule& rule = ingress.rules[r];
-      std::string where = "rules[" + std::to_string(r) + "]";
-      std::string host = lower_case(rule.host);
-      if (!host.empty()) {
-        if (auto problem = host_problem(host)) {
-          reject(meta, where + ": host '" + rule.host + "': " + *problem + "; rule skipped");
-          continue;
-        }
+    for (const std::string& problem : options.problems) reject(meta, problem);
+    std::vector<uint32_t> clusters;  // this Ingress's backends, for its health bridge
+    std::set<std::string> hosts;
+    if (ingress.default_backend) add_default_backend(meta, *ingress.default_backend, options, clusters);
+    for_each_path(ingress, [&](const std::string& host, const IngressPath& path, const std::string& where) {
+      hosts.insert(host);
+      add_path(meta, host, path, where, options, clusters);
+    });
+    if (!options.http_health_path.empty()) add_health_bridge(meta, options, hosts, clusters);
+  }
+
+  // A canary Ingress: each of its paths joins the main Ingress's route for the
+  // same host and path, as ingress-nginx does; it claims nothing itself.
+  void add_canary(const Ingress& ingress, const IngressOptions& options) {
+    const ObjectMeta& meta = ingress.metadata;
+    for (const std::string& problem : options.problems) reject(meta, problem);
+    if (ingress.default_backend) reject(meta, "defaultBackend of a canary Ingress is ignored");
+    for_each_path(ingress, [&](const std::string& host, const IngressPath& path, const std::string& where) {
+      auto usable = usable_path(meta, path, where);
+      if (!usable) return;
+      const NormalizedPath& normalized = *usable;
+      auto main = routes_by_claim_.find({host, normalized.type, normalized.path});
+      if (main == routes_by_claim_.end()) {
+        reject(meta, where + ": canary for " + std::string(path_type_name(normalized.type)) + " path " +
+                         normalized.path + " on host '" + (host.empty() ? "*" : host) +
+                         "' has no main Ingress with the same host and path; ignored");
+        return;
       }
-      for (size_t p = 0; p < rule.paths.size(); ++p) {
-        add_path(meta, host, rule.paths[p], where + ".paths[" + std::to_string(p) + "]", policy);
+      Route& route = main->second.first->routes[main->second.second];
+      if (route.canary) {
+        reject(meta, where + ": the route already has the canary " + route.canary->ingress_namespace + "/" +
+                         route.canary->ingress_name + "; ignored");
+        return;
       }
-    }
+      const CanaryPolicy& policy = *options.canary;
+      Canary canary;
+      canary.cluster = clusters_.cluster_for(meta, path.backend.service_name, path.backend.service_port,
+                                             options.cluster);
+      canary.header = policy.header;
+      canary.header_value = policy.header_value;
+      canary.cookie = policy.cookie;
+      canary.weight = policy.weight;
+      canary.weight_total = policy.weight_total;
+      canary.ingress_namespace = meta.namespace_name;
+      canary.ingress_name = meta.name;
+      route.canary = std::move(canary);
+    });
   }
 
   RouteTable take_table() {
@@ -160,35 +190,79 @@ class IngressMerger {
  private:
   using ClaimKey = std::tuple<std::string, PathType, std::string>;  // host, type, path
 
-  void add_path(const ObjectMeta& meta, const std::string& host, const IngressPath& path,
-                const std::string& where, const BalancePolicy& policy) {
+  // Calls fn(host, path, "rules[r].paths[p]") for each path of a rule whose host is valid.
+  template <typename Fn>
+  void for_each_path(const Ingress& ingress, Fn&& fn) {
+    for (size_t r = 0; r < ingress.rules.size(); ++r) {
+      const IngressRule& rule = ingress.rules[r];
+      std::string where = "rules[" + std::to_string(r) + "]";
+      std::string host = lower_case(rule.host);
+      if (!host.empty()) {
+        if (auto problem = host_problem(host)) {
+          reject(ingress.metadata, where + ": host '" + rule.host + "': " + *problem + "; rule skipped");
+          continue;
+        }
+      }
+      for (size_t p = 0; p < rule.paths.size(); ++p) {
+        fn(host, rule.paths[p], where + ".paths[" + std::to_string(p) + "]");
+      }
+    }
+  }
+
+  // The path as routed, or nullopt after reporting why it cannot be.
+  std::optional<NormalizedPath> usable_path(const ObjectMeta& meta, const IngressPath& path,
+                                            const std::string& where) {
     NormalizedPath normalized = normalize_path(path);
+    std::optional<std::string> problem;
     if (!normalized.problem.empty()) {
-      reject(meta, where + ": " + normalized.problem + "; path skipped");
-      return;
+      problem = normalized.problem;
+    } else {
+      problem = backend_problem(path.backend);
     }
-    if (auto problem = backend_problem(path.backend)) {
-      reject(meta, where + ": " + *problem + "; path skipped");
-      return;
-    }
-    ClaimKey claim{host, normalized.type, normalized.path};
-    auto [owner, inserted] = claims_.emplace(claim, meta.key());
-    if (!inserted) {
-      std::string by = owner->second == meta.key() ? "an earlier path of this Ingress"
-                                                    : "the older Ingress " + owner->second.to_string();
+    if (!problem) return normalized;
+    reject(meta, where + ": " + *problem + "; path skipped");
+    return std::nullopt;
+  }
+
+  // Claims host + type + path for `meta`, or says who has it.
+  std::optional<std::string> claim(const ObjectMeta& meta, const ClaimKey& key) {
+    auto [owner, inserted] = claims_.emplace(key, meta.key());
+    if (inserted) return std::nullopt;
+    return owner->second == meta.key() ? "an earlier path of this Ingress"
+                                       : "the older Ingress " + owner->second.to_string();
+  }
+
+  Route make_route(const ObjectMeta& meta, PathType type, std::string path, uint32_t cluster,
+                   const IngressOptions& options) {
+    Route route{type, std::move(path), cluster, meta.namespace_name, meta.name};
+    route.retry = options.retry;
+    route.max_timeout = options.max_timeout;
+    route.max_message_bytes = options.max_message_bytes;
+    return route;
+  }
+
+  void add_path(const ObjectMeta& meta, const std::string& host, const IngressPath& path,
+                const std::string& where, const IngressOptions& options, std::vector<uint32_t>& clusters) {
+    auto usable = usable_path(meta, path, where);
+    if (!usable) return;
+    const NormalizedPath& normalized = *usable;
+    ClaimKey key{host, normalized.type, normalized.path};
+    if (auto by = claim(meta, key)) {
       reject(meta, where + ": " + std::string(path_type_name(normalized.type)) + " path " +
                        normalized.path + " on host '" + (host.empty() ? "*" : host) +
-                       "' is already routed by " + by + "; path skipped");
+                       "' is already routed by " + *by + "; path skipped");
       return;
     }
     uint32_t cluster = clusters_.cluster_for(meta, path.backend.service_name,
-                                             path.backend.service_port, policy);
-    Route route{normalized.type, normalized.path, cluster, meta.namespace_name, meta.name};
-    vhost_for(host).routes.push_back(std::move(route));
+                                             path.backend.service_port, options.cluster);
+    clusters.push_back(cluster);
+    VirtualHost& vhost = vhost_for(host);
+    routes_by_claim_[key] = {&vhost, vhost.routes.size()};
+    vhost.routes.push_back(make_route(meta, normalized.type, normalized.path, cluster, options));
   }
 
   void add_default_backend(const ObjectMeta& meta, const IngressBackend& backend,
-                           const BalancePolicy& policy) {
+                           const IngressOptions& options, std::vector<uint32_t>& clusters) {
     if (default_owner_) {
       reject(meta, "defaultBackend ignored: the older Ingress " + default_owner_->to_string() +
                        " already sets the default backend");
@@ -200,8 +274,34 @@ class IngressMerger {
     }
     default_owner_ = meta.key();
     uint32_t cluster =
-        clusters_.cluster_for(meta, backend.service_name, backend.service_port, policy);
-    table_.default_route = Route{PathType::kPrefix, "/", cluster, meta.namespace_name, meta.name};
+        clusters_.cluster_for(meta, backend.service_name, backend.service_port, options.cluster);
+    clusters.push_back(cluster);
+    table_.default_route = make_route(meta, PathType::kPrefix, "/", cluster, options);
+  }
+
+  // grpc-ingress.io/http-health-path: an Exact route on each of the Ingress's
+  // hosts (every host if it has host-less rules or none) answered from the
+  // gRPC health of its backends.
+  void add_health_bridge(const ObjectMeta& meta, const IngressOptions& options, std::set<std::string> hosts,
+                         std::vector<uint32_t> clusters) {
+    std::sort(clusters.begin(), clusters.end());
+    clusters.erase(std::unique(clusters.begin(), clusters.end()), clusters.end());
+    if (clusters.empty()) {
+      reject(meta, "http-health-path " + options.http_health_path + ": the Ingress has no backend; ignored");
+      return;
+    }
+    if (hosts.empty()) hosts.insert("");
+    for (const std::string& host : hosts) {
+      if (auto by = claim(meta, {host, PathType::kExact, options.http_health_path})) {
+        reject(meta, "http-health-path " + options.http_health_path + " on host '" + (host.empty() ? "*" : host) +
+                         "' is already routed by " + *by + "; no health bridge there");
+        continue;
+      }
+      Route route = make_route(meta, PathType::kExact, options.http_health_path, clusters.front(), options);
+      route.health_bridge = true;
+      route.health_of_clusters = clusters;
+      vhost_for(host).routes.push_back(std::move(route));
+    }
   }
 
   VirtualHost& vhost_for(const std::string& host) {
@@ -212,65 +312,6 @@ class IngressMerger {
     return vhost;
   }
 
-  // grpc-ingress.io/load-balance (or ingress-nginx's load-balance) names the
-  // policy; grpc-ingress.io/hash-by (or ingress-nginx's upstream-hash-by with
-  // $http_<header>) picks ring_hash on a request header.
-  BalancePolicy load_balance_policy(const ObjectMeta& meta) {
-    BalancePolicy result;
-    static const std::map<std::string, LoadBalancePolicy> kPolicies = {
-        {"least_request", LoadBalancePolicy::kLeastRequest},
-        {"round_robin", LoadBalancePolicy::kRoundRobin},
-        {"ewma", LoadBalancePolicy::kEwma},
-        {"ring_hash", LoadBalancePolicy::kRingHash}};
-    for (const char* annotation : kLoadBalanceAnnotations) {
-      auto it = meta.annotations.find(annotation);
-      if (it == meta.annotations.end()) continue;
-      auto known = kPolicies.find(it->second);
-      if (known == kPolicies.end()) {
-        reject(meta, std::string("annotation ") + annotation + ": '" + it->second +
-                         "' is not a known policy (least_request, round_robin, ewma, ring_hash); "
-                         "using least_request");
-      } else {
-        result.policy = known->second;
-      }
-      break;
-    }
-    std::string header;
-    if (auto it = meta.annotations.find("grpc-ingress.io/hash-by"); it != meta.annotations.end()) {
-      header = lower_case(it->second);
-    } else if (auto it = meta.annotations.find("nginx.ingress.kubernetes.io/upstream-hash-by");
-               it != meta.annotations.end()) {
-      // nginx names a request header as $http_<name with '_' for '-'>.
-      if (it->second.starts_with("$http_") && it->second.size() > 6) {
-        header = lower_case(it->second.substr(6));
-        std::replace(header.begin(), header.end(), '_', '-');
-      } else {
-        reject(meta, "annotation nginx.ingress.kubernetes.io/upstream-hash-by: '" + it->second +
-                         "' is not supported (only $http_<header>); not hashing");
-      }
-    }
-    if (!header.empty()) {
-      bool valid = std::all_of(header.begin(), header.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-      });
-      if (!valid) {
-        reject(meta, "hash-by header '" + header + "' is not a valid header name; not hashing");
-      } else if (result.policy != LoadBalancePolicy::kLeastRequest &&
-                 result.policy != LoadBalancePolicy::kRingHash) {
-        reject(meta, std::string("hash-by conflicts with load-balance ") + to_string(result.policy) +
-                         "; using " + to_string(result.policy));
-      } else {
-        result.policy = LoadBalancePolicy::kRingHash;
-        result.hash_header = header;
-      }
-    }
-    if (result.policy == LoadBalancePolicy::kRingHash && result.hash_header.empty()) {
-      reject(meta, "load-balance ring_hash needs grpc-ingress.io/hash-by: <header>; using least_request");
-      result.policy = LoadBalancePolicy::kLeastRequest;
-    }
-    return result;
-  }
-
   void reject(const ObjectMeta& meta, std::string reason) {
     rejections_.push_back({"Ingress", meta.namespace_name, meta.name, std::move(reason)});
   }
@@ -279,6 +320,8 @@ class IngressMerger {
   ClusterBuilder clusters_;
   RouteTable table_;
   std::map<ClaimKey, ObjectKey> claims_;
+  // Where each claimed path's route is, for canaries (map nodes do not move).
+  std::map<ClaimKey, std::pair<VirtualHost*, size_t>> routes_by_claim_;
   std::optional<ObjectKey> default_owner_;
 };
 
@@ -319,7 +362,17 @@ Translation translate(const Store& store, const TranslatorOptions& options) {
   });
 
   IngressMerger merger(store, out.rejections);
-  for (const Ingress* ingress : ours) merger.add(*ingress);
+  std::vector<std::pair<const Ingress*, IngressOptions>> canaries;
+  for (const Ingress* ingress : ours) {
+    IngressOptions options = read_annotations(ingress->metadata);
+    if (options.canary) {
+      canaries.emplace_back(ingress, std::move(options));
+    } else {
+      merger.add(*ingress, options);
+    }
+  }
+  // After every main Ingress, so a canary finds its route whatever its age.
+  for (const auto& [ingress, options] : canaries) merger.add_canary(*ingress, options);
   out.table = merger.take_table();
   dedupe(out.rejections);
   return out;

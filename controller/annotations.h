@@ -1,0 +1,49 @@
+#pragma once
+
+#include "common/route_table.h"
+#include "controller/k8s_objects.h"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace grpc_ingress {
+
+// How an Ingress's backends (clusters) treat their endpoints.
+struct ClusterPolicy {
+  LoadBalancePolicy policy = LoadBalancePolicy::kLeastRequest;
+  std::string hash_header;  // for kRingHash
+  HealthCheck health_check;
+  OutlierDetection outlier_detection;
+  uint32_t max_streams_per_endpoint = 0;
+  uint32_t max_pending_per_endpoint = 1024;
+};
+
+// ingress-nginx's canary annotations of a canary Ingress.
+struct CanaryPolicy {
+  std::string header;        // lower-case
+  std::string header_value;
+  std::string cookie;
+  uint32_t weight = 0;
+  uint32_t weight_total = 100;
+};
+
+// Everything the annotations of one Ingress say, with defaults for what they
+// do not. Each bad value is reported in `problems` (with what is used instead).
+struct IngressOptions {
+  ClusterPolicy cluster;
+  RetryPolicy retry;
+  std::chrono::milliseconds max_timeout{0};
+  uint32_t max_message_bytes = 0;
+  std::optional<CanaryPolicy> canary;  // set on a canary Ingress
+  std::string http_health_path;        // "" = no HTTP health bridge
+  std::vector<std::string> problems;
+};
+
+// Reads the grpc-ingress.io/ annotations and the ingress-nginx ones with the
+// same meaning (ours win when both are set).
+IngressOptions read_annotations(const ObjectMeta& meta);
+
+}  // namespace grpc_ingress
