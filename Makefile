@@ -9,7 +9,7 @@ DEB_PACKAGES := \
 	libboost-dev libnghttp2-dev libssl-dev \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto \
 	nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev catch2 \
-	curl nghttp2-client \
+	curl nghttp2-client python3 openssl \
 	golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev yamllint prometheus
 
 BUILD_DIR      ?= build
