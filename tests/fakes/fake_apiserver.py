@@ -92,7 +92,8 @@ PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
 
 
 def log(message):
-    stamp = time.strftime("%H:%M:%S", time.localtime()) + f".{int(time.time() * 1000) % 1000:03d}"
+    now = time.time()
+    stamp = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}"
     print(f"{stamp} {message}", file=sys.stderr, flush=True)
 
 

@@ -1,0 +1,572 @@
+#!/usr/bin/python3
+"""The fake API server behaves like kube-apiserver where grpc-ingress's tests rely on it.
+
+Starts tests/fakes/fake_apiserver.py on 127.0.0.1:0 in a temporary directory and talks to
+it over HTTPS with the bearer token it wrote, as a Kubernetes client would. Every wait is
+bounded by a socket timeout or a deadline.
+"""
+
+import sys
+
+sys.dont_write_bytecode = True
+
+import http.client  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import ssl  # noqa: E402
+import struct  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import unittest  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import quote, urlsplit  # noqa: E402
+
+SCRIPT = Path(__file__).resolve().parent / "fake_apiserver.py"
+BOOKMARK_INTERVAL = 0.2
+START_TIMEOUT = 20.0
+READ_TIMEOUT = 5.0
+USER_AGENT = "fake-apiserver-test"
+
+_fake = None
+
+
+class Fake:
+    """The fake's process, its directory and an HTTPS client for it."""
+
+    def __init__(self, *extra_args):
+        self.dir = Path(tempfile.mkdtemp(prefix="fake-apiserver-test-"))
+        self.stderr = open(self.dir / "stderr.log", "w")
+        self.process = subprocess.Popen(
+            ["/usr/bin/python3", str(SCRIPT), "--listen", "127.0.0.1:0", "--dir", str(self.dir),
+             "--bookmark-interval", str(BOOKMARK_INTERVAL), *extra_args],
+            stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+        line = self._read_line(START_TIMEOUT)
+        if not line.startswith("LISTENING https://"):
+            self.stop()
+            raise RuntimeError(f"no LISTENING line, got {line!r}; stderr: {(self.dir / 'stderr.log').read_text()}")
+        url = urlsplit(line.split()[1])
+        self.host, self.port = url.hostname, url.port
+        self.context = ssl.create_default_context(cafile=str(self.dir / "ca.crt"))
+
+    def _read_line(self, timeout):
+        import select
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        return self.process.stdout.readline().strip() if ready else ""
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process.stdout.close()
+        self.stderr.close()
+        if os.environ.get("GRPC_INGRESS_KEEP_TEST_DIRS"):  # as the C++ harness's TempDir
+            print(f"test files kept in {self.dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def token(self):
+        return (self.dir / "token").read_text().strip()
+
+    def connection(self, timeout=READ_TIMEOUT, context=None):
+        return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=context or self.context)
+
+    def request(self, method, path, body=None, token=None, content_type="application/json", context=None):
+        """(status, parsed JSON body or text, headers)."""
+        connection = self.connection(context=context)
+        try:
+            headers = {"Content-Type": content_type, "User-Agent": USER_AGENT}
+            token = self.token if token is None else token
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            data = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
+            connection.request(method, path, body=data, headers=headers)
+            response = connection.getresponse()
+            text = response.read().decode()
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = text
+            return response.status, parsed, response.headers
+        finally:
+            connection.close()
+
+    def ok(self, method, path, body=None, content_type="application/json"):
+        status, data, _ = self.request(method, path, body, content_type=content_type)
+        if status >= 300:
+            raise AssertionError(f"{method} {path} answered {status}: {data}")
+        return data
+
+    def fake(self, method, path):
+        return self.ok(method, path)
+
+    def watch(self, path, **kwargs):
+        return WatchStream(self, path, **kwargs)
+
+
+class WatchStream:
+    def __init__(self, fake, path, token=None):
+        self.connection = fake.connection()
+        self.connection.request("GET", path, headers={"Authorization": f"Bearer {token or fake.token}"})
+        self.response = self.connection.getresponse()
+        self.status = self.response.status
+
+    def next(self, timeout=READ_TIMEOUT):
+        """The next event, or None when the stream ended cleanly."""
+        self.connection.sock.settimeout(timeout)
+        line = self.response.readline()
+        return json.loads(line) if line else None
+
+    def next_non_bookmark(self, timeout=READ_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.next(max(0.01, deadline - time.monotonic()))
+            if event is None or event["type"] != "BOOKMARK":
+                return event
+
+    def close(self):
+        self.connection.close()
+
+
+def setUpModule():
+    global _fake
+    _fake = Fake()
+
+
+def tearDownModule():
+    _fake.stop()
+
+
+def new_namespace(fake):
+    name = "t-" + uuid.uuid4().hex[:8]
+    fake.ok("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    return name
+
+
+def service(name, labels=None, port=80):
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, **({"labels": labels} if labels else {})},
+            "spec": {"ports": [{"name": "grpc", "port": port}]}}
+
+
+def ingress(name, host="a.example"):
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": name},
+            "spec": {"rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
+                "service": {"name": "svc", "port": {"number": 80}}}}]}}]}}
+
+
+def lease(name, holder):
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name},
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15}}
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+class DiscoveryAndAuth(unittest.TestCase):
+    def test_discovery_lists_every_served_resource_and_the_status_subresources(self):
+        api = _fake.ok("GET", "/api")
+        self.assertEqual(api["versions"], ["v1"])
+        core = {r["name"] for r in _fake.ok("GET", "/api/v1")["resources"]}
+        self.assertTrue({"namespaces", "services", "services/status", "secrets", "events"} <= core)
+        groups = {g["name"] for g in _fake.ok("GET", "/apis")["groups"]}
+        self.assertEqual(groups, {"networking.k8s.io", "discovery.k8s.io", "coordination.k8s.io", "events.k8s.io"})
+        networking = {r["name"] for r in _fake.ok("GET", "/apis/networking.k8s.io/v1")["resources"]}
+        self.assertEqual(networking, {"ingresses", "ingresses/status", "ingressclasses"})
+        self.assertEqual(_fake.ok("GET", "/version")["major"], "1")
+        status, body, _ = _fake.request("GET", "/apis/nope.example/v1")
+        self.assertEqual((status, body["reason"]), (404, "NotFound"))
+
+    def test_a_missing_or_wrong_token_is_401_with_an_unauthorized_status(self):
+        for token in ("", "wrong"):
+            status, body, _ = _fake.request("GET", "/api/v1/namespaces", token=token)
+            self.assertEqual(status, 401)
+            self.assertEqual((body["kind"], body["code"], body["reason"]), ("Status", 401, "Unauthorized"))
+
+    def test_a_client_certificate_signed_by_the_ca_authenticates(self):
+        context = ssl.create_default_context(cafile=str(_fake.dir / "ca.crt"))
+        context.load_cert_chain(str(_fake.dir / "client.crt"), str(_fake.dir / "client.key"))
+        status, body, _ = _fake.request("GET", "/api/v1/namespaces", token="", context=context)
+        self.assertEqual(status, 200, body)
+
+    def test_the_kubeconfig_names_the_server_the_ca_and_both_token_forms(self):
+        text = (_fake.dir / "kubeconfig").read_text()
+        self.assertIn(f'server: "https://127.0.0.1:{_fake.port}"', text)
+        self.assertIn(f'tokenFile: "{_fake.dir / "token"}"', text)
+        self.assertIn(f'token: "{_fake.token}"', text)
+        self.assertIn("certificate-authority-data: ", text)
+        self.assertIn("current-context: fake", text)
+
+    def test_plain_http_gets_the_go_servers_answer_but_fake_endpoints_work(self):
+        connection = http.client.HTTPConnection(_fake.host, _fake.port, timeout=READ_TIMEOUT)
+        connection.request("GET", "/api/v1/namespaces")
+        response = connection.getresponse()
+        self.assertEqual(response.status, 400)
+        self.assertIn(b"HTTP request to an HTTPS server", response.read())
+        connection.close()
+        connection = http.client.HTTPConnection(_fake.host, _fake.port, timeout=READ_TIMEOUT)
+        connection.request("GET", "/fake/state")
+        self.assertEqual(connection.getresponse().status, 200)
+        connection.close()
+
+
+class ObjectsAndResourceVersions(unittest.TestCase):
+    def test_every_write_of_any_kind_bumps_one_global_resource_version(self):
+        ns = new_namespace(_fake)
+        a = _fake.ok("POST", f"/api/v1/namespaces/{ns}/services", service("a"))
+        b = _fake.ok("POST", f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses", ingress("b"))
+        self.assertEqual(int(b["metadata"]["resourceVersion"]), int(a["metadata"]["resourceVersion"]) + 1)
+        listed = _fake.ok("GET", "/api/v1/services")
+        self.assertGreaterEqual(int(listed["metadata"]["resourceVersion"]), int(b["metadata"]["resourceVersion"]))
+        self.assertEqual(listed["kind"], "ServiceList")
+        item = next(i for i in listed["items"] if i["metadata"]["name"] == "a")
+        self.assertNotIn("kind", item)  # list items carry no kind, as from the real server
+        self.assertTrue(a["metadata"]["uid"] and a["metadata"]["creationTimestamp"])
+        self.assertEqual(b["metadata"]["generation"], 1)
+        self.assertTrue(a["spec"]["clusterIP"].startswith("10.96."))
+
+    def test_create_conflicts_and_missing_objects_answer_like_the_real_server(self):
+        ns = new_namespace(_fake)
+        _fake.ok("POST", f"/api/v1/namespaces/{ns}/services", service("dup"))
+        status, body, _ = _fake.request("POST", f"/api/v1/namespaces/{ns}/services", service("dup"))
+        self.assertEqual((status, body["reason"]), (409, "AlreadyExists"))
+        status, body, _ = _fake.request("GET", f"/api/v1/namespaces/{ns}/services/nope")
+        self.assertEqual((status, body["reason"], body["details"]["name"]), (404, "NotFound", "nope"))
+        self.assertEqual(body["message"], 'services "nope" not found')
+        status, body, _ = _fake.request("POST", "/api/v1/namespaces/no-such-ns/services", service("x"))
+        self.assertEqual((status, body["details"]["kind"]), (404, "namespaces"))
+        bad = ingress("bad")
+        del bad["spec"]["rules"][0]["http"]["paths"][0]["pathType"]
+        status, body, _ = _fake.request("POST", f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses", bad)
+        self.assertEqual((status, body["reason"]), (422, "Invalid"))
+        self.assertIn("pathType", body["message"])
+
+    def test_put_with_a_stale_resource_version_is_409_and_a_no_op_update_writes_nothing(self):
+        ns = new_namespace(_fake)
+        created = _fake.ok("POST", f"/api/v1/namespaces/{ns}/services", service("s"))
+        path = f"/api/v1/namespaces/{ns}/services/s"
+        changed = dict(created, metadata=dict(created["metadata"], labels={"v": "2"}))
+        updated = _fake.ok("PUT", path, changed)
+        self.assertNotEqual(updated["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"])
+        status, body, _ = _fake.request("PUT", path, changed)  # still carries the old resourceVersion
+        self.assertEqual((status, body["reason"]), (409, "Conflict"))
+        again = _fake.ok("PUT", path, updated)
+        self.assertEqual(again["metadata"]["resourceVersion"], updated["metadata"]["resourceVersion"])
+        self.assertEqual(_fake.request("PUT", f"/api/v1/namespaces/{ns}/services/gone", service("gone"))[0], 404)
+
+    def test_status_subresource_changes_only_status_and_refuses_a_stale_resource_version(self):
+        ns = new_namespace(_fake)
+        base = f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses"
+        created = _fake.ok("POST", base, ingress("web"))
+        status_body = dict(created, status={"loadBalancer": {"ingress": [{"ip": "10.0.0.1"}]}},
+                           spec={"rules": []})
+        written = _fake.ok("PUT", f"{base}/web/status", status_body)
+        self.assertEqual(written["status"]["loadBalancer"]["ingress"][0]["ip"], "10.0.0.1")
+        self.assertEqual(written["spec"], created["spec"])  # spec in a status update is ignored
+        self.assertEqual(written["metadata"]["generation"], 1)
+        status, body, _ = _fake.request("PUT", f"{base}/web/status", status_body)  # stale resourceVersion
+        self.assertEqual((status, body["reason"]), (409, "Conflict"))
+        self.assertIn("the object has been modified", body["message"])
+        # The main resource ignores status and bumps generation only for spec changes.
+        main = dict(written, status={}, spec=ingress("web", host="b.example")["spec"])
+        replaced = _fake.ok("PUT", f"{base}/web", main)
+        self.assertEqual(replaced["status"], written["status"])
+        self.assertEqual(replaced["metadata"]["generation"], 2)
+        patched = _fake.ok("PATCH", f"{base}/web/status", {"status": {"loadBalancer": {"ingress": None}}},
+                           content_type="application/merge-patch+json")
+        self.assertEqual(patched["status"], {"loadBalancer": {}})
+        self.assertEqual(patched["metadata"]["generation"], 2)
+
+    def test_patches_merge_strategically_and_json_patch_applies(self):
+        ns = new_namespace(_fake)
+        path = f"/api/v1/namespaces/{ns}/services/p"
+        _fake.ok("POST", f"/api/v1/namespaces/{ns}/services", service("p"))
+        merged = _fake.ok("PATCH", path, {"spec": {"ports": [{"name": "metrics", "port": 9090}]}},
+                          content_type="application/strategic-merge-patch+json")
+        self.assertEqual([p["port"] for p in merged["spec"]["ports"]], [80, 9090])  # merged by "port"
+        replaced = _fake.ok("PATCH", path, {"spec": {"ports": [{"name": "only", "port": 81}]}},
+                            content_type="application/merge-patch+json")
+        self.assertEqual([p["port"] for p in replaced["spec"]["ports"]], [81])  # a merge patch replaces lists
+        labelled = _fake.ok("PATCH", path, [{"op": "add", "path": "/metadata/labels", "value": {"x": "y"}}],
+                            content_type="application/json-patch+json")
+        self.assertEqual(labelled["metadata"]["labels"], {"x": "y"})
+        stale = {"metadata": {"resourceVersion": replaced["metadata"]["resourceVersion"]}}
+        self.assertEqual(_fake.request("PATCH", path, stale, content_type="application/merge-patch+json")[0], 409)
+        self.assertEqual(_fake.request("PATCH", path, {}, content_type="application/apply-patch+yaml")[0], 415)
+
+    def test_leases_are_acquired_and_renewed_with_optimistic_concurrency(self):
+        ns = new_namespace(_fake)
+        base = f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"
+        held = _fake.ok("POST", base, lease("leader", "pod-a"))
+        # Two candidates read the same version; the first write wins, the second gets 409.
+        take_over = json.loads(json.dumps(held))
+        take_over["spec"].update(holderIdentity="pod-b", leaseTransitions=1)
+        renew = json.loads(json.dumps(held))
+        renew["spec"]["renewTime"] = "2024-01-01T00:00:10.000000Z"
+        self.assertEqual(_fake.ok("PUT", f"{base}/leader", take_over)["spec"]["holderIdentity"], "pod-b")
+        status, body, _ = _fake.request("PUT", f"{base}/leader", renew)
+        self.assertEqual((status, body["reason"]), (409, "Conflict"))
+        self.assertEqual(_fake.ok("GET", f"{base}/leader")["spec"]["holderIdentity"], "pod-b")
+
+    def test_events_written_through_events_k8s_io_are_read_through_core_v1(self):
+        ns = new_namespace(_fake)
+        event = {"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e1"},
+                 "eventTime": "2024-01-01T00:00:00.000000Z", "reportingController": "grpc-ingress.io/controller",
+                 "reportingInstance": "pod-a", "action": "Sync", "reason": "Rejected", "type": "Warning",
+                 "note": "no such service", "regarding": {"kind": "Ingress", "namespace": ns, "name": "web"}}
+        _fake.ok("POST", f"/apis/events.k8s.io/v1/namespaces/{ns}/events", event)
+        core = _fake.ok("GET", f"/api/v1/namespaces/{ns}/events/e1")
+        self.assertEqual((core["message"], core["involvedObject"]["name"]), ("no such service", "web"))
+        selected = _fake.ok("GET", f"/api/v1/namespaces/{ns}/events?fieldSelector=involvedObject.kind%3DIngress")
+        self.assertEqual(len(selected["items"]), 1)
+        bad = dict(event, type="Sometimes", metadata={"name": "e2"})
+        self.assertEqual(_fake.request("POST", f"/apis/events.k8s.io/v1/namespaces/{ns}/events", bad)[0], 422)
+
+    def test_deleting_a_namespace_deletes_what_it_holds(self):
+        ns = new_namespace(_fake)
+        _fake.ok("POST", f"/api/v1/namespaces/{ns}/services", service("s"))
+        deleted = _fake.ok("DELETE", f"/api/v1/namespaces/{ns}")
+        self.assertEqual(deleted["status"], "Success")
+        self.assertEqual(_fake.request("GET", f"/api/v1/namespaces/{ns}/services/s")[0], 404)
+
+
+class ListsAndSelectors(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ns = new_namespace(_fake)
+        for name, labels in (("a", {"app": "web", "tier": "front"}), ("b", {"app": "web"}),
+                             ("c", {"app": "api", "tier": "back"}), ("d", {}), ("e", {"app": "api"})):
+            _fake.ok("POST", f"/api/v1/namespaces/{cls.ns}/services", service(name, labels))
+
+    def names(self, query):
+        listed = _fake.ok("GET", f"/api/v1/namespaces/{self.ns}/services?{query}")
+        return [item["metadata"]["name"] for item in listed["items"]]
+
+    def test_label_selectors_match_like_apimachinery(self):
+        cases = {"app=web": "ab", "app==web": "ab", "app!=web": "cde", "app in (web,api)": "abce",
+                 "app notin (web)": "cde", "tier": "ac", "!tier": "bde", "app=web,tier=front": "a", "": "abcde"}
+        for selector, expected in cases.items():
+            with self.subTest(selector=selector):
+                self.assertEqual("".join(self.names("labelSelector=" + quote(selector))), expected)
+        status, body, _ = _fake.request("GET", f"/api/v1/services?labelSelector={quote('app in (web')}")
+        self.assertEqual((status, body["reason"]), (400, "BadRequest"))
+
+    def test_field_selectors_on_name_namespace_and_secret_type(self):
+        self.assertEqual(self.names("fieldSelector=metadata.name%3Dc"), ["c"])
+        self.assertEqual(self.names("fieldSelector=metadata.name!%3Dc"), ["a", "b", "d", "e"])
+        all_ns = _fake.ok("GET", f"/api/v1/services?fieldSelector=metadata.namespace%3D{self.ns}")
+        self.assertEqual(len(all_ns["items"]), 5)
+        for name, kind, data in (("tls", "kubernetes.io/tls", {"tls.crt": "Y2VydA==", "tls.key": "a2V5"}),
+                                 ("plain", None, {"k": "dg=="})):
+            secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data}
+            if kind:
+                secret["type"] = kind
+            _fake.ok("POST", f"/api/v1/namespaces/{self.ns}/secrets", secret)
+        tls = _fake.ok("GET", f"/api/v1/namespaces/{self.ns}/secrets?fieldSelector=type%3Dkubernetes.io/tls")
+        self.assertEqual([s["metadata"]["name"] for s in tls["items"]], ["tls"])
+        self.assertEqual(_fake.ok("GET", f"/api/v1/namespaces/{self.ns}/secrets/plain")["type"], "Opaque")
+        status, body, _ = _fake.request("GET", "/api/v1/services?fieldSelector=spec.type%3DClusterIP")
+        self.assertEqual((status, body["message"]), (400, "field label not supported: spec.type"))
+
+    def test_limit_and_continue_page_through_one_pinned_resource_version(self):
+        first = _fake.ok("GET", f"/api/v1/namespaces/{self.ns}/services?limit=2")
+        self.assertEqual([i["metadata"]["name"] for i in first["items"]], ["a", "b"])
+        self.assertEqual(first["metadata"]["remainingItemCount"], 3)
+        rv = first["metadata"]["resourceVersion"]
+        # Written after the first page: not part of this list.
+        _fake.ok("POST", f"/api/v1/namespaces/{self.ns}/services", service("bb"))
+        try:
+            names, token = [], first["metadata"]["continue"]
+            while token:
+                page = _fake.ok("GET", f"/api/v1/namespaces/{self.ns}/services?limit=2&continue={token}")
+                self.assertEqual(page["metadata"]["resourceVersion"], rv)
+                names += [i["metadata"]["name"] for i in page["items"]]
+                token = page["metadata"].get("continue")
+            self.assertEqual(names, ["c", "d", "e"])
+            # resourceVersion=0 is served from the watch cache: limit is ignored.
+            self.assertEqual(len(_fake.ok("GET", f"/api/v1/namespaces/{self.ns}/services?limit=2&"
+                                                 "resourceVersion=0")["items"]), 6)
+            exact = _fake.ok("GET", f"/api/v1/namespaces/{self.ns}/services?resourceVersion={rv}&"
+                                    "resourceVersionMatch=Exact")
+            self.assertNotIn("bb", [i["metadata"]["name"] for i in exact["items"]])
+            status, body, _ = _fake.request("GET", f"/api/v1/services?limit=1&continue=bm90LWEtdG9rZW4")
+            self.assertEqual(status, 400)
+        finally:
+            _fake.ok("DELETE", f"/api/v1/namespaces/{self.ns}/services/bb")
+
+
+class Watches(unittest.TestCase):
+    def setUp(self):
+        self.ns = new_namespace(_fake)
+        self.base = f"/api/v1/namespaces/{self.ns}/services"
+        self.streams = []
+
+    def tearDown(self):
+        for stream in self.streams:
+            stream.close()
+
+    def watch(self, query):
+        stream = _fake.watch(f"{self.base}?watch=1&{query}")
+        self.streams.append(stream)
+        self.assertEqual(stream.status, 200)
+        return stream
+
+    def test_a_watch_from_a_resource_version_replays_every_later_change_in_order(self):
+        created = _fake.ok("POST", self.base, service("w"))
+        rv = created["metadata"]["resourceVersion"]
+        _fake.ok("PATCH", f"{self.base}/w", {"metadata": {"labels": {"x": "1"}}},
+                 content_type="application/merge-patch+json")
+        _fake.ok("DELETE", f"{self.base}/w")
+        stream = self.watch(f"resourceVersion={rv}")
+        modified, deleted = stream.next(), stream.next()
+        self.assertEqual((modified["type"], deleted["type"]), ("MODIFIED", "DELETED"))
+        self.assertEqual(modified["object"]["kind"], "Service")
+        self.assertGreater(int(deleted["object"]["metadata"]["resourceVersion"]),
+                           int(modified["object"]["metadata"]["resourceVersion"]))
+        _fake.ok("POST", self.base, service("live"))
+        live = stream.next()
+        self.assertEqual((live["type"], live["object"]["metadata"]["name"]), ("ADDED", "live"))
+
+    def test_a_watch_without_resource_version_starts_with_the_current_state(self):
+        _fake.ok("POST", self.base, service("one"))
+        _fake.ok("POST", self.base, service("two"))
+        stream = self.watch("resourceVersion=0")
+        self.assertEqual([stream.next()["object"]["metadata"]["name"] for _ in range(2)], ["one", "two"])
+
+    def test_selectors_turn_changes_into_added_and_deleted_for_the_watcher(self):
+        _fake.ok("POST", self.base, service("s", {"app": "web"}))
+        stream = self.watch("labelSelector=app%3Dweb")
+        self.assertEqual(stream.next()["type"], "ADDED")
+        _fake.ok("PATCH", f"{self.base}/s", {"metadata": {"labels": {"app": "api"}}},
+                 content_type="application/merge-patch+json")
+        left = stream.next()
+        self.assertEqual((left["type"], left["object"]["metadata"]["labels"]["app"]), ("DELETED", "web"))
+        _fake.ok("PATCH", f"{self.base}/s", {"metadata": {"labels": {"app": "web"}}},
+                 content_type="application/merge-patch+json")
+        self.assertEqual(stream.next()["type"], "ADDED")
+
+    def test_bookmarks_carry_the_resource_version_the_watch_has_reached(self):
+        created = _fake.ok("POST", self.base, service("b"))
+        stream = self.watch(f"allowWatchBookmarks=true&resourceVersion={created['metadata']['resourceVersion']}")
+        bookmark = stream.next(timeout=BOOKMARK_INTERVAL * 10)
+        self.assertEqual(bookmark["type"], "BOOKMARK")
+        self.assertEqual(set(bookmark["object"]), {"kind", "apiVersion", "metadata"})
+        self.assertGreaterEqual(int(bookmark["object"]["metadata"]["resourceVersion"]),
+                                int(created["metadata"]["resourceVersion"]))
+        plain = self.watch(f"resourceVersion={created['metadata']['resourceVersion']}")
+        with self.assertRaises(socket.timeout):
+            plain.next(timeout=BOOKMARK_INTERVAL * 3)  # no bookmarks unless asked for
+
+    def test_timeout_seconds_ends_the_stream_cleanly(self):
+        stream = self.watch("timeoutSeconds=1&resourceVersion=0&fieldSelector=metadata.name%3Dnone")
+        self.assertIsNone(stream.next(timeout=4))
+
+    def test_compaction_answers_410_to_old_versions_and_ends_open_watches(self):
+        created = _fake.ok("POST", self.base, service("c"))
+        old_rv = created["metadata"]["resourceVersion"]
+        open_watch = self.watch(f"resourceVersion={old_rv}")
+        _fake.ok("POST", self.base, service("c2"))
+        self.assertEqual(open_watch.next()["type"], "ADDED")
+        _fake.fake("POST", "/fake/compact")
+        error = open_watch.next()
+        self.assertEqual((error["type"], error["object"]["code"], error["object"]["reason"]), ("ERROR", 410, "Expired"))
+        self.assertIsNone(open_watch.next())
+        late = self.watch(f"resourceVersion={old_rv}")
+        error = late.next()
+        self.assertEqual((error["type"], error["object"]["code"]), ("ERROR", 410))
+        self.assertIn("too old resource version", error["object"]["message"])
+        self.assertIsNone(late.next())
+        status, body, _ = _fake.request("GET", f"{self.base}?resourceVersion={old_rv}&resourceVersionMatch=Exact")
+        self.assertEqual((status, body["reason"]), (410, "Expired"))
+
+    def test_an_expired_continue_token_is_410(self):
+        for name in ("p1", "p2"):
+            _fake.ok("POST", self.base, service(name))
+        token = _fake.ok("GET", f"{self.base}?limit=1")["metadata"]["continue"]
+        _fake.ok("POST", self.base, service("p3"))
+        _fake.fake("POST", "/fake/compact")
+        status, body, _ = _fake.request("GET", f"{self.base}?limit=1&continue={token}")
+        self.assertEqual((status, body["reason"]), (410, "Expired"))
+
+
+class Faults(unittest.TestCase):
+    def setUp(self):
+        self.ns = new_namespace(_fake)
+        self.base = f"/api/v1/namespaces/{self.ns}/services"
+
+    def test_drop_watches_resets_every_open_stream(self):
+        streams = [_fake.watch(f"{self.base}?watch=1") for _ in range(3)]
+        try:
+            self.assertTrue(wait_for(lambda: _fake.fake("GET", "/fake/watches").get(self.base) == 3))
+            self.assertEqual(_fake.fake("POST", "/fake/drop-watches")["dropped"], 3)
+            for stream in streams:
+                with self.assertRaises((http.client.IncompleteRead, ConnectionError, ssl.SSLError, OSError)):
+                    while stream.next(timeout=3) is not None:
+                        pass
+                    raise ConnectionError("the stream ended cleanly instead of being reset")
+            self.assertTrue(wait_for(lambda: self.base not in _fake.fake("GET", "/fake/watches")))
+        finally:
+            for stream in streams:
+                stream.close()
+
+    def test_errors_answer_the_code_for_a_while_and_then_stop(self):
+        _fake.fake("POST", "/fake/errors?code=500&seconds=1")
+        status, body, _ = _fake.request("GET", self.base)
+        self.assertEqual((status, body["reason"]), (500, "InternalError"))
+        self.assertTrue(wait_for(lambda: _fake.request("GET", self.base)[0] == 200, timeout=5))
+
+    def test_stall_holds_requests_until_it_ends(self):
+        _fake.fake("POST", "/fake/stall?seconds=1")
+        started = time.monotonic()
+        self.assertEqual(_fake.request("GET", self.base)[0], 200)
+        self.assertGreater(time.monotonic() - started, 0.7)
+
+    def test_rotate_token_refuses_the_old_token(self):
+        old = _fake.token
+        new = _fake.fake("POST", "/fake/rotate-token")["token"]
+        self.assertNotEqual(old, new)
+        self.assertEqual(_fake.token, new)  # DIR/token follows
+        self.assertEqual(_fake.request("GET", self.base, token=old)[0], 401)
+        self.assertEqual(_fake.request("GET", self.base, token=new)[0], 200)
+
+    def test_the_request_log_records_api_requests(self):
+        _fake.fake("POST", "/fake/reset-log")
+        _fake.request("GET", f"{self.base}?limit=7")
+        entries = _fake.fake("GET", "/fake/requests")
+        self.assertEqual(len(entries), 1)
+        self.assertEqual((entries[0]["method"], entries[0]["path"], entries[0]["query"], entries[0]["status"]),
+                         ("GET", self.base, "limit=7", 200))
+        self.assertEqual(entries[0]["user_agent"], USER_AGENT)
+
+    def test_clients_that_vanish_mid_watch_do_not_hurt_the_server(self):
+        token = _fake.token
+        for _ in range(20):
+            raw = socket.create_connection((_fake.host, _fake.port), timeout=READ_TIMEOUT)
+            tls = _fake.context.wrap_socket(raw, server_hostname=_fake.host)
+            tls.sendall(f"GET {self.base}?watch=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+                        .encode())
+            tls.recv(100)
+            tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, no goodbye
+            tls.close()
+        _fake.ok("POST", self.base, service("after"))  # a write wakes every watcher: they find their client gone
+        self.assertTrue(wait_for(lambda: self.base not in _fake.fake("GET", "/fake/watches"), timeout=5))
+        self.assertEqual(_fake.request("GET", f"{self.base}/after")[0], 200)
+        self.assertIsNone(_fake.process.poll())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
