@@ -1,10 +1,10 @@
 #include "controller/object_decoder.h"
 
+#include "common/base64.h"
 #include "controller/k8s_names.h"
 
 #include <spdlog/spdlog.h>
 
-#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -355,45 +355,11 @@ EndpointSlice decode_endpoint_slice(const Field& root) {
   return slice;
 }
 
-// Standard base64 with padding, as Secret data is written; line breaks are skipped.
-std::string decode_base64(const Field& field) {
-  std::string text = field.string();
-  static const std::array<int8_t, 256> kValues = [] {
-    std::array<int8_t, 256> values{};
-    values.fill(-1);
-    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i) values[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
-    return values;
-  }();
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  uint32_t bits = 0;
-  int count = 0;
-  size_t padding = 0;
-  for (char c : text) {
-    if (c == '\n' || c == '\r') continue;
-    if (c == '=') {
-      ++padding;
-      continue;
-    }
-    int8_t value = kValues[static_cast<unsigned char>(c)];
-    if (value < 0 || padding > 0) field.fail("is not valid base64");
-    bits = (bits << 6) | static_cast<uint32_t>(value);
-    if (++count == 4) {
-      out.push_back(static_cast<char>((bits >> 16) & 0xff));
-      out.push_back(static_cast<char>((bits >> 8) & 0xff));
-      out.push_back(static_cast<char>(bits & 0xff));
-      bits = 0;
-      count = 0;
-    }
-  }
-  if (count == 1 || (count + padding) % 4 != 0 || padding > 2) field.fail("is not valid base64");
-  if (count == 2) out.push_back(static_cast<char>((bits >> 4) & 0xff));
-  if (count == 3) {
-    out.push_back(static_cast<char>((bits >> 10) & 0xff));
-    out.push_back(static_cast<char>((bits >> 2) & 0xff));
-  }
-  return out;
+// Secret data values are base64; the error names the key.
+std::string decode_base64_field(const Field& field) {
+  auto decoded = decode_base64(field.string());
+  if (!decoded) field.fail("is not valid base64");
+  return std::move(*decoded);
 }
 
 Secret decode_secret(const Field& root) {
@@ -404,7 +370,7 @@ Secret decode_secret(const Field& root) {
     data->require_object();
     for (const auto& [key, value] : data->string_map()) {
       json text = value;
-      secret.data[key] = decode_base64(Field(text, data->path() + "[\"" + key + "\"]"));
+      secret.data[key] = decode_base64_field(Field(text, data->path() + "[\"" + key + "\"]"));
     }
   }
   // The API server merges stringData into data on write; manifest files still carry it.

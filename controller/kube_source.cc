@@ -1,0 +1,39 @@
+#include "controller/kube_source.h"
+
+namespace grpc_ingress {
+
+KubeSource::KubeSource(boost::asio::io_context& io, KubeApi& api, Store& store, KubeSourceOptions options)
+    : restarts_(std::make_shared<RestartCounts>()) {
+  auto count = [restarts = restarts_](const std::string& resource, RestartReason reason) {
+    ++(*restarts)[{resource, std::string(restart_reason_name(reason))}];
+  };
+  for (ResourceType resource : {ingresses_resource(), ingress_classes_resource(), services_resource(),
+                                endpoint_slices_resource(), tls_secrets_resource()}) {
+    ObjectKind kind = resource.kind;
+    InformerSink sink{
+        .replace = [&store, kind](std::vector<Object> objects) { store.replace_kind(kind, std::move(objects)); },
+        .upsert = [&store](Object object) { store.upsert(std::move(object)); },
+        .remove = [&store, kind](ObjectKey key) { store.remove(kind, key); },
+    };
+    informers_.push_back(std::make_shared<Informer>(io, api, std::move(resource), options.watch_namespace,
+                                                    std::move(sink), options.informer, count));
+  }
+}
+
+KubeSource::~KubeSource() { stop(); }
+
+void KubeSource::start() {
+  for (auto& informer : informers_) informer->start();
+}
+
+void KubeSource::stop() {
+  for (auto& informer : informers_) informer->stop();
+}
+
+std::vector<std::pair<std::string, bool>> KubeSource::watching() const {
+  std::vector<std::pair<std::string, bool>> out;
+  for (const auto& informer : informers_) out.emplace_back(informer->resource().plural, informer->watching());
+  return out;
+}
+
+}  // namespace grpc_ingress
