@@ -30,7 +30,8 @@ Additions to the contract (everything in the contract is unchanged):
   - dryRun=All on create/update/patch/delete; DeleteOptions preconditions (409).
   - Namespaces are real objects: default, kube-system, kube-public, kube-node-lease
     exist; creating in a missing namespace is 404 (NamespaceLifecycle); deleting a
-    namespace deletes its objects. --initial creates the namespaces its objects need.
+    namespace deletes its objects (default, kube-system and kube-public answer 403).
+    --initial creates the namespaces its objects need.
   - Defaults and validation of the real strategies that clients meet (Service clusterIP/
     nodePort allocation and port defaults, Secret stringData/type/tls keys, Ingress
     pathType required, EndpointSlice addressType, IngressClass controller, names, labels).

@@ -342,6 +342,17 @@ class ObjectsAndResourceVersions(unittest.TestCase):
         deleted = _fake.ok("DELETE", f"/api/v1/namespaces/{ns}")
         self.assertEqual(deleted["status"], "Success")
         self.assertEqual(_fake.request("GET", f"/api/v1/namespaces/{ns}/services/s")[0], 404)
+        self.assertEqual(_fake.request("DELETE", "/api/v1/namespaces/default")[0], 403)
+
+    def test_an_object_naming_another_namespace_than_its_url_is_a_bad_request(self):
+        ns = new_namespace(_fake)
+        elsewhere = dict(service("s"), metadata={"name": "s", "namespace": "default"})
+        status, body, _ = _fake.request("POST", f"/api/v1/namespaces/{ns}/services", elsewhere)
+        self.assertEqual((status, body["reason"]), (400, "BadRequest"))
+        created = _fake.ok("POST", f"/api/v1/namespaces/{ns}/services", service("s"))
+        self.assertEqual(created["metadata"]["namespace"], ns)
+        created["metadata"]["namespace"] = ""  # empty: taken from the URL, as by the real server
+        self.assertEqual(_fake.request("PUT", f"/api/v1/namespaces/{ns}/services/s", created)[0], 200)
 
 
 class ListsAndSelectors(unittest.TestCase):
@@ -409,7 +420,9 @@ class ListsAndSelectors(unittest.TestCase):
             _fake.ok("DELETE", f"/api/v1/namespaces/{self.ns}/services/bb")
 
 
-class Watches(unittest.TestCase):
+class WatchTestCase(unittest.TestCase):
+    """Services in a fresh namespace; the watch streams a test opens are closed after it."""
+
     def setUp(self):
         self.ns = new_namespace(_fake)
         self.base = f"/api/v1/namespaces/{self.ns}/services"
@@ -419,11 +432,16 @@ class Watches(unittest.TestCase):
         for stream in self.streams:
             stream.close()
 
-    def watch(self, query):
-        stream = _fake.watch(f"{self.base}?watch=1&{query}")
+    def open_watch(self, path):
+        stream = _fake.watch(path)
         self.streams.append(stream)
         self.assertEqual(stream.status, 200)
         return stream
+
+
+class Watches(WatchTestCase):
+    def watch(self, query):
+        return self.open_watch(f"{self.base}?watch=1&{query}")
 
     def test_a_watch_from_a_resource_version_replays_every_later_change_in_order(self):
         created = _fake.ok("POST", self.base, service("w"))
@@ -566,6 +584,136 @@ class Faults(unittest.TestCase):
         self.assertTrue(wait_for(lambda: self.base not in _fake.fake("GET", "/fake/watches"), timeout=5))
         self.assertEqual(_fake.request("GET", f"{self.base}/after")[0], 200)
         self.assertIsNone(_fake.process.poll())
+
+
+class MoreWatchesAndReads(WatchTestCase):
+    def test_send_initial_events_ends_the_initial_state_with_an_annotated_bookmark(self):
+        _fake.ok("POST", self.base, service("i1"))
+        stream = self.open_watch(f"{self.base}?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&"
+                            "resourceVersionMatch=NotOlderThan&resourceVersion=")
+        self.assertEqual(stream.next()["object"]["metadata"]["name"], "i1")
+        bookmark = stream.next()
+        self.assertEqual(bookmark["type"], "BOOKMARK")
+        self.assertEqual(bookmark["object"]["metadata"]["annotations"], {"k8s.io/initial-events-end": "true"})
+        status, _, _ = _fake.request("GET", f"{self.base}?watch=1&sendInitialEvents=true")
+        self.assertEqual(status, 422)
+
+    def test_a_watch_on_an_object_path_sees_only_that_object(self):
+        _fake.ok("POST", self.base, service("mine"))
+        stream = self.open_watch(f"{self.base}/mine?watch=1&resourceVersion=0")
+        self.assertEqual(stream.next()["object"]["metadata"]["name"], "mine")
+        _fake.ok("POST", self.base, service("other"))
+        _fake.ok("DELETE", f"{self.base}/mine")
+        deleted = stream.next()
+        self.assertEqual((deleted["type"], deleted["object"]["metadata"]["name"]), ("DELETED", "mine"))
+
+    def test_generate_name_makes_a_unique_name(self):
+        body = service("")
+        body["metadata"] = {"generateName": "gen-"}
+        names = {_fake.ok("POST", self.base, body)["metadata"]["name"] for _ in range(3)}
+        self.assertEqual(len(names), 3)
+        self.assertTrue(all(n.startswith("gen-") and len(n) == 9 for n in names))
+
+    def test_a_resource_version_the_server_has_not_reached_is_504_after_waiting(self):
+        current = int(_fake.ok("GET", "/fake/state")["resourceVersion"])
+        started = time.monotonic()
+        status, body, _ = _fake.request("GET", f"{self.base}?resourceVersion={current + 1000}")
+        self.assertEqual(status, 504)
+        self.assertEqual(body["details"]["causes"][0]["reason"], "ResourceVersionTooLarge")
+        self.assertGreater(time.monotonic() - started, 2.5)
+
+    def test_a_stall_holds_back_bookmarks_until_it_ends(self):
+        stream = self.open_watch(f"{self.base}?watch=1&allowWatchBookmarks=true")
+        self.assertEqual(stream.next(timeout=BOOKMARK_INTERVAL * 10)["type"], "BOOKMARK")
+        _fake.fake("POST", "/fake/stall?seconds=1.5")
+        stalled_at = last = time.monotonic()
+        longest_gap = 0.0
+        while last < stalled_at + 2.0:  # bookmarks every 0.2 s, except during the stall
+            self.assertEqual(stream.next(timeout=5)["type"], "BOOKMARK")
+            now = time.monotonic()
+            longest_gap, last = max(longest_gap, now - last), now
+        self.assertGreater(longest_gap, 1.0)
+
+
+class SmallHistoryAndInitialObjects(unittest.TestCase):
+    """A second fake: a 5-change history window and objects preloaded from --initial."""
+
+    @classmethod
+    def setUpClass(cls):
+        initial = Path(tempfile.mkdtemp(prefix="fake-apiserver-initial-")) / "objects.json"
+        initial.write_text(json.dumps({"kind": "List", "items": [
+            dict(service("preloaded"), metadata={"name": "preloaded", "namespace": "apps"}),
+            lease("leader", "pod-a")]}))
+        cls.fake = Fake("--history-limit", "5", "--initial", str(initial))
+        shutil.rmtree(initial.parent)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fake.stop()
+
+    def test_initial_objects_exist_with_their_namespaces(self):
+        self.assertEqual(self.fake.ok("GET", "/api/v1/namespaces/apps/services/preloaded")["spec"]["ports"][0]["port"],
+                         80)
+        self.assertEqual(self.fake.ok("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/leader")
+                         ["spec"]["holderIdentity"], "pod-a")
+
+    def test_a_watch_that_falls_out_of_the_history_window_gets_410(self):
+        start = self.fake.ok("GET", "/api/v1/services")["metadata"]["resourceVersion"]
+        for i in range(8):
+            self.fake.ok("POST", "/api/v1/namespaces/default/services", service(f"h{i}"))
+        stream = self.fake.watch(f"/api/v1/services?watch=1&resourceVersion={start}")
+        try:
+            error = stream.next()
+            self.assertEqual((error["type"], error["object"]["code"]), ("ERROR", 410))
+        finally:
+            stream.close()
+        self.assertLessEqual(self.fake.ok("GET", "/fake/state")["historyLength"], 5)
+
+
+class PureLogic(unittest.TestCase):
+    """The selector and patch modules on their own."""
+
+    @classmethod
+    def setUpClass(cls):
+        sys.path.insert(0, str(SCRIPT.parent))
+        from fakeapi import patch, selectors
+        cls.patch, cls.selectors = patch, selectors
+
+    def test_label_selector_syntax_errors_are_bad_requests(self):
+        for text in ("app in (a", "app=", "=a", "app notin ()", "a,,b", "app > x", "Bad Key!=1"):
+            with self.subTest(selector=text):
+                try:
+                    selector = self.selectors.LabelSelector(text)
+                except Exception as error:  # noqa: BLE001 - ApiError from the module
+                    self.assertEqual(getattr(error, "code", None), 400)
+                else:
+                    self.assertEqual(text, "app=", "only 'app=' (empty value) is valid")
+                    self.assertTrue(selector.matches({"app": ""}))
+
+    def test_field_selector_escapes(self):
+        labels = {"metadata.name": lambda o: o["name"]}
+        selector = self.selectors.FieldSelector(r"metadata.name=a\,b", labels)
+        self.assertTrue(selector.matches({"name": "a,b"}))
+        self.assertFalse(selector.matches({"name": "a"}))
+
+    def test_strategic_merge_patch_directives(self):
+        current = {"spec": {"ports": [{"port": 80, "name": "a"}, {"port": 81, "name": "b"}]},
+                   "metadata": {"finalizers": ["x"], "labels": {"k": "v", "drop": "1"}}}
+        keys = {("spec", "ports"): "port"}
+        patched = self.patch.strategic_merge_patch(current, {
+            "spec": {"ports": [{"port": 81, "$patch": "delete"}, {"port": 82, "name": "c"}],
+                     "$setElementOrder/ports": [{"port": 82}, {"port": 80}]},
+            "metadata": {"finalizers": ["y"], "labels": {"drop": None}}}, keys)
+        self.assertEqual([p["port"] for p in patched["spec"]["ports"]], [82, 80])
+        self.assertEqual(patched["metadata"], {"finalizers": ["x", "y"], "labels": {"k": "v"}})
+        replaced = self.patch.strategic_merge_patch(current, {"metadata": {"$patch": "replace", "name": "n"}}, keys)
+        self.assertEqual(replaced["metadata"], {"name": "n"})
+
+    def test_json_patch_test_failure_is_a_patch_error(self):
+        with self.assertRaises(self.patch.PatchError):
+            self.patch.json_patch({"a": 1}, [{"op": "test", "path": "/a", "value": 2}])
+        self.assertEqual(self.patch.json_patch({"a": [1, 2]}, [{"op": "move", "from": "/a/0", "path": "/b"}]),
+                         {"a": [2], "b": 1})
 
 
 if __name__ == "__main__":

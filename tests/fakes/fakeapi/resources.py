@@ -386,6 +386,8 @@ RESOURCES = [
 
 NAMESPACES = next(r for r in RESOURCES if r.plural == "namespaces")
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# NamespaceLifecycle refuses to delete these.
+UNDELETABLE_NAMESPACES = ("default", "kube-system", "kube-public")
 
 
 def find(group, version, plural):

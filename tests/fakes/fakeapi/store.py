@@ -166,6 +166,9 @@ class Store:
                     break
         name = meta.get("name", "")
         if resource.namespaced:
+            if meta.get("namespace") not in (None, "", namespace):
+                raise errors.bad_request("the namespace of the provided object does not match the namespace sent "
+                                         "on the request")
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
@@ -220,7 +223,7 @@ class Store:
         if meta.get("name") != name:
             raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on "
                                      f"the URL ({name})")
-        if resource.namespaced and meta.get("namespace", namespace) != namespace:
+        if resource.namespaced and meta.get("namespace") not in (None, "", namespace):
             raise errors.bad_request("the namespace of the provided object does not match the namespace sent on "
                                      "the request")
         old_meta = current["metadata"]
@@ -241,6 +244,7 @@ class Store:
             new_meta = new["metadata"]
             for field in _NOT_SERVER_SET:
                 new_meta.pop(field, None)
+            new_meta.pop("namespace", None)
             for field in ("uid", "creationTimestamp", "generation", "namespace"):
                 if field in old_meta:
                     new_meta[field] = old_meta[field]
@@ -265,6 +269,9 @@ class Store:
     def delete(self, resource, namespace, name, preconditions=None, dry_run=False):
         with self.lock:
             stored = self._current(resource, namespace, name)
+            if resource is NAMESPACES and name in resources.UNDELETABLE_NAMESPACES:
+                raise errors.ApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not '
+                                                        "be deleted", {"name": name, "kind": "namespaces"})
             meta = stored["metadata"]
             preconditions = preconditions or {}
             for field in ("uid", "resourceVersion"):
