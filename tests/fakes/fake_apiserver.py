@@ -363,7 +363,9 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _resource_target(parts):
-        """(resource, namespace, name, subresource) for a resource URL, or None."""
+        """(resource, namespace, name, subresource) for a resource URL, or None. The real
+        layout: /api/v1 or /apis/GROUP/VERSION, then [namespaces/NS/]RESOURCE[/NAME[/status]];
+        RESOURCE without a namespace lists or watches across all namespaces."""
         if parts[:2] == ["api", "v1"]:
             group, version, rest = "", "v1", parts[2:]
         elif len(parts) >= 4 and parts[0] == "apis":
@@ -399,6 +401,8 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _dry_run(query):
+        # dryRun=All: the real server defaults and validates the write, answers with the
+        # result, and stores nothing.
         value = query.get("dryRun")
         if value in (None, ""):
             return False
