@@ -13,7 +13,7 @@ namespace grpc_ingress {
 Dataplane::Dataplane(DataplaneOptions options) : options_(std::move(options)), acceptor_(accept_io_) {
   int threads = std::max(1, options_.threads);
   for (int i = 0; i < threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, options_.downstream, options_.upstream));
+    workers_.push_back(std::make_unique<Worker>(i, options_.downstream, options_.upstream, endpoint_states_));
   }
 }
 
@@ -64,6 +64,7 @@ void Dataplane::accept_next() {
 }
 
 void Dataplane::publish(std::shared_ptr<const RouteTable> table, std::function<void()> applied) {
+  endpoint_states_.retain(*table);
   auto remaining = std::make_shared<std::atomic<size_t>>(workers_.size());
   auto done = std::make_shared<std::function<void()>>(std::move(applied));
   for (auto& worker : workers_) {

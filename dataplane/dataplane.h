@@ -4,6 +4,7 @@
 #include "common/result.h"
 #include "common/route_table.h"
 #include "dataplane/downstream/h2_server_session.h"
+#include "dataplane/endpoint_state.h"
 #include "dataplane/upstream/h2_client_connection.h"
 
 #include <boost/asio/io_context.hpp>
@@ -64,6 +65,7 @@ class Dataplane {
   void accept_next();
 
   DataplaneOptions options_;
+  EndpointStates endpoint_states_;  // shared by the workers; outlives them
   boost::asio::io_context accept_io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -1,5 +1,8 @@
 #include "dataplane/grpc.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include <cstdio>
 
 namespace grpc_ingress {
@@ -54,6 +57,89 @@ int http_status_for(GrpcStatus status) {
     case GrpcStatus::kUnavailable: return 503;
     default: return 502;
   }
+}
+
+uint64_t GrpcMessageScanner::feed(const uint8_t* data, size_t n, uint64_t limit) {
+  while (n > 0) {
+    if (remaining_ > 0) {
+      size_t skip = static_cast<size_t>(std::min<uint64_t>(remaining_, n));
+      remaining_ -= skip;
+      data += skip;
+      n -= skip;
+      continue;
+    }
+    size_t take = std::min(n, sizeof(prefix_) - prefix_have_);
+    std::memcpy(prefix_ + prefix_have_, data, take);
+    prefix_have_ += take;
+    data += take;
+    n -= take;
+    if (prefix_have_ < sizeof(prefix_)) break;
+    prefix_have_ = 0;
+    remaining_ = (uint64_t{prefix_[1]} << 24) | (uint64_t{prefix_[2]} << 16) | (uint64_t{prefix_[3]} << 8) |
+                 uint64_t{prefix_[4]};
+    if (remaining_ > limit) return remaining_;
+  }
+  return 0;
+}
+
+std::string encode_health_check_request(std::string_view service) {
+  // Protobuf: field 1 (service), wire type 2; a name longer than 127 bytes
+  // needs a multi-byte varint length.
+  std::string message;
+  if (!service.empty()) {
+    message.push_back(0x0a);
+    for (uint64_t length = service.size(); ; length >>= 7) {
+      uint8_t byte = length & 0x7f;
+      if (length >> 7) byte |= 0x80;
+      message.push_back(static_cast<char>(byte));
+      if (!(length >> 7)) break;
+    }
+    message.append(service);
+  }
+  std::string out(5, '\0');
+  uint32_t size = static_cast<uint32_t>(message.size());
+  out[1] = static_cast<char>(size >> 24);
+  out[2] = static_cast<char>(size >> 16);
+  out[3] = static_cast<char>(size >> 8);
+  out[4] = static_cast<char>(size);
+  return out + message;
+}
+
+std::optional<int> decode_health_check_response(std::string_view body) {
+  if (body.size() < 5 || body[0] != 0) return std::nullopt;  // compressed: we never ask for it
+  auto byte = [&](size_t i) { return static_cast<uint8_t>(body[i]); };
+  uint32_t size = (uint32_t{byte(1)} << 24) | (uint32_t{byte(2)} << 16) | (uint32_t{byte(3)} << 8) | byte(4);
+  if (body.size() - 5 < size) return std::nullopt;
+  std::string_view message = body.substr(5, size);
+  int status = 0;  // proto3: an absent field is UNKNOWN (0)
+  size_t i = 0;
+  while (i < message.size()) {
+    uint8_t tag = static_cast<uint8_t>(message[i++]);
+    uint64_t value = 0;
+    int shift = 0;
+    auto read_varint = [&]() -> bool {
+      value = 0;
+      for (shift = 0; i < message.size() && shift < 64; shift += 7) {
+        uint8_t b = static_cast<uint8_t>(message[i++]);
+        value |= uint64_t{b & 0x7fu} << shift;
+        if (!(b & 0x80)) return true;
+      }
+      return false;
+    };
+    switch (tag & 7) {
+      case 0:
+        if (!read_varint()) return std::nullopt;
+        if ((tag >> 3) == 1) status = static_cast<int>(value);
+        break;
+      case 2:  // unknown length-delimited field: skip it
+        if (!read_varint() || message.size() - i < value) return std::nullopt;
+        i += static_cast<size_t>(value);
+        break;
+      default:
+        return std::nullopt;
+    }
+  }
+  return status;
 }
 
 }  // namespace grpc_ingress

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +29,26 @@ std::optional<std::chrono::nanoseconds> parse_grpc_timeout(std::string_view valu
 
 // grpc-message is percent-encoded: printable ASCII except '%' passes, the rest is %XX.
 std::string percent_encode_grpc_message(std::string_view message);
+
+// Follows the 5-byte prefixes (flag, 32-bit length) of a stream of gRPC
+// messages, across DATA frame boundaries, to spot a message over a limit.
+class GrpcMessageScanner {
+ public:
+  // The declared length of the first message above `limit` that these bytes
+  // reveal, or 0.
+  uint64_t feed(const uint8_t* data, size_t n, uint64_t limit);
+
+ private:
+  uint8_t prefix_[5] = {};
+  size_t prefix_have_ = 0;
+  uint64_t remaining_ = 0;  // bytes of the current message still to come
+};
+
+// grpc.health.v1: HealthCheckRequest{service} as a length-prefixed gRPC message.
+std::string encode_health_check_request(std::string_view service);
+// HealthCheckResponse.status from a gRPC message body (prefix included):
+// 1 SERVING, 2 NOT_SERVING, 3 SERVICE_UNKNOWN; nullopt when malformed.
+std::optional<int> decode_health_check_response(std::string_view body);
 
 // The HTTP status a plain (non-gRPC) client gets for the same failure.
 int http_status_for(GrpcStatus status);

@@ -19,7 +19,7 @@ struct RouteTotals {
 
 struct ClusterTotals {
   Labels labels;
-  uint64_t requests = 0, connect_failures = 0;
+  uint64_t requests = 0, connect_failures = 0, retries = 0, retries_over_budget = 0, ejections = 0, over_limit = 0;
   int64_t active = 0;
 };
 
@@ -65,6 +65,10 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
       totals.requests += read(c.upstream_requests);
       totals.connect_failures += read(c.connect_failures);
       totals.active += read(c.active_streams);
+      totals.retries += read(c.retries);
+      totals.retries_over_budget += read(c.retries_over_budget);
+      totals.ejections += read(c.outlier_ejections);
+      totals.over_limit += read(c.over_limit);
     });
     connections_total += read(stats.downstream_connections_total);
     downstream_errors += read(stats.downstream_protocol_errors);
@@ -119,6 +123,21 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
   for (const auto& [_, c] : clusters) {
     out.sample("grpc_ingress_upstream_connect_failures_total", c.labels, static_cast<double>(c.connect_failures));
   }
+  auto cluster_counter = [&](const char* name, const char* help, uint64_t ClusterTotals::*field) {
+    out.family(name, "counter", help);
+    for (const auto& [_, c] : clusters) out.sample(name, c.labels, static_cast<double>(c.*field));
+  };
+  cluster_counter("grpc_ingress_upstream_retries_total",
+                  "Attempts after the first (on another pod), by backend Service port.", &ClusterTotals::retries);
+  cluster_counter("grpc_ingress_upstream_retries_over_budget_total",
+                  "Retries not made because the retry budget (20% of calls) was spent, by backend Service port.",
+                  &ClusterTotals::retries_over_budget);
+  cluster_counter("grpc_ingress_outlier_ejections_total",
+                  "Endpoints ejected by outlier detection after failures in a row, by backend Service port.",
+                  &ClusterTotals::ejections);
+  cluster_counter("grpc_ingress_upstream_over_limit_total",
+                  "Calls answered RESOURCE_EXHAUSTED because every endpoint was at its circuit limit.",
+                  &ClusterTotals::over_limit);
   out.family("grpc_ingress_upstream_connections", "gauge", "Open HTTP/2 connections to pods.");
   out.sample("grpc_ingress_upstream_connections", static_cast<double>(upstream_connections));
 
@@ -173,11 +192,16 @@ std::string Dataplane::endpoints_json(const RouteTable* table) const {
       nlohmann::json endpoints = nlohmann::json::array();
       for (const Endpoint& endpoint : cluster.endpoints) {
         EndpointTotals totals = sum_endpoint(workers_, cluster, endpoint);
+        auto state = endpoint_states_.find(cluster.name, endpoint.address());
+        static const char* const kHealth[] = {"unknown", "healthy", "unhealthy"};
         endpoints.push_back({{"address", endpoint.address()},
                              {"pod", endpoint.pod},
                              {"state", endpoint.ready ? "ready" : "terminating"},
                              {"active_streams", totals.active},
-                             {"calls", totals.requests}});
+                             {"calls", totals.requests},
+                             {"health", cluster.health_check.enabled && state ? kHealth[state->health.load() % 3]
+                                                                             : "not checked"},
+                             {"ejected", state && state->ejected(std::chrono::steady_clock::now())}});
       }
       clusters.push_back({{"cluster", cluster.name},
                           {"namespace", cluster.service_namespace},

@@ -13,7 +13,51 @@ ProxyStream::ProxyStream(uint64_t connection_id, int32_t downstream_id,
       downstream_id_(downstream_id),
       log_prefix_("[C" + std::to_string(connection_id) + "][S" + std::to_string(downstream_id) + "]") {}
 
-ProxyStream::~ProxyStream() = default;
+ProxyStream::~ProxyStream() { set_pending(false); }
+
+void ProxyStream::set_pending(bool pending) {
+  if (pending == pending_) return;
+  pending_ = pending;
+  if (endpoint_state) endpoint_state->pending_streams.fetch_add(pending ? 1 : -1, std::memory_order_relaxed);
+}
+
+bool ProxyStream::message_too_big(GrpcMessageScanner& scanner, const uint8_t* data, size_t n,
+                                  const char* direction) {
+  if (!max_message_bytes || !grpc) return false;
+  uint64_t size = scanner.feed(data, n, max_message_bytes);
+  if (!size) return false;
+  spdlog::info("{} {} {} message of {} bytes is over the limit of {}", log_prefix_, path, direction, size,
+               max_message_bytes);
+  cancel_upstream();
+  fail(GrpcStatus::kResourceExhausted, std::string(direction) + " message of " + std::to_string(size) +
+                                           " bytes is larger than the limit of " +
+                                           std::to_string(max_message_bytes) +
+                                           " (grpc-ingress.io/max-message-bytes)");
+  return true;
+}
+
+bool ProxyStream::take_request_body(const uint8_t* data, size_t n) {
+  if (message_too_big(request_messages, data, n, "request")) return false;
+  request_body.append(data, n);
+  return true;
+}
+
+bool ProxyStream::take_response_body(const uint8_t* data, size_t n) {
+  if (message_too_big(response_messages, data, n, "response")) return false;
+  response_body.append(data, n);
+  return true;
+}
+
+void ProxyStream::respond(int status, const std::string& body) {
+  stop_timers();
+  if (closed || response_started || response_ended) return;
+  response_status = status;
+  response_headers = {{"content-type", "text/plain; charset=utf-8"}};
+  response_body.clear();
+  response_body.append(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+  response_ended = true;
+  if (auto side = downstream()) side->response_headers_ready(*this);
+}
 
 void ProxyStream::cancel_upstream() {
   if (upstream && upstream_active) {
@@ -33,11 +77,14 @@ void ProxyStream::upstream_started() {
     bump(endpoint_stats->requests);
     bump(endpoint_stats->active_streams, int64_t{1});
   }
+  if (endpoint_state) endpoint_state->active_streams.fetch_add(1, std::memory_order_relaxed);
 }
 
 void ProxyStream::upstream_finished() {
   if (!upstream_active) return;
   upstream_active = false;
+  set_pending(false);
+  if (endpoint_state) endpoint_state->active_streams.fetch_sub(1, std::memory_order_relaxed);
   if (cluster_stats) bump(cluster_stats->active_streams, int64_t{-1});
   if (endpoint_stats) {
     bump(endpoint_stats->active_streams, int64_t{-1});

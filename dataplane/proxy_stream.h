@@ -2,6 +2,7 @@
 
 #include "common/route_table.h"
 #include "dataplane/byte_queue.h"
+#include "dataplane/endpoint_state.h"
 #include "dataplane/grpc.h"
 #include "dataplane/stats.h"
 
@@ -82,11 +83,24 @@ class ProxyStream {
   // --- Routing state, owned by the Router.
   std::shared_ptr<const RouteTable> table;  // the snapshot this stream began with
   const Route* route = nullptr;
+  uint32_t cluster = 0;  // the route's cluster, or its canary's
+  uint32_t retries = 0;  // attempts after the first that the retry policy allowed
+  // Limits per gRPC message (grpc-ingress.io/max-message-bytes); 0 = none.
+  uint32_t max_message_bytes = 0;
+  GrpcMessageScanner request_messages, response_messages;
   std::vector<std::string> tried_endpoints;
   std::string endpoint;  // address of the pod currently serving it
   std::optional<boost::asio::steady_timer> deadline_timer;
   std::optional<boost::asio::steady_timer> idle_timer;
   std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
+  // Request body from the client: false when it broke the message limit (the
+  // stream is then answered with RESOURCE_EXHAUSTED and the bytes dropped).
+  bool take_request_body(const uint8_t* data, size_t n);
+  // Response body from the pod, the same way.
+  bool take_response_body(const uint8_t* data, size_t n);
+  // Answers the request here, without a pod (the HTTP health bridge).
+  void respond(int status, const std::string& body);
+
   // A frame went either way: the stream is not idle.
   void touch() { last_activity = std::chrono::steady_clock::now(); }
 
@@ -124,11 +138,14 @@ class ProxyStream {
   RouteStats* route_stats = nullptr;
   ClusterStats* cluster_stats = nullptr;
   std::shared_ptr<EndpointStats> endpoint_stats;
+  std::shared_ptr<EndpointState> endpoint_state;  // shared by workers: circuit limits
   std::chrono::steady_clock::time_point upstream_started_at{};
 
   // The pod's stream began / ended: keeps the active-stream gauges exact.
   void upstream_started();
   void upstream_finished();
+  // Waiting for a connection to the pod (counted against its pending limit).
+  void set_pending(bool pending);
 
   std::shared_ptr<DownstreamSide> downstream() const { return downstream_.lock(); }
 
@@ -147,7 +164,10 @@ class ProxyStream {
   void cancel_upstream();
 
  private:
+  bool message_too_big(GrpcMessageScanner& scanner, const uint8_t* data, size_t n, const char* direction);
+
   std::weak_ptr<DownstreamSide> downstream_;
+  bool pending_ = false;
   int32_t downstream_id_;
   std::string log_prefix_;
 };

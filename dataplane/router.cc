@@ -2,45 +2,83 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <charconv>
 #include <unordered_set>
 
 namespace grpc_ingress {
+namespace {
 
-Router::Router(boost::asio::io_context& io, UpstreamPool& pool, WorkerStats& stats,
+const std::string* find_header(const ProxyStream& stream, std::string_view name) {
+  for (const Header& header : stream.request_headers) {
+    if (header.name == name) return &header.value;
+  }
+  return nullptr;
+}
+
+// The value of cookie `name` in the request's cookie headers, or "".
+std::string_view find_cookie(const ProxyStream& stream, std::string_view name) {
+  for (const Header& header : stream.request_headers) {
+    if (header.name != "cookie") continue;
+    std::string_view rest = header.value;
+    while (!rest.empty()) {
+      auto end = rest.find(';');
+      std::string_view pair = rest.substr(0, end);
+      rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      auto eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+    }
+  }
+  return {};
+}
+
+std::optional<int> grpc_status_of(const HeaderList& headers) {
+  for (const Header& header : headers) {
+    if (header.name != "grpc-status") continue;
+    int status = -1;
+    auto [end, ec] = std::from_chars(header.value.data(), header.value.data() + header.value.size(), status);
+    if (ec == std::errc()) return status;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Router::Router(boost::asio::io_context& io, UpstreamPool& pool, WorkerStats& stats, EndpointStates& states,
                std::chrono::milliseconds stream_idle_timeout, uint64_t seed)
     : io_(io),
       pool_(pool),
       stats_(stats),
+      endpoint_states_(states),
       stream_idle_timeout_(stream_idle_timeout),
-      seed_(seed), unrouted_stats_(stats.route("", "", "")) {}
+      seed_(seed),
+      random_(seed),
+      unrouted_stats_(stats.route("", "", "")) {}
 
 void Router::set_table(std::shared_ptr<const RouteTable> table) {
-  std::unordered_map<std::string, std::unique_ptr<LoadBalancer>> balancers;
+  std::unordered_map<std::string, ClusterState> clusters;
   std::unordered_set<std::string> addresses;
   for (const Cluster& cluster : table->clusters) {
-    auto it = balancers_.find(cluster.name);
-    balancers[cluster.name] = it != balancers_.end()
-                                  ? std::move(it->second)
-                                  : make_load_balancer(cluster.lb_policy, seed_ + balancers.size());
+    auto it = clusters_.find(cluster.name);
+    ClusterState& state = clusters[cluster.name];
+    if (it != clusters_.end()) state = std::move(it->second);
+    if (!state.balancer) state.balancer = make_load_balancer(cluster.lb_policy, seed_ + clusters.size());
     for (const Endpoint& endpoint : cluster.endpoints) addresses.insert(endpoint.address());
   }
-  balancers_ = std::move(balancers);
+  clusters_ = std::move(clusters);
+  cluster_states_.clear();
+  for (const Cluster& cluster : table->clusters) cluster_states_.push_back(&clusters_[cluster.name]);
 
   route_stats_.clear();
-  auto resolve_routes = [&](const VirtualHost& vhost) {
-    for (const Route& route : vhost.routes) {
-      route_stats_[&route] =
-          stats_.route(route.ingress_namespace, route.ingress_name, table->cluster_of(route).service);
-    }
-  };
-  for (const auto& [_, vhost] : table->exact_hosts) resolve_routes(vhost);
-  for (const auto& [_, vhost] : table->wildcard_hosts) resolve_routes(vhost);
-  resolve_routes(table->any_host);
-  if (table->default_route) {
-    const Route& route = *table->default_route;
+  auto resolve_route = [&](const Route& route) {
     route_stats_[&route] =
         stats_.route(route.ingress_namespace, route.ingress_name, table->cluster_of(route).service);
-  }
+  };
+  for (const auto& [_, vhost] : table->exact_hosts) std::for_each(vhost.routes.begin(), vhost.routes.end(), resolve_route);
+  for (const auto& [_, vhost] : table->wildcard_hosts) std::for_each(vhost.routes.begin(), vhost.routes.end(), resolve_route);
+  std::for_each(table->any_host.routes.begin(), table->any_host.routes.end(), resolve_route);
+  if (table->default_route) resolve_route(*table->default_route);
   stats_.retain_endpoints(*table);
   cluster_stats_.clear();
   endpoint_stats_.clear();
@@ -49,6 +87,7 @@ void Router::set_table(std::shared_ptr<const RouteTable> table) {
     auto& per_endpoint = endpoint_stats_.emplace_back();
     for (const Endpoint& endpoint : cluster.endpoints) per_endpoint.push_back(stats_.endpoint(cluster, endpoint));
   }
+  states_ = endpoint_states_.resolve(*table);
 
   table_ = std::move(table);
   pool_.retain_only(addresses);
@@ -71,9 +110,63 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
                  "no route for host '" + stream->authority + "' path '" + stream->path + "'");
     return;
   }
+  if (stream->route->health_bridge) {
+    answer_health_bridge(stream);
+    return;
+  }
+  stream->cluster = choose_cluster(*stream);
+  stream->max_message_bytes = stream->route->max_message_bytes;
+  cluster_states_[stream->cluster]->budget.on_request();
   start_deadline(stream);
   watch_idle(stream, stream_idle_timeout_);
   forward(stream, "");
+}
+
+uint32_t Router::choose_cluster(const ProxyStream& stream) {
+  const Route& route = *stream.route;
+  if (!route.canary) return route.cluster;
+  const Canary& canary = *route.canary;
+  // ingress-nginx's order: header, then cookie, then weight.
+  if (!canary.header.empty()) {
+    if (const std::string* value = find_header(stream, canary.header)) {
+      if (!canary.header_value.empty()) {
+        if (*value == canary.header_value) return canary.cluster;
+      } else if (*value == "always") {
+        return canary.cluster;
+      } else if (*value == "never") {
+        return route.cluster;
+      }
+    }
+  }
+  if (!canary.cookie.empty()) {
+    std::string_view value = find_cookie(stream, canary.cookie);
+    if (value == "always") return canary.cluster;
+    if (value == "never") return route.cluster;
+  }
+  if (canary.weight > 0 &&
+      std::uniform_int_distribution<uint32_t>(0, canary.weight_total - 1)(random_) < canary.weight) {
+    return canary.cluster;
+  }
+  return route.cluster;
+}
+
+void Router::answer_health_bridge(const std::shared_ptr<ProxyStream>& stream) {
+  if (stream->grpc) {
+    stream->fail(GrpcStatus::kUnimplemented, stream->path + " is an HTTP health path, not a gRPC method");
+    return;
+  }
+  const Route& route = *stream->route;
+  for (uint32_t index : route.health_of_clusters) {
+    const auto& states = states_[index];
+    bool healthy = std::any_of(states.begin(), states.end(), [](const auto& state) {
+      return state->health.load(std::memory_order_relaxed) == EndpointState::kHealthy;
+    });
+    if (!healthy) {
+      stream->respond(503, "no endpoint of " + table_->clusters[index].name + " passes its gRPC health check\n");
+      return;
+    }
+  }
+  stream->respond(200, "ok\n");
 }
 
 void Router::watch_idle(const std::shared_ptr<ProxyStream>& stream, std::chrono::milliseconds wait) {
@@ -99,61 +192,89 @@ void Router::watch_idle(const std::shared_ptr<ProxyStream>& stream, std::chrono:
 
 void Router::start_deadline(const std::shared_ptr<ProxyStream>& stream) {
   if (!stream->grpc) return;
-  for (const Header& header : stream->request_headers) {
+  std::optional<std::chrono::nanoseconds> timeout;
+  Header* timeout_header = nullptr;
+  for (Header& header : stream->request_headers) {
     if (header.name != "grpc-timeout") continue;
-    auto timeout = parse_grpc_timeout(header.value);
-    if (!timeout) {
-      spdlog::debug("{} ignoring malformed grpc-timeout '{}'", stream->log_prefix(), header.value);
-      return;
-    }
-    stream->deadline_timer.emplace(io_);
-    stream->deadline_timer->expires_after(*timeout);
-    std::weak_ptr<ProxyStream> weak = stream;
-    stream->deadline_timer->async_wait([weak](boost::system::error_code ec) {
-      auto stream = weak.lock();
-      if (ec || !stream || stream->closed) return;
-      spdlog::debug("{} deadline exceeded", stream->log_prefix());
-      stream->cancel_upstream();
-      stream->fail(GrpcStatus::kDeadlineExceeded, "deadline exceeded at grpc-ingress");
-    });
-    return;
+    timeout_header = &header;
+    timeout = parse_grpc_timeout(header.value);
+    if (!timeout) spdlog::debug("{} ignoring malformed grpc-timeout '{}'", stream->log_prefix(), header.value);
+    break;
   }
+  // grpc-ingress.io/max-timeout caps the client's deadline, and gives one to
+  // calls that have none; the pod is told the deadline it really has.
+  auto cap = stream->route->max_timeout;
+  if (cap.count() > 0 && (!timeout || *timeout > cap)) {
+    timeout = cap;
+    std::string value = std::to_string(cap.count()) + "m";
+    if (timeout_header) {
+      timeout_header->value = value;
+    } else {
+      stream->request_headers.push_back({"grpc-timeout", value});
+    }
+  }
+  if (!timeout) return;
+  stream->deadline_timer.emplace(io_);
+  stream->deadline_timer->expires_after(*timeout);
+  std::weak_ptr<ProxyStream> weak = stream;
+  stream->deadline_timer->async_wait([weak](boost::system::error_code ec) {
+    auto stream = weak.lock();
+    if (ec || !stream || stream->closed) return;
+    spdlog::debug("{} deadline exceeded", stream->log_prefix());
+    stream->cancel_upstream();
+    stream->fail(GrpcStatus::kDeadlineExceeded, "deadline exceeded at grpc-ingress");
+  });
+}
+
+const std::vector<std::shared_ptr<EndpointState>>* Router::states_of(const ProxyStream& stream) const {
+  return stream.table == table_ ? &states_[stream.cluster] : nullptr;
 }
 
 void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::string& last_failure) {
-  const Cluster& cluster = stream->table->cluster_of(*stream->route);
+  const Cluster& cluster = stream->table->clusters[stream->cluster];
   const bool current = stream->table == table_;  // stats are resolved for the running table only
-  if (current) stream->cluster_stats = cluster_stats_[stream->route->cluster];
+  if (current) stream->cluster_stats = cluster_stats_[stream->cluster];
   if (cluster.endpoints.empty()) {
     stream->fail(GrpcStatus::kUnavailable, "no ready endpoints for service " + cluster.name);
     return;
   }
-  // A cluster missing from the running table's balancers (the table changed
-  // under a retry) gets a fresh balancer for the old snapshot.
-  auto& balancer = balancers_[cluster.name];
-  if (!balancer) balancer = make_load_balancer(cluster.lb_policy, seed_);
+  // A cluster missing from the running table (the table changed under a
+  // retry) gets a fresh balancer for the old snapshot.
+  ClusterState& state = clusters_[cluster.name];
+  if (!state.balancer) state.balancer = make_load_balancer(cluster.lb_policy, seed_);
   PickContext context{stream->tried_endpoints};
-  if (current) context.stats = &endpoint_stats_[stream->route->cluster];
+  context.states = states_of(*stream);
+  context.max_streams = cluster.max_streams_per_endpoint;
+  context.max_pending = cluster.max_pending_per_endpoint;
+  context.now = std::chrono::steady_clock::now();
+  if (current) context.stats = &endpoint_stats_[stream->cluster];
   if (cluster.lb_policy == LoadBalancePolicy::kRingHash) {
-    for (const Header& header : stream->request_headers) {
-      if (header.name == cluster.hash_header) {
-        context.hash_key = header.value;
-        break;
-      }
-    }
+    if (const std::string* key = find_header(*stream, cluster.hash_header)) context.hash_key = *key;
   }
-  const Endpoint* endpoint = balancer->pick(cluster, context);
+  const Endpoint* endpoint = state.balancer->pick(cluster, context);
   if (!endpoint) {
-    stream->fail(GrpcStatus::kUnavailable, last_failure.empty()
-                                               ? "no endpoint left for service " + cluster.name
-                                               : last_failure);
+    bool full = false;
+    for (size_t i = 0; i < cluster.endpoints.size() && !full; ++i) full = context.at_limit(i);
+    if (full) {
+      if (stream->cluster_stats) bump(stream->cluster_stats->over_limit);
+      stream->fail(GrpcStatus::kResourceExhausted,
+                   "every endpoint of service " + cluster.name +
+                       " is at its limit (grpc-ingress.io/max-streams-per-endpoint, max-pending-per-endpoint)");
+    } else if (!last_failure.empty()) {
+      stream->fail(GrpcStatus::kUnavailable, last_failure);
+    } else {
+      stream->fail(GrpcStatus::kUnavailable,
+                   "no healthy endpoint left for service " + cluster.name +
+                       " (failing gRPC health checks or ejected after failures)");
+    }
     return;
   }
+  size_t index = static_cast<size_t>(endpoint - cluster.endpoints.data());
   stream->tried_endpoints.push_back(endpoint->address());
   stream->pod = endpoint->pod;
   stream->endpoint_stats =
-      current ? endpoint_stats_[stream->route->cluster][endpoint - cluster.endpoints.data()]
-              : stats_.find_endpoint(cluster.name, endpoint->address());
+      current ? endpoint_stats_[stream->cluster][index] : stats_.find_endpoint(cluster.name, endpoint->address());
+  stream->endpoint_state = current ? states_[stream->cluster][index] : nullptr;
   auto connection = pool_.connection_for(*endpoint);
   if (!connection) {
     stream->fail(GrpcStatus::kUnavailable, "grpc-ingress is shutting down");
@@ -162,21 +283,104 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
   connection->submit(stream);
 }
 
+bool Router::may_retry(ProxyStream& stream, bool transparent) {
+  if (stream.closed || !stream.replayable || !stream.route) return false;
+  if (transparent) return stream.tried_endpoints.size() < kTransparentAttempts;
+  if (stream.retries >= stream.route->retry.retries) return false;
+  if (stream.table == table_ && !cluster_states_[stream.cluster]->budget.try_spend()) {
+    if (stream.cluster_stats) bump(stream.cluster_stats->retries_over_budget);
+    spdlog::debug("{} retry budget of {} spent; not retrying", stream.log_prefix(),
+                  table_->clusters[stream.cluster].name);
+    return false;
+  }
+  ++stream.retries;
+  return true;
+}
+
+void Router::retry(const std::shared_ptr<ProxyStream>& stream, const std::string& reason) {
+  spdlog::debug("{} {}; trying another pod", stream->log_prefix(), reason);
+  if (stream->cluster_stats) bump(stream->cluster_stats->retries);
+  stream->response_status = 0;
+  stream->response_headers.clear();
+  stream->response_trailers.clear();
+  stream->response_body.clear();
+  stream->trailers_only = false;
+  stream->response_ended = false;
+  stream->request_body.prepend(stream->request_replay);
+  stream->request_replay.clear();
+  // The next pod gets what is left of the deadline.
+  if (stream->deadline_timer) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(stream->deadline_timer->expiry() -
+                                                                      std::chrono::steady_clock::now());
+    for (Header& header : stream->request_headers) {
+      if (header.name == "grpc-timeout") header.value = std::to_string(std::max<int64_t>(1, left.count())) + "m";
+    }
+  }
+  forward(stream, reason);
+}
+
 void Router::upstream_failed(const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
-                             bool retryable) {
+                             UpstreamFailure failure) {
   if (stream->closed || stream->response_started) return;
   stream->upstream_finished();
   stream->upstream.reset();
-  if (retryable && stream->replayable &&
-      stream->tried_endpoints.size() < static_cast<size_t>(kMaxAttempts)) {
-    spdlog::debug("{} {}; trying another pod", stream->log_prefix(), reason);
-    stream->request_body.prepend(stream->request_replay);
-    stream->request_replay.clear();
-    forward(stream, reason);
+  if (failure != UpstreamFailure::kRefused) record_outcome(*stream, true);
+  bool transparent = failure != UpstreamFailure::kReset;
+  bool retryable = transparent || (stream->route && stream->route->retry.retries_status(14));
+  if (retryable && may_retry(*stream, transparent)) {
+    retry(stream, reason);
     return;
   }
   spdlog::info("{} {} {}: {}", stream->log_prefix(), stream->method, stream->path, reason);
   stream->fail(GrpcStatus::kUnavailable, reason);
+}
+
+bool Router::upstream_answered(const std::shared_ptr<ProxyStream>& stream) {
+  if (!stream->route) return true;  // a health check: nothing to record
+  std::optional<int> status = stream->trailers_only && stream->grpc ? grpc_status_of(stream->response_headers)
+                                                                    : std::nullopt;
+  record_outcome(*stream, status == static_cast<int>(GrpcStatus::kUnavailable));
+  if (!status || !stream->route->retry.retries_status(*status) || stream->closed) return true;
+  if (!may_retry(*stream, false)) return true;
+  stream->upstream_finished();
+  stream->upstream.reset();
+  retry(stream, "pod " + stream->endpoint + " answered grpc-status " + std::to_string(*status));
+  return false;
+}
+
+void Router::record_outcome(ProxyStream& stream, bool failed) {
+  EndpointState* state = stream.endpoint_state.get();
+  if (!state || !stream.table) return;
+  const Cluster& cluster = stream.table->clusters[stream.cluster];
+  const OutlierDetection& detection = cluster.outlier_detection;
+  if (!failed) {
+    state->consecutive_failures.store(0, std::memory_order_relaxed);
+    if (state->ejections.load(std::memory_order_relaxed) && !state->ejected(std::chrono::steady_clock::now())) {
+      state->ejections.store(0, std::memory_order_relaxed);  // back in good standing: the back-off resets
+    }
+    return;
+  }
+  if (detection.consecutive_failures == 0) return;
+  uint32_t failures = state->consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (failures < detection.consecutive_failures) return;
+  auto now = std::chrono::steady_clock::now();
+  const auto* states = states_of(stream);
+  if (!states || state->ejected(now)) return;
+  // Never eject more than half of the cluster: the rest must carry the load.
+  size_t ejected = std::count_if(states->begin(), states->end(), [&](const auto& s) { return s->ejected(now); });
+  if ((ejected + 1) * 2 > states->size()) {
+    spdlog::debug("{} {} keeps failing, but half of {} is ejected already", stream.log_prefix(), stream.endpoint,
+                  cluster.name);
+    return;
+  }
+  uint32_t ejections = state->ejections.fetch_add(1, std::memory_order_relaxed);
+  auto duration = detection.base_ejection * (uint64_t{1} << std::min<uint32_t>(ejections, 16));
+  duration = std::min<std::chrono::milliseconds>(duration, detection.max_ejection);
+  state->ejected_until.store((now + duration).time_since_epoch().count(), std::memory_order_relaxed);
+  state->consecutive_failures.store(0, std::memory_order_relaxed);
+  if (stream.cluster_stats) bump(stream.cluster_stats->outlier_ejections);
+  spdlog::warn("endpoint {} ({}) of {} ejected for {} ms after {} failures in a row", stream.endpoint, stream.pod,
+               cluster.name, duration.count(), failures);
 }
 
 }  // namespace grpc_ingress

@@ -1,7 +1,9 @@
 #pragma once
 
 #include "common/route_table.h"
+#include "dataplane/endpoint_state.h"
 #include "dataplane/proxy_stream.h"
+#include "dataplane/retry_budget.h"
 #include "dataplane/stats.h"
 #include "dataplane/upstream/load_balancer.h"
 #include "dataplane/upstream/upstream_pool.h"
@@ -9,20 +11,25 @@
 #include <boost/asio/io_context.hpp>
 
 #include <memory>
+#include <random>
 #include <string>
 #include <unordered_map>
 
 namespace grpc_ingress {
 
-// Routes each request (authority + path) to a cluster, balances it over the
-// cluster's endpoints and hands it to an upstream connection; retries a pod
-// that never saw the request on another pod. One per worker; worker thread only.
+// Routes each request (authority + path) to a cluster (or its canary),
+// balances it over the endpoints that are healthy, not ejected and below their
+// limits, and hands it to an upstream connection. Retries safely: calls a pod
+// never saw, and (within the route's retries and the cluster's budget) calls
+// that failed with a retry-on status before any response. Feeds outlier
+// detection with every outcome. One per worker; worker thread only.
 class Router {
  public:
-  static constexpr int kMaxAttempts = 3;  // pods tried per request before UNAVAILABLE
+  // Pods tried for a call no pod has seen, whatever the retry policy.
+  static constexpr uint32_t kTransparentAttempts = 3;
 
-  // `stats` (the worker's) must outlive the router.
-  Router(boost::asio::io_context& io, UpstreamPool& pool, WorkerStats& stats,
+  // `stats` (the worker's) and `states` (the data plane's) must outlive the router.
+  Router(boost::asio::io_context& io, UpstreamPool& pool, WorkerStats& stats, EndpointStates& states,
          std::chrono::milliseconds stream_idle_timeout, uint64_t seed);
 
   // Installs a new snapshot; balancer state of clusters that stay is kept.
@@ -32,28 +39,47 @@ class Router {
   // The request headers are complete: route, balance, forward.
   void dispatch(const std::shared_ptr<ProxyStream>& stream);
 
-  // An upstream could not serve `stream`; `retryable`: the pod never saw it.
+  // UpstreamHandlers: an upstream could not serve `stream`.
   void upstream_failed(const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
-                       bool retryable);
+                       UpstreamFailure failure);
+  // UpstreamHandlers: the pod answered; false if the answer is retried instead.
+  bool upstream_answered(const std::shared_ptr<ProxyStream>& stream);
 
  private:
+  // Balancer and retry budget of one cluster, kept across tables by name.
+  struct ClusterState {
+    std::unique_ptr<LoadBalancer> balancer;
+    RetryBudget budget;
+  };
+
+  uint32_t choose_cluster(const ProxyStream& stream);
+  void answer_health_bridge(const std::shared_ptr<ProxyStream>& stream);
   void forward(const std::shared_ptr<ProxyStream>& stream, const std::string& last_failure);
+  void retry(const std::shared_ptr<ProxyStream>& stream, const std::string& reason);
+  bool may_retry(ProxyStream& stream, bool transparent);
   void start_deadline(const std::shared_ptr<ProxyStream>& stream);
   void watch_idle(const std::shared_ptr<ProxyStream>& stream, std::chrono::milliseconds wait);
+  void record_outcome(ProxyStream& stream, bool failed);
+  // The shared endpoint states of `stream`'s cluster, when it routes on the running table.
+  const std::vector<std::shared_ptr<EndpointState>>* states_of(const ProxyStream& stream) const;
 
   boost::asio::io_context& io_;
   UpstreamPool& pool_;
   WorkerStats& stats_;
+  EndpointStates& endpoint_states_;
   std::chrono::milliseconds stream_idle_timeout_;
   uint64_t seed_;
+  std::mt19937_64 random_;
   std::shared_ptr<const RouteTable> table_;
-  std::unordered_map<std::string, std::unique_ptr<LoadBalancer>> balancers_;  // by cluster name
+  std::unordered_map<std::string, ClusterState> clusters_;  // by cluster name
 
   // Stats resolved when the table is applied, so a request only follows pointers.
   RouteStats* unrouted_stats_;
   std::unordered_map<const Route*, RouteStats*> route_stats_;
   std::vector<ClusterStats*> cluster_stats_;                            // by cluster index
   std::vector<std::vector<std::shared_ptr<EndpointStats>>> endpoint_stats_;  // [cluster][endpoint]
+  std::vector<std::vector<std::shared_ptr<EndpointState>>> states_;           // [cluster][endpoint]
+  std::vector<ClusterState*> cluster_states_;                                 // by cluster index
 };
 
 }  // namespace grpc_ingress

@@ -42,6 +42,10 @@ struct ClusterStats {
   std::atomic<uint64_t> upstream_requests{0};
   std::atomic<uint64_t> connect_failures{0};
   std::atomic<int64_t> active_streams{0};
+  std::atomic<uint64_t> retries{0};                  // attempts after the first
+  std::atomic<uint64_t> retries_over_budget{0};      // retries the 20% budget refused
+  std::atomic<uint64_t> outlier_ejections{0};
+  std::atomic<uint64_t> over_limit{0};               // calls refused: every endpoint at its circuit limit
 };
 
 // Calls per pod, for /debug/endpoints and --metrics-per-endpoint.

@@ -8,16 +8,22 @@
 
 namespace grpc_ingress {
 
-Worker::Worker(int index, const DownstreamOptions& downstream, const UpstreamOptions& upstream)
+Worker::Worker(int index, const DownstreamOptions& downstream, const UpstreamOptions& upstream,
+               EndpointStates& states)
     : index_(index),
       work_(boost::asio::make_work_guard(io_)),
       downstream_options_(downstream),
       random_(std::random_device{}()),
       pool_(io_, upstream,
-            [this](const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
-                   bool retryable) { router_.upstream_failed(stream, reason, retryable); },
+            UpstreamHandlers{[this](const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
+                                    UpstreamFailure failure) { router_.upstream_failed(stream, reason, failure); },
+                             [this](const std::shared_ptr<ProxyStream>& stream) {
+                               return router_.upstream_answered(stream);
+                             }},
             &stats_),
-      router_(io_, pool_, stats_, downstream.stream_idle_timeout, random_()) {}
+      router_(io_, pool_, stats_, states, downstream.stream_idle_timeout, random_()) {
+  if (index == 0) health_checker_.emplace(io_, pool_, states);
+}
 
 Worker::~Worker() { stop(); }
 
@@ -38,6 +44,7 @@ void Worker::stop() {
   work_.reset();
   io_.stop();
   thread_.join();
+  health_checker_.reset();
   pool_.close_all();
 }
 
@@ -68,6 +75,7 @@ void Worker::session_closed(uint64_t id) {
 }
 
 void Worker::apply_table(std::shared_ptr<const RouteTable> table) {
+  if (health_checker_) health_checker_->set_table(table);
   router_.set_table(std::move(table));
 }
 

@@ -2,6 +2,8 @@
 
 #include "common/route_table.h"
 #include "dataplane/downstream/h2_server_session.h"
+#include "dataplane/endpoint_state.h"
+#include "dataplane/health_checker.h"
 #include "dataplane/router.h"
 #include "dataplane/stats.h"
 #include "dataplane/upstream/upstream_pool.h"
@@ -13,6 +15,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -24,7 +27,10 @@ namespace grpc_ingress {
 // with other workers; other threads reach it only through post().
 class Worker {
  public:
-  Worker(int index, const DownstreamOptions& downstream, const UpstreamOptions& upstream);
+  // `states` (the data plane's) must outlive the worker. Worker 0 also runs
+  // the active health checks.
+  Worker(int index, const DownstreamOptions& downstream, const UpstreamOptions& upstream,
+         EndpointStates& states);
   ~Worker();
 
   void start();
@@ -63,6 +69,7 @@ class Worker {
   std::mt19937_64 random_;
   UpstreamPool pool_;
   Router router_;
+  std::optional<HealthChecker> health_checker_;
   bool shutting_down_ = false;
   std::unordered_map<uint64_t, std::weak_ptr<H2ServerSession>> sessions_;
   std::atomic<size_t> connection_count_{0};

@@ -212,7 +212,10 @@ int H2ServerSession::on_data(int32_t stream_id, const uint8_t* data, size_t len)
   }
   stream->bytes_in += len;
   stream->touch();
-  stream->request_body.append(data, len);
+  if (!stream->take_request_body(data, len)) {
+    nghttp2_session_consume(session_, stream_id, len);
+    return 0;
+  }
   if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
   return 0;
 }

@@ -78,7 +78,7 @@ nghttp2_session_callbacks* client_callbacks() {
 
 H2ClientConnection::H2ClientConnection(boost::asio::io_context& io, Endpoint endpoint,
                                        const UpstreamOptions& options,
-                                       UpstreamFailureHandler on_failure,
+                                       UpstreamHandlers handlers,
                                        std::function<void(H2ClientConnection*)> on_closed,
                                        WorkerStats* stats)
     : io_(io),
@@ -88,7 +88,7 @@ H2ClientConnection::H2ClientConnection(boost::asio::io_context& io, Endpoint end
       endpoint_(std::move(endpoint)),
       address_(endpoint_.address()),
       options_(options),
-      on_failure_(std::move(on_failure)),
+      handlers_(std::move(handlers)),
       on_closed_(std::move(on_closed)),
       stats_(stats),
       id_(next_connection_id++),
@@ -154,6 +154,7 @@ void H2ClientConnection::on_connected() {
   auto waiting = std::move(pending_);
   pending_.clear();
   for (auto& stream : waiting) {
+    stream->set_pending(false);
     if (!stream->closed) start_stream(stream);
   }
   do_read();
@@ -213,6 +214,7 @@ void H2ClientConnection::submit(std::shared_ptr<ProxyStream> stream) {
     start_stream(stream);
     schedule_flush();
   } else {
+    stream->set_pending(true);
     pending_.push_back(std::move(stream));
   }
 }
@@ -234,7 +236,8 @@ void H2ClientConnection::start_stream(const std::shared_ptr<ProxyStream>& stream
                                       has_body ? &provider : nullptr, nullptr);
   if (id < 0) {
     stream->upstream_finished();
-    on_failure_(stream, std::string("cannot start stream to pod: ") + nghttp2_strerror(id), true);
+    handlers_.failed(stream, std::string("cannot start stream to pod: ") + nghttp2_strerror(id),
+                     UpstreamFailure::kRefused);
     return;
   }
   stream->upstream_id = id;
@@ -310,9 +313,16 @@ int H2ClientConnection::on_headers_complete(int32_t stream_id, bool trailers, bo
     return 0;
   }
   if (stream->response_status < 200) return 0;  // 1xx: wait for the final response
-  if (stream->deadline_timer && end_stream) stream->deadline_timer->cancel();
   stream->trailers_only = end_stream;
   stream->response_ended = end_stream;
+  if (!handlers_.answered(stream)) {
+    // Retried elsewhere: this pod's stream is over for us.
+    streams_.erase(it);
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
+    schedule_flush();
+    return 0;
+  }
+  if (stream->deadline_timer && end_stream) stream->deadline_timer->cancel();
   if (downstream) downstream->response_headers_ready(*stream);
   return 0;
 }
@@ -324,8 +334,11 @@ int H2ClientConnection::on_data(int32_t stream_id, const uint8_t* data, size_t l
     nghttp2_session_consume(session_, stream_id, len);
     return 0;
   }
-  stream->response_body.append(data, len);
   stream->touch();
+  if (!stream->take_response_body(data, len)) {
+    nghttp2_session_consume(session_, stream_id, len);
+    return 0;
+  }
   if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
   return 0;
 }
@@ -348,11 +361,11 @@ int H2ClientConnection::on_stream_close(int32_t stream_id, uint32_t error_code) 
   if (error_code != NGHTTP2_NO_ERROR && stats_) bump(stats_->upstream_resets[reset_reason_slot(error_code)]);
   if (!stream->closed && !stream->response_ended) {
     if (error_code == NGHTTP2_REFUSED_STREAM) {
-      on_failure_(stream, "pod " + address_ + " refused the stream", true);
+      handlers_.failed(stream, "pod " + address_ + " refused the stream", UpstreamFailure::kRefused);
     } else if (!stream->response_started) {
-      on_failure_(stream,
-                  "pod " + address_ + " reset the stream (" + nghttp2_http2_strerror(error_code) + ")",
-                  false);
+      handlers_.failed(stream,
+                       "pod " + address_ + " reset the stream (" + nghttp2_http2_strerror(error_code) + ")",
+                       UpstreamFailure::kReset);
     } else {
       stream->fail(GrpcStatus::kUnavailable, "pod " + address_ + " reset the stream (" +
                                                  nghttp2_http2_strerror(error_code) + ")");
@@ -425,7 +438,9 @@ void H2ClientConnection::close(const std::string& reason) {
   for (auto& stream : waiting) {
     stream->upstream_finished();
     if (!was_connected && stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
-    if (!stream->closed) on_failure_(stream, reason, true);
+    if (!stream->closed) {
+      handlers_.failed(stream, reason, was_connected ? UpstreamFailure::kRefused : UpstreamFailure::kConnectFailed);
+    }
   }
   auto running = std::move(streams_);
   streams_.clear();
@@ -434,7 +449,7 @@ void H2ClientConnection::close(const std::string& reason) {
     if (stream->closed || stream->response_ended) continue;
     std::string message = "connection to pod " + address_ + " lost: " + reason;
     if (!stream->response_started) {
-      on_failure_(stream, message, false);
+      handlers_.failed(stream, message, UpstreamFailure::kReset);
     } else {
       stream->fail(GrpcStatus::kUnavailable, message);
     }

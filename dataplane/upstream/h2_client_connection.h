@@ -30,10 +30,22 @@ struct UpstreamOptions {
   size_t max_header_bytes = 64 * 1024;           // response header / trailer list
 };
 
-// Called when a stream could not be served by this connection. `retryable`:
-// the pod never saw the request (connect failure, REFUSED_STREAM, GOAWAY).
-using UpstreamFailureHandler = std::function<void(const std::shared_ptr<ProxyStream>& stream,
-                                                  const std::string& reason, bool retryable)>;
+// Why a stream could not be served by a connection.
+enum class UpstreamFailure {
+  kConnectFailed,  // the pod could not be reached: it never saw the request
+  kRefused,        // REFUSED_STREAM, GOAWAY above the stream, no stream could start: never processed
+  kReset,          // reset, or the connection lost, before response headers: the pod may have seen it
+};
+
+// How a connection tells the router about its streams.
+struct UpstreamHandlers {
+  std::function<void(const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
+                     UpstreamFailure failure)>
+      failed;
+  // The final response headers arrived (maybe a trailers-only answer).
+  // false: the router took the stream back for a retry; the connection forgets it.
+  std::function<bool(const std::shared_ptr<ProxyStream>& stream)> answered;
+};
 
 // One HTTP/2 (h2c) client connection to a pod, multiplexing many streams.
 // Worker thread only; kept alive by its own pending I/O.
@@ -41,7 +53,7 @@ class H2ClientConnection : public UpstreamSide,
                            public std::enable_shared_from_this<H2ClientConnection> {
  public:
   H2ClientConnection(boost::asio::io_context& io, Endpoint endpoint, const UpstreamOptions& options,
-                     UpstreamFailureHandler on_failure,
+                     UpstreamHandlers handlers,
                      std::function<void(H2ClientConnection*)> on_closed, WorkerStats* stats);
   ~H2ClientConnection() override;
 
@@ -99,7 +111,7 @@ class H2ClientConnection : public UpstreamSide,
   Endpoint endpoint_;
   std::string address_;
   UpstreamOptions options_;
-  UpstreamFailureHandler on_failure_;
+  UpstreamHandlers handlers_;
   std::function<void(H2ClientConnection*)> on_closed_;
   WorkerStats* stats_;  // the worker's; outlives the connection's I/O
   uint64_t id_;

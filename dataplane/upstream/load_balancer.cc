@@ -12,6 +12,20 @@ bool excluded(const Endpoint& endpoint, const std::vector<std::string>& exclude)
   return !exclude.empty() && std::find(exclude.begin(), exclude.end(), endpoint.address()) != exclude.end();
 }
 
+bool PickContext::at_limit(size_t index) const {
+  if (!states || index >= states->size()) return false;
+  const EndpointState& state = *(*states)[index];
+  return (max_streams && state.active_streams.load(std::memory_order_relaxed) >= max_streams) ||
+         (max_pending && state.pending_streams.load(std::memory_order_relaxed) >= max_pending);
+}
+
+bool PickContext::usable(const Cluster& cluster, size_t index) const {
+  if (excluded(cluster.endpoints[index], exclude)) return false;
+  if (!states || index >= states->size()) return true;
+  const EndpointState& state = *(*states)[index];
+  return !state.unhealthy() && !state.ejected(now) && !at_limit(index);
+}
+
 std::unique_ptr<LoadBalancer> make_load_balancer(LoadBalancePolicy policy, uint64_t seed) {
   switch (policy) {
     case LoadBalancePolicy::kRoundRobin:

@@ -1,7 +1,10 @@
 #pragma once
 
 #include "common/route_table.h"
+#include "dataplane/endpoint_state.h"
 #include "dataplane/stats.h"
+
+#include <chrono>
 
 #include <memory>
 #include <string>
@@ -16,7 +19,18 @@ struct PickContext {
   // This worker's stats of each endpoint of the cluster (same order), or
   // nullptr when the cluster is from an older snapshot.
   const std::vector<std::shared_ptr<EndpointStats>>* stats = nullptr;
-  std::string_view hash_key;  // ring hash: the request's key; empty when absent
+  std::string_view hash_key{};  // ring hash: the request's key; empty when absent
+  // The shared state of each endpoint (same order), or nullptr for an older
+  // snapshot: unhealthy, ejected and full endpoints get no new calls.
+  const std::vector<std::shared_ptr<EndpointState>>* states = nullptr;
+  uint32_t max_streams = 0;    // per endpoint; 0 = no limit
+  uint32_t max_pending = 0;    // per endpoint; 0 = no limit
+  std::chrono::steady_clock::time_point now{};
+
+  // May endpoint `index` of `cluster` take this call?
+  bool usable(const Cluster& cluster, size_t index) const;
+  // Is it over its circuit limits (as opposed to unhealthy or already tried)?
+  bool at_limit(size_t index) const;
 };
 
 // Picks the endpoint for one request (one HTTP/2 stream) of one cluster.

@@ -2,17 +2,17 @@
 
 namespace grpc_ingress {
 
-long RoundRobinLb::next_index(const Cluster& cluster, const std::vector<std::string>& exclude) {
+long RoundRobinLb::next_index(const Cluster& cluster, const PickContext& context) {
   const size_t n = cluster.endpoints.size();
   for (size_t i = 0; i < n; ++i) {
     size_t index = next_++ % n;
-    if (!excluded(cluster.endpoints[index], exclude)) return static_cast<long>(index);
+    if (context.usable(cluster, index)) return static_cast<long>(index);
   }
   return -1;
 }
 
 const Endpoint* RoundRobinLb::pick(const Cluster& cluster, const PickContext& context) {
-  long index = next_index(cluster, context.exclude);
+  long index = next_index(cluster, context);
   return index < 0 ? nullptr : &cluster.endpoints[static_cast<size_t>(index)];
 }
 

@@ -10,8 +10,8 @@ class RoundRobinLb : public LoadBalancer {
   explicit RoundRobinLb(uint64_t start) : next_(start) {}
   const Endpoint* pick(const Cluster& cluster, const PickContext& context) override;
 
-  // The index of the next endpoint in turn that is not excluded, or -1.
-  long next_index(const Cluster& cluster, const std::vector<std::string>& exclude);
+  // The index of the next usable endpoint in turn, or -1.
+  long next_index(const Cluster& cluster, const PickContext& context);
 
  private:
   uint64_t next_;

@@ -7,8 +7,8 @@
 namespace grpc_ingress {
 
 UpstreamPool::UpstreamPool(boost::asio::io_context& io, const UpstreamOptions& options,
-                           UpstreamFailureHandler on_failure, WorkerStats* stats)
-    : io_(io), options_(options), on_failure_(std::move(on_failure)), stats_(stats) {}
+                           UpstreamHandlers handlers, WorkerStats* stats)
+    : io_(io), options_(options), handlers_(std::move(handlers)), stats_(stats) {}
 
 UpstreamPool::~UpstreamPool() { close_all(); }
 
@@ -20,7 +20,7 @@ std::shared_ptr<H2ClientConnection> UpstreamPool::connection_for(const Endpoint&
     if (connection->accepting_streams()) return connection;
   }
   auto connection = std::make_shared<H2ClientConnection>(
-      io_, endpoint, options_, on_failure_, [this, address](H2ClientConnection* closed) {
+      io_, endpoint, options_, handlers_, [this, address](H2ClientConnection* closed) {
         if (closing_) return;
         auto it = connections_.find(address);
         if (it == connections_.end()) return;

@@ -19,7 +19,7 @@ namespace grpc_ingress {
 class UpstreamPool {
  public:
   UpstreamPool(boost::asio::io_context& io, const UpstreamOptions& options,
-               UpstreamFailureHandler on_failure, WorkerStats* stats);
+               UpstreamHandlers handlers, WorkerStats* stats);
   ~UpstreamPool();
 
   // A connection to `endpoint` that can take a stream now (maybe still
@@ -36,7 +36,7 @@ class UpstreamPool {
  private:
   boost::asio::io_context& io_;
   UpstreamOptions options_;
-  UpstreamFailureHandler on_failure_;
+  UpstreamHandlers handlers_;
   WorkerStats* stats_;
   bool closing_ = false;
   std::unordered_map<std::string, std::vector<std::shared_ptr<H2ClientConnection>>> connections_;

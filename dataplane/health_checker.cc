@@ -1,0 +1,208 @@
+#include "dataplane/health_checker.h"
+
+#include "dataplane/grpc.h"
+#include "dataplane/proxy_stream.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <random>
+
+namespace grpc_ingress {
+
+struct HealthChecker::Target {
+  std::string cluster;
+  Endpoint endpoint;
+  HealthCheck config;
+  std::shared_ptr<EndpointState> state;
+  uint32_t successes = 0;  // in a row
+  uint32_t failures = 0;   // in a row
+  bool stopped = false;
+  boost::asio::steady_timer timer;
+
+  Target(boost::asio::io_context& io) : timer(io) {}
+
+  // One check's result; `not_serving`: the pod said so itself.
+  void record(bool ok, bool not_serving, const std::string& detail) {
+    if (stopped) return;
+    uint8_t before = state->health.load(std::memory_order_relaxed);
+    if (ok) {
+      failures = 0;
+      if (++successes >= config.healthy_threshold) state->health.store(EndpointState::kHealthy);
+    } else {
+      successes = 0;
+      if (++failures >= config.unhealthy_threshold || not_serving) state->health.store(EndpointState::kUnhealthy);
+    }
+    uint8_t after = state->health.load(std::memory_order_relaxed);
+    if (after == before) return;
+    if (after == EndpointState::kHealthy) {
+      spdlog::info("health check: {} ({}) of {} is SERVING", endpoint.address(), endpoint.pod, cluster);
+    } else if (after == EndpointState::kUnhealthy) {
+      spdlog::warn("health check: {} ({}) of {} gets no new calls: {}", endpoint.address(), endpoint.pod, cluster,
+                   detail);
+    }
+  }
+};
+
+namespace {
+
+// The client side of one Check call: reads the pod's answer off the stream
+// the upstream connection fills, as a downstream session would.
+class HealthProbe : public DownstreamSide, public std::enable_shared_from_this<HealthProbe> {
+ public:
+  HealthProbe(boost::asio::io_context& io, std::shared_ptr<HealthChecker::Target> target)
+      : target_(std::move(target)), timeout_(io) {}
+
+  void start(UpstreamPool& pool) {
+    const HealthChecker::Target& target = *target_;
+    stream_ = std::make_shared<ProxyStream>(0, 0, weak_from_this());
+    stream_->method = "POST";
+    stream_->scheme = "http";
+    stream_->authority = target.endpoint.address();
+    stream_->path = "/grpc.health.v1.Health/Check";
+    stream_->grpc = true;
+    stream_->request_headers = {{"content-type", "application/grpc"},
+                                {"te", "trailers"},
+                                {"grpc-timeout", std::to_string(target.config.timeout.count()) + "m"},
+                                {"user-agent", "grpc-ingress-health-check"}};
+    std::string body = encode_health_check_request(target.config.service);
+    stream_->request_body.append(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+    stream_->request_ended = true;
+    stream_->replayable = false;
+    timeout_.expires_after(target.config.timeout);
+    timeout_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || self->done_) return;
+      self->stream_->cancel_upstream();
+      self->finish(false, false, "no answer within " + std::to_string(self->target_->config.timeout.count()) + " ms");
+    });
+    auto connection = pool.connection_for(target.endpoint);
+    if (!connection) {
+      finish(false, false, "shutting down");
+      return;
+    }
+    connection->submit(stream_);
+  }
+
+  void response_headers_ready(ProxyStream& stream) override {
+    if (stream.response_status != 200) {
+      finish(false, false, "HTTP status " + std::to_string(stream.response_status));
+    } else if (stream.trailers_only) {
+      evaluate(stream.response_headers);
+    }
+  }
+
+  void response_data_ready(ProxyStream& stream) override {
+    uint8_t buffer[1024];
+    while (size_t n = stream.response_body.read(buffer, sizeof(buffer))) {
+      if (body_.size() < 4096) body_.append(reinterpret_cast<const char*>(buffer), n);
+      if (stream.upstream) stream.upstream->response_body_consumed(stream, n);
+    }
+    if (stream.response_ended) evaluate(stream.response_trailers);
+  }
+
+  void request_body_consumed(ProxyStream&, size_t) override {}
+  void reset(ProxyStream&, uint32_t h2_error_code) override {
+    finish(false, false, "stream reset (HTTP/2 error " + std::to_string(h2_error_code) + ")");
+  }
+
+ private:
+  void evaluate(const HeaderList& trailers) {
+    std::string status = "missing", message;
+    for (const Header& header : trailers) {
+      if (header.name == "grpc-status") status = header.value;
+      if (header.name == "grpc-message") message = header.value;
+    }
+    if (status != "0") {
+      finish(false, false, "grpc-status " + status + (message.empty() ? "" : " (" + message + ")"));
+      return;
+    }
+    auto serving = decode_health_check_response(body_);
+    if (!serving) {
+      finish(false, false, "malformed HealthCheckResponse");
+    } else if (*serving != 1) {
+      static const char* const kNames[] = {"UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"};
+      finish(false, *serving == 2,
+             std::string("status ") + (*serving >= 0 && *serving < 4 ? kNames[*serving] : "unknown"));
+    } else {
+      finish(true, false, "");
+    }
+  }
+
+  void finish(bool ok, bool not_serving, const std::string& detail) {
+    if (done_) return;
+    done_ = true;
+    timeout_.cancel();
+    stream_->closed = true;
+    stream_->upstream_finished();
+    target_->record(ok, not_serving, detail);
+  }
+
+  std::shared_ptr<HealthChecker::Target> target_;
+  boost::asio::steady_timer timeout_;
+  std::shared_ptr<ProxyStream> stream_;
+  std::string body_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+HealthChecker::HealthChecker(boost::asio::io_context& io, UpstreamPool& pool, EndpointStates& states)
+    : io_(io), pool_(pool), states_(states) {}
+
+HealthChecker::~HealthChecker() {
+  for (auto& [_, target] : targets_) {
+    target->stopped = true;
+    target->timer.cancel();
+  }
+}
+
+void HealthChecker::set_table(const std::shared_ptr<const RouteTable>& table) {
+  std::map<std::string, std::shared_ptr<Target>> targets;
+  for (const Cluster& cluster : table->clusters) {
+    if (!cluster.health_check.enabled) continue;
+    for (const Endpoint& endpoint : cluster.endpoints) {
+      std::string key = cluster.name + "|" + endpoint.address();
+      auto it = targets_.find(key);
+      if (it != targets_.end() && it->second->config == cluster.health_check) {
+        targets[key] = std::move(it->second);
+        targets_.erase(it);
+        continue;
+      }
+      auto target = std::make_shared<Target>(io_);
+      target->cluster = cluster.name;
+      target->endpoint = endpoint;
+      target->config = cluster.health_check;
+      target->state = states_.get(cluster.name, endpoint.address());
+      targets[key] = target;
+      schedule(target, std::chrono::milliseconds(0));
+    }
+  }
+  // Endpoints no longer checked: stop, and forget what checks said.
+  for (auto& [key, target] : targets_) {
+    target->stopped = true;
+    target->timer.cancel();
+    if (!targets.count(key)) target->state->health.store(EndpointState::kUnknown);
+  }
+  targets_ = std::move(targets);
+}
+
+void HealthChecker::schedule(const std::shared_ptr<Target>& target, std::chrono::milliseconds delay) {
+  target->timer.expires_after(delay);
+  target->timer.async_wait([this, weak = std::weak_ptr<Target>(target)](boost::system::error_code ec) {
+    auto target = weak.lock();
+    if (ec || !target || target->stopped) return;
+    check(target);
+  });
+}
+
+void HealthChecker::check(const std::shared_ptr<Target>& target) {
+  auto probe = std::make_shared<HealthProbe>(io_, target);
+  probe->start(pool_);
+  // Spread checks of many endpoints: each interval varies by up to 10%.
+  static thread_local std::mt19937 random(std::random_device{}());
+  auto interval = target->config.interval;
+  auto jitter = std::uniform_int_distribution<int64_t>(0, interval.count() / 10)(random);
+  schedule(target, interval + std::chrono::milliseconds(jitter));
+}
+
+}  // namespace grpc_ingress
