@@ -142,12 +142,14 @@ HttpResponse http_get(const std::string& host, uint16_t port, const std::string&
 
 // ---- Pod ----
 
-std::unique_ptr<Pod> Pod::start(const std::filesystem::path& log_dir, const std::string& name, const std::string& ip) {
+std::unique_ptr<Pod> Pod::start(const std::filesystem::path& log_dir, const std::string& name, const std::string& ip,
+                                const std::vector<std::string>& args) {
   auto pod = std::make_unique<Pod>();
   pod->name_ = name;
   pod->ip_ = ip;
-  pod->process_ = Process::start({TEST_POD_BINARY, "--listen", ip + ":0", "--pod", name, "--exit-with-parent"},
-                                 log_dir, "pod-" + name);
+  std::vector<std::string> argv = {TEST_POD_BINARY, "--listen", ip + ":0", "--pod", name, "--exit-with-parent"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  pod->process_ = Process::start(argv, log_dir, "pod-" + name);
   auto listening = pod->process_->wait_for_line("LISTENING ", kPodStartTimeout);
   if (!listening) {
     throw std::runtime_error("test-pod " + name + " on " + ip + " did not print LISTENING within 10 s; stderr:\n" +

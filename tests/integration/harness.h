@@ -64,8 +64,9 @@ class Pod {
  public:
   // Starts `test-pod --listen <ip>:0 --pod <name>` and waits for its LISTENING
   // line (throws with its stderr if it does not come within 10 s).
+  // `args` go to test-pod after its own (e.g. {"--delay-ms", "50"}, {"--reset-calls"}).
   static std::unique_ptr<Pod> start(const std::filesystem::path& log_dir, const std::string& name,
-                                    const std::string& ip = next_pod_ip());
+                                    const std::string& ip = next_pod_ip(), const std::vector<std::string>& args = {});
 
   const std::string& name() const { return name_; }
   const std::string& ip() const { return ip_; }

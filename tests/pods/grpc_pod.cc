@@ -1,10 +1,16 @@
 // test-pod: a real gRPC C++ server standing in for one Kubernetes pod.
 //
 //   test-pod --listen 127.0.0.2:0 --pod greeter-0 [--exit-with-parent]
+//            [--delay-ms N] [--reset-calls] [--max-connection-age-ms N]
 //
 // Serves helloworld.Greeter, grpc_ingress.test.Echo and grpc.health.v1 over
 // cleartext HTTP/2. When ready it prints one line, "LISTENING <ip>:<port>", on
 // stdout (port 0 picks a free port). SIGTERM or SIGINT: shut down, exit 0.
+// SIGUSR1: health NOT_SERVING; SIGUSR2: SERVING again (as a pod's readiness
+// flips). --delay-ms slows every unary call (a slow pod); --reset-calls
+// resets every unary call with RST_STREAM (a broken pod); --max-connection-age-ms
+// makes the server send GOAWAY on each connection after that age, as gRPC
+// servers with MAX_CONNECTION_AGE do.
 
 #include "grpc/examples/helloworld.grpc.pb.h"
 #include "tests/proto/echo.grpc.pb.h"
@@ -18,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -90,6 +97,12 @@ class FinishOnExit {
   std::shared_ptr<CallRecord> record_;
 };
 
+// How this pod misbehaves on every unary call, from its command line.
+struct Behaviour {
+  int delay_ms = 0;
+  bool reset_calls = false;
+};
+
 // Sleeps `ms` in short slices; false as soon as the call is cancelled.
 bool sleep_unless_cancelled(grpc::ServerContext* context, int ms) {
   auto until = Clock::now() + std::chrono::milliseconds(std::min(ms, kMaxSleepMs));
@@ -121,6 +134,16 @@ void echo_metadata(grpc::ServerContext* context, const test::EchoRequest& reques
   }
 }
 
+// Applies the pod's Behaviour; false when the call was reset.
+bool misbehave(grpc::ServerContext* context, const Behaviour& behaviour) {
+  if (behaviour.reset_calls) {
+    context->TryCancel();  // RST_STREAM to the caller, before any response header
+    return false;
+  }
+  if (behaviour.delay_ms > 0) sleep_unless_cancelled(context, behaviour.delay_ms);
+  return true;
+}
+
 // The status the request asks for: its fail_code, or OK.
 grpc::Status requested_status(const test::EchoRequest& request) {
   if (request.fail_code() == 0) return grpc::Status::OK;
@@ -129,11 +152,13 @@ grpc::Status requested_status(const test::EchoRequest& request) {
 
 class GreeterService final : public helloworld::Greeter::Service {
  public:
-  GreeterService(std::string pod, CallRegistry& registry) : pod_(std::move(pod)), registry_(registry) {}
+  GreeterService(std::string pod, CallRegistry& registry, const Behaviour& behaviour)
+      : pod_(std::move(pod)), registry_(registry), behaviour_(behaviour) {}
 
-  grpc::Status SayHello(grpc::ServerContext*, const helloworld::HelloRequest* request,
+  grpc::Status SayHello(grpc::ServerContext* context, const helloworld::HelloRequest* request,
                         helloworld::HelloReply* reply) override {
     registry_.start("");
+    if (!misbehave(context, behaviour_)) return grpc::Status(grpc::StatusCode::CANCELLED, "reset by --reset-calls");
     reply->set_message("Hello " + request->name() + " from " + pod_);
     return grpc::Status::OK;
   }
@@ -141,16 +166,19 @@ class GreeterService final : public helloworld::Greeter::Service {
  private:
   std::string pod_;
   CallRegistry& registry_;
+  const Behaviour& behaviour_;
 };
 
 class EchoService final : public test::Echo::Service {
  public:
-  EchoService(std::string pod, CallRegistry& registry) : pod_(std::move(pod)), registry_(registry) {}
+  EchoService(std::string pod, CallRegistry& registry, const Behaviour& behaviour)
+      : pod_(std::move(pod)), registry_(registry), behaviour_(behaviour) {}
 
   grpc::Status Unary(grpc::ServerContext* context, const test::EchoRequest* request,
                      test::EchoReply* reply) override {
     auto record = registry_.start(request->tag());
     FinishOnExit finish(record);
+    if (!misbehave(context, behaviour_)) return grpc::Status(grpc::StatusCode::CANCELLED, "reset by --reset-calls");
     if (!sleep_unless_cancelled(context, request->sleep_ms())) {
       record->cancelled = true;
       return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while sleeping");
@@ -263,16 +291,20 @@ class EchoService final : public test::Echo::Service {
  private:
   std::string pod_;
   CallRegistry& registry_;
+  const Behaviour& behaviour_;
 };
 
 struct Options {
   std::string listen;
   std::string pod;
   bool exit_with_parent = false;
+  Behaviour behaviour;
+  int max_connection_age_ms = 0;
 };
 
 const char* const kUsage =
-    "usage: test-pod --listen IP:PORT --pod NAME [--exit-with-parent]\n"
+    "usage: test-pod --listen IP:PORT --pod NAME [--exit-with-parent] [--delay-ms N] [--reset-calls]\n"
+    "                [--max-connection-age-ms N]\n"
     "  Serves helloworld.Greeter, grpc_ingress.test.Echo and grpc.health.v1 (insecure).\n"
     "  Port 0 picks a free port. Prints 'LISTENING <ip>:<port>' when ready.\n";
 
@@ -281,6 +313,12 @@ bool parse_options(int argc, char** argv, Options& options) {
     std::string arg = argv[i];
     if (arg == "--exit-with-parent") {
       options.exit_with_parent = true;
+    } else if (arg == "--reset-calls") {
+      options.behaviour.reset_calls = true;
+    } else if ((arg == "--delay-ms" || arg == "--max-connection-age-ms") && i + 1 < argc) {
+      int value = std::atoi(argv[++i]);
+      if (value < 0) return false;
+      (arg == "--delay-ms" ? options.behaviour.delay_ms : options.max_connection_age_ms) = value;
     } else if ((arg == "--listen" || arg == "--pod") && i + 1 < argc) {
       (arg == "--listen" ? options.listen : options.pod) = argv[++i];
     } else {
@@ -302,12 +340,14 @@ int run(const Options& options) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (options.exit_with_parent) prctl(PR_SET_PDEATHSIG, SIGTERM);
 
   CallRegistry registry;
-  GreeterService greeter(options.pod, registry);
-  EchoService echo(options.pod, registry);
+  GreeterService greeter(options.pod, registry, options.behaviour);
+  EchoService echo(options.pod, registry, options.behaviour);
   grpc::EnableDefaultHealthCheckService(true);
 
   grpc::ServerBuilder builder;
@@ -315,6 +355,10 @@ int run(const Options& options) {
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
   // A second pod on the same address must fail, not share the port silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  if (options.max_connection_age_ms > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, options.max_connection_age_ms);
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, 10000);
+  }
   builder.RegisterService(&greeter);
   builder.RegisterService(&echo);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -326,7 +370,13 @@ int run(const Options& options) {
   std::fflush(stdout);
 
   int signal = 0;
-  sigwait(&signals, &signal);
+  for (;;) {
+    sigwait(&signals, &signal);
+    if (signal != SIGUSR1 && signal != SIGUSR2) break;
+    bool serving = signal == SIGUSR2;
+    server->GetHealthCheckService()->SetServingStatus(serving);
+    std::cerr << "test-pod " << options.pod << ": health " << (serving ? "SERVING" : "NOT_SERVING") << "\n";
+  }
   std::cerr << "test-pod " << options.pod << ": signal " << signal << ", shutting down\n";
   server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   server->Wait();
