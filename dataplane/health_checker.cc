@@ -84,6 +84,7 @@ class HealthProbe : public DownstreamSide, public std::enable_shared_from_this<H
   }
 
   void response_headers_ready(ProxyStream& stream) override {
+    stream.response_started = true;  // as a downstream session would: what follows is body and trailers
     if (stream.response_status != 200) {
       finish(false, false, "HTTP status " + std::to_string(stream.response_status));
     } else if (stream.trailers_only) {

@@ -63,7 +63,10 @@ void Router::set_table(std::shared_ptr<const RouteTable> table) {
     auto it = clusters_.find(cluster.name);
     ClusterState& state = clusters[cluster.name];
     if (it != clusters_.end()) state = std::move(it->second);
-    if (!state.balancer) state.balancer = make_load_balancer(cluster.lb_policy, seed_ + clusters.size());
+    if (!state.balancer || state.policy != cluster.lb_policy) {
+      state.policy = cluster.lb_policy;
+      state.balancer = make_load_balancer(cluster.lb_policy, seed_ + clusters.size());
+    }
     for (const Endpoint& endpoint : cluster.endpoints) addresses.insert(endpoint.address());
   }
   clusters_ = std::move(clusters);
@@ -241,7 +244,10 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
   // A cluster missing from the running table (the table changed under a
   // retry) gets a fresh balancer for the old snapshot.
   ClusterState& state = clusters_[cluster.name];
-  if (!state.balancer) state.balancer = make_load_balancer(cluster.lb_policy, seed_);
+  if (!state.balancer || state.policy != cluster.lb_policy) {
+    state.policy = cluster.lb_policy;
+    state.balancer = make_load_balancer(cluster.lb_policy, seed_);
+  }
   PickContext context{stream->tried_endpoints};
   context.states = states_of(*stream);
   context.max_streams = cluster.max_streams_per_endpoint;

@@ -48,6 +48,7 @@ class Router {
  private:
   // Balancer and retry budget of one cluster, kept across tables by name.
   struct ClusterState {
+    LoadBalancePolicy policy = LoadBalancePolicy::kLeastRequest;
     std::unique_ptr<LoadBalancer> balancer;
     RetryBudget budget;
   };

@@ -8,7 +8,9 @@
 // stdout (port 0 picks a free port). SIGTERM or SIGINT: shut down, exit 0.
 // SIGUSR1: health NOT_SERVING; SIGUSR2: SERVING again (as a pod's readiness
 // flips). --delay-ms slows every unary call (a slow pod); --reset-calls
-// resets every unary call with RST_STREAM (a broken pod); --max-connection-age-ms
+// makes a broken pod instead of a gRPC server: it speaks just enough HTTP/2
+// to answer every request with RST_STREAM(INTERNAL_ERROR), before any
+// response header (gRPC C++ itself never resets a call); --max-connection-age-ms
 // makes the server send GOAWAY on each connection after that age, as gRPC
 // servers with MAX_CONNECTION_AGE do.
 
@@ -18,7 +20,11 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,6 +38,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace grpc_ingress::testing {
 namespace {
@@ -100,7 +107,7 @@ class FinishOnExit {
 // How this pod misbehaves on every unary call, from its command line.
 struct Behaviour {
   int delay_ms = 0;
-  bool reset_calls = false;
+  bool reset_calls = false;  // not a gRPC server at all: see run_resetting_pod
 };
 
 // Sleeps `ms` in short slices; false as soon as the call is cancelled.
@@ -134,14 +141,9 @@ void echo_metadata(grpc::ServerContext* context, const test::EchoRequest& reques
   }
 }
 
-// Applies the pod's Behaviour; false when the call was reset.
+// Applies the pod's Behaviour (a delay); false when the call was cancelled meanwhile.
 bool misbehave(grpc::ServerContext* context, const Behaviour& behaviour) {
-  if (behaviour.reset_calls) {
-    context->TryCancel();  // RST_STREAM to the caller, before any response header
-    return false;
-  }
-  if (behaviour.delay_ms > 0) sleep_unless_cancelled(context, behaviour.delay_ms);
-  return true;
+  return behaviour.delay_ms <= 0 || sleep_unless_cancelled(context, behaviour.delay_ms);
 }
 
 // The status the request asks for: its fail_code, or OK.
@@ -158,7 +160,7 @@ class GreeterService final : public helloworld::Greeter::Service {
   grpc::Status SayHello(grpc::ServerContext* context, const helloworld::HelloRequest* request,
                         helloworld::HelloReply* reply) override {
     registry_.start("");
-    if (!misbehave(context, behaviour_)) return grpc::Status(grpc::StatusCode::CANCELLED, "reset by --reset-calls");
+    if (!misbehave(context, behaviour_)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while delayed");
     reply->set_message("Hello " + request->name() + " from " + pod_);
     return grpc::Status::OK;
   }
@@ -178,7 +180,7 @@ class EchoService final : public test::Echo::Service {
                      test::EchoReply* reply) override {
     auto record = registry_.start(request->tag());
     FinishOnExit finish(record);
-    if (!misbehave(context, behaviour_)) return grpc::Status(grpc::StatusCode::CANCELLED, "reset by --reset-calls");
+    if (!misbehave(context, behaviour_)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while delayed");
     if (!sleep_unless_cancelled(context, request->sleep_ms())) {
       record->cancelled = true;
       return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled while sleeping");
@@ -334,7 +336,76 @@ std::string host_part(const std::string& listen) {
   return colon == std::string::npos ? listen : listen.substr(0, colon);
 }
 
+// --reset-calls: one thread per connection; reads HTTP/2 frames and answers
+// SETTINGS with an ACK and every HEADERS frame (a new request) with
+// RST_STREAM(INTERNAL_ERROR). Blocking I/O is fine for a test double.
+void serve_resetting_connection(int fd) {
+  auto read_exact = [fd](uint8_t* out, size_t n) {
+    for (size_t got = 0; got < n;) {
+      ssize_t r = ::read(fd, out + got, n - got);
+      if (r <= 0) return false;
+      got += static_cast<size_t>(r);
+    }
+    return true;
+  };
+  auto write_all = [fd](const std::vector<uint8_t>& bytes) {
+    return ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+  };
+  uint8_t preface[24];
+  if (read_exact(preface, sizeof(preface)) && write_all({0, 0, 0, 4, 0, 0, 0, 0, 0})) {  // empty SETTINGS
+    std::vector<uint8_t> payload;
+    for (;;) {
+      uint8_t header[9];
+      if (!read_exact(header, sizeof(header))) break;
+      size_t length = (size_t{header[0]} << 16) | (size_t{header[1]} << 8) | header[2];
+      uint8_t type = header[3], flags = header[4];
+      uint32_t stream = ((uint32_t{header[5]} & 0x7f) << 24) | (uint32_t{header[6]} << 16) |
+                        (uint32_t{header[7]} << 8) | header[8];
+      payload.resize(length);
+      if (length && !read_exact(payload.data(), length)) break;
+      bool ok = true;
+      if (type == 4 && !(flags & 1)) ok = write_all({0, 0, 0, 4, 1, 0, 0, 0, 0});  // SETTINGS ACK
+      if (type == 1) {  // HEADERS: reset the stream, error 2 (INTERNAL_ERROR)
+        ok = write_all({0, 0, 4, 3, 0, static_cast<uint8_t>(stream >> 24), static_cast<uint8_t>(stream >> 16),
+                        static_cast<uint8_t>(stream >> 8), static_cast<uint8_t>(stream), 0, 0, 0, 2});
+      }
+      if (type == 6 && !(flags & 1)) {  // PING: answer it, or the proxy thinks the pod is dead
+        std::vector<uint8_t> pong = {0, 0, 8, 6, 1, 0, 0, 0, 0};
+        pong.insert(pong.end(), payload.begin(), payload.end());
+        ok = write_all(pong);
+      }
+      if (!ok) break;
+    }
+  }
+  ::close(fd);
+}
+
+int run_resetting_pod(const Options& options) {
+  if (options.exit_with_parent) prctl(PR_SET_PDEATHSIG, SIGTERM);
+  std::string host = host_part(options.listen);
+  int port = std::atoi(options.listen.substr(options.listen.rfind(':') + 1).c_str());
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  socklen_t size = sizeof(address);
+  if (listener < 0 || ::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1 ||
+      ::bind(listener, reinterpret_cast<sockaddr*>(&address), size) != 0 || ::listen(listener, 64) != 0 ||
+      ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+    std::cerr << "test-pod " << options.pod << ": cannot listen on " << options.listen << "\n";
+    return 1;
+  }
+  std::printf("LISTENING %s:%d\n", host.c_str(), ntohs(address.sin_port));
+  std::fflush(stdout);
+  for (;;) {
+    int fd = ::accept(listener, nullptr, nullptr);
+    if (fd < 0) continue;
+    std::thread(serve_resetting_connection, fd).detach();
+  }
+}
+
 int run(const Options& options) {
+  if (options.behaviour.reset_calls) return run_resetting_pod(options);
   // Signals are taken by sigwait() below; block them before gRPC starts threads.
   sigset_t signals;
   sigemptyset(&signals);
