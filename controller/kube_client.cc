@@ -20,6 +20,7 @@
 #include <array>
 #include <deque>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <vector>
@@ -480,7 +481,9 @@ class WatchSession : public KubeWatch, public std::enable_shared_from_this<Watch
     auto self = shared_from_this();
     parser_.emplace();
     parser_->header_limit(kMaxHeaderBytes);
-    parser_->body_limit(boost::none);  // a watch body is as long as the watch
+    // A watch body is as long as the watch. Not boost::none: Beast 1.74 then
+    // refuses any answer with a Content-Length (it compares the length to an empty optional).
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     http::async_read_header(connection_->stream(), connection_->buffer(), *parser_, [self](beast::error_code error, size_t) {
       if (self->done_) return;
       if (error) {

@@ -36,4 +36,23 @@ std::vector<std::pair<std::string, bool>> KubeSource::watching() const {
   return out;
 }
 
+void write_kube_metrics(MetricsWriter& out, const KubeClient& client, const KubeSource& source) {
+  out.family("grpc_ingress_kube_requests_total", "counter",
+             "Kubernetes API requests (each attempt), by verb (WATCH for watches) and HTTP status (error: no answer).");
+  for (const auto& [key, count] : client.requests_total()) {
+    out.sample("grpc_ingress_kube_requests_total", {{"verb", key.first}, {"code", key.second}},
+               static_cast<double>(count));
+  }
+  out.family("grpc_ingress_kube_watch_restarts_total", "counter",
+             "List/watch restarts by resource and reason (closed, timeout, dropped, expired, error, invalid).");
+  for (const auto& [key, count] : source.watch_restarts()) {
+    out.sample("grpc_ingress_kube_watch_restarts_total", {{"resource", key.first}, {"reason", key.second}},
+               static_cast<double>(count));
+  }
+  out.family("grpc_ingress_kube_watch_open", "gauge", "1 while the watch of the resource is open.");
+  for (const auto& [resource, open] : source.watching()) {
+    out.sample("grpc_ingress_kube_watch_open", {{"resource", resource}}, open ? 1 : 0);
+  }
+}
+
 }  // namespace grpc_ingress

@@ -1,6 +1,8 @@
 #pragma once
 
+#include "common/metrics.h"
 #include "controller/kube_api.h"
+#include "controller/kube_client.h"
 #include "controller/kube_informer.h"
 #include "controller/store.h"
 
@@ -48,5 +50,9 @@ class KubeSource {
   std::shared_ptr<RestartCounts> restarts_;  // shared with informers, which may outlive a stop
   std::vector<std::shared_ptr<Informer>> informers_;
 };
+
+// grpc_ingress_kube_requests_total, grpc_ingress_kube_watch_restarts_total and
+// grpc_ingress_kube_watch_open: the API source's health on /metrics.
+void write_kube_metrics(MetricsWriter& out, const KubeClient& client, const KubeSource& source);
 
 }  // namespace grpc_ingress

@@ -7,6 +7,9 @@
 #include "common/process_metrics.h"
 #include "controller/admin_server.h"
 #include "controller/file_source.h"
+#include "controller/kube_client.h"
+#include "controller/kube_config.h"
+#include "controller/kube_source.h"
 #include "controller/publisher.h"
 #include "controller/store.h"
 #include "dataplane/dataplane.h"
@@ -27,11 +30,22 @@ namespace {
 
 constexpr auto kPublishDebounce = std::chrono::milliseconds(50);
 
-std::string metrics_text(const Publisher& publisher, const Dataplane& dataplane, bool draining,
-                         bool per_endpoint) {
+// The API source's own numbers; absent in --manifests mode.
+struct KubeParts {
+  const KubeClient* client = nullptr;
+  const KubeSource* source = nullptr;
+};
+
+std::string metrics_text(const Publisher& publisher, const Dataplane& dataplane, const Store& store,
+                         const KubeParts& kube, bool draining, bool per_endpoint) {
   auto table = publisher.current();
   MetricsWriter out;
   dataplane.write_metrics(out, table.get(), per_endpoint);
+  out.family("grpc_ingress_objects", "gauge", "Objects the controller holds, by kind (invalid ones included).");
+  for (ObjectKind kind : kAllObjectKinds) {
+    out.sample("grpc_ingress_objects", {{"kind", std::string(kind_name(kind))}}, static_cast<double>(store.count(kind)));
+  }
+  if (kube.client && kube.source) write_kube_metrics(out, *kube.client, *kube.source);
 
   out.family("grpc_ingress_endpoints", "gauge",
              "Endpoints of each backend Service port in the running table, by state.");
@@ -73,17 +87,25 @@ std::string metrics_text(const Publisher& publisher, const Dataplane& dataplane,
 }
 
 int run(const Flags& flags) {
-  if (flags.manifests.empty()) {
-    spdlog::error(
-        "the Kubernetes API source (in-cluster or --kubeconfig) is not part of this build yet; "
-        "run with --manifests DIR");
-    return 2;
-  }
-  spdlog::info("grpc-ingress starting: ingress class '{}', controller '{}', manifests from {}",
-               flags.ingress_class, flags.controller_name, flags.manifests);
-  if (!flags.publish_service.empty()) {
-    spdlog::warn("--publish-service {}: Ingress status is written only in Kubernetes API mode",
-                 flags.publish_service);
+  const bool api_mode = flags.manifests.empty();
+  std::optional<KubeConfig> kube_config;
+  if (api_mode) {
+    auto config = flags.kubeconfig.empty() ? in_cluster_config() : load_kubeconfig(flags.kubeconfig);
+    if (!config) {
+      spdlog::error("{}", config.error().message);
+      return 2;
+    }
+    kube_config = std::move(*config);
+    spdlog::info("grpc-ingress starting: ingress class '{}', controller '{}', Kubernetes API {} ({}){}",
+                 flags.ingress_class, flags.controller_name, kube_config->server, kube_config->description,
+                 flags.watch_namespace.empty() ? "" : ", namespace " + flags.watch_namespace + " only");
+  } else {
+    spdlog::info("grpc-ingress starting: ingress class '{}', controller '{}', manifests from {}",
+                 flags.ingress_class, flags.controller_name, flags.manifests);
+    if (!flags.publish_service.empty()) {
+      spdlog::warn("--publish-service {}: Ingress status is written only in Kubernetes API mode",
+                   flags.publish_service);
+    }
   }
   spdlog::info("the TLS listener (--https-port {}) is not part of this build; serving h2c only",
                flags.https_port);
@@ -108,12 +130,33 @@ int run(const Flags& flags) {
     return 1;
   }
 
-  FileSource source(io, flags.manifests, flags.manifests_poll_interval, store);
-  if (auto status = source.start(); !status) {
-    spdlog::error("--manifests {}: {}", flags.manifests, status.error().message);
-    dataplane.stop();
-    return 1;
+  // One source feeds the store: manifest files, or the API (list + watch).
+  std::unique_ptr<FileSource> file_source;
+  std::unique_ptr<KubeClient> kube_client;
+  std::unique_ptr<KubeSource> kube_source;
+  if (api_mode) {
+    auto client = KubeClient::create(io, *kube_config);
+    if (!client) {
+      spdlog::error("{}: {}", kube_config->description, client.error().message);
+      dataplane.stop();
+      return 2;
+    }
+    kube_client = std::move(*client);
+    kube_source = std::make_unique<KubeSource>(io, *kube_client, store,
+                                               KubeSourceOptions{.watch_namespace = flags.watch_namespace});
+    kube_source->start();
+  } else {
+    file_source = std::make_unique<FileSource>(io, flags.manifests, flags.manifests_poll_interval, store);
+    if (auto status = file_source->start(); !status) {
+      spdlog::error("--manifests {}: {}", flags.manifests, status.error().message);
+      dataplane.stop();
+      return 1;
+    }
   }
+  auto stop_source = [&] {
+    if (file_source) file_source->stop();
+    if (kube_source) kube_source->stop();
+  };
 
   TranslatorOptions translator_options;
   translator_options.ingress_class = flags.ingress_class;
@@ -147,7 +190,8 @@ int run(const Flags& flags) {
               {"/metrics",
                [&] {
                  return AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                                      metrics_text(publisher, dataplane, draining, flags.metrics_per_endpoint)};
+                                      metrics_text(publisher, dataplane, store, {kube_client.get(), kube_source.get()},
+                                                   draining, flags.metrics_per_endpoint)};
                }},
               {"/debug/endpoints",
                [&] {
@@ -157,7 +201,7 @@ int run(const Flags& flags) {
           });
   if (auto status = admin.start(flags.bind_address, flags.admin_port); !status) {
     spdlog::error("{}", status.error().message);
-    source.stop();
+    stop_source();
     dataplane.stop();
     return 1;
   }
@@ -196,7 +240,7 @@ int run(const Flags& flags) {
 
   io.run();
   admin.stop();
-  source.stop();
+  stop_source();
   dataplane.stop();
   return 0;
 }
