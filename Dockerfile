@@ -30,6 +30,7 @@ RUN apt-get update \
       libgcc-s1 \
       libnghttp2-14 \
       libspdlog1.10 \
+      libssl3 \
       libstdc++6 \
       libyaml-cpp0.7 \
  && rm -rf /var/lib/apt/lists/* \

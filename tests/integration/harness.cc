@@ -184,22 +184,32 @@ std::vector<EndpointSpec> endpoints_of(const std::vector<std::unique_ptr<Pod>>& 
 
 std::unique_ptr<Ingress> Ingress::start(const std::filesystem::path& manifests, const std::filesystem::path& log_dir,
                                         const IngressOptions& options) {
+  return start_with_source({"--manifests", manifests.string()}, log_dir, options);
+}
+
+std::unique_ptr<Ingress> Ingress::start_with_source(const std::vector<std::string>& source_args,
+                                                    const std::filesystem::path& log_dir, const IngressOptions& options) {
   std::string last_log;
   for (int attempt = 1; attempt <= kIngressStartAttempts; ++attempt) {
     auto ingress = std::make_unique<Ingress>();
     ingress->http_port_ = free_port();
     ingress->admin_port_ = free_port();
     ingress->https_port_ = free_port();
-    std::vector<std::string> argv = {GRPC_INGRESS_BINARY,
-                                     "--manifests", manifests.string(),
-                                     "--bind-address", "127.0.0.1",
-                                     "--http-port", std::to_string(ingress->http_port_),
-                                     "--admin-port", std::to_string(ingress->admin_port_),
-                                     "--https-port", std::to_string(ingress->https_port_),
-                                     "--threads", std::to_string(options.threads),
-                                     "--log-level", "debug",
-                                     "--shutdown-drain", "100ms",
-                                     "--shutdown-grace", "3s"};
+    std::vector<std::string> argv;
+    if (!options.env.empty()) {
+      argv.push_back("/usr/bin/env");
+      argv.insert(argv.end(), options.env.begin(), options.env.end());
+    }
+    argv.push_back(GRPC_INGRESS_BINARY);
+    argv.insert(argv.end(), source_args.begin(), source_args.end());
+    argv.insert(argv.end(), {"--bind-address", "127.0.0.1",
+                             "--http-port", std::to_string(ingress->http_port_),
+                             "--admin-port", std::to_string(ingress->admin_port_),
+                             "--https-port", std::to_string(ingress->https_port_),
+                             "--threads", std::to_string(options.threads),
+                             "--log-level", "debug",
+                             "--shutdown-drain", "100ms",
+                             "--shutdown-grace", "3s"});
     argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
     ingress->process_ = Process::start(argv, log_dir, "grpc-ingress");
 

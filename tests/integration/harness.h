@@ -93,6 +93,8 @@ struct IngressOptions {
   // harness shortens the SIGTERM drain (--shutdown-drain 100ms --shutdown-grace 3s)
   // so that tearing a test down takes milliseconds, not the 5 s default.
   std::vector<std::string> extra_args{};
+  // "NAME=VALUE" entries added to the binary's environment (through env(1)).
+  std::vector<std::string> env{};
 };
 
 // The grpc-ingress binary, serving a ManifestDir on 127.0.0.1.
@@ -102,6 +104,10 @@ class Ingress {
   // Throws std::runtime_error carrying the binary's log if it does not.
   static std::unique_ptr<Ingress> start(const std::filesystem::path& manifests, const std::filesystem::path& log_dir,
                                         const IngressOptions& options = {});
+  // The same with other source flags, e.g. {"--kubeconfig", file}, or none (in-cluster).
+  static std::unique_ptr<Ingress> start_with_source(const std::vector<std::string>& source_args,
+                                                    const std::filesystem::path& log_dir,
+                                                    const IngressOptions& options = {});
 
   uint16_t http_port() const { return http_port_; }
   uint16_t admin_port() const { return admin_port_; }

@@ -1,0 +1,241 @@
+// Kubernetes API mode against the fake API server (TLS, bearer token): routing
+// follows what is written through the API, and keeps serving through the
+// trouble real API servers cause.
+
+#include "tests/integration/api_objects.h"
+#include "tests/integration/continuous_caller.h"
+#include "tests/integration/fake_api_server.h"
+#include "tests/integration/grpc_client.h"
+#include "tests/integration/harness.h"
+#include "tests/integration/scenario.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+namespace grpc_ingress::testing {
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string> addresses_of(const std::vector<const Pod*>& pods) {
+  std::vector<std::string> out;
+  for (const Pod* pod : pods) out.push_back(pod->address());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<EndpointSpec> endpoints_of(const std::vector<const Pod*>& pods) {
+  std::vector<EndpointSpec> out;
+  for (const Pod* pod : pods) out.push_back(pod->endpoint());
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) out += (out.empty() ? "" : " ") + item;
+  return out;
+}
+
+// Polls /readyz on its own thread and counts every answer that was not 200.
+class ReadyzProbe {
+ public:
+  explicit ReadyzProbe(const Ingress& ingress)
+      : thread_([this, &ingress] {
+          while (!stop_) {
+            HttpResponse response = ingress.admin_get("/readyz", 1s);
+            ++probes_;
+            if (response.status != 200) ++not_ready_;
+            std::this_thread::sleep_for(50ms);
+          }
+        }) {}
+  ~ReadyzProbe() { stop(); }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int probes() const { return probes_; }
+  int not_ready() const { return not_ready_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> probes_{0};
+  std::atomic<int> not_ready_{0};
+  std::thread thread_;
+};
+
+// The value of a /metrics sample line that starts with `series`, or -1.
+double metric(const Ingress& ingress, const std::string& series) {
+  HttpResponse response = ingress.admin_get("/metrics");
+  auto at = response.body.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(response.body.substr(at + series.size() + 2));
+}
+
+TEST_CASE("API mode: Ingresses and EndpointSlices created, changed and deleted through the API are routed within a second, with no failed call",
+          "[kube]") {
+  TempDir tmp;
+  auto api = FakeApiServer::start(tmp.path() / "api");
+  ApiObjects objects(*api);
+  auto a = Pod::start(tmp.path(), "greeter-a");
+  auto b = Pod::start(tmp.path(), "greeter-b");
+  auto c = Pod::start(tmp.path(), "greeter-c");
+  auto echo = Pod::start(tmp.path(), "echo-0");
+  objects.write_service("greeter", {a->endpoint()});
+  objects.write_ingress({.paths = {{.path = kGreeterPath, .service = "greeter"}}});
+  auto ingress = start_api_mode(*api, tmp.path());
+
+  ContinuousCaller caller(ingress->target());
+  REQUIRE(caller.wait_for_pod("greeter-a", Clock::now() - 1s, 5s));
+
+  // An EndpointSlice gains a pod.
+  auto added = Clock::now();
+  objects.write_endpoints("greeter", {a->endpoint(), b->endpoint()});
+  REQUIRE(caller.wait_for_pod("greeter-b", added, 3s));
+  auto b_delay = *caller.first_answer("greeter-b", added) - added;
+  INFO("greeter-b first answered " << std::chrono::duration_cast<std::chrono::milliseconds>(b_delay).count()
+                                   << " ms after its EndpointSlice was written");
+  CHECK(b_delay < 1s);
+
+  // A rollout step: greeter-a leaves (its slice is deleted), greeter-c comes in a new slice.
+  auto replaced = Clock::now();
+  objects.write_endpoints("greeter", {b->endpoint(), c->endpoint()});
+  REQUIRE(caller.wait_for_pod("greeter-c", replaced, 3s));
+  auto c_delay = *caller.first_answer("greeter-c", replaced) - replaced;
+  INFO("greeter-c first answered " << std::chrono::duration_cast<std::chrono::milliseconds>(c_delay).count() << " ms after");
+  CHECK(c_delay < 1s);
+  std::this_thread::sleep_until(replaced + 1500ms);
+  CHECK(a->process().stop() == 0);  // the terminated pod goes away for good
+  CHECK(caller.answers_from("greeter-a", replaced + 1s) == 0);
+
+  // A second Ingress is created, then deleted.
+  objects.write_service("echo", {echo->endpoint()});
+  auto echo_stub = test::Echo::NewStub(make_channel(ingress->target()));
+  auto created = Clock::now();
+  objects.write_ingress({.name = "echo", .paths = {{.path = kEchoPath, .service = "echo"}}});
+  CallResult last;
+  REQUIRE(wait_until([&] { return (last = echo_unary(*echo_stub, {}, 1s)).ok(); }, 3s, 20ms));
+  CHECK(last.pod == "echo-0");
+  CHECK(Clock::now() - created < 1s);
+
+  auto deleted = Clock::now();
+  objects.remove_ingress("echo");
+  REQUIRE(wait_until([&] { return (last = echo_unary(*echo_stub, {}, 1s)).code == grpc::StatusCode::UNIMPLEMENTED; },
+                     3s, 20ms));
+  CHECK(Clock::now() - deleted < 1s);
+
+  caller.stop();
+  INFO(caller.summary());
+  CHECK(caller.failures().empty());
+  CHECK(caller.answers_from("greeter-c", replaced) > 0);
+}
+
+TEST_CASE("API mode: dropped watches, 5 s of 500s, a forced 410 and a token rotation lose no call, /readyz stays 200, and routing converges to the API",
+          "[kube]") {
+  TempDir tmp;
+  auto api = FakeApiServer::start(tmp.path() / "api");
+  ApiObjects objects(*api);
+  auto pods = start_pods(tmp.path(), "greeter", 4);
+  const Pod *a = pods[0].get(), *b = pods[1].get(), *c = pods[2].get(), *d = pods[3].get();
+  objects.write_service("greeter", {a->endpoint()});
+  objects.write_ingress({.paths = {{.path = kGreeterPath, .service = "greeter"}}});
+  auto ingress = start_api_mode(*api, tmp.path());
+
+  ContinuousCaller caller(ingress->target());
+  REQUIRE(caller.wait_for_pod("greeter-0", Clock::now() - 1s, 5s));
+  ReadyzProbe readyz(*ingress);
+
+  // Writes `pods` as the Service's endpoints, then waits until the proxy
+  // routes to exactly them and the newest one answers.
+  auto converge = [&](const std::vector<const Pod*>& now, std::chrono::milliseconds timeout) {
+    auto written = Clock::now();
+    objects.write_endpoints("greeter", endpoints_of(now));
+    std::vector<std::string> routed;
+    bool same = wait_until([&] { return (routed = routed_endpoints(*ingress)) == addresses_of(now); }, timeout, 50ms);
+    INFO("routed: " << joined(routed) << "; in the API: " << joined(addresses_of(now)));
+    CHECK(same);
+    CHECK(caller.wait_for_pod(now.back()->name(), written, 3s));
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - written);
+  };
+
+  api->drop_watches();
+  auto took = converge({a, b}, 5s);
+  INFO("after dropped watches: converged in " << took.count() << " ms");
+
+  api->fail_requests(500, 5s);
+  std::this_thread::sleep_for(5200ms);
+  // The watches are still backing off: this change must come from resuming at the last version.
+  took = converge({b, c}, 15s);
+  INFO("after 5 s of 500s: converged in " << took.count() << " ms");
+
+  api->compact();
+  took = converge({c, d}, 10s);
+  INFO("after a compaction (410): converged in " << took.count() << " ms");
+  CHECK(metric(*ingress, "grpc_ingress_kube_watch_restarts_total{resource=\"endpointslices\",reason=\"expired\"}") >= 1);
+
+  std::string old_token = api->token();
+  api->rotate_token();
+  api->drop_watches();
+  took = converge({d, a}, 10s);
+  INFO("after a token rotation: converged in " << took.count() << " ms");
+  CHECK(api->token() != old_token);
+
+  caller.stop();
+  readyz.stop();
+  INFO(caller.summary());
+  CHECK(caller.failures().empty());
+  INFO(readyz.probes() << " /readyz probes");
+  CHECK(readyz.not_ready() == 0);
+  CHECK(readyz.probes() > 50);
+}
+
+TEST_CASE("in-cluster: with no source flag the service account's token and CA reach the API; --watch-namespace keeps to that namespace",
+          "[kube]") {
+  TempDir tmp;
+  auto api = FakeApiServer::start(tmp.path() / "api");
+  ApiObjects objects(*api);
+  auto greeter = Pod::start(tmp.path(), "greeter-0");
+  auto echo = Pod::start(tmp.path(), "echo-0");
+  objects.write_service("greeter", {greeter->endpoint()});
+  objects.write_ingress({.paths = {{.path = kGreeterPath, .service = "greeter"}}});
+  // The same objects in another namespace route a second path; they must stay unseen.
+  for (json object : yaml_documents(ManifestDir::service_yaml("echo") +
+                                    ManifestDir::endpoint_slices_yaml("echo", {echo->endpoint()}) + "---\n" +
+                                    ManifestDir::ingress_yaml({.name = "echo", .paths = {{.path = kEchoPath, .service = "echo"}}}))) {
+    object["metadata"]["namespace"] = "elsewhere";
+    api->apply(object);
+  }
+  api->reset_log();
+
+  IngressOptions options;
+  // The fake's directory holds "token" and "ca.crt", as a service-account mount does.
+  options.env = {"KUBERNETES_SERVICE_HOST=127.0.0.1", "KUBERNETES_SERVICE_PORT=" + std::to_string(api->port()),
+                 "GRPC_INGRESS_SERVICE_ACCOUNT_DIR=" + api->dir().string()};
+  options.extra_args = {"--watch-namespace", "default"};
+  auto ingress = Ingress::start_with_source({}, tmp.path(), options);
+
+  auto greeter_stub = helloworld::Greeter::NewStub(make_channel(ingress->target()));
+  CallResult hello = say_hello(*greeter_stub);
+  CHECK(hello.ok());
+  CHECK(hello.pod == "greeter-0");
+  auto echo_stub = test::Echo::NewStub(make_channel(ingress->target()));
+  CHECK(echo_unary(*echo_stub, {}).code == grpc::StatusCode::UNIMPLEMENTED);
+
+  // Every namespaced list and watch was of namespace "default"; IngressClasses are cluster-wide.
+  json requests = api->requests();
+  int ours = 0;
+  for (const json& request : requests) {
+    if (request.value("user_agent", "").rfind("grpc-ingress", 0) != 0) continue;
+    ++ours;
+    std::string path = request.value("path", "");
+    INFO(path);
+    CHECK(request.value("status", 0) == 200);
+    CHECK((path.find("/namespaces/default/") != std::string::npos || path.ends_with("/ingressclasses")));
+  }
+  CHECK(ours >= 10);  // five lists and five watches at least
+}
+
+}  // namespace
+}  // namespace grpc_ingress::testing
