@@ -34,26 +34,30 @@ APT  := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 # cmake --build runs its own make; keep this make's flags (jobserver, -j) out of it.
 CMAKE_BUILD := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build
 
-.PHONY: all deps build test demo asan clean deploy-yaml
+.PHONY: all deps build test demo asan clean deploy-yaml bench-deps bench-check bench bench-robustness
 
 all: build
 
-# Installs only the packages not installed yet; `apt-get update` only when something is
-# missing, so on a ready machine this takes well under a second.
-deps:
+# Installs only the packages of the list $(1) not installed yet; `apt-get update` only when
+# something is missing, so on a ready machine this takes well under a second.
+define install_missing
 	@missing=""; \
-	for p in $(DEB_PACKAGES); do \
+	for p in $(1); do \
 	  case "$$(dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null)" in \
 	    *" ok installed") ;; \
 	    *) missing="$$missing $$p" ;; \
 	  esac; \
 	done; \
 	if [ -z "$$missing" ]; then \
-	  echo "deps: all $(words $(DEB_PACKAGES)) packages installed"; \
+	  echo "$@: all $(words $(1)) packages installed"; \
 	else \
-	  echo "deps: installing$$missing"; \
+	  echo "$@: installing$$missing"; \
 	  $(APT) update && $(APT) install -y $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_PACKAGES))
 
 build: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSANITIZE="$(SANITIZE)" $(CMAKE_ARGS)
@@ -86,6 +90,25 @@ test: build
 
 demo: build
 	bash tests/demo/run_demo.sh $(BUILD_DIR)
+
+# Benchmarks against nginx and haproxy (not part of `make test`: timing on a shared machine
+# is no pass/fail matter). Results go to stdout and bench/results/. BENCH_ARGS passes
+# options, e.g. `make bench BENCH_ARGS="--duration 5 --rounds 1"`.
+BENCH_PACKAGES := nginx haproxy nghttp2-client python3
+BENCH_ARGS     ?=
+
+bench-deps:
+	$(call install_missing,$(BENCH_PACKAGES))
+
+# The benchmark's own parsers, on recorded tool output.
+bench-check:
+	/usr/bin/python3 -m unittest discover -s bench/lib -t bench
+
+bench: build bench-deps bench-check
+	bash bench/run.sh --build-dir $(BUILD_DIR) $(BENCH_ARGS)
+
+bench-robustness: build bench-deps bench-check
+	bash bench/robustness.sh --build-dir $(BUILD_DIR) $(BENCH_ARGS)
 
 # UBSan only reports and goes on unless told to stop; a report must fail the test.
 SANITIZER_ENV ?= ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
