@@ -25,6 +25,13 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
 def positive_float(text):
     value = float(text)
     if value <= 0:
@@ -59,8 +66,11 @@ def parse_args(argv):
                        help="SayHello calls/s per proxy, all channels together (300)")
     churn.add_argument("--connections", type=positive_int, default=4,
                        help="gRPC channels (connections) per proxy (4)")
-    churn.add_argument("--streams", type=positive_int, default=4,
-                       help="calls in flight per channel at most (4)")
+    churn.add_argument("--streams", type=positive_int, default=8,
+                       help="calls in flight per channel at most (8)")
+    churn.add_argument("--work-ms", type=non_negative_int, default=0,
+                       help="0: SayHello, answered at once; N: Echo/Unary the pod answers after N ms, "
+                            "so calls are in flight when pods stop (0)")
     churn.add_argument("--step-seconds", type=positive_float, default=3.0,
                        help="time between churn events (3)")
     return parser.parse_args(argv)

@@ -1,9 +1,13 @@
-// grpc-load: paced helloworld.Greeter/SayHello calls over several gRPC channels for a
-// fixed time; prints what the client saw as one JSON object on stdout (calls per
-// grpc-status code, calls per pod, and every failure with its time).
+// grpc-load: paced unary gRPC calls over several channels for a fixed time; prints what
+// the client saw as one JSON object on stdout (calls per grpc-status code, calls per
+// pod, and every failure with its time).
 //
 //   grpc-load --target HOST:PORT --duration-ms 30000 --rate 400 [--channels 4]
-//             [--concurrency 4] [--deadline-ms 2000]
+//             [--concurrency 4] [--deadline-ms 2000] [--work-ms 0]
+//
+// --work-ms 0 calls helloworld.Greeter/SayHello (answered at once); N > 0 calls
+// grpc_ingress.test.Echo/Unary asking the pod to take N ms, so calls are in flight
+// when a pod stops.
 //
 // The robustness benchmark's client. Unlike h2load it is a real gRPC client: it
 // reconnects after GOAWAY and transparently retries streams the server refused or
@@ -11,6 +15,7 @@
 // Exit status 0 when the run completed (failures are data), 2 for bad arguments.
 
 #include "grpc/examples/helloworld.grpc.pb.h"
+#include "tests/proto/echo.grpc.pb.h"
 
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
@@ -41,13 +46,15 @@ struct Options {
   int channels = 4;
   int concurrency = 4;  // workers (blocking calls in flight) per channel
   int deadline_ms = 2000;
+  int work_ms = 0;  // 0: SayHello; else Echo/Unary with sleep_ms
 };
 
 const char* const kUsage =
     "usage: grpc-load --target HOST:PORT --duration-ms N --rate CALLS_PER_S [--channels 4]\n"
-    "                 [--concurrency 4] [--deadline-ms 2000]\n"
-    "  Paced SayHello calls over CHANNELS gRPC channels (one connection each), CONCURRENCY\n"
-    "  calls in flight per channel at most; prints a JSON summary on stdout.\n";
+    "                 [--concurrency 4] [--deadline-ms 2000] [--work-ms 0]\n"
+    "  Paced calls over CHANNELS gRPC channels (one connection each), CONCURRENCY calls in\n"
+    "  flight per channel at most; prints a JSON summary on stdout. --work-ms 0: SayHello;\n"
+    "  N: Echo/Unary that the pod answers after N ms.\n";
 
 bool parse_int(const std::string& text, int& out) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
@@ -72,6 +79,8 @@ bool parse_options(int argc, char** argv, Options& options) {
       ok = parse_int(value, options.concurrency);
     } else if (flag == "--deadline-ms") {
       ok = parse_int(value, options.deadline_ms);
+    } else if (flag == "--work-ms") {
+      ok = value == "0" || parse_int(value, options.work_ms);
     } else {
       ok = false;
     }
@@ -105,24 +114,47 @@ std::string pod_of(const std::string& message) {
   return from == std::string::npos ? "(unknown)" : message.substr(from + 6);
 }
 
+// One channel (one connection) and the stubs on it.
+struct Client {
+  std::unique_ptr<helloworld::Greeter::Stub> greeter;
+  std::unique_ptr<test::Echo::Stub> echo;
+};
+
+// One call; sets `pod` to the name of the pod that answered.
+grpc::Status call_once(Client& client, const Options& options, std::string& pod) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(options.deadline_ms));
+  if (options.work_ms == 0) {
+    helloworld::HelloRequest request;
+    request.set_name("grpc-load");
+    helloworld::HelloReply reply;
+    grpc::Status status = client.greeter->SayHello(&context, request, &reply);
+    pod = pod_of(reply.message());
+    return status;
+  }
+  test::EchoRequest request;
+  request.set_message("grpc-load");
+  request.set_sleep_ms(options.work_ms);
+  test::EchoReply reply;
+  grpc::Status status = client.echo->Unary(&context, request, &reply);
+  pod = reply.pod();
+  return status;
+}
+
 // Calls at start + (slot + n * slots) / rate for n = 0, 1, ... until the end; a call that
 // comes back late makes the next one go at once (no catching up beyond that).
-void run_worker(helloworld::Greeter::Stub& stub, const Options& options, int slot, int slots,
+void run_worker(Client& client, const Options& options, int slot, int slots,
                 Clock::time_point start, Clock::time_point end, WorkerResult& result) {
   const auto period = std::chrono::duration<double>(static_cast<double>(slots) / options.rate);
   auto next = start + std::chrono::duration_cast<Clock::duration>(period * slot / slots);
   while (next < end) {
     std::this_thread::sleep_until(next);
     next += std::chrono::duration_cast<Clock::duration>(period);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(options.deadline_ms));
-    helloworld::HelloRequest request;
-    request.set_name("grpc-load");
-    helloworld::HelloReply reply;
-    grpc::Status status = stub.SayHello(&context, request, &reply);
+    std::string pod;
+    grpc::Status status = call_once(client, options, pod);
     ++result.codes[status.error_code()];
     if (status.ok()) {
-      ++result.pods[pod_of(reply.message())];
+      ++result.pods[pod];
     } else if (result.failures.size() < kMaxFailuresPerWorker) {
       result.failures.push_back({epoch_seconds(), status.error_code(), status.error_message()});
     } else {
@@ -133,13 +165,13 @@ void run_worker(helloworld::Greeter::Stub& stub, const Options& options, int slo
 }
 
 int run(const Options& options) {
-  std::vector<std::unique_ptr<helloworld::Greeter::Stub>> stubs;
+  std::vector<Client> clients;
   for (int i = 0; i < options.channels; ++i) {
     grpc::ChannelArguments args;
     // Its own subchannel pool: each channel is its own connection, as separate clients.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    stubs.push_back(helloworld::Greeter::NewStub(
-        grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args)));
+    auto channel = grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+    clients.push_back({helloworld::Greeter::NewStub(channel), test::Echo::NewStub(channel)});
   }
   const int slots = options.channels * options.concurrency;
   std::vector<WorkerResult> results(static_cast<size_t>(slots));
@@ -150,7 +182,7 @@ int run(const Options& options) {
     std::vector<std::jthread> workers;
     for (int slot = 0; slot < slots; ++slot) {
       workers.emplace_back([&, slot] {
-        run_worker(*stubs[static_cast<size_t>(slot % options.channels)], options, slot, slots, start, end,
+        run_worker(clients[static_cast<size_t>(slot % options.channels)], options, slot, slots, start, end,
                    results[static_cast<size_t>(slot)]);
       });
     }

@@ -48,21 +48,31 @@ def measure_load(target, pods, body, args, log_path, duration=None, requests=Non
 
 
 def measure_idle_memory(target, count):
-    """RSS of the target's processes before, with `count` idle connections, and after closing."""
-    pids = target.pids()
-    before = rss_bytes(pids)
-    idle = IdleConnections()
-    try:
-        opened = idle.open(target.host, target.port, count)
+    """RSS of the target's processes: before, with `count` idle connections, after closing
+    them, and the same again with a second batch. A proxy that reuses what the first batch
+    freed grows by about nothing the second time; one that keeps something per connection
+    (or fragments its heap) grows again."""
+    before = rss_bytes(target.pids())
+    passes = []
+    opened = failed = 0
+    for _ in range(2):
+        idle = IdleConnections()
+        try:
+            opened += idle.open(target.host, target.port, count)
+            failed += idle.failed
+            time.sleep(IDLE_SETTLE_SECONDS)
+            with_idle = rss_bytes(target.pids())
+        finally:
+            idle.close()
         time.sleep(IDLE_SETTLE_SECONDS)
-        with_idle = rss_bytes(target.pids())
-    finally:
-        idle.close()
-    time.sleep(IDLE_SETTLE_SECONDS)
-    after = rss_bytes(target.pids())
-    return {"before": before, "with_idle": with_idle, "after_close": after, "opened": opened,
-            "failed": idle.failed,
-            "per_connection": (with_idle - before) / opened if opened else float("nan")}
+        passes.append((with_idle, rss_bytes(target.pids())))
+    first_batch = opened // 2
+    return {"before": before, "with_idle": passes[0][0], "after_close": passes[0][1],
+            "with_idle_again": passes[1][0], "after_close_again": passes[1][1],
+            "opened": opened, "failed": failed,
+            "per_connection": (passes[0][0] - before) / first_batch if first_batch else float("nan"),
+            "regrowth_per_connection": ((passes[1][0] - passes[0][0]) / first_batch
+                                        if first_batch else float("nan"))}
 
 
 def run(args):
@@ -185,13 +195,17 @@ def render(info, args, targets, runs, one_connection, memory):
     lines.append(report.table(["vs", "req/s", *(f"p{p:g}" for p in PERCENTILES), "CPU/call", "bytes/idle conn"],
                               rows))
     lines += ["", "## Idle connections", "",
-              f"{args.idle_connections} h2c connections per proxy, each made one SayHello call and then idled; "
-              "RSS summed over the proxy's processes.", ""]
-    rows = [[name, m["opened"], m["failed"], report.number(m["before"] / 2**20, 1),
-             report.number(m["with_idle"] / 2**20, 1), report.number(m["after_close"] / 2**20, 1),
-             report.number(m["per_connection"])] for name, m in memory.items()]
-    lines.append(report.table(["proxy", "opened", "failed", "RSS before MiB", f"RSS with idle MiB",
-                               "RSS after close MiB", "bytes/conn"], rows))
+              f"Twice per proxy: {args.idle_connections} h2c connections, each made one SayHello call and "
+              "then idled, then all closed. RSS summed over the proxy's processes. bytes/conn = growth with "
+              "the first batch open; regrowth = growth with the second batch open over the first, per "
+              "connection (about 0 when what the first batch freed is reused).", ""]
+    mib = lambda value: report.number(value / 2**20, 1)  # noqa: E731
+    rows = [[name, m["opened"], m["failed"], mib(m["before"]), mib(m["with_idle"]), mib(m["after_close"]),
+             mib(m["with_idle_again"]), mib(m["after_close_again"]), report.number(m["per_connection"]),
+             report.number(m["regrowth_per_connection"])] for name, m in memory.items()]
+    lines.append(report.table(["proxy", "opened", "failed", "RSS before MiB", "1st batch open",
+                               "1st closed", "2nd batch open", "2nd closed", "bytes/conn", "regrowth bytes/conn"],
+                              rows))
     lines += ["", "## Every run", ""]
     rows = []
     for name in names:

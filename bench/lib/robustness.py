@@ -26,6 +26,7 @@ from .targets import GrpcIngress, Haproxy, Nginx, Pods
 
 TAIL_SECONDS = 3.0
 GRACEFUL_STOP_SECONDS = 5.0
+NO_RETRIES = "grpc-ingress-no-retries"
 LOAD_SLACK_SECONDS = 30.0
 GRPC_CODES = {0: "OK", 1: "CANCELLED", 2: "UNKNOWN", 4: "DEADLINE_EXCEEDED", 13: "INTERNAL", 14: "UNAVAILABLE"}
 
@@ -34,7 +35,7 @@ def run_grpc_load(binary, target, args, duration):
     """Runs grpc-load against target (bounded in time) and returns its JSON summary."""
     command = [binary, "--target", f"{target.host}:{target.port}", "--duration-ms", str(round(duration * 1000)),
                "--rate", str(args.rate), "--channels", str(args.connections),
-               "--concurrency", str(args.streams), "--deadline-ms", "2000"]
+               "--concurrency", str(args.streams), "--deadline-ms", "2000", "--work-ms", str(args.work_ms)]
     status, out, err = run_bounded(command, duration + LOAD_SLACK_SECONDS, f"grpc-load {target.name}")
     if status != 0:
         raise BenchError(f"grpc-load {target.name} exited with {status}: {err[-1500:]}")
@@ -136,7 +137,11 @@ def run(args):
         spare_ips = [f"127.0.0.{121 + i}" for i in range(args.pods + 2)]
         control = Pods(supervisor, binaries["test-pod"], free_port_on_all(ips + spare_ips))
         pods = [control.start(f"greeter-{i}", ip) for i, ip in enumerate(ips)]
+        # Two grpc-ingress processes: its defaults (which retry a call a pod reset or dropped
+        # before answering, on another pod) and without retries, like the peers' defaults.
         proxies = [GrpcIngress(supervisor, binaries["grpc-ingress"], session.log_dir, args.proxy_threads),
+                   GrpcIngress(supervisor, binaries["grpc-ingress"], session.log_dir, args.proxy_threads,
+                               name=NO_RETRIES, annotations={"grpc-ingress.io/retries": "0"}),
                    Nginx(supervisor, session.log_dir, args.proxy_threads),
                    Haproxy(supervisor, session.log_dir, args.proxy_threads)]
         churn = Churn(control, proxies, args.step_seconds, spare_ips)
@@ -176,10 +181,10 @@ def run(args):
         churn.finish()
         if load_errors:
             raise BenchError("; ".join(load_errors))
-        ingress_alive = alive(proxies[0].proc.pid)
+        ingress_alive = {p.name: alive(p.proc.pid) for p in proxies[:2]}
         info["load_end"] = load_average()
         text = render(info, args, duration, churn, results, ingress_alive, session.log_dir)
-    report.publish(text, "robustness.md")
+    report.publish(text, "robustness.md" if not args.work_ms else f"robustness-work-{args.work_ms}ms.md")
     return 0
 
 
@@ -199,8 +204,10 @@ def render(info, args, duration, churn, results, ingress_alive, log_dir):
     lines = report.header_lines("grpc-ingress robustness benchmark", info, [
         ("load average at end", info["load_end"]),
         ("load", f"per proxy: grpc-load, {args.connections} channels x {args.streams} calls in flight, "
-                 f"{args.rate} SayHello calls/s in total, 2 s deadline, {duration:g} s; "
+                 f"{args.rate} calls/s in total, 2 s deadline, {duration:g} s; "
                  "the three proxies driven at the same time over the same pods"),
+        ("calls", "helloworld.Greeter/SayHello, answered at once" if not args.work_ms else
+                  f"grpc_ingress.test.Echo/Unary, answered after {args.work_ms} ms"),
         ("pods", f"{args.pods} test-pod servers; events every {args.step_seconds:g} s"),
     ])
     lines += ["", "## Failed calls", ""]
@@ -215,7 +222,8 @@ def render(info, args, duration, churn, results, ingress_alive, log_dir):
                      report.number(1000 * report.median(churn.apply_seconds[name]), 0)])
     lines.append(report.table(["proxy", "calls", "failed", "failed %", "failures by grpc-status",
                                "new pod list applied in (median ms)"], rows))
-    lines += ["", f"grpc-ingress still running at the end: {'yes' if ingress_alive else '**no**'}.", "",
+    lines += ["", "Still running at the end: " + ", ".join(f"{name} {'yes' if up else '**no**'}"
+                                                   for name, up in ingress_alive.items()) + ".", "",
               "## Failed calls per phase", "", "By the time the client saw the failure.", ""]
     per_phase = {name: [0] * len(churn.phases) for name in names}
     for name in names:
@@ -245,8 +253,11 @@ def render(info, args, duration, churn, results, ingress_alive, log_dir):
               "reload; not measured here.",
               "- grpc-ingress: the EndpointSlice in its --manifests directory (polled every 100 ms), "
               "with terminating pods marked `ready: false, terminating: true` before they stop; defaults "
-              "otherwise.",
-              "- All three are told at the same moment; \"applied\" is until grpc-ingress's /debug/endpoints "
+              "otherwise: a call that a pod reset or dropped before answering is retried on another pod "
+              "(`retries: 2`, `retry-on: unavailable`, 20% budget), so a call a crashed pod had started "
+              "may run twice. " + f"`{NO_RETRIES}` is a second process with `grpc-ingress.io/retries: \"0\"`, "
+              "which keeps only the transparent retries of calls no pod saw, as nginx and haproxy do.",
+              "- All proxies are told at the same moment; \"applied\" is until grpc-ingress's /debug/endpoints "
               "shows the change, or until the peer's new worker process exists.",
               "", f"Logs of this run: {log_dir}", ""]
     return "\n".join(lines)

@@ -98,11 +98,12 @@ class Direct(Target):
 
 
 class GrpcIngress(Target):
-    name = "grpc-ingress"
-
-    def __init__(self, supervisor, binary, work_dir, threads, poll_interval="100ms"):
+    def __init__(self, supervisor, binary, work_dir, threads, name="grpc-ingress", annotations=None,
+                 poll_interval="100ms"):
+        """annotations: on the Ingress, e.g. {"grpc-ingress.io/retries": "0"}."""
         self.supervisor, self.binary, self.threads = supervisor, binary, threads
-        self.manifest_dir = os.path.join(work_dir, "grpc-ingress-manifests")
+        self.name, self.annotations = name, dict(annotations or {})
+        self.manifest_dir = os.path.join(work_dir, f"{name}-manifests")
         os.makedirs(self.manifest_dir, exist_ok=True)
         self.poll_interval = poll_interval
         self.proc = None
@@ -194,9 +195,11 @@ class GrpcIngress(Target):
             lines.append(f"    targetRef: {{kind: Pod, namespace: {NAMESPACE}, name: {pod.name}}}")
         lines += [
             "---", "apiVersion: networking.k8s.io/v1", "kind: Ingress",
-            f"metadata: {{name: bench, namespace: {NAMESPACE}}}",
+            f"metadata: {{name: bench, namespace: {NAMESPACE}, annotations: {json.dumps(self.annotations)}}}",
             "spec:", "  ingressClassName: grpc", "  rules:", "    - http:", "        paths:",
             "          - path: /helloworld.Greeter", "            pathType: Prefix",
+            f"            backend: {{service: {{name: {SERVICE}, port: {{name: grpc}}}}}}",
+            "          - path: /grpc_ingress.test.Echo", "            pathType: Prefix",
             f"            backend: {{service: {{name: {SERVICE}, port: {{name: grpc}}}}}}",
         ]
         _write_atomically(os.path.join(self.manifest_dir, "bench.yaml"), "\n".join(lines) + "\n")
