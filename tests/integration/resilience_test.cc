@@ -321,3 +321,50 @@ TEST_CASE("a rolling replacement of all three pods under continuous calls and a 
 }
 
 }  // namespace grpc_ingress::testing
+
+namespace grpc_ingress::testing {
+
+TEST_CASE("serving but terminating endpoints get calls only when no ready endpoint is left",
+          "[proxy][endpoints][resilience]") {
+  OneService setup("greeter", kGreeterPath, 3);
+  auto terminating = [](EndpointSpec endpoint) {
+    endpoint.ready = false;
+    endpoint.serving = true;
+    endpoint.terminating = true;
+    return endpoint;
+  };
+  auto count_calls = [&](int calls) {
+    auto stub = helloworld::Greeter::NewStub(setup.channel());
+    std::map<std::string, int> per_pod;
+    for (int i = 0; i < calls; ++i) {
+      CallResult result = say_hello(*stub);
+      ++per_pod[result.ok() ? result.pod : code_name(result.code) + " " + result.message];
+    }
+    return per_pod;
+  };
+
+  setup.manifests.write_endpoints("greeter", {setup.pod(0).endpoint(), setup.pod(1).endpoint(),
+                                              terminating(setup.pod(2).endpoint())});
+  // Not in the table at all while ready endpoints exist.
+  REQUIRE(wait_until([&] {
+    return setup.ingress->admin_get("/debug/routes").body.find(setup.pod(2).address()) == std::string::npos;
+  }, 3s));
+  auto mixed = count_calls(100);
+  for (const auto& [who, n] : mixed) UNSCOPED_INFO(who << ": " << n);
+  CHECK(mixed["greeter-0"] + mixed["greeter-1"] == 100);
+  CHECK(mixed.count("greeter-2") == 0);
+
+  setup.manifests.write_endpoints("greeter", {terminating(setup.pod(0).endpoint()),
+                                              terminating(setup.pod(1).endpoint()),
+                                              terminating(setup.pod(2).endpoint())});
+  REQUIRE(wait_until([&] {
+    auto routes = setup.ingress->admin_get("/debug/routes").body;
+    return routes.find("\"ready\": true") == std::string::npos;
+  }, 3s));
+  auto last_resort = count_calls(90);
+  for (const auto& [who, n] : last_resort) UNSCOPED_INFO(who << ": " << n);
+  CHECK(last_resort["greeter-0"] + last_resort["greeter-1"] + last_resort["greeter-2"] == 90);
+  CHECK(last_resort["greeter-2"] > 0);
+}
+
+}  // namespace grpc_ingress::testing
