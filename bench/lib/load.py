@@ -30,8 +30,9 @@ class H2loadResult:
 
     @property
     def not_ok(self):
-        """Requests that did not end with a 2xx answer (errors, resets, timeouts, never done)."""
-        return self.total - self.status["2xx"]
+        """Requests that failed: a non-2xx status, a reset, a connection error or a timeout
+        (h2load's "failed"; "errored" and "timeout" are subsets of it)."""
+        return self.failed
 
 
 _REQUESTS = re.compile(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "

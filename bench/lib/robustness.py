@@ -222,6 +222,10 @@ def render(info, args, duration, churn, results, ingress_alive, log_dir):
                      report.number(1000 * report.median(churn.apply_seconds[name]), 0)])
     lines.append(report.table(["proxy", "calls", "failed", "failed %", "failures by grpc-status",
                                "new pod list applied in (median ms)"], rows))
+    resent = {p.name: p.resent_reloads for p in churn.proxies if getattr(p, "resent_reloads", 0)}
+    if resent:
+        lines += ["", "Reload signals sent twice (the first was lost): "
+                  + ", ".join(f"{name} {count}" for name, count in resent.items()) + "."]
     lines += ["", "Still running at the end: " + ", ".join(f"{name} {'yes' if up else '**no**'}"
                                                    for name, up in ingress_alive.items()) + ".", "",
               "## Failed calls per phase", "", "By the time the client saw the failure.", ""]
