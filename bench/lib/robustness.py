@@ -205,7 +205,7 @@ def render(info, args, duration, churn, results, ingress_alive, log_dir):
         ("load average at end", info["load_end"]),
         ("load", f"per proxy: grpc-load, {args.connections} channels x {args.streams} calls in flight, "
                  f"{args.rate} calls/s in total, 2 s deadline, {duration:g} s; "
-                 "the three proxies driven at the same time over the same pods"),
+                 "every proxy driven at the same time over the same pods"),
         ("calls", "helloworld.Greeter/SayHello, answered at once" if not args.work_ms else
                   f"grpc_ingress.test.Echo/Unary, answered after {args.work_ms} ms"),
         ("pods", f"{args.pods} test-pod servers; events every {args.step_seconds:g} s"),
