@@ -54,6 +54,22 @@ Status parse_duration(const std::string& text, std::chrono::milliseconds& out) {
 
 namespace {
 
+// "65536", "64Ki", "64Mi", "1Gi" (also K, M, G as powers of 1000).
+Status parse_size(const std::string& text, uint64_t& out) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end == text.data()) return Error{"not a size: '" + text + "'"};
+  std::string unit(end, text.data() + text.size());
+  static const std::map<std::string, uint64_t> kUnits = {
+      {"", 1},          {"K", 1000},          {"M", 1000'000},         {"G", 1000'000'000},
+      {"Ki", 1ull << 10}, {"Mi", 1ull << 20}, {"Gi", 1ull << 30}};
+  auto it = kUnits.find(unit);
+  if (it == kUnits.end()) return Error{"not a size (use Ki, Mi, Gi): '" + text + "'"};
+  if (value > UINT64_MAX / it->second) return Error{"size too large: '" + text + "'"};
+  out = value * it->second;
+  return Ok{};
+}
+
 struct FlagSpec {
   bool is_bool;
   std::function<Status(Flags&, const std::string&)> set;
@@ -98,6 +114,8 @@ const std::map<std::string, FlagSpec>& specs() {
       {"stream-idle-timeout", {false, [](F& f, const std::string& v) { return parse_duration(v, f.stream_idle_timeout); }, "end a stream with no frames either way this long (default 1h)"}},
       {"shutdown-drain", {false, [](F& f, const std::string& v) { return parse_duration(v, f.shutdown_drain); }, "after SIGTERM, keep serving with /readyz 503 this long (default 5s)"}},
       {"shutdown-grace", {false, [](F& f, const std::string& v) { return parse_duration(v, f.shutdown_grace); }, "then wait at most this long for in-flight streams (default 25s)"}},
+      {"http1-idle-timeout", {false, [](F& f, const std::string& v) { return parse_duration(v, f.http1_idle_timeout); }, "HTTP/1.1: close a connection idle between requests this long; also the time to send a request head (default 60s)"}},
+      {"http1-max-body-size", {false, [](F& f, const std::string& v) { return parse_size(v, f.http1_max_body_size); }, "HTTP/1.1: largest request body, larger gets 413 (default 64Mi)"}},
       {"help", {true, [](F& f, const std::string& v) { return parse_bool(v, f.help); }, "print this help"}},
   };
   return kSpecs;

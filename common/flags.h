@@ -39,6 +39,10 @@ struct Flags {
   std::chrono::milliseconds shutdown_drain{5000};
   std::chrono::milliseconds shutdown_grace{25000};
   bool help = false;
+  // HTTP/1.1 clients: keep-alive idle time (also the time to send a request
+  // head), and the largest request body (413 beyond).
+  std::chrono::milliseconds http1_idle_timeout{60000};
+  uint64_t http1_max_body_size = 64ull * 1024 * 1024;
 };
 
 // Accepts "--name value" and "--name=value"; booleans also as bare "--name".

@@ -124,6 +124,8 @@ int run(const Flags& flags) {
   dataplane_options.upstream.keepalive_interval = flags.upstream_keepalive_interval;
   dataplane_options.upstream.idle_timeout = flags.upstream_idle_timeout;
   dataplane_options.downstream.stream_idle_timeout = flags.stream_idle_timeout;
+  dataplane_options.downstream.http1_idle_timeout = flags.http1_idle_timeout;
+  dataplane_options.downstream.http1_max_body_bytes = flags.http1_max_body_size;
   Dataplane dataplane(dataplane_options);
   if (auto status = dataplane.start(); !status) {
     spdlog::error("{}", status.error().message);

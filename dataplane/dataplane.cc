@@ -36,7 +36,7 @@ Status Dataplane::start() {
   for (auto& worker : workers_) worker->start();
   accept_next();
   accept_thread_ = std::thread([this] { accept_io_.run(); });
-  spdlog::info("serving h2c on {}:{} with {} worker thread(s)", options_.bind_address, http_port_,
+  spdlog::info("serving h2c and HTTP/1.1 on {}:{} with {} worker thread(s)", options_.bind_address, http_port_,
                workers_.size());
   return Ok{};
 }

@@ -3,7 +3,7 @@
 #include "common/metrics.h"
 #include "common/result.h"
 #include "common/route_table.h"
-#include "dataplane/downstream/h2_server_session.h"
+#include "dataplane/downstream/downstream_connection.h"
 #include "dataplane/endpoint_state.h"
 #include "dataplane/upstream/h2_client_connection.h"
 

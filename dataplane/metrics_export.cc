@@ -45,10 +45,11 @@ EndpointTotals sum_endpoint(const std::vector<std::unique_ptr<Worker>>& workers,
 void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool per_endpoint) const {
   std::map<std::string, RouteTotals> routes;
   std::map<std::string, ClusterTotals> clusters;
-  uint64_t connections_total = 0, downstream_errors = 0, upstream_errors = 0;
+  uint64_t downstream_errors = 0, upstream_errors = 0;
+  std::array<uint64_t, kDownstreamProtocols> connections_total{};
+  std::array<int64_t, kDownstreamProtocols> open_connections{};
   int64_t upstream_connections = 0;
   std::array<uint64_t, kResetReasons> downstream_resets{}, upstream_resets{};
-  size_t open_connections = 0;
 
   for (const auto& worker : workers_) {
     const WorkerStats& stats = worker->stats();
@@ -70,7 +71,10 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
       totals.ejections += read(c.outlier_ejections);
       totals.over_limit += read(c.over_limit);
     });
-    connections_total += read(stats.downstream_connections_total);
+    for (size_t i = 0; i < kDownstreamProtocols; ++i) {
+      connections_total[i] += read(stats.downstream_connections_by_protocol[i]);
+      open_connections[i] += read(stats.downstream_open_by_protocol[i]);
+    }
     downstream_errors += read(stats.downstream_protocol_errors);
     upstream_errors += read(stats.upstream_protocol_errors);
     upstream_connections += read(stats.upstream_connections);
@@ -78,7 +82,6 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
       downstream_resets[i] += read(stats.downstream_resets[i]);
       upstream_resets[i] += read(stats.upstream_resets[i]);
     }
-    open_connections += worker->connection_count();
   }
 
   out.family("grpc_ingress_requests_total", "counter",
@@ -141,10 +144,19 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
   out.family("grpc_ingress_upstream_connections", "gauge", "Open HTTP/2 connections to pods.");
   out.sample("grpc_ingress_upstream_connections", static_cast<double>(upstream_connections));
 
-  out.family("grpc_ingress_downstream_connections", "gauge", "Open client connections, by protocol.");
-  out.sample("grpc_ingress_downstream_connections", {{"protocol", "h2c"}}, static_cast<double>(open_connections));
-  out.family("grpc_ingress_downstream_connections_total", "counter", "Accepted client connections, by protocol.");
-  out.sample("grpc_ingress_downstream_connections_total", {{"protocol", "h2c"}}, static_cast<double>(connections_total));
+  out.family("grpc_ingress_downstream_connections", "gauge",
+             "Open client connections, by protocol (h2c, h2, http1, http1-tls).");
+  for (size_t i = 0; i < kDownstreamProtocols; ++i) {
+    out.sample("grpc_ingress_downstream_connections", {{"protocol", protocol_label(static_cast<DownstreamProtocol>(i))}},
+               static_cast<double>(open_connections[i]));
+  }
+  out.family("grpc_ingress_downstream_connections_total", "counter",
+             "Client connections whose protocol was detected, by protocol.");
+  for (size_t i = 0; i < kDownstreamProtocols; ++i) {
+    out.sample("grpc_ingress_downstream_connections_total",
+               {{"protocol", protocol_label(static_cast<DownstreamProtocol>(i))}},
+               static_cast<double>(connections_total[i]));
+  }
   out.family("grpc_ingress_protocol_errors_total", "counter",
              "Connections closed for an HTTP/2 protocol error, by side (downstream: a client; upstream: a pod).");
   out.sample("grpc_ingress_protocol_errors_total", {{"side", "downstream"}}, static_cast<double>(downstream_errors));

@@ -2,6 +2,7 @@
 
 #include "common/metrics.h"
 #include "common/route_table.h"
+#include "dataplane/downstream/downstream_connection.h"
 
 #include <array>
 #include <atomic>
@@ -92,7 +93,8 @@ class WorkerStats {
   std::shared_ptr<EndpointStats> find_endpoint(const std::string& cluster, const std::string& address) const;
 
   // Connection counters.
-  std::atomic<uint64_t> downstream_connections_total{0};
+  std::array<std::atomic<uint64_t>, kDownstreamProtocols> downstream_connections_by_protocol{};
+  std::array<std::atomic<int64_t>, kDownstreamProtocols> downstream_open_by_protocol{};
   std::atomic<uint64_t> downstream_protocol_errors{0};
   std::atomic<uint64_t> upstream_protocol_errors{0};
   std::atomic<int64_t> upstream_connections{0};

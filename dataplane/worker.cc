@@ -1,5 +1,9 @@
 #include "dataplane/worker.h"
 
+#include "dataplane/downstream/h1_server_session.h"
+#include "dataplane/downstream/h2_server_session.h"
+#include "dataplane/downstream/protocol_detector.h"
+
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -51,12 +55,33 @@ void Worker::stop() {
 void Worker::post(std::function<void()> fn) { boost::asio::post(io_, std::move(fn)); }
 
 void Worker::adopt(boost::asio::ip::tcp::socket socket) {
-  auto session = std::make_shared<H2ServerSession>(*this, std::move(socket), downstream_options_);
-  sessions_[session->id()] = session;
+  uint64_t id = next_downstream_connection_id();
+  auto detector = std::make_shared<ProtocolDetector>(*this, ClientTransport(std::move(socket)), id,
+                                                     downstream_options_.preface_timeout, /*tls=*/false);
+  connections_[id] = {detector, std::nullopt};
   connection_count_.fetch_add(1, std::memory_order_relaxed);
-  bump(stats_.downstream_connections_total);
-  session->start();
-  if (shutting_down_) session->shutdown();
+  detector->start();
+  if (shutting_down_) detector->shutdown();
+}
+
+void Worker::start_session(uint64_t id, DownstreamProtocol protocol, ClientTransport transport,
+                           std::string_view received) {
+  auto entry = connections_.find(id);
+  if (entry == connections_.end()) return;
+  auto launch = [&](auto session) {
+    entry->second = {session, protocol};
+    auto slot = static_cast<size_t>(protocol);
+    bump(stats_.downstream_connections_by_protocol[slot]);
+    bump(stats_.downstream_open_by_protocol[slot], int64_t{1});
+    session->start(received);  // may close it (and forget `entry`) at once
+    if (shutting_down_) session->shutdown();
+  };
+  if (protocol == DownstreamProtocol::kH2c || protocol == DownstreamProtocol::kH2) {
+    launch(std::make_shared<H2ServerSession>(*this, std::move(transport), downstream_options_, id));
+  } else {
+    bool tls = protocol == DownstreamProtocol::kHttp1Tls;
+    launch(std::make_shared<H1ServerSession>(*this, std::move(transport), downstream_options_, id, tls));
+  }
 }
 
 std::string Worker::new_request_id() {
@@ -70,8 +95,24 @@ std::string Worker::new_request_id() {
   return text;
 }
 
+void Worker::assign_request_id(ProxyStream& stream) {
+  for (const Header& header : stream.request_headers) {
+    if (header.name == "x-request-id") stream.request_id = header.value;
+  }
+  if (stream.request_id.empty()) {
+    stream.request_id = new_request_id();
+    stream.request_headers.push_back({"x-request-id", stream.request_id});  // forwarded upstream
+  }
+}
+
 void Worker::session_closed(uint64_t id) {
-  if (sessions_.erase(id)) connection_count_.fetch_sub(1, std::memory_order_relaxed);
+  auto entry = connections_.find(id);
+  if (entry == connections_.end()) return;
+  if (entry->second.protocol) {
+    bump(stats_.downstream_open_by_protocol[static_cast<size_t>(*entry->second.protocol)], int64_t{-1});
+  }
+  connections_.erase(entry);
+  connection_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Worker::apply_table(std::shared_ptr<const RouteTable> table) {
@@ -81,11 +122,11 @@ void Worker::apply_table(std::shared_ptr<const RouteTable> table) {
 
 void Worker::shutdown_sessions() {
   shutting_down_ = true;
-  std::vector<std::shared_ptr<H2ServerSession>> live;
-  for (auto& [_, weak] : sessions_) {
-    if (auto session = weak.lock()) live.push_back(std::move(session));
+  std::vector<std::shared_ptr<DownstreamConnection>> live;
+  for (auto& [_, entry] : connections_) {
+    if (auto connection = entry.connection.lock()) live.push_back(std::move(connection));
   }
-  for (auto& session : live) session->shutdown();
+  for (auto& connection : live) connection->shutdown();
 }
 
 }  // namespace grpc_ingress

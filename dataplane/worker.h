@@ -1,9 +1,11 @@
 #pragma once
 
 #include "common/route_table.h"
-#include "dataplane/downstream/h2_server_session.h"
+#include "dataplane/downstream/client_transport.h"
+#include "dataplane/downstream/downstream_connection.h"
 #include "dataplane/endpoint_state.h"
 #include "dataplane/health_checker.h"
+#include "dataplane/proxy_stream.h"
 #include "dataplane/router.h"
 #include "dataplane/stats.h"
 #include "dataplane/upstream/upstream_pool.h"
@@ -17,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 
@@ -43,12 +46,20 @@ class Worker {
   void post(std::function<void()> fn);
 
   // Worker thread only.
+  // A new client connection: its first bytes decide the protocol.
   void adopt(boost::asio::ip::tcp::socket socket);
+  // The protocol of connection `id` is known: its session takes over the
+  // transport and the bytes already `received`.
+  void start_session(uint64_t id, DownstreamProtocol protocol, ClientTransport transport,
+                     std::string_view received);
   void apply_table(std::shared_ptr<const RouteTable> table);
   Router& router() { return router_; }
   const std::shared_ptr<const RouteTable>& table() const { return router_.table(); }
   // A fresh x-request-id (a random UUID v4).
   std::string new_request_id();
+  // Takes the client's x-request-id, or generates one and adds it to the
+  // headers forwarded to the pod.
+  void assign_request_id(ProxyStream& stream);
   void session_closed(uint64_t id);
   // GOAWAY to every client; running streams go on.
   void shutdown_sessions();
@@ -71,7 +82,11 @@ class Worker {
   Router router_;
   std::optional<HealthChecker> health_checker_;
   bool shutting_down_ = false;
-  std::unordered_map<uint64_t, std::weak_ptr<H2ServerSession>> sessions_;
+  struct ConnectionEntry {
+    std::weak_ptr<DownstreamConnection> connection;
+    std::optional<DownstreamProtocol> protocol;  // once detected
+  };
+  std::unordered_map<uint64_t, ConnectionEntry> connections_;
   std::atomic<size_t> connection_count_{0};
   std::thread thread_;
 };

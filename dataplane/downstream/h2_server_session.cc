@@ -5,19 +5,11 @@
 #include "dataplane/worker.h"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 #include <nghttp2/nghttp2.h>
 #include <spdlog/spdlog.h>
 
-#include <atomic>
-#include <cstring>
-
 namespace grpc_ingress {
 namespace {
-
-std::atomic<uint64_t> next_session_id{1};
-
-constexpr std::string_view kClientMagic = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 H2ServerSession* self(void* user_data) { return static_cast<H2ServerSession*>(user_data); }
 
@@ -88,26 +80,21 @@ nghttp2_session_callbacks* server_callbacks() {
 
 }  // namespace
 
-H2ServerSession::H2ServerSession(Worker& worker, boost::asio::ip::tcp::socket socket,
-                                 const DownstreamOptions& options)
+H2ServerSession::H2ServerSession(Worker& worker, ClientTransport transport, const DownstreamOptions& options,
+                                 uint64_t id)
     : worker_(worker),
-      socket_(std::move(socket)),
-      preface_timer_(socket_.get_executor()),
+      transport_(std::move(transport)),
       options_(options),
-      id_(next_session_id++),
+      id_(id),
       log_prefix_("[C" + std::to_string(id_) + "]") {}
 
 H2ServerSession::~H2ServerSession() {
   if (session_) nghttp2_session_del(session_);
 }
 
-void H2ServerSession::start() {
-  boost::system::error_code ec;
-  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
-  auto peer = socket_.remote_endpoint(ec);
-  spdlog::debug("{} accepted from {} on worker {}", log_prefix_,
-                ec ? std::string("?") : peer.address().to_string() + ":" + std::to_string(peer.port()),
-                worker_.index());
+void H2ServerSession::start(std::string_view received) {
+  transport_.set_no_delay();
+  spdlog::debug("{} HTTP/2 from {} on worker {}", log_prefix_, transport_.peer(), worker_.index());
 
   nghttp2_option* option;
   nghttp2_option_new(&option);
@@ -128,14 +115,8 @@ void H2ServerSession::start() {
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
                                         static_cast<int32_t>(options_.connection_window));
 
-  auto self_ptr = shared_from_this();
-  preface_timer_.expires_after(options_.preface_timeout);
-  preface_timer_.async_wait([self_ptr](boost::system::error_code ec) {
-    if (!ec && !self_ptr->preface_checked_) self_ptr->close("no HTTP/2 preface in time");
-  });
-  // Our SETTINGS go out with the first answer, after the client's preface was
-  // checked, so a client that is not speaking HTTP/2 reads a plain-text reply.
-  do_read();
+  // The rest of the preface (nghttp2 checks it) may still be on its way.
+  handle_input(reinterpret_cast<const uint8_t*>(received.data()), received.size());
 }
 
 void H2ServerSession::shutdown() {
@@ -192,13 +173,7 @@ int H2ServerSession::on_headers_complete(int32_t stream_id, bool trailers, bool 
     if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
     return 0;
   }
-  for (const Header& header : stream->request_headers) {
-    if (header.name == "x-request-id") stream->request_id = header.value;
-  }
-  if (stream->request_id.empty()) {
-    stream->request_id = worker_.new_request_id();
-    stream->request_headers.push_back({"x-request-id", stream->request_id});  // forwarded upstream
-  }
+  worker_.assign_request_id(*stream);
   worker_.router().dispatch(stream);
   return 0;
 }
@@ -328,31 +303,19 @@ void H2ServerSession::reset(ProxyStream& stream, uint32_t h2_error_code) {
 
 void H2ServerSession::do_read() {
   auto self_ptr = shared_from_this();
-  socket_.async_read_some(boost::asio::buffer(read_buffer_),
-                          [self_ptr](boost::system::error_code ec, size_t n) {
-                            if (self_ptr->closed_) return;
-                            if (ec) {
-                              self_ptr->close(ec == boost::asio::error::eof ? "client closed" : ec.message());
-                              return;
-                            }
-                            self_ptr->handle_input(n);
-                          });
+  transport_.async_read_some(boost::asio::buffer(read_buffer_),
+                             [self_ptr](boost::system::error_code ec, size_t n) {
+                               if (self_ptr->closed_) return;
+                               if (ec) {
+                                 self_ptr->close(ec == boost::asio::error::eof ? "client closed" : ec.message());
+                                 return;
+                               }
+                               self_ptr->handle_input(self_ptr->read_buffer_.data(), n);
+                             });
 }
 
-void H2ServerSession::handle_input(size_t n) {
-  if (!preface_checked_) {
-    // Anything but the HTTP/2 preface (an HTTP/1.1 request, TLS) gets a readable answer.
-    size_t m = std::min(n, kClientMagic.size());
-    if (std::memcmp(read_buffer_.data(), kClientMagic.data(), m) != 0) {
-      reject_non_h2();
-      return;
-    }
-    if (n >= kClientMagic.size()) {
-      preface_checked_ = true;
-      preface_timer_.cancel();
-    }
-  }
-  ssize_t rv = nghttp2_session_mem_recv(session_, read_buffer_.data(), n);
+void H2ServerSession::handle_input(const uint8_t* data, size_t n) {
+  ssize_t rv = nghttp2_session_mem_recv(session_, data, n);
   if (rv < 0) {
     bump(worker_.stats().downstream_protocol_errors);
     spdlog::info("{} HTTP/2 protocol error from client: {}", log_prefix_,
@@ -366,26 +329,10 @@ void H2ServerSession::handle_input(size_t n) {
   if (!closed_) do_read();
 }
 
-void H2ServerSession::reject_non_h2() {
-  spdlog::info("{} client did not speak HTTP/2 with prior knowledge; closing", log_prefix_);
-  static const std::string kBody = "this port of grpc-ingress speaks HTTP/2 (h2c prior knowledge)\n";
-  static const std::string kAnswer =
-      "HTTP/1.1 505 HTTP Version Not Supported\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-      "Content-Length: " + std::to_string(kBody.size()) + "\r\n\r\n" + kBody;
-  write_buffer_ = kAnswer;
-  writing_ = true;
-  auto self_ptr = shared_from_this();
-  boost::asio::async_write(socket_, boost::asio::buffer(write_buffer_),
-                           [self_ptr](boost::system::error_code, size_t) {
-                             self_ptr->writing_ = false;
-                             self_ptr->close("not HTTP/2");
-                           });
-}
-
 void H2ServerSession::schedule_flush() {
   if (flush_scheduled_ || closed_) return;
   flush_scheduled_ = true;
-  boost::asio::post(socket_.get_executor(), [self_ptr = shared_from_this()] {
+  boost::asio::post(transport_.get_executor(), [self_ptr = shared_from_this()] {
     self_ptr->flush_scheduled_ = false;
     self_ptr->flush();
   });
@@ -411,25 +358,22 @@ void H2ServerSession::flush() {
   }
   writing_ = true;
   auto self_ptr = shared_from_this();
-  boost::asio::async_write(socket_, boost::asio::buffer(write_buffer_),
-                           [self_ptr](boost::system::error_code ec, size_t) {
-                             self_ptr->writing_ = false;
-                             self_ptr->write_buffer_.clear();
-                             if (ec) {
-                               self_ptr->close("write failed: " + ec.message());
-                               return;
-                             }
-                             self_ptr->flush();
-                           });
+  transport_.async_write(boost::asio::buffer(write_buffer_), [self_ptr](boost::system::error_code ec, size_t) {
+    self_ptr->writing_ = false;
+    self_ptr->write_buffer_.clear();
+    if (ec) {
+      self_ptr->close("write failed: " + ec.message());
+      return;
+    }
+    self_ptr->flush();
+  });
 }
 
 void H2ServerSession::close(const std::string& reason) {
   if (closed_) return;
   closed_ = true;
   spdlog::debug("{} closed: {}", log_prefix_, reason);
-  boost::system::error_code ignored;
-  preface_timer_.cancel();
-  socket_.close(ignored);
+  transport_.close();
   auto streams = std::move(streams_);
   streams_.clear();
   for (auto& [_, stream] : streams) {

@@ -1,15 +1,15 @@
 #pragma once
 
+#include "dataplane/downstream/client_transport.h"
+#include "dataplane/downstream/downstream_connection.h"
 #include "dataplane/proxy_stream.h"
-
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 struct nghttp2_session;
 
@@ -17,28 +17,19 @@ namespace grpc_ingress {
 
 class Worker;
 
-struct DownstreamOptions {
-  uint32_t max_concurrent_streams = 1000;
-  uint32_t stream_window = 256 * 1024;          // bytes a client may send ahead, per stream
-  uint32_t connection_window = 8 * 1024 * 1024;  // and per connection
-  size_t max_header_bytes = 64 * 1024;           // request header list
-  std::chrono::milliseconds preface_timeout{10000};  // for the client's connection preface
-  // A stream with no frames either way for this long ends (UNAVAILABLE); long
-  // but finite by default, so healthy long-lived streams are never cut.
-  std::chrono::milliseconds stream_idle_timeout{3600000};
-};
-
-// One client connection speaking HTTP/2 with prior knowledge (h2c).
-// Lives on one worker; kept alive by its own pending I/O.
+// One client connection speaking HTTP/2: h2c with prior knowledge, or h2
+// over TLS. Lives on one worker; kept alive by its own pending I/O.
 class H2ServerSession : public DownstreamSide,
+                        public DownstreamConnection,
                         public std::enable_shared_from_this<H2ServerSession> {
  public:
-  H2ServerSession(Worker& worker, boost::asio::ip::tcp::socket socket, const DownstreamOptions& options);
+  H2ServerSession(Worker& worker, ClientTransport transport, const DownstreamOptions& options, uint64_t id);
   ~H2ServerSession() override;
 
-  void start();
+  // `received`: bytes already read from the client (the preface, at least in part).
+  void start(std::string_view received);
   // Graceful: GOAWAY, finish the running streams, then close.
-  void shutdown();
+  void shutdown() override;
   uint64_t id() const { return id_; }
   bool closed() const { return closed_; }
 
@@ -60,22 +51,19 @@ class H2ServerSession : public DownstreamSide,
 
  private:
   void do_read();
-  void handle_input(size_t n);
-  void reject_non_h2();
+  void handle_input(const uint8_t* data, size_t n);
   void flush();
   void schedule_flush();
   void close(const std::string& reason);
   std::shared_ptr<ProxyStream> find(int32_t stream_id);
 
   Worker& worker_;
-  boost::asio::ip::tcp::socket socket_;
-  boost::asio::steady_timer preface_timer_;
+  ClientTransport transport_;
   DownstreamOptions options_;
   uint64_t id_;
   std::string log_prefix_;
 
   nghttp2_session* session_ = nullptr;
-  bool preface_checked_ = false;
   bool closed_ = false;
   bool writing_ = false;
   bool flush_scheduled_ = false;

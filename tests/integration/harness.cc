@@ -26,6 +26,9 @@
 #ifndef TEST_POD_BINARY
 #error "TEST_POD_BINARY must name the test-pod binary (set by CMake)"
 #endif
+#ifndef HTTP_POD_BINARY
+#error "HTTP_POD_BINARY must name the http-pod binary (set by CMake)"
+#endif
 
 namespace grpc_ingress::testing {
 namespace {
@@ -144,21 +147,32 @@ HttpResponse http_get(const std::string& host, uint16_t port, const std::string&
 
 std::unique_ptr<Pod> Pod::start(const std::filesystem::path& log_dir, const std::string& name, const std::string& ip,
                                 const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {TEST_POD_BINARY, "--listen", ip + ":0", "--pod", name, "--exit-with-parent"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return launch(std::move(argv), log_dir, name, ip);
+}
+
+std::unique_ptr<Pod> Pod::start_http(const std::filesystem::path& log_dir, const std::string& name,
+                                     const std::string& ip) {
+  return launch({HTTP_POD_BINARY, "--listen", ip + ":0", "--pod", name, "--exit-with-parent"}, log_dir, name, ip);
+}
+
+std::unique_ptr<Pod> Pod::launch(std::vector<std::string> argv, const std::filesystem::path& log_dir,
+                                 const std::string& name, const std::string& ip) {
+  std::string program = std::filesystem::path(argv[0]).filename();
   auto pod = std::make_unique<Pod>();
   pod->name_ = name;
   pod->ip_ = ip;
-  std::vector<std::string> argv = {TEST_POD_BINARY, "--listen", ip + ":0", "--pod", name, "--exit-with-parent"};
-  argv.insert(argv.end(), args.begin(), args.end());
   pod->process_ = Process::start(argv, log_dir, "pod-" + name);
   auto listening = pod->process_->wait_for_line("LISTENING ", kPodStartTimeout);
   if (!listening) {
-    throw std::runtime_error("test-pod " + name + " on " + ip + " did not print LISTENING within 10 s; stderr:\n" +
+    throw std::runtime_error(program + " " + name + " on " + ip + " did not print LISTENING within 10 s; stderr:\n" +
                              pod->process_->stderr_text());
   }
   auto colon = listening->rfind(':');
   pod->port_ = static_cast<uint16_t>(std::stoi(listening->substr(colon + 1)));
   if (listening->substr(0, colon) != ip || pod->port_ == 0) {
-    throw std::runtime_error("test-pod " + name + " printed unexpected LISTENING " + *listening);
+    throw std::runtime_error(program + " " + name + " printed unexpected LISTENING " + *listening);
   }
   return pod;
 }

@@ -67,6 +67,10 @@ class Pod {
   // `args` go to test-pod after its own (e.g. {"--delay-ms", "50"}, {"--reset-calls"}).
   static std::unique_ptr<Pod> start(const std::filesystem::path& log_dir, const std::string& name,
                                     const std::string& ip = next_pod_ip(), const std::vector<std::string>& args = {});
+  // The same for `http-pod`: a plain HTTP/2 server (not gRPC) that answers
+  // with what reached it (see tests/pods/http_pod.cc).
+  static std::unique_ptr<Pod> start_http(const std::filesystem::path& log_dir, const std::string& name,
+                                         const std::string& ip = next_pod_ip());
 
   const std::string& name() const { return name_; }
   const std::string& ip() const { return ip_; }
@@ -76,6 +80,9 @@ class Pod {
   Process& process() { return *process_; }
 
  private:
+  static std::unique_ptr<Pod> launch(std::vector<std::string> argv, const std::filesystem::path& log_dir,
+                                     const std::string& name, const std::string& ip);
+
   std::string name_;
   std::string ip_;
   uint16_t port_ = 0;

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace grpc_ingress {
+
+struct DownstreamOptions {
+  uint32_t max_concurrent_streams = 1000;
+  uint32_t stream_window = 256 * 1024;          // bytes a client may send ahead, per stream
+  uint32_t connection_window = 8 * 1024 * 1024;  // and per connection
+  size_t max_header_bytes = 64 * 1024;           // request header list (HTTP/1.1: the whole head)
+  std::chrono::milliseconds preface_timeout{10000};  // for the first bytes that name the protocol
+  // A stream with no frames either way for this long ends (UNAVAILABLE); long
+  // but finite by default, so healthy long-lived streams are never cut.
+  std::chrono::milliseconds stream_idle_timeout{3600000};
+  // HTTP/1.1: the largest request body (413 beyond), and how long a
+  // connection may wait for the next request's head (keep-alive idle).
+  uint64_t http1_max_body_bytes = 64ull * 1024 * 1024;
+  std::chrono::milliseconds http1_idle_timeout{60000};
+};
+
+// What speaks on an accepted client connection: the protocol detector, then
+// the HTTP/2 or HTTP/1.1 session it hands the connection to. Worker thread only.
+class DownstreamConnection {
+ public:
+  virtual ~DownstreamConnection() = default;
+  // Graceful: take no new requests, finish the running ones, then close.
+  virtual void shutdown() = 0;
+};
+
+// Which protocol a client connection speaks, for metrics.
+enum class DownstreamProtocol { kH2c, kH2, kHttp1, kHttp1Tls };
+inline constexpr size_t kDownstreamProtocols = 4;
+inline const char* protocol_label(DownstreamProtocol protocol) {
+  switch (protocol) {
+    case DownstreamProtocol::kH2c: return "h2c";
+    case DownstreamProtocol::kH2: return "h2";
+    case DownstreamProtocol::kHttp1: return "http1";
+    case DownstreamProtocol::kHttp1Tls: return "http1-tls";
+  }
+  return "?";
+}
+
+// A process-wide unique id for a new client connection ("[C12]" in logs).
+uint64_t next_downstream_connection_id();
+
+}  // namespace grpc_ingress

@@ -1,0 +1,77 @@
+#include "dataplane/downstream/protocol_detector.h"
+
+#include "dataplane/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+
+namespace grpc_ingress {
+namespace {
+constexpr std::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+std::atomic<uint64_t> next_connection_id{1};
+}  // namespace
+
+uint64_t next_downstream_connection_id() { return next_connection_id.fetch_add(1, std::memory_order_relaxed); }
+
+PrefaceKind classify_preface(std::string_view first_bytes) {
+  size_t n = std::min(first_bytes.size(), kHttp2Preface.size());
+  if (first_bytes.substr(0, n) != kHttp2Preface.substr(0, n)) return PrefaceKind::kOther;
+  return n == kHttp2Preface.size() ? PrefaceKind::kHttp2 : PrefaceKind::kNeedMore;
+}
+
+ProtocolDetector::ProtocolDetector(Worker& worker, ClientTransport transport, uint64_t id,
+                                   std::chrono::milliseconds timeout, bool tls)
+    : worker_(worker),
+      transport_(std::move(transport)),
+      id_(id),
+      tls_(tls),
+      timer_(transport_->get_executor()),
+      timeout_(timeout) {}
+
+void ProtocolDetector::start() {
+  timer_.expires_after(timeout_);
+  timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (!ec && self) self->close("nothing sent within " + std::to_string(self->timeout_.count()) + " ms");
+  });
+  read();
+}
+
+void ProtocolDetector::shutdown() {
+  if (received_.empty()) close("shutting down");
+}
+
+void ProtocolDetector::read() {
+  transport_->async_read_some(boost::asio::buffer(buffer_), [self = shared_from_this()](
+                                                                 boost::system::error_code ec, size_t n) {
+    if (self->done_) return;
+    if (ec) {
+      self->close(ec == boost::asio::error::eof ? "closed before a request" : ec.message());
+      return;
+    }
+    self->received_.append(self->buffer_.data(), n);
+    PrefaceKind kind = classify_preface(self->received_);
+    if (kind == PrefaceKind::kNeedMore) {
+      self->read();
+      return;
+    }
+    self->done_ = true;
+    self->timer_.cancel();
+    DownstreamProtocol protocol = kind == PrefaceKind::kHttp2
+                                      ? (self->tls_ ? DownstreamProtocol::kH2 : DownstreamProtocol::kH2c)
+                                      : (self->tls_ ? DownstreamProtocol::kHttp1Tls : DownstreamProtocol::kHttp1);
+    self->worker_.start_session(self->id_, protocol, std::move(*self->transport_), self->received_);
+  });
+}
+
+void ProtocolDetector::close(const std::string& reason) {
+  if (done_) return;
+  done_ = true;
+  spdlog::debug("[C{}] closed: {}", id_, reason);
+  timer_.cancel();
+  transport_->close();
+  worker_.session_closed(id_);
+}
+
+}  // namespace grpc_ingress

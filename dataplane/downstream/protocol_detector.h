@@ -1,0 +1,56 @@
+#pragma once
+
+#include "dataplane/downstream/client_transport.h"
+#include "dataplane/downstream/downstream_connection.h"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace grpc_ingress {
+
+class Worker;
+
+// What the first bytes of a connection say: the HTTP/2 client preface,
+// anything else (HTTP/1.x), or too few bytes yet to tell.
+enum class PrefaceKind { kNeedMore, kHttp2, kOther };
+PrefaceKind classify_preface(std::string_view first_bytes);
+
+// Reads the first bytes of a client connection and hands it, with those
+// bytes, to the worker's HTTP/2 or HTTP/1.1 session: the 24-byte HTTP/2
+// preface means HTTP/2; the first byte that differs means HTTP/1.x, without
+// waiting for more. Worker thread only; kept alive by its pending read.
+class ProtocolDetector : public DownstreamConnection,
+                         public std::enable_shared_from_this<ProtocolDetector> {
+ public:
+  // `tls`: the transport is a finished TLS handshake (for the metrics label).
+  ProtocolDetector(Worker& worker, ClientTransport transport, uint64_t id, std::chrono::milliseconds timeout,
+                   bool tls);
+
+  void start();
+  // Nothing read yet: close (a draining process takes no new clients).
+  // Otherwise the session it hands over to finishes the first request.
+  void shutdown() override;
+
+ private:
+  void read();
+  void close(const std::string& reason);
+
+  Worker& worker_;
+  std::optional<ClientTransport> transport_;  // moved out at the hand-over
+  uint64_t id_;
+  bool tls_;
+  bool done_ = false;
+  boost::asio::steady_timer timer_;
+  std::chrono::milliseconds timeout_;
+  std::string received_;
+  std::array<char, 4096> buffer_;
+};
+
+}  // namespace grpc_ingress
