@@ -70,7 +70,7 @@ def read_log_rows(path):
 
 
 def h2load_command(url, body_path, clients, streams, duration=None, warm_up=None,
-                   requests=None, rps=None, log_path=None, threads=1):
+                   requests=None, log_path=None, threads=1):
     command = ["h2load", "-d", body_path, "-H", "content-type: application/grpc", "-H", "te: trailers",
                "-c", str(clients), "-m", str(streams), "-t", str(threads)]
     if duration is not None:
@@ -79,20 +79,18 @@ def h2load_command(url, body_path, clients, streams, duration=None, warm_up=None
             command += ["--warm-up-time", f"{round(warm_up * 1000)}ms"]
     else:
         command += ["-n", str(requests)]
-    if rps:
-        command += [f"--rps={rps}"]
     if log_path:
         command += [f"--log-file={log_path}"]
     return command + [url]
 
 
 def run_h2load(url, body_path, clients, streams, log_path, duration=None, warm_up=0.0,
-               requests=None, rps=None):
+               requests=None):
     """Runs h2load to completion (bounded) and returns its parsed result with latencies."""
     if os.path.exists(log_path):
         os.remove(log_path)
     command = h2load_command(url, body_path, clients, streams, duration=duration, warm_up=warm_up,
-                             requests=requests, rps=rps, log_path=log_path)
+                             requests=requests, log_path=log_path)
     planned = (duration or 0) + (warm_up or 0)
     status, out, err = run_bounded(command, planned + H2LOAD_SLACK, f"h2load {url}")
     if status != 0 and "requests:" not in out:
