@@ -83,6 +83,8 @@ nlohmann::json route_json(const RouteTable& table, const Route& route) {
                         {"retryOn", route.retry.retry_on}};
   if (route.max_timeout.count() > 0) out["maxTimeoutMs"] = route.max_timeout.count();
   if (route.max_message_bytes > 0) out["maxMessageBytes"] = route.max_message_bytes;
+  out["grpcWeb"] = route.grpc_web;
+  if (!route.cors_allow_origin.empty()) out["corsAllowOrigin"] = route.cors_allow_origin;
   if (route.canary) {
     const Canary& canary = *route.canary;
     out["canary"] = {{"cluster", table.clusters[canary.cluster].name},

@@ -130,6 +130,8 @@ struct Route {
   // endpoint that passes gRPC health checks, else 503. Never proxied.
   std::vector<uint32_t> health_of_clusters;
   bool health_bridge = false;
+  bool grpc_web = true;            // translate gRPC-Web calls (grpc-ingress.io/grpc-web)
+  std::string cors_allow_origin;   // "*" or a comma-separated list; "" = no CORS answers
 
   bool operator==(const Route&) const = default;
 };

@@ -227,6 +227,20 @@ void read_limits(Reader& reader, IngressOptions& out) {
   reader.uint_value("max-pending-per-endpoint", out.cluster.max_pending_per_endpoint, 1, 1'000'000);
 }
 
+void read_web(Reader& reader, IngressOptions& out) {
+  if (const std::string* value = reader.find("grpc-web")) {
+    std::string flag = lower_case(trim(*value));
+    if (flag == "false" || flag == "true") {
+      out.grpc_web = flag == "true";
+    } else {
+      reader.problem(*value, "is not true or false", "gRPC-Web stays on");
+    }
+  }
+  if (const std::string* value = reader.find("cors-allow-origin", "cors-allow-origin")) {
+    out.cors_allow_origin = trim(*value);
+  }
+}
+
 void read_canary(Reader& reader, IngressOptions& out) {
   const std::string* canary = reader.find("canary", "canary");
   if (!canary || lower_case(trim(*canary)) != "true") return;
@@ -259,6 +273,7 @@ IngressOptions read_annotations(const ObjectMeta& meta) {
   read_health(reader, out);
   read_retries(reader, out);
   read_limits(reader, out);
+  read_web(reader, out);
   read_canary(reader, out);
   return out;
 }

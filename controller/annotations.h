@@ -39,6 +39,8 @@ struct IngressOptions {
   uint32_t max_message_bytes = 0;
   std::optional<CanaryPolicy> canary;  // set on a canary Ingress
   std::string http_health_path;        // "" = no HTTP health bridge
+  bool grpc_web = true;
+  std::string cors_allow_origin;
   std::vector<std::string> problems;
 };
 

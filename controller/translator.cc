@@ -238,6 +238,8 @@ class IngressMerger {
     route.retry = options.retry;
     route.max_timeout = options.max_timeout;
     route.max_message_bytes = options.max_message_bytes;
+    route.grpc_web = options.grpc_web;
+    route.cors_allow_origin = options.cors_allow_origin;
     return route;
   }
 

@@ -59,6 +59,17 @@ int http_status_for(GrpcStatus status) {
   }
 }
 
+GrpcWebMode grpc_web_mode(std::string_view content_type) {
+  constexpr std::string_view kWeb = "application/grpc-web";
+  if (!content_type.starts_with(kWeb)) return GrpcWebMode::kNone;
+  std::string_view rest = content_type.substr(kWeb.size());
+  if (rest.starts_with("-text")) {
+    rest.remove_prefix(5);
+    return rest.empty() || rest[0] == '+' || rest[0] == ';' ? GrpcWebMode::kText : GrpcWebMode::kNone;
+  }
+  return rest.empty() || rest[0] == '+' || rest[0] == ';' ? GrpcWebMode::kBinary : GrpcWebMode::kNone;
+}
+
 uint64_t GrpcMessageScanner::feed(const uint8_t* data, size_t n, uint64_t limit) {
   while (n > 0) {
     if (remaining_ > 0) {

@@ -24,6 +24,11 @@ enum class GrpcStatus {
 // (not grpc-web, which is translated separately).
 bool is_grpc_content_type(std::string_view content_type);
 
+// gRPC-Web (a browser's gRPC): binary (application/grpc-web[+proto]) or
+// text (application/grpc-web-text[+proto], base64 both ways).
+enum class GrpcWebMode : uint8_t { kNone, kBinary, kText };
+GrpcWebMode grpc_web_mode(std::string_view content_type);
+
 // The grpc-timeout header: 1-8 digits and a unit H M S m u n. nullopt when malformed.
 std::optional<std::chrono::nanoseconds> parse_grpc_timeout(std::string_view value);
 

@@ -1,5 +1,7 @@
 #include "dataplane/proxy_stream.h"
 
+#include "common/base64.h"
+
 #include <spdlog/spdlog.h>
 
 namespace grpc_ingress {
@@ -37,6 +39,23 @@ bool ProxyStream::message_too_big(GrpcMessageScanner& scanner, const uint8_t* da
 }
 
 bool ProxyStream::take_request_body(const uint8_t* data, size_t n) {
+  if (grpc_web == GrpcWebMode::kText) {
+    // Decode whole groups of four; a padded group may end any chunk.
+    web_text_pending_.append(reinterpret_cast<const char*>(data), n);
+    size_t whole = web_text_pending_.size() / 4 * 4;
+    auto decoded = decode_base64(std::string_view(web_text_pending_).substr(0, whole));
+    if (!decoded) {
+      cancel_upstream();
+      fail(GrpcStatus::kInternal, "gRPC-Web text request body is not base64");
+      return false;
+    }
+    web_text_pending_.erase(0, whole);
+    request_bytes_.add(n, decoded->size());
+    auto bytes = reinterpret_cast<const uint8_t*>(decoded->data());
+    if (message_too_big(request_messages, bytes, decoded->size(), "request")) return false;
+    request_body.append(bytes, decoded->size());
+    return true;
+  }
   if (message_too_big(request_messages, data, n, "request")) return false;
   request_body.append(data, n);
   return true;
@@ -44,15 +63,53 @@ bool ProxyStream::take_request_body(const uint8_t* data, size_t n) {
 
 bool ProxyStream::take_response_body(const uint8_t* data, size_t n) {
   if (message_too_big(response_messages, data, n, "response")) return false;
+  if (grpc_web == GrpcWebMode::kText) {
+    std::string encoded = encode_base64(std::string_view(reinterpret_cast<const char*>(data), n));
+    response_bytes_.add(n, encoded.size());
+    response_body.append(reinterpret_cast<const uint8_t*>(encoded.data()), encoded.size());
+    return true;
+  }
   response_body.append(data, n);
   return true;
 }
 
-void ProxyStream::respond(int status, const std::string& body) {
+void ProxyStream::prepare_response_headers() {
+  if (grpc_web != GrpcWebMode::kNone) {
+    for (Header& header : response_headers) {
+      if (header.name == "content-type") {
+        header.value = grpc_web == GrpcWebMode::kText ? "application/grpc-web-text+proto"
+                                                      : "application/grpc-web+proto";
+      }
+    }
+  }
+  if (!cors_origin.empty()) {
+    response_headers.push_back({"access-control-allow-origin", cors_origin});
+    response_headers.push_back({"access-control-expose-headers", "grpc-status,grpc-message,grpc-status-details-bin"});
+    if (cors_origin != "*") response_headers.push_back({"vary", "origin"});
+  }
+}
+
+void ProxyStream::trailers_into_body() {
+  if (grpc_web == GrpcWebMode::kNone || response_trailers.empty()) return;
+  // The gRPC-Web trailer frame: flag 0x80, 32-bit length, HTTP/1-style lines.
+  std::string block;
+  for (const Header& header : response_trailers) block += header.name + ": " + header.value + "\r\n";
+  std::string frame(5, '\0');
+  frame[0] = static_cast<char>(0x80);
+  for (int i = 0; i < 4; ++i) frame[1 + i] = static_cast<char>((block.size() >> (24 - 8 * i)) & 0xff);
+  frame += block;
+  if (grpc_web == GrpcWebMode::kText) frame = encode_base64(frame);
+  response_bytes_.add(0, frame.size());
+  response_body.append(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
+  response_trailers.clear();
+}
+
+void ProxyStream::respond(int status, const std::string& body, HeaderList extra_headers) {
   stop_timers();
   if (closed || response_started || response_ended) return;
   response_status = status;
   response_headers = {{"content-type", "text/plain; charset=utf-8"}};
+  for (Header& header : extra_headers) response_headers.push_back(std::move(header));
   response_body.clear();
   response_body.append(reinterpret_cast<const uint8_t*>(body.data()), body.size());
   response_ended = true;
@@ -109,6 +166,7 @@ void ProxyStream::fail(GrpcStatus status, const std::string& message) {
       response_headers = {{"content-type", "application/grpc"},
                           {"grpc-status", code},
                           {"grpc-message", percent_encode_grpc_message(message)}};
+      prepare_response_headers();
       trailers_only = true;
     } else {
       response_status = http_status_for(status);
@@ -122,6 +180,7 @@ void ProxyStream::fail(GrpcStatus status, const std::string& message) {
   }
   if (grpc && !trailers_only) {
     response_trailers = {{"grpc-status", code}, {"grpc-message", percent_encode_grpc_message(message)}};
+    trailers_into_body();
     response_ended = true;
     if (side) side->response_data_ready(*this);
     return;

@@ -8,6 +8,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -69,7 +70,9 @@ class ProxyStream {
   ByteQueue request_body;
   bool request_ended = false;
   HeaderList request_trailers;
-  bool grpc = false;
+  bool grpc = false;  // gRPC, or gRPC-Web translated to gRPC for the pod
+  GrpcWebMode grpc_web = GrpcWebMode::kNone;
+  std::string cors_origin;  // the Access-Control-Allow-Origin answer, when CORS applies
 
   // --- Response, filled by the upstream connection or by fail().
   int response_status = 0;
@@ -98,8 +101,18 @@ class ProxyStream {
   bool take_request_body(const uint8_t* data, size_t n);
   // Response body from the pod, the same way.
   bool take_response_body(const uint8_t* data, size_t n);
-  // Answers the request here, without a pod (the HTTP health bridge).
-  void respond(int status, const std::string& body);
+  // Answers the request here, without a pod (the HTTP health bridge, CORS).
+  void respond(int status, const std::string& body, HeaderList extra_headers = {});
+
+  // gRPC-Web: turns the pod's response headers into what the browser expects
+  // (content type, CORS); and its trailers into the trailer frame at the end
+  // of the body. Both no-ops for other streams.
+  void prepare_response_headers();
+  void trailers_into_body();
+  // Flow-control credit in bytes of the other side: base64 makes the bytes
+  // queued on one side differ from those received on the other.
+  size_t request_credit(size_t forwarded) { return request_bytes_.credit(forwarded); }
+  size_t response_credit(size_t delivered) { return response_bytes_.credit(delivered); }
 
   // A frame went either way: the stream is not idle.
   void touch() { last_activity = std::chrono::steady_clock::now(); }
@@ -164,10 +177,33 @@ class ProxyStream {
   void cancel_upstream();
 
  private:
+  // Bytes in on one side vs. bytes queued for the other, so credits keep the
+  // windows exact when gRPC-Web text changes the size (identity otherwise).
+  struct Rescale {
+    uint64_t in = 0, out = 0, consumed = 0, credited = 0;
+    bool scaled = false;
+    void add(uint64_t received, uint64_t queued) {
+      scaled = true;
+      in += received;
+      out += queued;
+    }
+    size_t credit(size_t n) {
+      if (!scaled) return n;
+      consumed += n;
+      uint64_t target = out ? static_cast<uint64_t>(static_cast<long double>(consumed) * in / out) : in;
+      target = std::min(target, in);
+      size_t credit = static_cast<size_t>(target - std::min(target, credited));
+      credited += credit;
+      return credit;
+    }
+  };
+
   bool message_too_big(GrpcMessageScanner& scanner, const uint8_t* data, size_t n, const char* direction);
 
   std::weak_ptr<DownstreamSide> downstream_;
   bool pending_ = false;
+  std::string web_text_pending_;  // base64 characters not yet a whole group of four
+  Rescale request_bytes_, response_bytes_;
   int32_t downstream_id_;
   std::string log_prefix_;
 };

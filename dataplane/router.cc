@@ -113,6 +113,7 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
                  "no route for host '" + stream->authority + "' path '" + stream->path + "'");
     return;
   }
+  if (!web_and_cors(stream)) return;
   if (stream->route->health_bridge) {
     answer_health_bridge(stream);
     return;
@@ -123,6 +124,59 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
   start_deadline(stream);
   watch_idle(stream, stream_idle_timeout_);
   forward(stream, "");
+}
+
+bool Router::web_and_cors(const std::shared_ptr<ProxyStream>& stream) {
+  const Route& route = *stream->route;
+  if (!route.cors_allow_origin.empty()) {
+    if (const std::string* origin = find_header(*stream, "origin")) {
+      if (route.cors_allow_origin == "*") {
+        stream->cors_origin = "*";
+      } else {
+        std::string_view list = route.cors_allow_origin;
+        while (!list.empty() && stream->cors_origin.empty()) {
+          auto comma = list.find(',');
+          std::string_view item = list.substr(0, comma);
+          while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+          while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+          if (item == *origin) stream->cors_origin = *origin;
+          list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        }
+      }
+    }
+    if (stream->method == "OPTIONS" && !stream->cors_origin.empty()) {  // a browser's preflight
+      const std::string* asked = find_header(*stream, "access-control-request-headers");
+      HeaderList headers = {
+          {"access-control-allow-origin", stream->cors_origin},
+          {"access-control-allow-methods", "POST, GET, OPTIONS"},
+          {"access-control-allow-headers",
+           asked ? *asked : "content-type,x-grpc-web,x-user-agent,grpc-timeout,authorization"},
+          {"access-control-max-age", "86400"}};
+      if (stream->cors_origin != "*") headers.push_back({"vary", "origin"});
+      stream->respond(204, "", std::move(headers));
+      return false;
+    }
+  }
+  const std::string* content_type = find_header(*stream, "content-type");
+  GrpcWebMode mode = content_type ? grpc_web_mode(*content_type) : GrpcWebMode::kNone;
+  if (mode == GrpcWebMode::kNone) return true;
+  if (!route.grpc_web) {
+    stream->respond(415, "gRPC-Web is turned off for this route (grpc-ingress.io/grpc-web: \"false\")\n");
+    return false;
+  }
+  // The pod gets ordinary gRPC; the browser gets gRPC-Web back.
+  stream->grpc_web = mode;
+  stream->grpc = true;
+  bool has_te = false;
+  for (Header& header : stream->request_headers) {
+    if (header.name == "content-type") header.value = "application/grpc";
+    if (header.name == "te") {
+      header.value = "trailers";
+      has_te = true;
+    }
+  }
+  if (!has_te) stream->request_headers.push_back({"te", "trailers"});
+  return true;
 }
 
 uint32_t Router::choose_cluster(const ProxyStream& stream) {

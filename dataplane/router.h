@@ -54,6 +54,9 @@ class Router {
   };
 
   uint32_t choose_cluster(const ProxyStream& stream);
+  // gRPC-Web into gRPC for the pod, CORS origin and preflight answers; false
+  // when the request was answered here.
+  bool web_and_cors(const std::shared_ptr<ProxyStream>& stream);
   void answer_health_bridge(const std::shared_ptr<ProxyStream>& stream);
   void forward(const std::shared_ptr<ProxyStream>& stream, const std::string& last_failure);
   void retry(const std::shared_ptr<ProxyStream>& stream, const std::string& reason);

@@ -164,7 +164,8 @@ size_t H1RequestParser::take_body(boost::beast::string_view body) {
     return body.size();
   }
   size_t n = std::min(body.size(), body_room_);
-  body_sink_->append(reinterpret_cast<const uint8_t*>(body.data()), n);
+  // false: the stream refused the bytes and has answered; the rest is discarded.
+  if (!body_sink_->take_request_body(reinterpret_cast<const uint8_t*>(body.data()), n)) body_sink_ = nullptr;
   body_room_ -= n;
   body_bytes_ += n;
   return n;

@@ -39,9 +39,10 @@ class H1RequestParser : private boost::beast::http::basic_parser<true> {
   // body room is used up.
   size_t feed(const char* data, size_t size, boost::beast::error_code& ec);
 
-  // Where body bytes go and how many may go there before feed() pauses.
+  // Where body bytes go (the stream takes them: message limits, gRPC-Web
+  // text decoding) and how many may go there before feed() pauses.
   // A null sink discards the body (no room limit).
-  void set_body_sink(ByteQueue* sink, size_t room) {
+  void set_body_sink(ProxyStream* sink, size_t room) {
     body_sink_ = sink;
     body_room_ = room;
   }
@@ -80,7 +81,7 @@ class H1RequestParser : private boost::beast::http::basic_parser<true> {
   H1Request request_;
   std::string target_;
   HeaderList raw_headers_;  // as received, names lower-cased
-  ByteQueue* body_sink_ = nullptr;
+  ProxyStream* body_sink_ = nullptr;
   size_t body_room_ = 0;
   uint64_t body_bytes_ = 0;
   int refused_status_ = 0;

@@ -153,7 +153,7 @@ void H1ServerSession::process_input() {
       } else {
         size_t queued = stream->request_body.size();
         if (queued >= options_.stream_window) break;  // the pod has not taken what it has
-        parser_->set_body_sink(&stream->request_body, options_.stream_window - queued);
+        parser_->set_body_sink(stream, options_.stream_window - queued);
       }
     }
     if (buffered() == 0) {

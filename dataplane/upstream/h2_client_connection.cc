@@ -258,7 +258,7 @@ long H2ClientConnection::read_request_body(int32_t stream_id, uint8_t* buf, size
   if (n > 0) {
     stream->touch();
     stream->record_sent(buf, n);
-    if (auto downstream = stream->downstream()) downstream->request_body_consumed(*stream, n);
+    if (auto downstream = stream->downstream()) downstream->request_body_consumed(*stream, stream->request_credit(n));
   }
   if (stream->request_body.empty() && stream->request_ended) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -308,6 +308,7 @@ int H2ClientConnection::on_headers_complete(int32_t stream_id, bool trailers, bo
   if (stream->closed) return 0;
   auto downstream = stream->downstream();
   if (trailers && stream->response_started) {
+    stream->trailers_into_body();
     stream->response_ended = true;
     if (downstream) downstream->response_data_ready(*stream);
     return 0;
@@ -323,6 +324,7 @@ int H2ClientConnection::on_headers_complete(int32_t stream_id, bool trailers, bo
     return 0;
   }
   if (stream->deadline_timer && end_stream) stream->deadline_timer->cancel();
+  stream->prepare_response_headers();
   if (downstream) downstream->response_headers_ready(*stream);
   return 0;
 }
@@ -388,6 +390,7 @@ void H2ClientConnection::request_data_ready(ProxyStream& stream) {
 
 void H2ClientConnection::response_body_consumed(ProxyStream& stream, size_t bytes) {
   if (state_ != State::kConnected || stream.upstream_id < 0) return;
+  bytes = stream.response_credit(bytes);
   nghttp2_session_consume(session_, stream.upstream_id, bytes);
   schedule_flush();
 }
