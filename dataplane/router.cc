@@ -302,11 +302,7 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
     state.policy = cluster.lb_policy;
     state.balancer = make_load_balancer(cluster.lb_policy, seed_);
   }
-  PickContext context{stream->tried_endpoints};
-  context.states = states_of(*stream);
-  context.max_streams = cluster.max_streams_per_endpoint;
-  context.max_pending = cluster.max_pending_per_endpoint;
-  context.now = std::chrono::steady_clock::now();
+  PickContext context = pick_context(*stream);
   if (current) context.stats = &endpoint_stats_[stream->cluster];
   if (cluster.lb_policy == LoadBalancePolicy::kRingHash) {
     if (const std::string* key = find_header(*stream, cluster.hash_header)) context.hash_key = *key;
@@ -343,8 +339,29 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
   connection->submit(stream);
 }
 
+PickContext Router::pick_context(const ProxyStream& stream) const {
+  const Cluster& cluster = stream.table->clusters[stream.cluster];
+  PickContext context{stream.tried_endpoints};
+  context.states = states_of(stream);
+  context.max_streams = cluster.max_streams_per_endpoint;
+  context.max_pending = cluster.max_pending_per_endpoint;
+  context.now = std::chrono::steady_clock::now();
+  return context;
+}
+
+bool Router::has_untried_endpoint(const ProxyStream& stream) const {
+  const Cluster& cluster = stream.table->clusters[stream.cluster];
+  PickContext context = pick_context(stream);
+  for (size_t i = 0; i < cluster.endpoints.size(); ++i) {
+    if (context.usable(cluster, i)) return true;
+  }
+  return false;
+}
+
 bool Router::may_retry(ProxyStream& stream, bool transparent) {
   if (stream.closed || !stream.replayable || !stream.route) return false;
+  // Every pod tried (or none usable): the caller gets the last answer, and no budget is spent.
+  if (!has_untried_endpoint(stream)) return false;
   if (transparent) return stream.tried_endpoints.size() < kTransparentAttempts;
   if (stream.retries >= stream.route->retry.retries) return false;
   if (stream.table == table_ && !cluster_states_[stream.cluster]->budget.try_spend()) {

@@ -61,6 +61,9 @@ class Router {
   void forward(const std::shared_ptr<ProxyStream>& stream, const std::string& last_failure);
   void retry(const std::shared_ptr<ProxyStream>& stream, const std::string& reason);
   bool may_retry(ProxyStream& stream, bool transparent);
+  // What the balancer may pick from for `stream` (its tried endpoints excluded).
+  PickContext pick_context(const ProxyStream& stream) const;
+  bool has_untried_endpoint(const ProxyStream& stream) const;
   void start_deadline(const std::shared_ptr<ProxyStream>& stream);
   void watch_idle(const std::shared_ptr<ProxyStream>& stream, std::chrono::milliseconds wait);
   void record_outcome(ProxyStream& stream, bool failed);
