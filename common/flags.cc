@@ -1,5 +1,6 @@
 #include "common/flags.h"
 
+#include <algorithm>
 #include <charconv>
 #include <functional>
 #include <map>
@@ -116,6 +117,21 @@ const std::map<std::string, FlagSpec>& specs() {
       {"shutdown-grace", {false, [](F& f, const std::string& v) { return parse_duration(v, f.shutdown_grace); }, "then wait at most this long for in-flight streams (default 25s)"}},
       {"http1-idle-timeout", {false, [](F& f, const std::string& v) { return parse_duration(v, f.http1_idle_timeout); }, "HTTP/1.1: close a connection idle between requests this long; also the time to send a request head (default 60s)"}},
       {"http1-max-body-size", {false, [](F& f, const std::string& v) { return parse_size(v, f.http1_max_body_size); }, "HTTP/1.1: largest request body, larger gets 413 (default 64Mi)"}},
+      {"election-id", text(&F::election_id, "name of the leader-election Lease (default grpc-ingress-leader)")},
+      {"leader-election-namespace", text(&F::leader_election_namespace, "namespace of the Lease (default: the pod's)")},
+      {"leader-election-lease-duration", {false, [](F& f, const std::string& v) { return parse_duration(v, f.leader_election_lease_duration); }, "a Lease not renewed this long may be taken over (default 15s)"}},
+      {"leader-election-renew-deadline", {false, [](F& f, const std::string& v) { return parse_duration(v, f.leader_election_renew_deadline); }, "the leader steps down if it could not renew for this long (default 10s)"}},
+      {"leader-election-retry-period", {false, [](F& f, const std::string& v) { return parse_duration(v, f.leader_election_retry_period); }, "how often replicas try to acquire or renew the Lease (default 2s)"}},
+      {"publish-status-address", {false, [](F& f, const std::string& v) -> Status {
+         f.publish_status_addresses.clear();
+         for (size_t start = 0; start <= v.size();) {
+           size_t comma = std::min(v.find(',', start), v.size());
+           if (comma > start) f.publish_status_addresses.push_back(v.substr(start, comma - start));
+           start = comma + 1;
+         }
+         if (f.publish_status_addresses.empty()) return Error{"needs at least one IP address or host name"};
+         return Ok{};
+       }, "IPs/host names (comma-separated) written to Ingress status; wins over --publish-service"}},
       {"help", {true, [](F& f, const std::string& v) { return parse_bool(v, f.help); }, "print this help"}},
   };
   return kSpecs;
@@ -151,6 +167,15 @@ Result<Flags> parse_flags(const std::vector<std::string>& args) {
   }
   if (!flags.kubeconfig.empty() && !flags.manifests.empty()) {
     return Error{"--kubeconfig and --manifests exclude each other"};
+  }
+  // client-go's rule: the leader must step down before its Lease can expire,
+  // and must have had more than one try to renew before that.
+  if (flags.leader_election_renew_deadline >= flags.leader_election_lease_duration) {
+    return Error{"--leader-election-renew-deadline must be shorter than --leader-election-lease-duration"};
+  }
+  if (flags.leader_election_retry_period * 12 / 10 >= flags.leader_election_renew_deadline ||
+      flags.leader_election_retry_period.count() == 0) {
+    return Error{"--leader-election-retry-period must be non-zero and under 1/1.2 of --leader-election-renew-deadline"};
   }
   return flags;
 }

@@ -38,6 +38,13 @@ struct Flags {
   std::chrono::milliseconds stream_idle_timeout{3600000};
   std::chrono::milliseconds shutdown_drain{5000};
   std::chrono::milliseconds shutdown_grace{25000};
+  // Kubernetes API mode: leader election (one replica writes status and Events).
+  std::string election_id = "grpc-ingress-leader";  // the Lease's name
+  std::string leader_election_namespace;              // default: the pod's namespace
+  std::chrono::milliseconds leader_election_lease_duration{15000};
+  std::chrono::milliseconds leader_election_renew_deadline{10000};
+  std::chrono::milliseconds leader_election_retry_period{2000};
+  std::vector<std::string> publish_status_addresses;  // --publish-status-address a,b
   bool help = false;
   // HTTP/1.1 clients: keep-alive idle time (also the time to send a request
   // head), and the largest request body (413 beyond).

@@ -38,6 +38,7 @@ struct ObjectKey {
 struct ObjectMeta {
   std::string namespace_name;
   std::string name;
+  std::string uid;  // set by the API server; Events name their object by it
   // Orders Ingresses in a conflict (oldest wins). Manifest files usually leave
   // it out: then it is the epoch, older than anything the API server writes.
   std::chrono::sys_seconds creation_timestamp{};
@@ -93,12 +94,21 @@ struct IngressTls {
   bool operator==(const IngressTls&) const = default;
 };
 
+// One address of status.loadBalancer.ingress (Ingress and Service).
+struct LoadBalancerIngress {
+  std::string ip;
+  std::string hostname;
+
+  auto operator<=>(const LoadBalancerIngress&) const = default;
+};
+
 struct Ingress {
   ObjectMeta metadata;
   std::string ingress_class_name;  // spec.ingressClassName; empty when absent
   std::optional<IngressBackend> default_backend;
   std::vector<IngressRule> rules;
   std::vector<IngressTls> tls;
+  std::vector<LoadBalancerIngress> load_balancer;  // status.loadBalancer.ingress (the status writer's)
 
   bool operator==(const Ingress&) const = default;
 };
@@ -125,6 +135,10 @@ struct Service {
   ObjectMeta metadata;
   std::string type = "ClusterIP";
   std::vector<ServicePort> ports;
+  // Where the Service is reached from outside: what --publish-service writes to Ingress status.
+  std::string cluster_ip;                          // spec.clusterIP ("None" when headless)
+  std::vector<std::string> external_ips;           // spec.externalIPs
+  std::vector<LoadBalancerIngress> load_balancer;  // status.loadBalancer.ingress
 
   bool operator==(const Service&) const = default;
 };

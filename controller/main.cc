@@ -9,7 +9,10 @@
 #include "controller/file_source.h"
 #include "controller/kube_client.h"
 #include "controller/kube_config.h"
+#include "controller/event_recorder.h"
 #include "controller/kube_source.h"
+#include "controller/leader_election.h"
+#include "controller/status_writer.h"
 #include "controller/publisher.h"
 #include "controller/store.h"
 #include "dataplane/dataplane.h"
@@ -21,9 +24,14 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
+#include <random>
 #include <thread>
+
+#include <unistd.h>
 
 namespace grpc_ingress {
 namespace {
@@ -34,7 +42,20 @@ constexpr auto kPublishDebounce = std::chrono::milliseconds(50);
 struct KubeParts {
   const KubeClient* client = nullptr;
   const KubeSource* source = nullptr;
+  const LeaderElector* elector = nullptr;
 };
+
+// This replica's name in the Lease: the pod's name, else the host's plus a
+// random suffix, so that two processes on one machine never share it.
+std::string replica_identity() {
+  if (const char* pod = std::getenv("POD_NAME"); pod && *pod) return pod;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || !*host) std::strcpy(host, "grpc-ingress");
+  std::random_device random;
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "_%08x", random());
+  return std::string(host) + suffix;
+}
 
 std::string metrics_text(const Publisher& publisher, const Dataplane& dataplane, const Store& store,
                          const KubeParts& kube, bool draining, bool per_endpoint) {
@@ -79,7 +100,7 @@ std::string metrics_text(const Publisher& publisher, const Dataplane& dataplane,
   }
   out.family("grpc_ingress_leader", "gauge",
              "1 when this replica holds the leader Lease and writes Ingress status (never in --manifests mode).");
-  out.sample("grpc_ingress_leader", 0);
+  out.sample("grpc_ingress_leader", kube.elector && kube.elector->leading() ? 1 : 0);
   out.family("grpc_ingress_ready", "gauge", "1 when /readyz answers 200.");
   out.sample("grpc_ingress_ready", publisher.ready() && !draining ? 1 : 0);
   write_process_metrics(out);
@@ -96,6 +117,12 @@ int run(const Flags& flags) {
       return 2;
     }
     kube_config = std::move(*config);
+    if (!flags.publish_service.empty() && flags.publish_status_addresses.empty()) {
+      if (auto key = parse_namespaced_name(flags.publish_service, "--publish-service"); !key) {
+        spdlog::error("{}", key.error().message);
+        return 2;
+      }
+    }
     spdlog::info("grpc-ingress starting: ingress class '{}', controller '{}', Kubernetes API {} ({}){}",
                  flags.ingress_class, flags.controller_name, kube_config->server, kube_config->description,
                  flags.watch_namespace.empty() ? "" : ", namespace " + flags.watch_namespace + " only");
@@ -136,6 +163,9 @@ int run(const Flags& flags) {
   std::unique_ptr<FileSource> file_source;
   std::unique_ptr<KubeClient> kube_client;
   std::unique_ptr<KubeSource> kube_source;
+  std::shared_ptr<StatusWriter> status_writer;
+  std::shared_ptr<EventRecorder> event_recorder;
+  std::shared_ptr<LeaderElector> elector;
   if (api_mode) {
     auto client = KubeClient::create(io, *kube_config);
     if (!client) {
@@ -147,6 +177,29 @@ int run(const Flags& flags) {
     kube_source = std::make_unique<KubeSource>(io, *kube_client, store,
                                                KubeSourceOptions{.watch_namespace = flags.watch_namespace});
     kube_source->start();
+
+    // Every replica routes; the one holding the Lease also writes Ingress status and Events.
+    std::string identity = replica_identity();
+    status_writer = std::make_shared<StatusWriter>(
+        io, *kube_client, store,
+        StatusWriterOptions{.publish_service = flags.publish_service, .publish_addresses = flags.publish_status_addresses});
+    event_recorder = std::make_shared<EventRecorder>(io, *kube_client, store, EventRecorderOptions{.instance = identity});
+    elector = std::make_shared<LeaderElector>(
+        io, *kube_client,
+        LeaderElectionOptions{.lease_namespace = flags.leader_election_namespace.empty()
+                                                     ? kube_config->namespace_name
+                                                     : flags.leader_election_namespace,
+                              .lease_name = flags.election_id,
+                              .identity = identity,
+                              .lease_duration = flags.leader_election_lease_duration,
+                              .renew_deadline = flags.leader_election_renew_deadline,
+                              .retry_period = flags.leader_election_retry_period},
+        [&](bool leading) {
+          status_writer->set_leading(leading);
+          event_recorder->set_leading(leading);
+        });
+    status_writer->start();
+    elector->start();
   } else {
     file_source = std::make_unique<FileSource>(io, flags.manifests, flags.manifests_poll_interval, store);
     if (auto status = file_source->start(); !status) {
@@ -158,6 +211,9 @@ int run(const Flags& flags) {
   auto stop_source = [&] {
     if (file_source) file_source->stop();
     if (kube_source) kube_source->stop();
+    if (elector) elector->stop();
+    if (status_writer) status_writer->stop();
+    if (event_recorder) event_recorder->stop();
   };
 
   TranslatorOptions translator_options;
@@ -192,7 +248,7 @@ int run(const Flags& flags) {
               {"/metrics",
                [&] {
                  return AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                                      metrics_text(publisher, dataplane, store, {kube_client.get(), kube_source.get()},
+                                      metrics_text(publisher, dataplane, store, {kube_client.get(), kube_source.get(), elector.get()},
                                                    draining, flags.metrics_per_endpoint)};
                }},
               {"/debug/endpoints",
@@ -206,6 +262,12 @@ int run(const Flags& flags) {
     stop_source();
     dataplane.stop();
     return 1;
+  }
+  if (status_writer) {
+    publisher.set_on_translated([&](const Translation& translation) {
+      status_writer->on_translated(translation);
+      event_recorder->on_translated(translation);
+    });
   }
   publisher.start();
 
@@ -224,6 +286,8 @@ int run(const Flags& flags) {
         }
         spdlog::info("signal {}: /readyz now 503; serving {} ms more, then draining connections", signal,
                      flags.shutdown_drain.count());
+        // Hand the Lease over now: another replica writes status while we drain.
+        if (elector) elector->stop();
         signals.async_wait(on_signal);
         drain_timer.expires_after(flags.shutdown_drain);
         drain_timer.async_wait([&](boost::system::error_code ec) {

@@ -224,6 +224,7 @@ ObjectMeta decode_meta(const Field& root, ObjectKind kind) {
       }
     }
   }
+  meta.uid = string_or_empty(*metadata, "uid");
   if (auto created = metadata->get("creationTimestamp")) {
     meta.creation_timestamp = parse_timestamp(*created);
   }
@@ -268,6 +269,19 @@ std::optional<IngressPathType> decode_path_type(const Field& path) {
   type->fail("'" + text + "' is not Exact, Prefix or ImplementationSpecific");
 }
 
+// status.loadBalancer.ingress of an Ingress or a Service.
+std::vector<LoadBalancerIngress> decode_load_balancer_status(const Field& root) {
+  std::vector<LoadBalancerIngress> out;
+  auto status = root.get("status");
+  if (!status) return out;
+  auto load_balancer = status->get("loadBalancer");
+  if (!load_balancer) return out;
+  for (const Field& entry : items_of(*load_balancer, "ingress")) {
+    out.push_back({string_or_empty(entry, "ip"), string_or_empty(entry, "hostname")});
+  }
+  return out;
+}
+
 Ingress decode_ingress(const Field& root) {
   Ingress ingress;
   ingress.metadata = decode_meta(root, ObjectKind::kIngress);
@@ -299,6 +313,7 @@ Ingress decode_ingress(const Field& root) {
     tls.secret_name = string_or_empty(tls_field, "secretName");
     ingress.tls.push_back(std::move(tls));
   }
+  ingress.load_balancer = decode_load_balancer_status(root);
   return ingress;
 }
 
@@ -324,6 +339,9 @@ Service decode_service(const Field& root) {
     port.target_port = target ? target->port_ref() : PortRef{port.port, ""};
     service.ports.push_back(std::move(port));
   }
+  service.cluster_ip = string_or_empty(spec, "clusterIP");
+  if (auto external = spec.get("externalIPs")) service.external_ips = external->strings();
+  service.load_balancer = decode_load_balancer_status(root);
   return service;
 }
 

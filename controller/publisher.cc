@@ -46,6 +46,7 @@ void Publisher::rebuild() {
   auto started = std::chrono::steady_clock::now();
   Translation translation = translate(store_, options_);
   report(translation.rejections);
+  if (on_translated_) on_translated_(translation);
 
   auto running = current();
   if (running && running->same_routing(translation.table)) {

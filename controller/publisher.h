@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -29,6 +30,10 @@ class Publisher {
 
   // Watches the store; builds the first table as soon as the store has synced.
   void start();
+
+  // Called with every translation (after each coalesced store change, whether
+  // routing changed or not): the status writer and the event recorder read it.
+  void set_on_translated(std::function<void(const Translation&)> callback) { on_translated_ = std::move(callback); }
 
   // Any thread: the first table serves on every worker.
   bool ready() const { return ready_.load(); }
@@ -55,6 +60,7 @@ class Publisher {
   bool scheduled_ = false;
   uint64_t next_version_ = 1;
   std::set<std::string> reported_;  // rejection lines already logged
+  std::function<void(const Translation&)> on_translated_;
 
   mutable std::mutex mutex_;  // guards current_ and rejections_
   std::shared_ptr<const RouteTable> current_;

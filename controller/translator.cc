@@ -357,6 +357,7 @@ Translation translate(const Store& store, const TranslatorOptions& options) {
       continue;
     }
     ours.push_back(&ingress);
+    out.served_ingresses.push_back(key);
   }
   std::sort(ours.begin(), ours.end(), [](const Ingress* a, const Ingress* b) {
     return std::tie(a->metadata.creation_timestamp, a->metadata.namespace_name, a->metadata.name) <

@@ -18,6 +18,9 @@ struct TranslatorOptions {
 struct Translation {
   RouteTable table;  // version 0: the publisher numbers what it publishes
   std::vector<Rejection> rejections;  // in a stable order, without duplicates
+  // The Ingresses of our class in the watched namespaces, routed or not, in key
+  // order: the ones whose status the leader writes.
+  std::vector<ObjectKey> served_ingresses;
 };
 
 // Store -> RouteTable, by the networking.k8s.io/v1 Ingress rules: class

@@ -81,6 +81,13 @@ std::unique_ptr<Ingress> start_api_mode(const FakeApiServer& api, const std::fil
   return Ingress::start_with_source({"--kubeconfig", api.kubeconfig().string()}, log_dir, options);
 }
 
+double metric_value(const Ingress& ingress, const std::string& series) {
+  HttpResponse response = ingress.admin_get("/metrics");
+  auto at = response.body.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(response.body.substr(at + series.size() + 2));
+}
+
 std::vector<std::string> routed_endpoints(const Ingress& ingress) {
   std::vector<std::string> out;
   HttpResponse routes = ingress.admin_get("/debug/routes");

@@ -41,9 +41,24 @@ class ApiObjects {
   std::map<std::string, std::set<std::string>> slices_;  // by service: slice API paths applied
 };
 
+// A fake API server for one test, in the test's TempDir, holding the
+// IngressClass "grpc"; the test writes its objects through `objects`.
+struct FakeCluster {
+  FakeCluster() : api(FakeApiServer::start(tmp.path() / "api")), objects(*api) {}
+
+  // Declared in destruction order, reversed: the server stops before its directory goes.
+  TempDir tmp;
+  std::unique_ptr<FakeApiServer> api;
+  ApiObjects objects;
+};
+
 // grpc-ingress in Kubernetes API mode (--kubeconfig of the fake), waiting for /readyz.
 std::unique_ptr<Ingress> start_api_mode(const FakeApiServer& api, const std::filesystem::path& log_dir,
                                         IngressOptions options = {});
+
+// The value of the /metrics sample `series` (name and labels exactly as
+// exposed), or -1 when there is no such sample.
+double metric_value(const Ingress& ingress, const std::string& series);
 
 // The pod addresses of every cluster in GET /debug/routes, sorted.
 std::vector<std::string> routed_endpoints(const Ingress& ingress);

@@ -2,6 +2,7 @@
 
 #include "controller/kube_source.h"
 #include "tests/fakes/fake_kube_api.h"
+#include "tests/unit/run_until.h"
 
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
@@ -15,6 +16,7 @@
 
 using namespace grpc_ingress;
 using grpc_ingress::testing::FakeKubeApi;
+using grpc_ingress::testing::run_until;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
@@ -61,17 +63,6 @@ InformerOptions fast_options() {
   options.healthy_watch = 200ms;
   options.random_seed = 7;
   return options;
-}
-
-// Runs `io` until `done` holds (a bounded wait).
-bool run_until(boost::asio::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
-  auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    if (io.stopped()) io.restart();
-    io.run_one_for(5ms);
-  }
-  return true;
 }
 
 int port_of(const Store& store, const std::string& name) {
