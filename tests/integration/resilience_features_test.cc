@@ -201,7 +201,7 @@ TEST_CASE("canary-by-header-value sends only the exact value to the canary", "[p
   CHECK(answers(*stub, 20) == std::map<std::string, int>{{"stable-0", 20}});
 }
 
-TEST_CASE("a canary Ingress without a main Ingress routes nothing and is reported; a main Ingress brings both in",
+TEST_CASE("a canary Ingress without a main Ingress routes nothing and is reported until a main Ingress arrives",
           "[proxy][resilience][canary]") {
   CanaryScene scene({{"nginx.ingress.kubernetes.io/canary", "true"},
                      {"nginx.ingress.kubernetes.io/canary-weight", "100"}},
@@ -245,7 +245,7 @@ TEST_CASE("a canary Ingress without a main Ingress routes nothing and is reporte
 
 std::string user_key(int i) { return "user-" + std::to_string(i); }
 
-TEST_CASE("hash-by x-user-id: every key keeps its pod over 1,000 calls on two connections; calls without it still work",
+TEST_CASE("hash-by x-user-id: every key keeps its pod over 1,000 calls on two connections and calls without it still work",
           "[proxy][resilience][hash]") {
   AnnotatedService setup({{"grpc-ingress.io/hash-by", "x-user-id"}}, 3);
   // Two connections: with two workers they may land on different threads,
@@ -590,7 +590,7 @@ constexpr const char* kOutliersOff = "grpc-ingress.io/outlier-consecutive-failur
 // echo-0 resets every call (RST_STREAM before any header); the others answer.
 std::vector<std::vector<std::string>> first_pod_resets() { return {{"--reset-calls"}}; }
 
-TEST_CASE("a pod that resets calls: retries hide it within the 20% retry budget; with retries 0 callers see it",
+TEST_CASE("a pod that resets calls: retries hide it within the 20% retry budget and with retries 0 callers see it",
           "[proxy][resilience][retries]") {
   constexpr int kCalls = 100;
   std::vector<std::string> outcomes;  // the pod that answered, or the status
@@ -669,7 +669,7 @@ std::vector<CallResult> exhausted_calls(AnnotatedService& setup, int calls) {
   return results;
 }
 
-TEST_CASE("retry-on resource_exhausted tries other pods up to the retries limit; the caller gets the pod's answer",
+TEST_CASE("retry-on resource_exhausted tries other pods up to the retries limit and the caller gets the pod's answer",
           "[proxy][resilience][retries]") {
   // Few calls: each is retried, and the retry budget (20% of calls, 10 to start) must not run out.
   constexpr int kCalls = 5;
