@@ -175,7 +175,7 @@ TEST_CASE("gRPC-Web text over HTTP/1.1, as browsers send it, reaches the pod and
   }
 }
 
-TEST_CASE("gRPC-Web CORS preflight is answered for the allowed origin; grpc-web off answers 415", "[proxy][grpc-web]") {
+TEST_CASE("gRPC-Web CORS preflight is answered for the allowed origin, grpc-web off answers 415", "[proxy][grpc-web]") {
   OneService setup("greeter", kGreeterPath, 1);
   setup.manifests.write_ingress({.paths = {{.path = kGreeterPath, .service = "greeter"}},
                                  .annotations = {{"grpc-ingress.io/cors-allow-origin", "*"}}});

@@ -181,7 +181,7 @@ TEST_CASE("API mode: dropped watches, 5 s of 500s, a forced 410 and a token rota
   CHECK(readyz.probes() > 50);
 }
 
-TEST_CASE("in-cluster: with no source flag the service account's token and CA reach the API; --watch-namespace keeps to that namespace",
+TEST_CASE("in-cluster: with no source flag the service account's token and CA reach the API, --watch-namespace keeps to that namespace",
           "[kube]") {
   FakeCluster cluster;
   auto& [tmp, api, objects] = cluster;

@@ -57,7 +57,7 @@ bool routes_greeter(const Ingress& ingress) {
   return say_hello(*stub).ok();
 }
 
-TEST_CASE("two replicas: both route, exactly one holds the Lease and writes Ingress status; killed, the other takes over within the lease duration",
+TEST_CASE("two replicas: both route, exactly one holds the Lease and writes Ingress status, killed, the other takes over within the lease duration",
           "[kube][leader]") {
   FakeCluster cluster;
   auto& [tmp, api, objects] = cluster;

@@ -33,7 +33,7 @@ TEST_CASE("exact paths match only themselves", "[route_table]") {
   CHECK_FALSE(path_matches(PathType::kExact, "/foo", "/foo/bar"));
 }
 
-TEST_CASE("the most specific host decides; unmatched paths go to the default backend",
+TEST_CASE("the most specific host decides, unmatched paths go to the default backend",
           "[route_table]") {
   RouteTable table;
   table.clusters.resize(4);

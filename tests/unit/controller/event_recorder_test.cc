@@ -59,7 +59,7 @@ TEST_CASE("the leader records a Warning event with the reason on each rejected I
   CHECK(api.pending.size() == 1);
 }
 
-TEST_CASE("events are rate limited by a token bucket; what it held back goes out as tokens come back") {
+TEST_CASE("events are rate limited by a token bucket, what it held back goes out as tokens come back") {
   boost::asio::io_context io;
   FakeKubeApi api;
   Store store;

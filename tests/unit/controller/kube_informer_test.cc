@@ -126,7 +126,7 @@ TEST_CASE("an informer lists page by page, then watches from the list's resource
   CHECK(f.informer->resource_version() == "10");
 }
 
-TEST_CASE("watch events add, change and delete objects; a bookmark only moves the resourceVersion") {
+TEST_CASE("watch events add, change and delete objects, a bookmark only moves the resourceVersion") {
   Fixture f;
   f.informer->start();
   auto watch = f.list_and_watch({service("a", 80, "3")}, "10");
@@ -203,7 +203,7 @@ TEST_CASE("410 on a watch request and on a list continue page both start a full 
   CHECK(f.restarts["expired"] == 2);
 }
 
-TEST_CASE("failures back off exponentially up to the maximum; a successful list resets the backoff") {
+TEST_CASE("failures back off exponentially up to the maximum, a successful list resets the backoff") {
   Fixture f;
   f.informer->start();
   std::vector<Clock::duration> gaps;
@@ -260,7 +260,7 @@ TEST_CASE("a watch event that is not an event restarts the watch") {
   REQUIRE(run_until(f.io, [&] { return f.api.open_watch() != nullptr; }));
 }
 
-TEST_CASE("TLS secrets are selected by type; a watched namespace narrows namespaced kinds only") {
+TEST_CASE("TLS secrets are selected by type, a watched namespace narrows namespaced kinds only") {
   {
     Fixture f(tls_secrets_resource(), "team-a");
     f.informer->start();

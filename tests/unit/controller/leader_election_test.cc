@@ -98,7 +98,7 @@ TEST_CASE("a missing Lease is created with our identity, and we lead") {
   CHECK(renewal["spec"]["renewTime"] != "2024-01-01T00:00:01.000000Z");
 }
 
-TEST_CASE("a Lease another replica renews is left alone; once it stops renewing for the lease duration, we take it over") {
+TEST_CASE("a Lease another replica renews is left alone, once it stops renewing for the lease duration, we take it over") {
   Fixture f;
   f.elector->start();
   auto started = Clock::now();

@@ -59,7 +59,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("status addresses: IPs and host names from the flag; a Service's load balancer, external IPs or cluster IP") {
+TEST_CASE("status addresses: IPs and host names from the flag, a Service's load balancer, external IPs or cluster IP") {
   auto flag = parse_status_addresses({"lb.example.com", "203.0.113.9", "", "2001:db8::1"});
   REQUIRE(flag.size() == 3);
   CHECK(flag[0] == LoadBalancerIngress{"", "lb.example.com"});
@@ -133,7 +133,7 @@ TEST_CASE("an Ingress that stops being ours loses the addresses we wrote, and on
   CHECK(f.api.pending.empty());
 }
 
-TEST_CASE("a failed status write is retried after a backoff; losing the lead stops the writes") {
+TEST_CASE("a failed status write is retried after a backoff, losing the lead stops the writes") {
   Fixture f({.publish_addresses = {"lb.example.com"}});
   f.put_ingress(ingress_json("web", "10"));
   f.writer->set_leading(true);

@@ -170,7 +170,7 @@ TEST_CASE("a chunked body over the limit is refused with 413 once it crosses it"
   CHECK(parser.error_status(parsed.ec) == 413);
 }
 
-TEST_CASE("HTTP/1.0 closes unless it asks for keep-alive; Host may be missing") {
+TEST_CASE("HTTP/1.0 closes unless it asks for keep-alive, Host may be missing") {
   H1RequestParser plain(1024, 1000);
   REQUIRE_FALSE(parse(plain, "GET / HTTP/1.0\r\n\r\n").ec);
   CHECK_FALSE(plain.request().keep_alive);
