@@ -98,7 +98,7 @@ const std::map<std::string, FlagSpec>& specs() {
       {"publish-service", text(&F::publish_service, "NS/NAME of the Service whose address is written to Ingress status")},
       {"log-level", text(&F::log_level, "trace|debug|info|warn|error (default info)")},
       {"http-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.http_port); }, "h2c / HTTP port (default 8080)"}},
-      {"https-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.https_port); }, "TLS port (default 8443)"}},
+      {"https-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.https_port); }, "TLS port: h2 and HTTP/1.1 by ALPN, certificates by SNI (default 8443)"}},
       {"admin-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.admin_port); }, "admin port: /healthz /readyz /metrics /debug/routes (default 10254)"}},
       {"threads", {false, [](F& f, const std::string& v) { return parse_int(v, f.threads); }, "worker threads (default: one per core)"}},
       {"log-format", {false, [](F& f, const std::string& v) -> Status {
@@ -132,6 +132,15 @@ const std::map<std::string, FlagSpec>& specs() {
          if (f.publish_status_addresses.empty()) return Error{"needs at least one IP address or host name"};
          return Ok{};
        }, "IPs/host names (comma-separated) written to Ingress status; wins over --publish-service"}},
+      {"default-ssl-certificate", {false, [](F& f, const std::string& v) -> Status {
+         auto slash = v.find('/');
+         if (slash == std::string::npos || slash == 0 || slash + 1 == v.size() || v.find('/', slash + 1) != std::string::npos) {
+           return Error{"must be NAMESPACE/NAME of a kubernetes.io/tls Secret, not '" + v + "'"};
+         }
+         f.default_ssl_certificate = v;
+         return Ok{};
+       }, "NAMESPACE/NAME of the Secret whose certificate answers TLS hosts without one (default: self-signed)"}},
+      {"ssl-redirect-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.ssl_redirect_port); }, "port in the https URL that ssl-redirect sends HTTP/1.1 clients to (default 443, left out of the URL)"}},
       {"help", {true, [](F& f, const std::string& v) { return parse_bool(v, f.help); }, "print this help"}},
   };
   return kSpecs;

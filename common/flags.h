@@ -50,6 +50,11 @@ struct Flags {
   // head), and the largest request body (413 beyond).
   std::chrono::milliseconds http1_idle_timeout{60000};
   uint64_t http1_max_body_size = 64ull * 1024 * 1024;
+  // TLS: the Secret ("namespace/name") that answers hosts without a
+  // certificate (default: a self-signed one made at start-up), and the port
+  // ssl-redirect sends HTTP/1.1 clients to (443: left out of the URL).
+  std::string default_ssl_certificate;
+  uint16_t ssl_redirect_port = 443;
 };
 
 // Accepts "--name value" and "--name=value"; booleans also as bare "--name".

@@ -95,6 +95,7 @@ nlohmann::json route_json(const RouteTable& table, const Route& route) {
                      {"weightTotal", canary.weight_total},
                      {"ingress", canary.ingress_namespace + "/" + canary.ingress_name}};
   }
+  if (route.ssl_redirect) out["sslRedirect"] = true;
   if (route.health_bridge) {
     nlohmann::json clusters = nlohmann::json::array();
     for (uint32_t index : route.health_of_clusters) clusters.push_back(table.clusters[index].name);
@@ -133,7 +134,7 @@ const Route* RouteTable::match(std::string_view authority, std::string_view path
 bool RouteTable::same_routing(const RouteTable& other) const {
   return clusters == other.clusters && exact_hosts == other.exact_hosts &&
          wildcard_hosts == other.wildcard_hosts && any_host == other.any_host &&
-         default_route == other.default_route;
+         default_route == other.default_route && tls == other.tls;
 }
 
 void RouteTable::sort_routes() {
@@ -180,6 +181,11 @@ std::string RouteTable::to_json() const {
   nlohmann::json out = {{"version", version}, {"hosts", hosts}, {"clusters", clusters_json}};
   out["defaultBackend"] =
       default_route ? route_json(*this, *default_route) : nlohmann::json(nullptr);
+  // Which Secret serves each TLS host; never the key material.
+  nlohmann::json certificates = nlohmann::json::object();
+  for (const auto& [host, certificate] : tls.certificates) certificates[host] = certificate.secret;
+  out["tls"] = {{"certificates", certificates},
+                {"defaultCertificate", tls.default_certificate ? tls.default_certificate->secret : "self-signed"}};
   return out.dump(2);
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "common/tls_settings.h"
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -132,6 +134,9 @@ struct Route {
   bool health_bridge = false;
   bool grpc_web = true;            // translate gRPC-Web calls (grpc-ingress.io/grpc-web)
   std::string cors_allow_origin;   // "*" or a comma-separated list; "" = no CORS answers
+  // Cleartext requests get a redirect to TLS (annotation ssl-redirect on an
+  // Ingress that lists this host in spec.tls): 308, or gRPC status 7.
+  bool ssl_redirect = false;
 
   bool operator==(const Route&) const = default;
 };
@@ -152,6 +157,7 @@ struct RouteTable {
   std::map<std::string, VirtualHost> wildcard_hosts;  // key: "*.example.com"
   VirtualHost any_host;                               // rules without a host
   std::optional<Route> default_route;                 // Ingress defaultBackend
+  TlsSettings tls;                                    // certificates for the TLS port
 
   // The route for a request, or nullptr (no route: gRPC status 12 / HTTP 404).
   // `authority` may carry a port; `path` may carry a query. The exact host's

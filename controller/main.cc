@@ -134,8 +134,6 @@ int run(const Flags& flags) {
                    flags.publish_service);
     }
   }
-  spdlog::info("the TLS listener (--https-port {}) is not part of this build; serving h2c only",
-               flags.https_port);
   init_access_log(flags.access_log);
   int threads = flags.threads > 0 ? flags.threads
                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -146,6 +144,7 @@ int run(const Flags& flags) {
   DataplaneOptions dataplane_options;
   dataplane_options.bind_address = flags.bind_address;
   dataplane_options.http_port = flags.http_port;
+  dataplane_options.https_port = flags.https_port;
   dataplane_options.threads = threads;
   dataplane_options.upstream.connect_timeout = flags.upstream_connect_timeout;
   dataplane_options.upstream.keepalive_interval = flags.upstream_keepalive_interval;
@@ -220,6 +219,8 @@ int run(const Flags& flags) {
   translator_options.ingress_class = flags.ingress_class;
   translator_options.controller_name = flags.controller_name;
   translator_options.watch_namespace = flags.watch_namespace;
+  translator_options.tls.default_certificate = flags.default_ssl_certificate;
+  translator_options.tls.redirect_port = flags.ssl_redirect_port;
   Publisher publisher(io, store, dataplane, translator_options, kPublishDebounce);
 
   std::atomic<bool> draining{false};

@@ -44,11 +44,14 @@ void Publisher::rebuild() {
     return;
   }
   auto started = std::chrono::steady_clock::now();
+  auto running = current();
+  // A Secret that stops loading keeps the certificate the running table has.
+  options_.tls.last_good = running ? &running->tls : nullptr;
   Translation translation = translate(store_, options_);
+  options_.tls.last_good = nullptr;
   report(translation.rejections);
   if (on_translated_) on_translated_(translation);
 
-  auto running = current();
   if (running && running->same_routing(translation.table)) {
     spdlog::debug("objects changed, routing did not; nothing to publish");
     return;

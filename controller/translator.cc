@@ -377,6 +377,7 @@ Translation translate(const Store& store, const TranslatorOptions& options) {
   // After every main Ingress, so a canary finds its route whatever its age.
   for (const auto& [ingress, options] : canaries) merger.add_canary(*ingress, options);
   out.table = merger.take_table();
+  translate_tls(store, ours, options.tls, out.table, out.rejections);
   dedupe(out.rejections);
   return out;
 }

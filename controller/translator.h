@@ -3,6 +3,7 @@
 #include "common/route_table.h"
 #include "controller/rejection.h"
 #include "controller/store.h"
+#include "controller/tls_translator.h"
 
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@ struct TranslatorOptions {
   std::string ingress_class = "grpc";
   std::string controller_name = "grpc-ingress.io/controller";
   std::string watch_namespace{};  // empty = all
+  TlsTranslatorOptions tls{};     // certificates, default certificate, redirect port
 };
 
 struct Translation {

@@ -5,6 +5,7 @@
 #include "common/route_table.h"
 #include "dataplane/downstream/downstream_connection.h"
 #include "dataplane/endpoint_state.h"
+#include "dataplane/tls/server_tls.h"
 #include "dataplane/upstream/h2_client_connection.h"
 
 #include <boost/asio/io_context.hpp>
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +26,7 @@ class Worker;
 struct DataplaneOptions {
   std::string bind_address = "0.0.0.0";
   uint16_t http_port = 8080;
+  uint16_t https_port = 8443;
   int threads = 1;
   DownstreamOptions downstream;
   UpstreamOptions upstream;
@@ -36,10 +39,13 @@ class Dataplane {
   explicit Dataplane(DataplaneOptions options);
   ~Dataplane();
 
-  // Binds the listener (fails if the port is taken) and starts the threads.
+  // Binds the listeners (fails if a port is taken), makes the self-signed
+  // default certificate, and starts the threads.
   Status start();
 
-  // Any thread. `applied` runs once every worker routes with `table`.
+  // Any thread. `applied` runs once every worker routes with `table`. New
+  // TLS certificates are loaded here, on the caller's thread, and serve the
+  // next handshakes; established connections keep theirs.
   void publish(std::shared_ptr<const RouteTable> table, std::function<void()> applied);
 
   // Any thread. Stops accepting, sends GOAWAY to every client and lets running
@@ -51,6 +57,7 @@ class Dataplane {
   void stop();
 
   uint16_t http_port() const { return http_port_; }
+  uint16_t https_port() const { return https_port_; }
   // Client connections per worker, for /debug and tests of the hand-off.
   std::vector<size_t> connections_per_worker() const;
 
@@ -62,15 +69,22 @@ class Dataplane {
   std::string endpoints_json(const RouteTable* table) const;
 
  private:
-  void accept_next();
+  void accept_next(boost::asio::ip::tcp::acceptor& acceptor, bool tls);
+  void close_acceptors();
+  std::shared_ptr<const ServerTlsContexts> tls_contexts() const;
 
   DataplaneOptions options_;
   EndpointStates endpoint_states_;  // shared by the workers; outlives them
   boost::asio::io_context accept_io_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::acceptor tls_acceptor_;
   std::vector<std::unique_ptr<Worker>> workers_;
   size_t next_worker_ = 0;
   uint16_t http_port_ = 0;
+  uint16_t https_port_ = 0;
+  TlsCertificate self_signed_;  // serves when no default certificate is configured
+  mutable std::mutex tls_mutex_;  // guards tls_contexts_: swapped by publish, read per accept
+  std::shared_ptr<const ServerTlsContexts> tls_contexts_;
   std::thread accept_thread_;
 };
 

@@ -14,6 +14,7 @@ enum class GrpcStatus {
   kOk = 0,
   kCancelled = 1,
   kDeadlineExceeded = 4,
+  kPermissionDenied = 7,
   kResourceExhausted = 8,
   kUnimplemented = 12,
   kInternal = 13,

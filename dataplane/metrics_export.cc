@@ -45,7 +45,7 @@ EndpointTotals sum_endpoint(const std::vector<std::unique_ptr<Worker>>& workers,
 void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool per_endpoint) const {
   std::map<std::string, RouteTotals> routes;
   std::map<std::string, ClusterTotals> clusters;
-  uint64_t downstream_errors = 0, upstream_errors = 0;
+  uint64_t downstream_errors = 0, upstream_errors = 0, tls_handshake_failures = 0;
   std::array<uint64_t, kDownstreamProtocols> connections_total{};
   std::array<int64_t, kDownstreamProtocols> open_connections{};
   int64_t upstream_connections = 0;
@@ -76,6 +76,7 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
       open_connections[i] += read(stats.downstream_open_by_protocol[i]);
     }
     downstream_errors += read(stats.downstream_protocol_errors);
+    tls_handshake_failures += read(stats.tls_handshake_failures);
     upstream_errors += read(stats.upstream_protocol_errors);
     upstream_connections += read(stats.upstream_connections);
     for (size_t i = 0; i < kResetReasons; ++i) {
@@ -157,6 +158,9 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
                {{"protocol", protocol_label(static_cast<DownstreamProtocol>(i))}},
                static_cast<double>(connections_total[i]));
   }
+  out.family("grpc_ingress_tls_handshake_failures_total", "counter",
+             "Connections to the TLS port whose handshake failed or timed out.");
+  out.sample("grpc_ingress_tls_handshake_failures_total", static_cast<double>(tls_handshake_failures));
   out.family("grpc_ingress_protocol_errors_total", "counter",
              "Connections closed for an HTTP/2 protocol error, by side (downstream: a client; upstream: a pod).");
   out.sample("grpc_ingress_protocol_errors_total", {{"side", "downstream"}}, static_cast<double>(downstream_errors));

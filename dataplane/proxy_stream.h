@@ -73,6 +73,7 @@ class ProxyStream {
   bool grpc = false;  // gRPC, or gRPC-Web translated to gRPC for the pod
   GrpcWebMode grpc_web = GrpcWebMode::kNone;
   std::string cors_origin;  // the Access-Control-Allow-Origin answer, when CORS applies
+  bool downstream_tls = false;  // the client's connection is TLS (not what :scheme claims)
 
   // --- Response, filled by the upstream connection or by fail().
   int response_status = 0;

@@ -1,5 +1,7 @@
 #include "dataplane/router.h"
 
+#include "dataplane/tls_redirect.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -116,6 +118,10 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
   if (!web_and_cors(stream)) return;
   if (stream->route->health_bridge) {
     answer_health_bridge(stream);
+    return;
+  }
+  if (stream->route->ssl_redirect && !stream->downstream_tls) {
+    answer_tls_redirect(*stream, table_->tls.redirect_port);
     return;
   }
   stream->cluster = choose_cluster(*stream);

@@ -95,6 +95,7 @@ class WorkerStats {
   // Connection counters.
   std::array<std::atomic<uint64_t>, kDownstreamProtocols> downstream_connections_by_protocol{};
   std::array<std::atomic<int64_t>, kDownstreamProtocols> downstream_open_by_protocol{};
+  std::atomic<uint64_t> tls_handshake_failures{0};  // failed or timed out
   std::atomic<uint64_t> downstream_protocol_errors{0};
   std::atomic<uint64_t> upstream_protocol_errors{0};
   std::atomic<int64_t> upstream_connections{0};

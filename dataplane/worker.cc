@@ -3,6 +3,7 @@
 #include "dataplane/downstream/h1_server_session.h"
 #include "dataplane/downstream/h2_server_session.h"
 #include "dataplane/downstream/protocol_detector.h"
+#include "dataplane/downstream/tls_handshake.h"
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -56,10 +57,27 @@ void Worker::post(std::function<void()> fn) { boost::asio::post(io_, std::move(f
 
 void Worker::adopt(boost::asio::ip::tcp::socket socket) {
   uint64_t id = next_downstream_connection_id();
-  auto detector = std::make_shared<ProtocolDetector>(*this, ClientTransport(std::move(socket)), id,
-                                                     downstream_options_.preface_timeout, /*tls=*/false);
-  connections_[id] = {detector, std::nullopt};
+  connections_[id] = {};
   connection_count_.fetch_add(1, std::memory_order_relaxed);
+  start_detector(id, ClientTransport(std::move(socket)));
+}
+
+void Worker::adopt_tls(boost::asio::ip::tcp::socket socket, std::shared_ptr<const ServerTlsContexts> contexts) {
+  uint64_t id = next_downstream_connection_id();
+  auto handshake = std::make_shared<TlsHandshake>(*this, std::move(socket), std::move(contexts), id,
+                                                  downstream_options_.preface_timeout);
+  connections_[id] = {handshake, std::nullopt};
+  connection_count_.fetch_add(1, std::memory_order_relaxed);
+  handshake->start();
+  if (shutting_down_) handshake->shutdown();
+}
+
+void Worker::start_detector(uint64_t id, ClientTransport transport) {
+  auto entry = connections_.find(id);
+  if (entry == connections_.end()) return;
+  auto detector =
+      std::make_shared<ProtocolDetector>(*this, std::move(transport), id, downstream_options_.preface_timeout);
+  entry->second = {detector, std::nullopt};
   detector->start();
   if (shutting_down_) detector->shutdown();
 }
@@ -79,8 +97,7 @@ void Worker::start_session(uint64_t id, DownstreamProtocol protocol, ClientTrans
   if (protocol == DownstreamProtocol::kH2c || protocol == DownstreamProtocol::kH2) {
     launch(std::make_shared<H2ServerSession>(*this, std::move(transport), downstream_options_, id));
   } else {
-    bool tls = protocol == DownstreamProtocol::kHttp1Tls;
-    launch(std::make_shared<H1ServerSession>(*this, std::move(transport), downstream_options_, id, tls));
+    launch(std::make_shared<H1ServerSession>(*this, std::move(transport), downstream_options_, id));
   }
 }
 

@@ -6,6 +6,7 @@
 #include "dataplane/endpoint_state.h"
 #include "dataplane/health_checker.h"
 #include "dataplane/proxy_stream.h"
+#include "dataplane/tls/server_tls.h"
 #include "dataplane/router.h"
 #include "dataplane/stats.h"
 #include "dataplane/upstream/upstream_pool.h"
@@ -48,6 +49,11 @@ class Worker {
   // Worker thread only.
   // A new client connection: its first bytes decide the protocol.
   void adopt(boost::asio::ip::tcp::socket socket);
+  // A new connection on the TLS port: the handshake with `contexts`, then ALPN
+  // (or the first bytes) decide.
+  void adopt_tls(boost::asio::ip::tcp::socket socket, std::shared_ptr<const ServerTlsContexts> contexts);
+  // Connection `id` (TLS done, no ALPN h2) waits for its first bytes.
+  void start_detector(uint64_t id, ClientTransport transport);
   // The protocol of connection `id` is known: its session takes over the
   // transport and the bytes already `received`.
   void start_session(uint64_t id, DownstreamProtocol protocol, ClientTransport transport,

@@ -1,54 +1,91 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
+#include <memory>
 #include <string>
 #include <utility>
+#include <variant>
 
 namespace grpc_ingress {
 
-// The byte stream of one client connection, so the HTTP/2 and HTTP/1.1
-// sessions are written once for every transport. Worker thread only; at most
-// one read and one write outstanding at a time.
+using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+
+// The byte stream of one client connection, cleartext TCP or TLS over TCP,
+// so the HTTP/2 and HTTP/1.1 sessions are written once for both. Worker
+// thread only; at most one read and one write outstanding at a time.
 class ClientTransport {
  public:
-  explicit ClientTransport(boost::asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
+  explicit ClientTransport(boost::asio::ip::tcp::socket socket) : stream_(std::move(socket)) {}
+  // A TLS stream whose handshake is done.
+  explicit ClientTransport(std::unique_ptr<TlsStream> tls) : stream_(std::move(tls)) {}
 
-  boost::asio::any_io_executor get_executor() { return socket_.get_executor(); }
+  bool tls() const { return std::holds_alternative<std::unique_ptr<TlsStream>>(stream_); }
+  boost::asio::any_io_executor get_executor() { return socket().get_executor(); }
 
   template <typename Handler>
   void async_read_some(boost::asio::mutable_buffer buffer, Handler&& handler) {
-    socket_.async_read_some(buffer, std::forward<Handler>(handler));
+    std::visit([&](auto& stream) { layer(stream).async_read_some(buffer, std::forward<Handler>(handler)); }, stream_);
   }
 
   // Writes all of `buffer` (which must stay valid until the handler runs).
   template <typename Handler>
   void async_write(boost::asio::const_buffer buffer, Handler&& handler) {
-    boost::asio::async_write(socket_, buffer, std::forward<Handler>(handler));
+    std::visit([&](auto& stream) { boost::asio::async_write(layer(stream), buffer, std::forward<Handler>(handler)); },
+               stream_);
   }
 
-  // No more bytes from us; reads go on (a lingering close).
-  void shutdown_send() {
+  // Says "no more bytes from us" (TCP FIN; TLS close_notify) and calls
+  // `handler` once that is on its way. TCP reads go on after it; a TLS
+  // connection only waits, inside this call, for the peer's close_notify,
+  // so the caller bounds it with a timer that closes.
+  template <typename Handler>
+  void async_shutdown_send(Handler&& handler) {
+    if (auto* tls_stream = std::get_if<std::unique_ptr<TlsStream>>(&stream_)) {
+      (*tls_stream)->async_shutdown([handler = std::forward<Handler>(handler)](boost::system::error_code) mutable {
+        handler();
+      });
+      return;
+    }
     boost::system::error_code ignored;
-    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    boost::asio::post(get_executor(), std::forward<Handler>(handler));
+  }
+
+  // Aborts the pending read and write (their handlers see operation_aborted).
+  void cancel() {
+    boost::system::error_code ignored;
+    socket().cancel(ignored);
   }
 
   void close() {
     boost::system::error_code ignored;
-    socket_.close(ignored);
+    socket().close(ignored);
   }
 
   void set_no_delay() {
     boost::system::error_code ignored;
-    socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+    socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
   }
 
   // "ip:port" of the client / of our end, "?" when the socket no longer knows.
-  std::string peer() const { return text(socket_.remote_endpoint(ignored_)); }
-  std::string local() const { return text(socket_.local_endpoint(ignored_)); }
+  std::string peer() const { return text(socket().remote_endpoint(ignored_)); }
+  std::string local() const { return text(socket().local_endpoint(ignored_)); }
 
  private:
+  static boost::asio::ip::tcp::socket& layer(boost::asio::ip::tcp::socket& socket) { return socket; }
+  static TlsStream& layer(std::unique_ptr<TlsStream>& tls) { return *tls; }
+
+  boost::asio::ip::tcp::socket& socket() {
+    return std::visit([](auto& stream) -> boost::asio::ip::tcp::socket& { return lowest(stream); }, stream_);
+  }
+  const boost::asio::ip::tcp::socket& socket() const { return const_cast<ClientTransport*>(this)->socket(); }
+  static boost::asio::ip::tcp::socket& lowest(boost::asio::ip::tcp::socket& socket) { return socket; }
+  static boost::asio::ip::tcp::socket& lowest(std::unique_ptr<TlsStream>& tls) { return tls->next_layer(); }
+
   std::string text(const boost::asio::ip::tcp::endpoint& endpoint) const {
     if (ignored_) return "?";
     std::string address = endpoint.address().to_string();
@@ -56,7 +93,7 @@ class ClientTransport {
     return address + ":" + std::to_string(endpoint.port());
   }
 
-  boost::asio::ip::tcp::socket socket_;
+  std::variant<boost::asio::ip::tcp::socket, std::unique_ptr<TlsStream>> stream_;
   mutable boost::system::error_code ignored_;
 };
 

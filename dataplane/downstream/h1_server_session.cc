@@ -21,12 +21,11 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 }  // namespace
 
 H1ServerSession::H1ServerSession(Worker& worker, ClientTransport transport, const DownstreamOptions& options,
-                                 uint64_t id, bool tls)
+                                 uint64_t id)
     : worker_(worker),
       transport_(std::move(transport)),
       options_(options),
       id_(id),
-      tls_(tls),
       log_prefix_("[C" + std::to_string(id) + "]"),
       timer_(transport_.get_executor()) {}
 
@@ -93,6 +92,10 @@ void H1ServerSession::read_more() {
                                                                     boost::system::error_code ec, size_t n) {
     self->reading_ = false;
     if (self->closed_) return;
+    if (ec == boost::asio::error::operation_aborted && self->lingering_) {
+      self->shut_down_sending();  // the read was cancelled to make way for it
+      return;
+    }
     if (ec) {
       self->on_read_closed(ec);
       return;
@@ -194,7 +197,8 @@ void H1ServerSession::on_request_head() {
   H1Request& request = parser_->request();
   auto stream = std::make_shared<ProxyStream>(id_, ++requests_, weak_from_this());
   stream->method = request.method;
-  stream->scheme = tls_ ? "https" : "http";
+  stream->scheme = transport_.tls() ? "https" : "http";
+  stream->downstream_tls = transport_.tls();
   // HTTP/1.0 may omit Host; HTTP/2 needs an authority: the address it reached.
   stream->authority = request.authority.empty() ? transport_.local() : request.authority;
   stream->path = request.path;
@@ -213,8 +217,9 @@ void H1ServerSession::on_request_head() {
     // gRPC needs HTTP/2 (trailers, full duplex): say so instead of letting
     // the pod see a request it cannot answer.
     spdlog::debug("{} gRPC request {} over HTTP/1.1 refused", stream->log_prefix(), stream->path);
-    std::string message = "gRPC needs HTTP/2: use h2c (HTTP/2 with prior knowledge) on this port" +
-                          std::string(tls_ ? " or ALPN h2" : ", or h2 on the TLS port");
+    std::string message = transport_.tls() ? "gRPC needs HTTP/2: offer ALPN h2 on this port"
+                                           : "gRPC needs HTTP/2: use h2c (HTTP/2 with prior knowledge) on this "
+                                             "port, or h2 on the TLS port";
     answer_locally(415, message,
                    {{"grpc-status", std::to_string(static_cast<int>(GrpcStatus::kUnimplemented))},
                     {"grpc-message", percent_encode_grpc_message(message)}});
@@ -269,7 +274,8 @@ void H1ServerSession::begin_local_exchange() {
     stream->authority = request.authority;
     stream->path = request.path;
   }
-  stream->scheme = tls_ ? "https" : "http";
+  stream->scheme = transport_.tls() ? "https" : "http";
+  stream->downstream_tls = transport_.tls();
   exchange_.emplace();
   exchange_->stream = std::move(stream);
   exchange_->keep_alive = false;
@@ -459,14 +465,29 @@ void H1ServerSession::linger_then_close(const std::string& reason) {
     return;
   }
   // Closing with unread bytes would reset the connection and could destroy
-  // the answer in flight; stop sending, read what is left, then close.
+  // the answer in flight: say we are done sending, read what is left, then
+  // close (after the client closes, or the linger time).
   spdlog::debug("{} {}; lingering", log_prefix_, reason);
   parser_.reset();
   lingering_ = true;
   input_.clear();
   input_start_ = 0;
-  transport_.shutdown_send();
   arm_timer(TimerPurpose::kLinger, kLingerTime);
+  if (reading_ && transport_.tls()) {
+    // A TLS close_notify cannot go out beside a pending read: cancel it first.
+    transport_.cancel();
+    return;
+  }
+  shut_down_sending();
+}
+
+void H1ServerSession::shut_down_sending() {
+  if (transport_.tls()) {
+    // close_notify, then (bounded by the linger timer) the client's.
+    transport_.async_shutdown_send([self = shared_from_this()] { self->close("TLS connection closed"); });
+    return;
+  }
+  transport_.async_shutdown_send([] {});
   read_more();
 }
 

@@ -30,9 +30,8 @@ class H1ServerSession : public DownstreamSide,
                         public DownstreamConnection,
                         public std::enable_shared_from_this<H1ServerSession> {
  public:
-  // `tls`: the transport is TLS (the requests' scheme is https).
-  H1ServerSession(Worker& worker, ClientTransport transport, const DownstreamOptions& options, uint64_t id,
-                  bool tls);
+  // Over TLS the requests' scheme is https.
+  H1ServerSession(Worker& worker, ClientTransport transport, const DownstreamOptions& options, uint64_t id);
   ~H1ServerSession() override;
 
   // `received`: bytes already read from the client.
@@ -85,6 +84,7 @@ class H1ServerSession : public DownstreamSide,
   void finish_exchange();
   void release(ProxyStream& stream);
   void linger_then_close(const std::string& reason);
+  void shut_down_sending();
   void close(const std::string& reason);
   size_t buffered() const { return input_.size() - input_start_; }
 
@@ -92,7 +92,6 @@ class H1ServerSession : public DownstreamSide,
   ClientTransport transport_;
   DownstreamOptions options_;
   uint64_t id_;
-  bool tls_;
   std::string log_prefix_;
   boost::asio::steady_timer timer_;
   TimerPurpose timer_purpose_ = TimerPurpose::kIdle;

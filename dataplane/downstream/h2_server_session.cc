@@ -132,7 +132,9 @@ std::shared_ptr<ProxyStream> H2ServerSession::find(int32_t stream_id) {
 }
 
 int H2ServerSession::on_begin_request(int32_t stream_id) {
-  streams_[stream_id] = std::make_shared<ProxyStream>(id_, stream_id, weak_from_this());
+  auto stream = std::make_shared<ProxyStream>(id_, stream_id, weak_from_this());
+  stream->downstream_tls = transport_.tls();
+  streams_[stream_id] = std::move(stream);
   return 0;
 }
 

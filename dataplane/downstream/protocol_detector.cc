@@ -21,11 +21,10 @@ PrefaceKind classify_preface(std::string_view first_bytes) {
 }
 
 ProtocolDetector::ProtocolDetector(Worker& worker, ClientTransport transport, uint64_t id,
-                                   std::chrono::milliseconds timeout, bool tls)
+                                   std::chrono::milliseconds timeout)
     : worker_(worker),
       transport_(std::move(transport)),
       id_(id),
-      tls_(tls),
       timer_(transport_->get_executor()),
       timeout_(timeout) {}
 
@@ -58,9 +57,10 @@ void ProtocolDetector::read() {
     }
     self->done_ = true;
     self->timer_.cancel();
+    bool tls = self->transport_->tls();
     DownstreamProtocol protocol = kind == PrefaceKind::kHttp2
-                                      ? (self->tls_ ? DownstreamProtocol::kH2 : DownstreamProtocol::kH2c)
-                                      : (self->tls_ ? DownstreamProtocol::kHttp1Tls : DownstreamProtocol::kHttp1);
+                                      ? (tls ? DownstreamProtocol::kH2 : DownstreamProtocol::kH2c)
+                                      : (tls ? DownstreamProtocol::kHttp1Tls : DownstreamProtocol::kHttp1);
     self->worker_.start_session(self->id_, protocol, std::move(*self->transport_), self->received_);
   });
 }

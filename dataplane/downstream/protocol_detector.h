@@ -29,9 +29,8 @@ PrefaceKind classify_preface(std::string_view first_bytes);
 class ProtocolDetector : public DownstreamConnection,
                          public std::enable_shared_from_this<ProtocolDetector> {
  public:
-  // `tls`: the transport is a finished TLS handshake (for the metrics label).
-  ProtocolDetector(Worker& worker, ClientTransport transport, uint64_t id, std::chrono::milliseconds timeout,
-                   bool tls);
+  // `transport` may be TLS, its handshake done.
+  ProtocolDetector(Worker& worker, ClientTransport transport, uint64_t id, std::chrono::milliseconds timeout);
 
   void start();
   // Nothing read yet: close (a draining process takes no new clients).
@@ -45,7 +44,6 @@ class ProtocolDetector : public DownstreamConnection,
   Worker& worker_;
   std::optional<ClientTransport> transport_;  // moved out at the hand-over
   uint64_t id_;
-  bool tls_;
   bool done_ = false;
   boost::asio::steady_timer timer_;
   std::chrono::milliseconds timeout_;

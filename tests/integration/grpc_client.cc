@@ -27,6 +27,17 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& target, const std
   return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 
+std::shared_ptr<grpc::Channel> make_tls_channel(const std::string& target, const std::string& host,
+                                                const std::string& root_pem) {
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride(host);  // SNI and the name the certificate must carry
+  args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, host);
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = root_pem;
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args);
+}
+
 std::string pod_of_greeting(const std::string& message) {
   auto from = message.rfind(" from ");
   return from == std::string::npos ? "" : message.substr(from + 6);

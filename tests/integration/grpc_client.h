@@ -18,6 +18,12 @@ namespace grpc_ingress::testing {
 // overrides the :authority the channel sends.
 std::shared_ptr<grpc::Channel> make_channel(const std::string& target, const std::string& authority = "");
 
+// One channel over TLS to `target` that asks for `host` (SNI and :authority)
+// and trusts only `root_pem`: the call fails unless the proxy presents a
+// certificate for `host` that `root_pem` signed.
+std::shared_ptr<grpc::Channel> make_tls_channel(const std::string& target, const std::string& host,
+                                                const std::string& root_pem);
+
 struct CallResult {
   grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
   std::string message;  // grpc-message

@@ -120,6 +120,7 @@ class Ingress {
   uint16_t admin_port() const { return admin_port_; }
   uint16_t https_port() const { return https_port_; }
   std::string target() const { return "127.0.0.1:" + std::to_string(http_port_); }
+  std::string https_target() const { return "127.0.0.1:" + std::to_string(https_port_); }
   HttpResponse admin_get(const std::string& path, std::chrono::milliseconds timeout = 2s) const;
   // Waits until GET /debug/routes contains `needle` (e.g. a pod address).
   bool wait_for_routes_containing(const std::string& needle, std::chrono::milliseconds timeout) const;

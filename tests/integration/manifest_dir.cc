@@ -54,6 +54,10 @@ void ManifestDir::write_ingress(const IngressSpec& ingress) {
   write_file("ingress-" + ingress.name + ".yaml", ingress_yaml(ingress));
 }
 
+void ManifestDir::write_tls_secret(const std::string& name, const std::string& cert_pem, const std::string& key_pem) {
+  write_file("secret-" + name + ".yaml", tls_secret_yaml(name, cert_pem, key_pem));
+}
+
 std::string ManifestDir::ingress_class_yaml() {
   return "apiVersion: networking.k8s.io/v1\n"
          "kind: IngressClass\n"
@@ -156,7 +160,37 @@ std::string ManifestDir::ingress_yaml(const IngressSpec& ingress) {
          "            port:\n"
          "              number: " << path.service_port << "\n";
   }
+  if (!ingress.tls_secret.empty()) {
+    y << "  tls:\n"
+         "  - secretName: " << quote(ingress.tls_secret) << "\n";
+    if (!ingress.host.empty()) y << "    hosts: [" << quote(ingress.host) << "]\n";
+  }
   return y.str();
+}
+
+std::string ManifestDir::tls_secret_yaml(const std::string& name, const std::string& cert_pem,
+                                         const std::string& key_pem) {
+  // stringData: the API server's way of taking data that is not base64 yet.
+  auto block = [](const std::string& pem) {
+    std::string out = "|\n";
+    size_t start = 0;
+    while (start < pem.size()) {
+      size_t end = pem.find('\n', start);
+      if (end == std::string::npos) end = pem.size();
+      out += "    " + pem.substr(start, end - start) + "\n";
+      start = end + 1;
+    }
+    return out;
+  };
+  return "apiVersion: v1\n"
+         "kind: Secret\n"
+         "metadata:\n"
+         "  name: " + quote(name) + "\n"
+         "  namespace: " + std::string(kNamespace) + "\n"
+         "type: kubernetes.io/tls\n"
+         "stringData:\n"
+         "  tls.crt: " + block(cert_pem) +
+         "  tls.key: " + block(key_pem);
 }
 
 }  // namespace grpc_ingress::testing

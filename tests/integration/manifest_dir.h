@@ -33,6 +33,7 @@ struct IngressSpec {
   std::vector<IngressPath> paths{};
   std::string ingress_class = "grpc";
   std::map<std::string, std::string> annotations{};
+  std::string tls_secret{};  // non-empty: spec.tls lists `host` with this Secret
 };
 
 // A --manifests directory of Kubernetes YAML. Every write goes to a staging
@@ -55,6 +56,8 @@ class ManifestDir {
   void write_endpoints(const std::string& service, const std::vector<EndpointSpec>& endpoints);
   // ingress-<name>.yaml
   void write_ingress(const IngressSpec& ingress);
+  // secret-<name>.yaml: a kubernetes.io/tls Secret with these PEMs.
+  void write_tls_secret(const std::string& name, const std::string& cert_pem, const std::string& key_pem);
   // Writes <dir>/<file> atomically (staging file + rename).
   void write_file(const std::string& file, const std::string& content);
   void remove_file(const std::string& file);
@@ -63,6 +66,7 @@ class ManifestDir {
   static std::string service_yaml(const std::string& name);
   static std::string endpoint_slices_yaml(const std::string& service, const std::vector<EndpointSpec>& endpoints);
   static std::string ingress_yaml(const IngressSpec& ingress);
+  static std::string tls_secret_yaml(const std::string& name, const std::string& cert_pem, const std::string& key_pem);
 
  private:
   std::filesystem::path dir_;

@@ -1,0 +1,27 @@
+#pragma once
+
+#include "common/result.h"
+#include "common/tls_settings.h"
+
+#include <chrono>
+#include <string>
+
+namespace grpc_ingress {
+
+// What a loaded certificate says about itself, for logs and /debug.
+struct CertificateInfo {
+  std::string subject;                           // the leaf's subject, one line
+  std::chrono::system_clock::time_point not_after;
+};
+
+// Parses a PEM chain and key the way the TLS listener loads them: the chain
+// has at least one certificate, the key is a private key that matches the
+// leaf. Safe on any thread.
+Result<CertificateInfo> check_certificate(const std::string& cert_pem, const std::string& key_pem);
+
+// A new self-signed certificate (EC P-256, SHA-256, valid a year) for
+// `common_name`, also its only DNS name. For the default certificate when
+// --default-ssl-certificate is not given, and for tests.
+Result<TlsCertificate> make_self_signed_certificate(const std::string& common_name);
+
+}  // namespace grpc_ingress

@@ -1,0 +1,35 @@
+#include "dataplane/tls_redirect.h"
+
+namespace grpc_ingress {
+
+std::string tls_redirect_location(std::string_view authority, std::string_view path, uint16_t https_port) {
+  std::string_view host = authority;
+  if (host.starts_with('[')) {
+    host = host.substr(0, host.find(']') + 1);  // "[v6]"
+  } else if (size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  std::string url = "https://" + std::string(host);
+  if (https_port != 443) url += ":" + std::to_string(https_port);
+  url += path.starts_with('/') ? std::string(path) : "/" + std::string(path);
+  return url;
+}
+
+void answer_tls_redirect(ProxyStream& stream, uint16_t https_port) {
+  std::string location = tls_redirect_location(stream.authority, stream.path, https_port);
+  if (stream.grpc) {
+    stream.fail(GrpcStatus::kPermissionDenied,
+                "this host requires TLS: connect with TLS to port " + std::to_string(https_port));
+    return;
+  }
+  stream.stop_timers();
+  stream.response_status = 308;
+  stream.response_headers = {{"location", location}, {"content-type", "text/plain; charset=utf-8"}};
+  std::string body = "this host requires TLS: " + location + "\n";
+  stream.response_body.clear();
+  stream.response_body.append(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+  stream.response_ended = true;
+  if (auto side = stream.downstream()) side->response_headers_ready(stream);
+}
+
+}  // namespace grpc_ingress
