@@ -20,10 +20,10 @@ struct Parsed {
 // Feeds all of `bytes` (in pieces of `step`), moving the body into a queue with room to spare.
 Parsed parse(H1RequestParser& parser, const std::string& bytes, size_t step = SIZE_MAX) {
   Parsed out;
-  ByteQueue body;
+  ProxyStream sink(1, 1, {});
   size_t pos = 0;
   while (!parser.done()) {
-    parser.set_body_sink(&body, 1 << 20);
+    parser.set_body_sink(&sink, 1 << 20);
     size_t end = std::min(bytes.size(), pos + std::min(step, bytes.size() - pos));
     boost::beast::error_code ec;
     size_t n = parser.feed(bytes.data() + pos, end - pos, ec);
@@ -40,9 +40,9 @@ Parsed parse(H1RequestParser& parser, const std::string& bytes, size_t step = SI
     }
     if (n == 0 && pos == bytes.size()) break;
   }
-  while (!body.empty()) {
+  while (!sink.request_body.empty()) {
     uint8_t buf[256];
-    size_t n = body.read(buf, sizeof(buf));
+    size_t n = sink.request_body.read(buf, sizeof(buf));
     out.body.append(reinterpret_cast<char*>(buf), n);
   }
   return out;
@@ -125,15 +125,15 @@ TEST_CASE("the body goes only as far as the room the caller gives") {
   boost::beast::error_code ec;
   size_t n = parser.feed(bytes.data(), bytes.size(), ec);
   REQUIRE(parser.head_done());
-  ByteQueue body;
-  parser.set_body_sink(&body, 4);
+  ProxyStream sink(1, 1, {});
+  parser.set_body_sink(&sink, 4);
   n += parser.feed(bytes.data() + n, bytes.size() - n, ec);
-  CHECK(body.size() == 4);
+  CHECK(sink.request_body.size() == 4);
   CHECK(parser.body_room() == 0);
   CHECK_FALSE(parser.done());
-  parser.set_body_sink(&body, 100);
+  parser.set_body_sink(&sink, 100);
   n += parser.feed(bytes.data() + n, bytes.size() - n, ec);
-  CHECK(body.size() == 10);
+  CHECK(sink.request_body.size() == 10);
   CHECK(parser.done());
   CHECK(n == bytes.size());
 }
