@@ -84,7 +84,7 @@ TEST_CASE("ssl-redirect marks the routes of the Ingress's TLS hosts only") {
   CHECK_FALSE(out.table.exact_hosts.at("plain.example").routes[0].ssl_redirect);  // no spec.tls
 }
 
-TEST_CASE("a missing or broken Secret is reported; its host keeps the certificate it had, else the default") {
+TEST_CASE("a missing or broken Secret is reported and its host keeps the certificate it had, else gets the default") {
   Store store;
   std::string base = greeter_service() + tls_ingress("a", "a.example", "a-tls");
   load_yaml(store, base + secret("a-tls", cert_a().cert_pem, cert_a().key_pem));
