@@ -34,7 +34,7 @@ APT  := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 # cmake --build runs its own make; keep this make's flags (jobserver, -j) out of it.
 CMAKE_BUILD := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build
 
-.PHONY: all deps build test demo asan clean deploy-yaml bench-deps bench-check bench bench-robustness
+.PHONY: all deps build test demo asan clean deploy-yaml bench-deps bench-check bench bench-robustness bench-kube
 
 all: build
 
@@ -109,6 +109,11 @@ bench: build bench-deps bench-check
 
 bench-robustness: build bench-deps bench-check
 	bash bench/robustness.sh --build-dir $(BUILD_DIR) $(BENCH_ARGS)
+
+# Kubernetes API mode at scale against the fake API server: initial sync of 10,000
+# Ingresses / 100,000 endpoints and EndpointSlice-change-to-routed delay.
+bench-kube: build
+	$(BUILD_DIR)/kube-sync-bench --out bench/results/kube-sync.md $(BENCH_ARGS)
 
 # UBSan only reports and goes on unless told to stop; a report must fail the test.
 SANITIZER_ENV ?= ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
