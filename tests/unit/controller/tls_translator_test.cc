@@ -129,7 +129,7 @@ TEST_CASE("the oldest Ingress decides a TLS host's certificate") {
   CHECK(rejected(out, "Ingress", "new", "already has the certificate of Secret default/a-tls"));
 }
 
-TEST_CASE("--default-ssl-certificate names the Secret that answers hosts without a certificate") {
+TEST_CASE("the flag --default-ssl-certificate names the Secret that answers hosts without a certificate") {
   Store store;
   load_yaml(store, greeter_service() + secret("fallback", cert_b().cert_pem, cert_b().key_pem, "ingress") +
                        ingress({.name = "a", .rules = {rule("a.example", {path("/", "Prefix")})}}));
