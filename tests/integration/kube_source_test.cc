@@ -12,6 +12,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <atomic>
 #include <thread>
 
@@ -179,6 +181,54 @@ TEST_CASE("API mode: dropped watches, 5 s of 500s, a forced 410 and a token rota
   INFO(readyz.probes() << " /readyz probes");
   CHECK(readyz.not_ready() == 0);
   CHECK(readyz.probes() > 50);
+}
+
+TEST_CASE("a 401 makes grpc-ingress re-read its token file and retry at once, even when the file looks unchanged",
+          "[kube]") {
+  FakeCluster cluster;
+  auto& [tmp, api, objects] = cluster;
+  auto a = Pod::start(tmp.path(), "greeter-a");
+  auto b = Pod::start(tmp.path(), "greeter-b");
+  objects.write_service("greeter", {a->endpoint()});
+  objects.write_ingress({.paths = {{.path = kGreeterPath, .service = "greeter"}}});
+
+  // Our own copy of the token, named by a kubeconfig that has no inline token.
+  auto token_file = tmp.path() / "token";
+  std::ofstream(token_file) << api->token();
+  auto kubeconfig = tmp.path() / "kubeconfig";
+  std::ofstream(kubeconfig) << "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
+                            << "clusters:\n- name: fake\n  cluster:\n    server: " << api->url()
+                            << "\n    certificate-authority: " << api->ca_file().string() << "\n"
+                            << "users:\n- name: fake\n  user:\n    tokenFile: " << token_file.string() << "\n"
+                            << "contexts:\n- name: fake\n  context: {cluster: fake, user: fake}\n";
+  auto ingress = Ingress::start_with_source({"--kubeconfig", kubeconfig.string()}, tmp.path());
+  ContinuousCaller caller(ingress->target());
+  REQUIRE(caller.wait_for_pod("greeter-a", Clock::now() - 1s, 5s));
+
+  // The server rotates; the file gets the new token in place, same size, and
+  // its old mtime back: only the 401 can tell the client to read it again.
+  auto mtime = std::filesystem::last_write_time(token_file);
+  std::string rotated = api->rotate_token();
+  {
+    std::fstream file(token_file, std::ios::in | std::ios::out | std::ios::binary);
+    file << rotated;
+  }
+  std::filesystem::last_write_time(token_file, mtime);
+  api->drop_watches();
+
+  auto changed = Clock::now();
+  objects.write_endpoints("greeter", {b->endpoint()});
+  CHECK(caller.wait_for_pod("greeter-b", changed, 5s));
+  CHECK(Clock::now() - changed < 2s);  // no backoff: the retry follows the 401 at once
+  CHECK(metric_value(*ingress, "grpc_ingress_kube_requests_total{verb=\"WATCH\",code=\"401\"}") >= 1);
+  for (const char* resource : {"ingresses", "services", "endpointslices"}) {
+    INFO(resource);
+    CHECK(metric_value(*ingress, std::string("grpc_ingress_kube_watch_restarts_total{resource=\"") + resource +
+                                     "\",reason=\"error\"}") < 0);
+  }
+  caller.stop();
+  INFO(caller.summary());
+  CHECK(caller.failures().empty());
 }
 
 TEST_CASE("in-cluster: with no source flag the service account's token and CA reach the API, --watch-namespace keeps to that namespace",
