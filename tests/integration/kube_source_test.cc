@@ -103,6 +103,13 @@ TEST_CASE("API mode: Ingresses and EndpointSlices created, changed and deleted t
   CHECK(a->process().stop() == 0);  // the terminated pod goes away for good
   CHECK(caller.answers_from("greeter-a", replaced + 1s) == 0);
 
+  // An Ingress of another class changes nothing the data plane sees.
+  double generation = metric_value(*ingress, "grpc_ingress_config_generation");
+  objects.write_ingress({.name = "nginx-only", .paths = {{.path = "/other.Service", .service = "greeter"}},
+                         .ingress_class = "nginx"});
+  std::this_thread::sleep_for(300ms);  // several debounce periods
+  CHECK(metric_value(*ingress, "grpc_ingress_config_generation") == generation);
+
   // A second Ingress is created, then deleted.
   objects.write_service("echo", {echo->endpoint()});
   auto echo_stub = test::Echo::NewStub(make_channel(ingress->target()));
@@ -229,6 +236,26 @@ TEST_CASE("a 401 makes grpc-ingress re-read its token file and retry at once, ev
   caller.stop();
   INFO(caller.summary());
   CHECK(caller.failures().empty());
+}
+
+TEST_CASE("a kubeconfig with a client certificate and key instead of a token reaches the API", "[kube]") {
+  FakeCluster cluster;
+  auto& [tmp, api, objects] = cluster;
+  auto pod = Pod::start(tmp.path(), "greeter-0");
+  objects.write_service("greeter", {pod->endpoint()});
+  objects.write_ingress({.paths = {{.path = kGreeterPath, .service = "greeter"}}});
+  api->reset_log();
+
+  auto ingress = Ingress::start_with_source({"--kubeconfig", (api->dir() / "kubeconfig-client-cert").string()}, tmp.path());
+  auto stub = helloworld::Greeter::NewStub(make_channel(ingress->target()));
+  CallResult hello = say_hello(*stub);
+  CHECK(hello.ok());
+  CHECK(hello.pod == "greeter-0");
+  int answered = 0;
+  for (const json& request : api->requests()) {
+    if (request.value("user_agent", "").rfind("grpc-ingress", 0) == 0) answered += request.value("status", 0) == 200;
+  }
+  CHECK(answered >= 10);
 }
 
 TEST_CASE("in-cluster: with no source flag the service account's token and CA reach the API, --watch-namespace keeps to that namespace",

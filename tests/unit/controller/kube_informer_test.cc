@@ -167,6 +167,18 @@ TEST_CASE("a dropped watch resumes from the last version seen, after the backoff
   CHECK(port_of(f.store, "a") == 80);
 }
 
+TEST_CASE("a watch the server never ends is abandoned at our deadline and resumed at once from the same version") {
+  Fixture f;
+  f.informer->start();
+  auto watch = f.list_and_watch({service("a", 80, "3")}, "10");
+  watch->send(bookmark("12"));
+  watch->end({.status = 200, .error = "watch stream: timed out", .timed_out = true});
+  REQUIRE(run_until(f.io, [&] { return f.api.open_watch() != nullptr; }, 10ms));  // no backoff
+  CHECK_THAT(f.api.open_watch()->target, Catch::Contains("resourceVersion=12&"));
+  CHECK(f.restarts["timeout"] == 1);
+  CHECK(f.api.pending.empty());
+}
+
 TEST_CASE("410 Gone as a watch ERROR event relists, keeping unchanged objects and dropping vanished ones") {
   Fixture f;
   f.informer->start();
