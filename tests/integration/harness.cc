@@ -153,8 +153,10 @@ std::unique_ptr<Pod> Pod::start(const std::filesystem::path& log_dir, const std:
 }
 
 std::unique_ptr<Pod> Pod::start_http(const std::filesystem::path& log_dir, const std::string& name,
-                                     const std::string& ip) {
-  return launch({HTTP_POD_BINARY, "--listen", ip + ":0", "--pod", name, "--exit-with-parent"}, log_dir, name, ip);
+                                     const std::string& ip, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {HTTP_POD_BINARY, "--listen", ip + ":0", "--pod", name, "--exit-with-parent"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return launch(std::move(argv), log_dir, name, ip);
 }
 
 std::unique_ptr<Pod> Pod::launch(std::vector<std::string> argv, const std::filesystem::path& log_dir,

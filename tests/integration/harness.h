@@ -64,13 +64,16 @@ class Pod {
  public:
   // Starts `test-pod --listen <ip>:0 --pod <name>` and waits for its LISTENING
   // line (throws with its stderr if it does not come within 10 s).
-  // `args` go to test-pod after its own (e.g. {"--delay-ms", "50"}, {"--reset-calls"}).
+  // `args` go to test-pod after its own (e.g. {"--delay-ms", "50"}, {"--reset-calls"},
+  // or pod_tls_args() from test_certificates.h to serve TLS).
   static std::unique_ptr<Pod> start(const std::filesystem::path& log_dir, const std::string& name,
                                     const std::string& ip = next_pod_ip(), const std::vector<std::string>& args = {});
-  // The same for `http-pod`: a plain HTTP/2 server (not gRPC) that answers
-  // with what reached it (see tests/pods/http_pod.cc).
+  // The same for `http-pod`: a plain HTTP/2 and HTTP/1.1 server (not gRPC)
+  // that answers with what reached it (see tests/pods/http_pod.cc); its
+  // `args` too may be pod_tls_args().
   static std::unique_ptr<Pod> start_http(const std::filesystem::path& log_dir, const std::string& name,
-                                         const std::string& ip = next_pod_ip());
+                                         const std::string& ip = next_pod_ip(),
+                                         const std::vector<std::string>& args = {});
 
   const std::string& name() const { return name_; }
   const std::string& ip() const { return ip_; }

@@ -41,13 +41,17 @@ void ManifestDir::write_file(const std::string& file, const std::string& content
 
 void ManifestDir::remove_file(const std::string& file) { std::filesystem::remove(dir_ / file); }
 
-void ManifestDir::write_service(const std::string& name, const std::vector<EndpointSpec>& endpoints) {
-  write_file("service-" + name + ".yaml", service_yaml(name));
+void ManifestDir::write_service(const std::string& name, const std::vector<EndpointSpec>& endpoints,
+                                const std::optional<std::string>& app_protocol) {
+  app_protocols_[name] = app_protocol;
+  write_file("service-" + name + ".yaml", service_yaml(name, app_protocol));
   write_endpoints(name, endpoints);
 }
 
 void ManifestDir::write_endpoints(const std::string& service, const std::vector<EndpointSpec>& endpoints) {
-  write_file("endpoints-" + service + ".yaml", endpoint_slices_yaml(service, endpoints));
+  auto known = app_protocols_.find(service);
+  auto app_protocol = known == app_protocols_.end() ? std::optional<std::string>(kDefaultAppProtocol) : known->second;
+  write_file("endpoints-" + service + ".yaml", endpoint_slices_yaml(service, endpoints, app_protocol));
 }
 
 void ManifestDir::write_ingress(const IngressSpec& ingress) {
@@ -56,6 +60,11 @@ void ManifestDir::write_ingress(const IngressSpec& ingress) {
 
 void ManifestDir::write_tls_secret(const std::string& name, const std::string& cert_pem, const std::string& key_pem) {
   write_file("secret-" + name + ".yaml", tls_secret_yaml(name, cert_pem, key_pem));
+}
+
+void ManifestDir::write_secret(const std::string& name, const std::map<std::string, std::string>& data,
+                               const std::string& type) {
+  write_file("secret-" + name + ".yaml", secret_yaml(name, data, type));
 }
 
 std::string ManifestDir::ingress_class_yaml() {
@@ -67,7 +76,7 @@ std::string ManifestDir::ingress_class_yaml() {
          "  controller: grpc-ingress.io/controller\n";
 }
 
-std::string ManifestDir::service_yaml(const std::string& name) {
+std::string ManifestDir::service_yaml(const std::string& name, const std::optional<std::string>& app_protocol) {
   std::ostringstream y;
   y << "apiVersion: v1\n"
        "kind: Service\n"
@@ -82,12 +91,13 @@ std::string ManifestDir::service_yaml(const std::string& name) {
        "  - name: " << kPortName << "\n"
        "    port: 80\n"
        "    targetPort: " << kPortName << "\n"
-       "    protocol: TCP\n"
-       "    appProtocol: kubernetes.io/h2c\n";
+       "    protocol: TCP\n";
+  if (app_protocol) y << "    appProtocol: " << quote(*app_protocol) << "\n";
   return y.str();
 }
 
-std::string ManifestDir::endpoint_slices_yaml(const std::string& service, const std::vector<EndpointSpec>& endpoints) {
+std::string ManifestDir::endpoint_slices_yaml(const std::string& service, const std::vector<EndpointSpec>& endpoints,
+                                              const std::optional<std::string>& app_protocol) {
   // An EndpointSlice has one port list for all its endpoints; pods that picked
   // different ports go into different slices, as Kubernetes does for named ports.
   std::map<uint16_t, std::vector<const EndpointSpec*>> by_port;
@@ -117,9 +127,9 @@ std::string ManifestDir::endpoint_slices_yaml(const std::string& service, const 
     y << "ports:\n"
          "- name: " << kPortName << "\n"
          "  port: " << port << "\n"
-         "  protocol: TCP\n"
-         "  appProtocol: kubernetes.io/h2c\n"
-         "endpoints:\n";
+         "  protocol: TCP\n";
+    if (app_protocol) y << "  appProtocol: " << quote(*app_protocol) << "\n";
+    y << "endpoints:\n";
     for (const EndpointSpec* endpoint : members) {
       y << "- addresses: [" << quote(endpoint->ip) << "]\n"
            "  conditions:\n"
@@ -170,27 +180,32 @@ std::string ManifestDir::ingress_yaml(const IngressSpec& ingress) {
 
 std::string ManifestDir::tls_secret_yaml(const std::string& name, const std::string& cert_pem,
                                          const std::string& key_pem) {
+  return secret_yaml(name, {{"tls.crt", cert_pem}, {"tls.key", key_pem}}, "kubernetes.io/tls");
+}
+
+std::string ManifestDir::secret_yaml(const std::string& name, const std::map<std::string, std::string>& data,
+                                     const std::string& type) {
   // stringData: the API server's way of taking data that is not base64 yet.
-  auto block = [](const std::string& pem) {
+  auto block = [](const std::string& text) {
     std::string out = "|\n";
     size_t start = 0;
-    while (start < pem.size()) {
-      size_t end = pem.find('\n', start);
-      if (end == std::string::npos) end = pem.size();
-      out += "    " + pem.substr(start, end - start) + "\n";
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      out += "    " + text.substr(start, end - start) + "\n";
       start = end + 1;
     }
     return out;
   };
-  return "apiVersion: v1\n"
-         "kind: Secret\n"
-         "metadata:\n"
-         "  name: " + quote(name) + "\n"
-         "  namespace: " + std::string(kNamespace) + "\n"
-         "type: kubernetes.io/tls\n"
-         "stringData:\n"
-         "  tls.crt: " + block(cert_pem) +
-         "  tls.key: " + block(key_pem);
+  std::string y = "apiVersion: v1\n"
+                  "kind: Secret\n"
+                  "metadata:\n"
+                  "  name: " + quote(name) + "\n"
+                  "  namespace: " + std::string(kNamespace) + "\n"
+                  "type: " + quote(type) + "\n"
+                  "stringData:\n";
+  for (const auto& [key, value] : data) y += "  " + quote(key) + ": " + block(value);
+  return y;
 }
 
 }  // namespace grpc_ingress::testing

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,28 +51,42 @@ class ManifestDir {
 
   const std::filesystem::path& dir() const { return dir_; }
 
-  // service-<name>.yaml: Service <name>, port 80 named "grpc".
+  // The port's appProtocol unless a test asks for another (nullopt: none).
+  static constexpr const char* kDefaultAppProtocol = "kubernetes.io/h2c";
+
+  // service-<name>.yaml: Service <name>, port 80 named "grpc", with
+  // `app_protocol` on the Service port and its EndpointSlice ports.
   // endpoints-<name>.yaml: its EndpointSlices, one per distinct pod port.
-  void write_service(const std::string& name, const std::vector<EndpointSpec>& endpoints);
+  void write_service(const std::string& name, const std::vector<EndpointSpec>& endpoints,
+                     const std::optional<std::string>& app_protocol = kDefaultAppProtocol);
+  // Keeps the appProtocol the Service was last written with.
   void write_endpoints(const std::string& service, const std::vector<EndpointSpec>& endpoints);
   // ingress-<name>.yaml
   void write_ingress(const IngressSpec& ingress);
   // secret-<name>.yaml: a kubernetes.io/tls Secret with these PEMs.
   void write_tls_secret(const std::string& name, const std::string& cert_pem, const std::string& key_pem);
+  // secret-<name>.yaml: a Secret of `type` with these keys (e.g. {"ca.crt", pem}).
+  void write_secret(const std::string& name, const std::map<std::string, std::string>& data,
+                    const std::string& type = "Opaque");
   // Writes <dir>/<file> atomically (staging file + rename).
   void write_file(const std::string& file, const std::string& content);
   void remove_file(const std::string& file);
 
   static std::string ingress_class_yaml();
-  static std::string service_yaml(const std::string& name);
-  static std::string endpoint_slices_yaml(const std::string& service, const std::vector<EndpointSpec>& endpoints);
+  static std::string service_yaml(const std::string& name,
+                                  const std::optional<std::string>& app_protocol = kDefaultAppProtocol);
+  static std::string endpoint_slices_yaml(const std::string& service, const std::vector<EndpointSpec>& endpoints,
+                                          const std::optional<std::string>& app_protocol = kDefaultAppProtocol);
   static std::string ingress_yaml(const IngressSpec& ingress);
   static std::string tls_secret_yaml(const std::string& name, const std::string& cert_pem, const std::string& key_pem);
+  static std::string secret_yaml(const std::string& name, const std::map<std::string, std::string>& data,
+                                 const std::string& type = "Opaque");
 
  private:
   std::filesystem::path dir_;
   std::filesystem::path staging_;
   uint64_t writes_ = 0;
+  std::map<std::string, std::optional<std::string>> app_protocols_;  // by Service name
 };
 
 }  // namespace grpc_ingress::testing

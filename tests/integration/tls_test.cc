@@ -5,41 +5,15 @@
 #include "tests/integration/grpc_client.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/http_client.h"
+#include "tests/integration/test_certificates.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
-#include <fstream>
 
 namespace grpc_ingress::testing {
 namespace {
 
 constexpr const char* kOpenssl = "/usr/bin/openssl";
-
-struct TestCertificate {
-  std::string cert_pem, key_pem;
-  std::filesystem::path cert_file;
-};
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// A self-signed certificate for `host` (its own root), made by the openssl CLI.
-TestCertificate make_certificate(const std::filesystem::path& dir, const std::string& host) {
-  static int made = 0;
-  std::string base = "cert-" + std::to_string(++made);
-  auto key = dir / (base + ".key"), cert = dir / (base + ".crt");
-  auto openssl = Process::start({kOpenssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                                 "-nodes", "-keyout", key.string(), "-out", cert.string(), "-days", "2", "-subj",
-                                 "/CN=" + host, "-addext", "subjectAltName=DNS:" + host},
-                                dir, base);
-  REQUIRE(openssl->wait_exit(10s));
-  INFO(openssl->stderr_text());
-  REQUIRE(openssl->exit_status() == 0);
-  return {read_text(cert), read_text(key), cert};
-}
 
 // Two hosts, each with its own certificate (and root), each routed to its
 // own greeter pod; `annotations` go on both Ingresses.

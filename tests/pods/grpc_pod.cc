@@ -2,9 +2,11 @@
 //
 //   test-pod --listen 127.0.0.2:0 --pod greeter-0 [--exit-with-parent]
 //            [--delay-ms N] [--reset-calls] [--max-connection-age-ms N]
+//            [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
 //
 // Serves helloworld.Greeter, grpc_ingress.test.Echo and grpc.health.v1 over
-// cleartext HTTP/2. When ready it prints one line, "LISTENING <ip>:<port>", on
+// cleartext HTTP/2, or over TLS with --tls-cert/--tls-key (PEM files);
+// --client-ca then requires a client certificate signed by that CA. When ready it prints one line, "LISTENING <ip>:<port>", on
 // stdout (port 0 picks a free port). SIGTERM or SIGINT: shut down, exit 0.
 // SIGUSR1: health NOT_SERVING; SIGUSR2: SERVING again (as a pod's readiness
 // flips). --delay-ms slows every unary call (a slow pod); --reset-calls
@@ -32,10 +34,12 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -302,12 +306,13 @@ struct Options {
   bool exit_with_parent = false;
   Behaviour behaviour;
   int max_connection_age_ms = 0;
+  std::string tls_cert, tls_key, client_ca;  // PEM files
 };
 
 const char* const kUsage =
     "usage: test-pod --listen IP:PORT --pod NAME [--exit-with-parent] [--delay-ms N] [--reset-calls]\n"
-    "                [--max-connection-age-ms N]\n"
-    "  Serves helloworld.Greeter, grpc_ingress.test.Echo and grpc.health.v1 (insecure).\n"
+    "                [--max-connection-age-ms N] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]\n"
+    "  Serves helloworld.Greeter, grpc_ingress.test.Echo and grpc.health.v1, cleartext or TLS.\n"
     "  Port 0 picks a free port. Prints 'LISTENING <ip>:<port>' when ready.\n";
 
 bool parse_options(int argc, char** argv, Options& options) {
@@ -323,11 +328,42 @@ bool parse_options(int argc, char** argv, Options& options) {
       (arg == "--delay-ms" ? options.behaviour.delay_ms : options.max_connection_age_ms) = value;
     } else if ((arg == "--listen" || arg == "--pod") && i + 1 < argc) {
       (arg == "--listen" ? options.listen : options.pod) = argv[++i];
+    } else if (arg == "--tls-cert" && i + 1 < argc) {
+      options.tls_cert = argv[++i];
+    } else if (arg == "--tls-key" && i + 1 < argc) {
+      options.tls_key = argv[++i];
+    } else if (arg == "--client-ca" && i + 1 < argc) {
+      options.client_ca = argv[++i];
     } else {
       return false;
     }
   }
+  bool tls = !options.tls_cert.empty();
+  if (tls != !options.tls_key.empty() || (!options.client_ca.empty() && !tls)) return false;
+  if (tls && options.behaviour.reset_calls) return false;  // the resetting pod speaks only h2c
   return !options.listen.empty() && !options.pod.empty();
+}
+
+// The whole file, or nullopt if it cannot be read.
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Insecure, or TLS from --tls-cert/--tls-key (and --client-ca: mTLS required).
+std::shared_ptr<grpc::ServerCredentials> server_credentials(const Options& options) {
+  if (options.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  auto cert = read_file(options.tls_cert), key = read_file(options.tls_key);
+  std::optional<std::string> client_ca = options.client_ca.empty() ? std::optional<std::string>("")
+                                                                    : read_file(options.client_ca);
+  if (!cert || !key || !client_ca || cert->empty() || key->empty()) return nullptr;
+  grpc::SslServerCredentialsOptions ssl(options.client_ca.empty()
+                                            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = *client_ca;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(ssl);
 }
 
 // "127.0.0.2:0" -> "127.0.0.2", "[::1]:0" -> "[::1]".
@@ -421,9 +457,14 @@ int run(const Options& options) {
   EchoService echo(options.pod, registry, options.behaviour);
   grpc::EnableDefaultHealthCheckService(true);
 
+  auto credentials = server_credentials(options);
+  if (!credentials) {
+    std::cerr << "test-pod " << options.pod << ": cannot read --tls-cert, --tls-key or --client-ca\n";
+    return 1;
+  }
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.listen, credentials, &port);
   // A second pod on the same address must fail, not share the port silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   if (options.max_connection_age_ms > 0) {

@@ -1,315 +1,249 @@
-// http-pod: a plain HTTP/2 (h2c, prior knowledge) server standing in for a
-// pod that is not a gRPC server, so tests can see what a proxied request
-// looked like when it reached the pod.
+// http-pod: a plain HTTP server standing in for a pod that is not a gRPC
+// server, so tests can see what a proxied request looked like when it reached
+// the pod, and over which protocol.
 //
 //   http-pod --listen 127.0.0.2:0 --pod web-0 [--exit-with-parent]
+//            [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
+//
+// One port serves HTTP/2 and HTTP/1.1. Cleartext: the HTTP/2 preface
+// ("PRI * HTTP/2.0...") means h2c with prior knowledge, anything else HTTP/1.1
+// (keep-alive, one request at a time). With --tls-cert/--tls-key: TLS only,
+// ALPN h2 or http/1.1 (h2 preferred); ALPN h2 means HTTP/2, anything else
+// (http/1.1 or no ALPN) HTTP/1.1. --client-ca requires a client certificate
+// signed by that CA.
 //
 // Prints "LISTENING <ip>:<port>" when ready. Every request is read whole,
 // then answered (query parameters choose the answer):
 //   default        200, application/json: {"pod", "method", "scheme", "authority",
-//                  "path", "headers": {name: [values]}, "body_bytes", "body_fnv1a"}
+//                  "path", "headers": {name: [values]}, "body_bytes", "body_fnv1a",
+//                  "protocol" ("HTTP/1.1", "HTTP/1.0" or "HTTP/2"), "tls",
+//                  "connection" (per-process connection number, from 1),
+//                  "request_on_connection" (1, 2, ...),
+//                  "overlapped" (HTTP/1.1: bytes of a next request arrived before
+//                  this answer was written, i.e. the client pipelined)}
+//                  Request trailers appear in "headers" as "trailer:<name>";
+//                  over HTTP/1.1 the Host header is "authority".
 //   ?echo          the request body back, with content-length
-//   ?chunks=N&chunk_bytes=M   N DATA frames of M bytes ('a'..'z'), no content-length
-//   ?trailers      add the trailer "x-pod-trailer: <pod>"
+//   ?chunks=N&chunk_bytes=M   N pieces of M bytes ('a'..'z'), no content-length:
+//                  one DATA frame each (HTTP/2) or one chunk each (HTTP/1.1)
+//   ?trailers      add the trailer "x-pod-trailer: <pod>" (HTTP/1.1: chunked)
 //   ?status=NNN    answer with that status
+//   ?delay_ms=N    answer N ms after the request is complete
 // SIGTERM or SIGINT: exit 0.
 
-#include <nghttp2/nghttp2.h>
-#include <nlohmann/json.hpp>
+#include "tests/pods/http_pod_answer.h"
+#include "tests/pods/http_pod_sessions.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/strand.hpp>
+#include <openssl/ssl.h>
+
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <csignal>
-#include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <iostream>
-#include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+namespace grpc_ingress::testing::http_pod {
 namespace {
 
-constexpr size_t kMaxStoredBody = 64 << 20;  // bytes kept for ?echo; the rest is only counted
-constexpr int kMaxChunks = 100000;
-constexpr int kMaxChunkBytes = 1 << 20;
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
 
-std::string g_pod;
+constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+constexpr unsigned kMaxThreads = 4;
 
-struct Request {
-  std::string method, scheme, authority, path;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  uint64_t body_bytes = 0;
-  uint64_t fnv = 1469598103934665603ULL;
+std::atomic<uint64_t> g_connections{0};
+
+struct Options {
+  std::string listen;
+  std::string pod;
+  bool exit_with_parent = false;
+  std::string tls_cert, tls_key, client_ca;
 };
 
-struct Response {
-  std::string body;
-  size_t sent = 0;
-  int chunks_left = 0;  // streaming mode: chunks still to send, one DATA frame or more each
-  int chunk_bytes = 0;
-  int chunk_left = 0;   // bytes of the current chunk still to send
-  bool trailers = false;
-};
+const char* const kUsage =
+    "usage: http-pod --listen IP:PORT --pod NAME [--exit-with-parent]\n"
+    "                [--tls-cert FILE --tls-key FILE [--client-ca FILE]]\n";
 
-struct Connection {
-  int fd;
-  nghttp2_session* session = nullptr;
-  std::map<int32_t, Request> requests;
-  std::map<int32_t, Response> responses;
-};
-
-std::string query_value(const std::string& path, const std::string& name, bool* present = nullptr) {
-  auto q = path.find('?');
-  if (present) *present = false;
-  if (q == std::string::npos) return "";
-  std::string query = path.substr(q + 1);
-  size_t start = 0;
-  while (start <= query.size()) {
-    size_t end = query.find('&', start);
-    if (end == std::string::npos) end = query.size();
-    std::string item = query.substr(start, end - start);
-    std::string key = item.substr(0, item.find('='));
-    if (key == name) {
-      if (present) *present = true;
-      auto eq = item.find('=');
-      return eq == std::string::npos ? "" : item.substr(eq + 1);
-    }
-    start = end + 1;
+bool parse_options(int argc, char** argv, Options& options) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    bool has_value = i + 1 < argc;
+    if (arg == "--exit-with-parent") options.exit_with_parent = true;
+    else if (arg == "--listen" && has_value) options.listen = argv[++i];
+    else if (arg == "--pod" && has_value) options.pod = argv[++i];
+    else if (arg == "--tls-cert" && has_value) options.tls_cert = argv[++i];
+    else if (arg == "--tls-key" && has_value) options.tls_key = argv[++i];
+    else if (arg == "--client-ca" && has_value) options.client_ca = argv[++i];
+    else return false;
   }
-  return "";
+  if (options.listen.find(':') == std::string::npos || options.pod.empty()) return false;
+  if (options.tls_cert.empty() != options.tls_key.empty()) return false;
+  return options.client_ca.empty() || !options.tls_cert.empty();
 }
 
-int to_int(const std::string& text, int fallback, int max) {
+// ALPN: h2 if the client offers it, else http/1.1, else no ALPN (HTTP/1.1).
+int select_alpn(SSL*, const unsigned char** out, unsigned char* out_size, const unsigned char* offered,
+                unsigned int offered_size, void*) {
+  static const unsigned char kOurs[] = "\x02h2\x08http/1.1";
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, out_size, kOurs, sizeof(kOurs) - 1, offered, offered_size) !=
+      OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// Throws boost::system::system_error naming the file that does not load.
+std::unique_ptr<ssl::context> make_tls_context(const Options& options) {
+  auto context = std::make_unique<ssl::context>(ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  context->use_certificate_chain_file(options.tls_cert);
+  context->use_private_key_file(options.tls_key, ssl::context::pem);
+  SSL_CTX_set_alpn_select_cb(context->native_handle(), select_alpn, nullptr);
+  if (!options.client_ca.empty()) {
+    context->load_verify_file(options.client_ca);
+    context->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    // Tell clients which CA we accept (some pick their certificate by it).
+    SSL_CTX_set_client_CA_list(context->native_handle(), SSL_load_client_CA_file(options.client_ca.c_str()));
+  }
+  return context;
+}
+
+// Cleartext: reads until the bytes match the HTTP/2 preface or cannot.
+class PrefaceSniffer : public std::enable_shared_from_this<PrefaceSniffer> {
+ public:
+  PrefaceSniffer(TcpStream socket, uint64_t connection) : socket_(std::move(socket)), connection_(connection) {}
+
+  void read() {
+    socket_.async_read_some(net::buffer(chunk_), [self = shared_from_this()](error_code ec, size_t size) {
+      if (ec) return;  // closed before a request: nothing to serve
+      self->received_.append(self->chunk_.data(), size);
+      size_t compared = std::min(self->received_.size(), kH2Preface.size());
+      if (std::string_view(self->received_).substr(0, compared) != kH2Preface.substr(0, compared)) {
+        return serve_h1(std::move(self->socket_), self->connection_, std::move(self->received_));
+      }
+      if (compared == kH2Preface.size()) {
+        return serve_h2(std::move(self->socket_), self->connection_, std::move(self->received_));
+      }
+      self->read();
+    });
+  }
+
+ private:
+  TcpStream socket_;
+  const uint64_t connection_;
+  std::array<char, 64> chunk_;
+  std::string received_;
+};
+
+// TLS: the handshake's ALPN decides.
+class TlsAcceptor : public std::enable_shared_from_this<TlsAcceptor> {
+ public:
+  TlsAcceptor(TcpStream socket, ssl::context& context, uint64_t connection)
+      : stream_(std::move(socket), context), connection_(connection) {}
+
+  void handshake() {
+    stream_.async_handshake(ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
+      if (ec) {
+        std::cerr << "http-pod " << pod_name() << ": C" << self->connection_ << " TLS handshake failed: " << ec.message()
+                  << "\n";
+        return;
+      }
+      const unsigned char* alpn = nullptr;
+      unsigned int alpn_size = 0;
+      SSL_get0_alpn_selected(self->stream_.native_handle(), &alpn, &alpn_size);
+      bool h2 = std::string_view(reinterpret_cast<const char*>(alpn), alpn ? alpn_size : 0) == "h2";
+      if (h2) return serve_h2(std::move(self->stream_), self->connection_, "");
+      serve_h1(std::move(self->stream_), self->connection_, "");
+    });
+  }
+
+ private:
+  TlsStream stream_;
+  const uint64_t connection_;
+};
+
+void accept(tcp::acceptor& acceptor, net::io_context& io, ssl::context* tls) {
+  acceptor.async_accept(net::make_strand(io), [&acceptor, &io, tls](error_code ec, tcp::socket socket) {
+    if (!ec) {
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      uint64_t connection = ++g_connections;
+      if (tls) std::make_shared<TlsAcceptor>(std::move(socket), *tls, connection)->handshake();
+      else std::make_shared<PrefaceSniffer>(std::move(socket), connection)->read();
+    }
+    accept(acceptor, io, tls);
+  });
+}
+
+int run(const Options& options) {
+  set_pod_name(options.pod);
+  if (options.exit_with_parent) prctl(PR_SET_PDEATHSIG, SIGTERM);
+  std::signal(SIGTERM, [](int) { _exit(0); });
+  std::signal(SIGINT, [](int) { _exit(0); });
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<ssl::context> tls;
   try {
-    int value = std::stoi(text);
-    return value < 0 ? fallback : std::min(value, max);
-  } catch (...) {
-    return fallback;
+    if (!options.tls_cert.empty()) tls = make_tls_context(options);
+  } catch (const boost::system::system_error& e) {
+    std::cerr << "http-pod: cannot load --tls-cert/--tls-key/--client-ca: " << e.what() << "\n";
+    return 1;
   }
-}
 
-ssize_t read_body(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
-                  uint32_t* flags, nghttp2_data_source*, void* user_data) {
-  auto* connection = static_cast<Connection*>(user_data);
-  Response& response = connection->responses[stream_id];
-  size_t n = 0;
-  if (response.chunks_left > 0) {
-    // At most one chunk per call, so the proxy sees separate DATA frames.
-    if (response.chunk_left == 0) response.chunk_left = response.chunk_bytes;
-    n = std::min(length, static_cast<size_t>(response.chunk_left));
-    for (size_t i = 0; i < n; ++i) buf[i] = static_cast<uint8_t>('a' + (response.chunks_left % 26));
-    response.chunk_left -= static_cast<int>(n);
-    if (response.chunk_left == 0) --response.chunks_left;
-    if (response.chunks_left > 0) return static_cast<ssize_t>(n);
-  } else {
-    n = std::min(length, response.body.size() - response.sent);
-    std::memcpy(buf, response.body.data() + response.sent, n);
-    response.sent += n;
-    if (response.sent < response.body.size()) return static_cast<ssize_t>(n);
+  net::io_context io;
+  tcp::acceptor acceptor(io);
+  auto colon = options.listen.rfind(':');
+  std::string host = options.listen.substr(0, colon);
+  error_code ec;
+  auto address = net::ip::make_address(host, ec);
+  int port = std::atoi(options.listen.substr(colon + 1).c_str());
+  if (!ec && (port < 0 || port > 65535)) ec = net::error::invalid_argument;
+  tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
+  if (!ec) acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    std::cerr << "http-pod: cannot listen on " << options.listen << ": " << ec.message() << "\n";
+    return 1;
   }
-  *flags |= NGHTTP2_DATA_FLAG_EOF;
-  if (response.trailers) {
-    std::string name = "x-pod-trailer";
-    nghttp2_nv trailer{reinterpret_cast<uint8_t*>(name.data()), reinterpret_cast<uint8_t*>(g_pod.data()),
-                       name.size(), g_pod.size(), NGHTTP2_NV_FLAG_NONE};
-    if (nghttp2_submit_trailer(session, stream_id, &trailer, 1) == 0) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-  }
-  return static_cast<ssize_t>(n);
-}
+  std::cout << "LISTENING " << host << ":" << acceptor.local_endpoint().port() << std::endl;
 
-void respond(Connection& connection, int32_t stream_id) {
-  Request& request = connection.requests[stream_id];
-  Response& response = connection.responses[stream_id];
-  std::string status = "200";
-  if (std::string s = query_value(request.path, "status"); !s.empty()) status = s;
-  bool echo = false, trailers = false, chunked = false;
-  query_value(request.path, "echo", &echo);
-  query_value(request.path, "trailers", &trailers);
-  query_value(request.path, "chunks", &chunked);
-  response.trailers = trailers;
-  std::string content_type = "application/json";
-  std::string length;
-  if (chunked) {
-    response.chunks_left = to_int(query_value(request.path, "chunks"), 1, kMaxChunks);
-    response.chunk_bytes = to_int(query_value(request.path, "chunk_bytes"), 1024, kMaxChunkBytes);
-    content_type = "text/plain";
-  } else if (echo) {
-    response.body = request.body;
-    content_type = "application/octet-stream";
-    length = std::to_string(response.body.size());
-  } else {
-    nlohmann::json headers = nlohmann::json::object();
-    for (const auto& [name, value] : request.headers) headers[name].push_back(value);
-    char fnv[17];
-    std::snprintf(fnv, sizeof(fnv), "%016llx", static_cast<unsigned long long>(request.fnv));
-    response.body = nlohmann::json{{"pod", g_pod},
-                                   {"method", request.method},
-                                   {"scheme", request.scheme},
-                                   {"authority", request.authority},
-                                   {"path", request.path},
-                                   {"headers", headers},
-                                   {"body_bytes", request.body_bytes},
-                                   {"body_fnv1a", fnv}}
-                        .dump() +
-                    "\n";
-    length = std::to_string(response.body.size());
-  }
-  std::vector<std::pair<std::string, std::string>> fields = {
-      {":status", status}, {"content-type", content_type}, {"x-pod", g_pod}};
-  if (!length.empty()) fields.emplace_back("content-length", length);
-  std::vector<nghttp2_nv> nva;
-  for (auto& [name, value] : fields) {
-    nva.push_back({reinterpret_cast<uint8_t*>(name.data()), reinterpret_cast<uint8_t*>(value.data()), name.size(),
-                   value.size(), NGHTTP2_NV_FLAG_NONE});
-  }
-  nghttp2_data_provider provider{};
-  provider.read_callback = read_body;
-  bool body = request.method != "HEAD" && status != "204" && status != "304";
-  nghttp2_submit_response(connection.session, stream_id, nva.data(), nva.size(), body ? &provider : nullptr);
-}
-
-int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
-  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-    static_cast<Connection*>(user_data)->requests[frame->hd.stream_id] = Request{};
-  }
+  accept(acceptor, io, tls.get());
+  unsigned threads = std::clamp(std::thread::hardware_concurrency(), 2u, kMaxThreads);
+  std::vector<std::thread> workers;
+  for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& worker : workers) worker.join();
   return 0;
-}
-
-int on_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
-              const uint8_t* value, size_t valuelen, uint8_t, void* user_data) {
-  auto* connection = static_cast<Connection*>(user_data);
-  auto it = connection->requests.find(frame->hd.stream_id);
-  if (it == connection->requests.end()) return 0;
-  std::string n(reinterpret_cast<const char*>(name), namelen), v(reinterpret_cast<const char*>(value), valuelen);
-  Request& request = it->second;
-  if (n == ":method") request.method = v;
-  else if (n == ":scheme") request.scheme = v;
-  else if (n == ":authority") request.authority = v;
-  else if (n == ":path") request.path = v;
-  else if (frame->headers.cat == NGHTTP2_HCAT_HEADERS) request.headers.emplace_back("trailer:" + n, v);
-  else request.headers.emplace_back(n, v);
-  return 0;
-}
-
-int on_data_chunk(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data, size_t len, void* user_data) {
-  auto* connection = static_cast<Connection*>(user_data);
-  Request& request = connection->requests[stream_id];
-  request.body_bytes += len;
-  for (size_t i = 0; i < len; ++i) {
-    request.fnv ^= data[i];
-    request.fnv *= 1099511628211ULL;
-  }
-  size_t keep = std::min(len, kMaxStoredBody - std::min(kMaxStoredBody, request.body.size()));
-  request.body.append(reinterpret_cast<const char*>(data), keep);
-  return 0;
-}
-
-int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
-  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
-      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-    respond(*static_cast<Connection*>(user_data), frame->hd.stream_id);
-  }
-  return 0;
-}
-
-int on_stream_close(nghttp2_session*, int32_t stream_id, uint32_t, void* user_data) {
-  auto* connection = static_cast<Connection*>(user_data);
-  connection->requests.erase(stream_id);
-  connection->responses.erase(stream_id);
-  return 0;
-}
-
-bool send_all(int fd, const uint8_t* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-void serve(int fd) {
-  Connection connection;
-  connection.fd = fd;
-  nghttp2_session_callbacks* callbacks;
-  nghttp2_session_callbacks_new(&callbacks);
-  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, on_begin_headers);
-  nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, on_data_chunk);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
-  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, on_stream_close);
-  nghttp2_session_server_new(&connection.session, callbacks, &connection);
-  nghttp2_session_callbacks_del(callbacks);
-  nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1000}};
-  nghttp2_submit_settings(connection.session, NGHTTP2_FLAG_NONE, settings, 1);
-  std::vector<uint8_t> buffer(64 * 1024);
-  while (true) {
-    const uint8_t* data;
-    ssize_t n;
-    bool ok = true;
-    while ((n = nghttp2_session_mem_send(connection.session, &data)) > 0) {
-      if (!send_all(fd, data, static_cast<size_t>(n))) ok = false;
-    }
-    if (!ok || n < 0) break;
-    if (!nghttp2_session_want_read(connection.session) && !nghttp2_session_want_write(connection.session)) break;
-    ssize_t got = ::recv(fd, buffer.data(), buffer.size(), 0);
-    if (got <= 0) break;
-    if (nghttp2_session_mem_recv(connection.session, buffer.data(), static_cast<size_t>(got)) < 0) break;
-  }
-  nghttp2_session_del(connection.session);
-  ::close(fd);
 }
 
 }  // namespace
+}  // namespace grpc_ingress::testing::http_pod
 
 int main(int argc, char** argv) {
-  std::string listen;
-  bool exit_with_parent = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--listen" && i + 1 < argc) listen = argv[++i];
-    else if (arg == "--pod" && i + 1 < argc) g_pod = argv[++i];
-    else if (arg == "--exit-with-parent") exit_with_parent = true;
-    else {
-      std::cerr << "usage: http-pod --listen IP:PORT --pod NAME [--exit-with-parent]\n";
-      return 2;
-    }
-  }
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos || g_pod.empty()) {
-    std::cerr << "http-pod: --listen IP:PORT and --pod NAME are required\n";
+  grpc_ingress::testing::http_pod::Options options;
+  if (!grpc_ingress::testing::http_pod::parse_options(argc, argv, options)) {
+    std::cerr << grpc_ingress::testing::http_pod::kUsage;
     return 2;
   }
-  if (exit_with_parent) prctl(PR_SET_PDEATHSIG, SIGTERM);
-  std::signal(SIGTERM, [](int) { _exit(0); });
-  std::signal(SIGINT, [](int) { _exit(0); });
-
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(listen.substr(colon + 1))));
-  if (::inet_pton(AF_INET, listen.substr(0, colon).c_str(), &addr.sin_addr) != 1 ||
-      ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd, 128) != 0) {
-    std::cerr << "http-pod: cannot listen on " << listen << ": " << std::strerror(errno) << "\n";
-    return 1;
-  }
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::cout << "LISTENING " << listen.substr(0, colon) << ":" << ntohs(addr.sin_port) << std::endl;
-  while (true) {
-    int client = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
-    ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    std::thread(serve, client).detach();
-  }
+  return grpc_ingress::testing::http_pod::run(options);
 }
