@@ -22,6 +22,15 @@ const char* to_string(LoadBalancePolicy policy) {
   return "least_request";
 }
 
+const char* to_string(UpstreamProtocol protocol) {
+  switch (protocol) {
+    case UpstreamProtocol::kAuto: return "auto";
+    case UpstreamProtocol::kH2: return "h2";
+    case UpstreamProtocol::kHttp1: return "http/1.1";
+  }
+  return "auto";
+}
+
 std::optional<int> grpc_code_from_name(std::string_view name) {
   static constexpr std::string_view kNames[] = {
       "ok", "cancelled", "unknown", "invalid_argument", "deadline_exceeded", "not_found",
@@ -176,6 +185,17 @@ std::string RouteTable::to_json() const {
                              {"outlierConsecutiveFailures", cluster.outlier_detection.consecutive_failures},
                              {"maxStreamsPerEndpoint", cluster.max_streams_per_endpoint},
                              {"maxPendingPerEndpoint", cluster.max_pending_per_endpoint},
+                             {"protocol", to_string(cluster.protocol)},
+                             {"grpcOnly", cluster.grpc_only},
+                             {"protocolFrom", cluster.protocol_source},
+                             // Which Secrets, never the key material.
+                             {"tls", cluster.tls.enabled
+                                         ? nlohmann::json{{"sni", cluster.tls.sni},
+                                                          {"verified", !cluster.tls.ca_pem.empty()},
+                                                          {"clientCertificate", !cluster.tls.cert_pem.empty()},
+                                                          {"secrets", cluster.tls.secrets},
+                                                          {"problem", cluster.tls.problem}}
+                                         : nlohmann::json(nullptr)},
                              {"endpoints", endpoints}});
   }
   nlohmann::json out = {{"version", version}, {"hosts", hosts}, {"clusters", clusters_json}};

@@ -61,6 +61,30 @@ struct OutlierDetection {
   bool operator==(const OutlierDetection&) const = default;
 };
 
+// How requests reach the pods of a cluster (grpc-ingress.io/backend-protocol,
+// else the Service port's appProtocol).
+enum class UpstreamProtocol {
+  kAuto,   // HTTP/2 for gRPC calls, HTTP/1.1 for the rest
+  kH2,     // every request over HTTP/2 (prior knowledge in cleartext, ALPN h2 on TLS)
+  kHttp1,  // every request over HTTP/1.1; gRPC calls are refused (no trailers)
+};
+const char* to_string(UpstreamProtocol protocol);
+
+// TLS towards the pods of a cluster (GRPCS, HTTPS, appProtocol kubernetes.io/h2
+// or https). PEMs are checked by the controller.
+struct UpstreamTls {
+  bool enabled = false;
+  std::string sni;                         // server name sent; verified when ca_pem is set
+  std::vector<std::string> verify_names;   // names the pod's certificate may carry (sni first)
+  std::string ca_pem;                      // roots the pod is verified against; "" = not verified
+  std::string cert_pem, key_pem;           // our client certificate (mTLS); "" = none
+  std::string secrets;                     // the Secrets these came from, for logs
+  // Why the Secrets cannot be used; when set, every call of the cluster fails with it.
+  std::string problem;
+
+  bool operator==(const UpstreamTls&) const = default;
+};
+
 // The endpoints of one Service port.
 struct Cluster {
   std::string name;  // "namespace/service:port", unique in a table
@@ -77,6 +101,10 @@ struct Cluster {
   // another endpoint, or fails with RESOURCE_EXHAUSTED.
   uint32_t max_streams_per_endpoint = 0;
   uint32_t max_pending_per_endpoint = 1024;
+  UpstreamProtocol protocol = UpstreamProtocol::kAuto;
+  bool grpc_only = false;        // plain HTTP requests are refused (415)
+  std::string protocol_source;   // what chose the protocol, for error messages
+  UpstreamTls tls;
 
   bool operator==(const Cluster&) const = default;
 };

@@ -49,6 +49,9 @@ class Reader {
     return &it->second;
   }
 
+  // The full name of the annotation find() last found.
+  const std::string& found() const { return found_; }
+
   void problem(const std::string& value, const std::string& what, const std::string& instead) {
     problems_.push_back("annotation " + found_ + ": '" + value + "' " + what + "; " + instead);
   }
@@ -241,6 +244,60 @@ void read_web(Reader& reader, IngressOptions& out) {
   }
 }
 
+// "name" (in the Ingress's namespace) or "namespace/name".
+std::optional<ObjectKey> secret_reference(Reader& reader, const ObjectMeta& meta, const std::string& value) {
+  std::string text = trim(value);
+  auto slash = text.find('/');
+  ObjectKey key = slash == std::string::npos ? ObjectKey{meta.namespace_name, text}
+                                             : ObjectKey{text.substr(0, slash), text.substr(slash + 1)};
+  auto valid = [](const std::string& name) {
+    return !name.empty() && name.size() <= 253 && std::all_of(name.begin(), name.end(), [](char c) {
+      return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+             c == '-' || c == '.';
+    });
+  };
+  if (!valid(key.namespace_name) || !valid(key.name)) {
+    reader.problem(value, "is not a Secret name (name or namespace/name)", "ignoring it");
+    return std::nullopt;
+  }
+  return key;
+}
+
+void read_upstream(Reader& reader, const ObjectMeta& meta, ClusterPolicy& out) {
+  if (const std::string* value = reader.find("backend-protocol", "backend-protocol")) {
+    static const std::map<std::string, BackendProtocol> kProtocols = {
+        {"GRPC", BackendProtocol::kGrpc}, {"GRPCS", BackendProtocol::kGrpcs}, {"H2C", BackendProtocol::kH2c},
+        {"HTTP", BackendProtocol::kHttp}, {"HTTPS", BackendProtocol::kHttps}};
+    std::string name = trim(*value);
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    auto it = kProtocols.find(name);
+    if (it == kProtocols.end()) {
+      reader.problem(*value, "is not a backend protocol (GRPC, GRPCS, H2C, HTTP, HTTPS)",
+                     "the Service port's appProtocol decides");
+    } else {
+      out.backend_protocol = it->second;
+      out.backend_protocol_annotation = reader.found() + ": " + name;
+    }
+  }
+  if (const std::string* value = reader.find("upstream-sni", "proxy-ssl-name")) {
+    std::string name = lower_case(trim(*value));
+    if (name.empty() || name.size() > 253 || !std::all_of(name.begin(), name.end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+        })) {
+      reader.problem(*value, "is not a DNS name", "sending the Service's DNS name");
+    } else {
+      out.upstream_sni = name;
+    }
+  }
+  if (const std::string* value = reader.find("upstream-ca-secret")) {
+    out.upstream_ca_secret = secret_reference(reader, meta, *value);
+  }
+  if (const std::string* value = reader.find("upstream-client-secret", "proxy-ssl-secret")) {
+    out.upstream_client_secret = secret_reference(reader, meta, *value);
+  }
+}
+
 void read_canary(Reader& reader, IngressOptions& out) {
   const std::string* canary = reader.find("canary", "canary");
   if (!canary || lower_case(trim(*canary)) != "true") return;
@@ -270,6 +327,7 @@ IngressOptions read_annotations(const ObjectMeta& meta) {
   IngressOptions out;
   Reader reader(meta, out.problems);
   read_balancing(reader, out.cluster);
+  read_upstream(reader, meta, out.cluster);
   read_health(reader, out);
   read_retries(reader, out);
   read_limits(reader, out);

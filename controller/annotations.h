@@ -11,6 +11,15 @@
 
 namespace grpc_ingress {
 
+// grpc-ingress.io/backend-protocol (or ingress-nginx's): how pods are spoken to.
+enum class BackendProtocol {
+  kGrpc,   // h2c, gRPC calls only
+  kGrpcs,  // TLS with ALPN h2, gRPC calls only
+  kH2c,    // h2c, any request
+  kHttp,   // HTTP/1.1 cleartext
+  kHttps,  // HTTP/1.1 over TLS
+};
+
 // How an Ingress's backends (clusters) treat their endpoints.
 struct ClusterPolicy {
   LoadBalancePolicy policy = LoadBalancePolicy::kLeastRequest;
@@ -19,6 +28,16 @@ struct ClusterPolicy {
   OutlierDetection outlier_detection;
   uint32_t max_streams_per_endpoint = 0;
   uint32_t max_pending_per_endpoint = 1024;
+  // Unset: the Service port's appProtocol decides.
+  std::optional<BackendProtocol> backend_protocol;
+  std::string backend_protocol_annotation;  // "grpc-ingress.io/backend-protocol: GRPCS", for messages
+  // TLS to pods: the name to send and verify ("" = the Service's DNS name),
+  // the Secret whose ca.crt verifies the pod, the Secret with our client
+  // certificate (tls.crt, tls.key). Secret names are in the Ingress's namespace
+  // unless written "namespace/name".
+  std::string upstream_sni;
+  std::optional<ObjectKey> upstream_ca_secret;
+  std::optional<ObjectKey> upstream_client_secret;
 };
 
 // ingress-nginx's canary annotations of a canary Ingress.

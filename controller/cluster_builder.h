@@ -35,6 +35,7 @@ class ClusterBuilder {
   struct Built {
     uint32_t index = 0;
     std::string problem;  // why it has no endpoints by construction; empty if none
+    std::vector<std::string> tls_problems;  // Secrets that cannot serve its upstream TLS
   };
 
   Built build(const std::string& namespace_name, const std::string& service, const PortRef& port,
@@ -44,6 +45,12 @@ class ClusterBuilder {
   void add_slice_endpoints(const EndpointSlice& slice, const ServicePort& service_port,
                            std::vector<Endpoint>& ready, std::vector<Endpoint>& terminating);
   void reject_slice(const EndpointSlice& slice, std::string reason);
+  // The appProtocol the EndpointSlice controller copied to the slices' port.
+  std::string slice_app_protocol(const std::string& namespace_name, const std::string& service,
+                                 const ServicePort& service_port) const;
+  // TLS towards the pods: SNI, verification names, CA and client certificate from Secrets.
+  void set_tls(Cluster& cluster, const ClusterPolicy& policy, std::vector<std::string>& problems);
+  const Secret* find_secret(const ObjectKey& key, const char* role, std::vector<std::string>& problems) const;
 
   const Store& store_;
   std::vector<Rejection>& rejections_;
@@ -51,6 +58,7 @@ class ClusterBuilder {
   std::multimap<std::pair<std::string, std::string>, const EndpointSlice*> slices_by_service_;
   std::map<std::string, Built> built_;  // by cluster name
   std::vector<Cluster> clusters_;
+  std::vector<ClusterPolicy> used_policies_;  // the policy each cluster was built with
 };
 
 }  // namespace grpc_ingress

@@ -127,6 +127,7 @@ struct ServicePort {
   std::string name;
   int32_t port = 0;
   PortRef target_port;  // the API defaults it to `port`; the decoder does too
+  std::string app_protocol;  // "kubernetes.io/h2c", "grpc", "https", ...; empty when absent
 
   bool operator==(const ServicePort&) const = default;
 };
@@ -148,6 +149,7 @@ struct Service {
 struct EndpointSlicePort {
   std::string name;  // empty when absent
   int32_t port = 0;  // 0: absent ("all ports"), which we cannot route to
+  std::string app_protocol;  // copied from the Service port by the EndpointSlice controller
 
   bool operator==(const EndpointSlicePort&) const = default;
 };

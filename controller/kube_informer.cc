@@ -37,8 +37,10 @@ ResourceType services_resource() { return {ObjectKind::kService, "/api/v1", "ser
 ResourceType endpoint_slices_resource() {
   return {ObjectKind::kEndpointSlice, "/apis/discovery.k8s.io/v1", "endpointslices"};
 }
-ResourceType tls_secrets_resource() {
-  return {ObjectKind::kSecret, "/api/v1", "secrets", "type=kubernetes.io/tls"};
+ResourceType certificate_secrets_resource() {
+  return {ObjectKind::kSecret, "/api/v1", "secrets",
+          "type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1,"
+          "type!=kubernetes.io/dockerconfigjson,type!=kubernetes.io/dockercfg,type!=bootstrap.kubernetes.io/token"};
 }
 
 std::string_view restart_reason_name(RestartReason reason) {

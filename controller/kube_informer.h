@@ -31,7 +31,9 @@ ResourceType ingresses_resource();
 ResourceType ingress_classes_resource();
 ResourceType services_resource();
 ResourceType endpoint_slices_resource();
-ResourceType tls_secrets_resource();  // only type kubernetes.io/tls: all the translator uses
+// Secrets that can hold certificates (TLS and Opaque, for upstream CAs); never
+// service-account tokens, Helm releases or registry credentials.
+ResourceType certificate_secrets_resource();
 
 struct InformerOptions {
   size_t page_size = 500;  // list limit; the rest comes with continue tokens

@@ -8,7 +8,7 @@ KubeSource::KubeSource(boost::asio::io_context& io, KubeApi& api, Store& store, 
     ++(*restarts)[{resource, std::string(restart_reason_name(reason))}];
   };
   for (ResourceType resource : {ingresses_resource(), ingress_classes_resource(), services_resource(),
-                                endpoint_slices_resource(), tls_secrets_resource()}) {
+                                endpoint_slices_resource(), certificate_secrets_resource()}) {
     ObjectKind kind = resource.kind;
     InformerSink sink{
         .replace = [&store, kind](std::vector<Object> objects) { store.replace_kind(kind, std::move(objects)); },

@@ -337,6 +337,7 @@ Service decode_service(const Field& root) {
     port.port = number->port();
     auto target = port_field.get("targetPort");
     port.target_port = target ? target->port_ref() : PortRef{port.port, ""};
+    port.app_protocol = string_or_empty(port_field, "appProtocol");
     service.ports.push_back(std::move(port));
   }
   service.cluster_ip = string_or_empty(spec, "clusterIP");
@@ -355,6 +356,7 @@ EndpointSlice decode_endpoint_slice(const Field& root) {
     EndpointSlicePort port;
     port.name = string_or_empty(port_field, "name");
     if (auto number = port_field.get("port")) port.port = number->port();
+    port.app_protocol = string_or_empty(port_field, "appProtocol");
     slice.ports.push_back(std::move(port));
   }
   for (const Field& field : items_of(root, "endpoints")) {
@@ -380,6 +382,10 @@ std::string decode_base64_field(const Field& field) {
   return std::move(*decoded);
 }
 
+// The only Secret data routing uses; the rest (application passwords in
+// Opaque Secrets) is never kept in memory.
+bool is_certificate_key(const std::string& key) { return key == "tls.crt" || key == "tls.key" || key == "ca.crt"; }
+
 Secret decode_secret(const Field& root) {
   Secret secret;
   secret.metadata = decode_meta(root, ObjectKind::kSecret);
@@ -387,13 +393,16 @@ Secret decode_secret(const Field& root) {
   if (auto data = root.get("data")) {
     data->require_object();
     for (const auto& [key, value] : data->string_map()) {
+      if (!is_certificate_key(key)) continue;
       json text = value;
       secret.data[key] = decode_base64_field(Field(text, data->path() + "[\"" + key + "\"]"));
     }
   }
   // The API server merges stringData into data on write; manifest files still carry it.
   if (auto string_data = root.get("stringData")) {
-    for (auto& [key, value] : string_data->string_map()) secret.data[key] = std::move(value);
+    for (auto& [key, value] : string_data->string_map()) {
+      if (is_certificate_key(key)) secret.data[key] = std::move(value);
+    }
   }
   return secret;
 }

@@ -14,6 +14,7 @@ struct HealthChecker::Target {
   std::string cluster;
   Endpoint endpoint;
   HealthCheck config;
+  UpstreamTls tls;  // the cluster's: checks go over TLS when its calls do
   std::shared_ptr<EndpointState> state;
   uint32_t successes = 0;  // in a row
   uint32_t failures = 0;   // in a row
@@ -75,12 +76,17 @@ class HealthProbe : public DownstreamSide, public std::enable_shared_from_this<H
       self->stream_->cancel_upstream();
       self->finish(false, false, "no answer within " + std::to_string(self->target_->config.timeout.count()) + " ms");
     });
-    auto connection = pool.connection_for(target.endpoint);
+    // gRPC is HTTP/2 whatever the cluster's plain HTTP requests use.
+    auto connection = pool.connection_for(target.endpoint, {.http1 = false, .tls = target.tls.enabled ? &target.tls : nullptr});
     if (!connection) {
+      finish(false, false, connection.error().message);
+      return;
+    }
+    if (!*connection) {
       finish(false, false, "shutting down");
       return;
     }
-    connection->submit(stream_);
+    (*connection)->submit(stream_);
   }
 
   void response_headers_ready(ProxyStream& stream) override {
@@ -164,7 +170,7 @@ void HealthChecker::set_table(const std::shared_ptr<const RouteTable>& table) {
     for (const Endpoint& endpoint : cluster.endpoints) {
       std::string key = cluster.name + "|" + endpoint.address();
       auto it = targets_.find(key);
-      if (it != targets_.end() && it->second->config == cluster.health_check) {
+      if (it != targets_.end() && it->second->config == cluster.health_check && it->second->tls == cluster.tls) {
         targets[key] = std::move(it->second);
         targets_.erase(it);
         continue;
@@ -173,6 +179,7 @@ void HealthChecker::set_table(const std::shared_ptr<const RouteTable>& table) {
       target->cluster = cluster.name;
       target->endpoint = endpoint;
       target->config = cluster.health_check;
+      target->tls = cluster.tls;
       target->state = states_.get(cluster.name, endpoint.address());
       targets[key] = target;
       schedule(target, std::chrono::milliseconds(0));

@@ -125,6 +125,7 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
     return;
   }
   stream->cluster = choose_cluster(*stream);
+  if (!protocol_fits(stream)) return;
   stream->max_message_bytes = stream->route->max_message_bytes;
   cluster_states_[stream->cluster]->budget.on_request();
   start_deadline(stream);
@@ -211,6 +212,22 @@ uint32_t Router::choose_cluster(const ProxyStream& stream) {
     return canary.cluster;
   }
   return route.cluster;
+}
+
+bool Router::protocol_fits(const std::shared_ptr<ProxyStream>& stream) {
+  const Cluster& cluster = table_->clusters[stream->cluster];
+  if (stream->grpc && cluster.protocol == UpstreamProtocol::kHttp1) {
+    stream->fail(GrpcStatus::kUnimplemented,
+                 "backend " + cluster.name + " speaks HTTP/1.1 (" + cluster.protocol_source +
+                     "), which cannot carry gRPC; gRPC needs grpc-ingress.io/backend-protocol GRPC, GRPCS or H2C");
+    return false;
+  }
+  if (!stream->grpc && cluster.grpc_only) {
+    stream->respond(415, "backend " + cluster.name + " serves gRPC only (" + cluster.protocol_source +
+                             "); send application/grpc or application/grpc-web requests\n");
+    return false;
+  }
+  return true;
 }
 
 void Router::answer_health_bridge(const std::shared_ptr<ProxyStream>& stream) {
@@ -337,12 +354,21 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
   stream->endpoint_stats =
       current ? endpoint_stats_[stream->cluster][index] : stats_.find_endpoint(cluster.name, endpoint->address());
   stream->endpoint_state = current ? states_[stream->cluster][index] : nullptr;
-  auto connection = pool_.connection_for(*endpoint);
+  UpstreamKind kind{.http1 = cluster.protocol == UpstreamProtocol::kHttp1 ||
+                             (cluster.protocol == UpstreamProtocol::kAuto && !stream->grpc),
+                    .tls = cluster.tls.enabled ? &cluster.tls : nullptr};
+  auto connection = pool_.connection_for(*endpoint, kind);
   if (!connection) {
+    spdlog::warn("{} {}: upstream TLS of {}: {}", stream->log_prefix(), stream->path, cluster.name,
+                 connection.error().message);
+    stream->fail(GrpcStatus::kUnavailable, "upstream TLS of " + cluster.name + ": " + connection.error().message);
+    return;
+  }
+  if (!*connection) {
     stream->fail(GrpcStatus::kUnavailable, "grpc-ingress is shutting down");
     return;
   }
-  connection->submit(stream);
+  (*connection)->submit(stream);
 }
 
 PickContext Router::pick_context(const ProxyStream& stream) const {
@@ -407,7 +433,14 @@ void Router::upstream_failed(const std::shared_ptr<ProxyStream>& stream, const s
   if (stream->closed || stream->response_started) return;
   stream->upstream_finished();
   stream->upstream.reset();
-  if (failure != UpstreamFailure::kRefused) record_outcome(*stream, true);
+  if (failure == UpstreamFailure::kStale && stream->replayable && !stream->tried_endpoints.empty()) {
+    // The pod never read it: the same pod may take it on a fresh connection.
+    // Bounded: a new connection is never stale, only each kept-alive one once.
+    stream->tried_endpoints.pop_back();
+    retry(stream, reason);
+    return;
+  }
+  if (failure != UpstreamFailure::kRefused && failure != UpstreamFailure::kStale) record_outcome(*stream, true);
   bool transparent = failure != UpstreamFailure::kReset;
   bool retryable = transparent || (stream->route && stream->route->retry.retries_status(14));
   if (retryable && may_retry(*stream, transparent)) {

@@ -58,6 +58,9 @@ class Router {
   // when the request was answered here.
   bool web_and_cors(const std::shared_ptr<ProxyStream>& stream);
   void answer_health_bridge(const std::shared_ptr<ProxyStream>& stream);
+  // Refuses what the cluster's pods cannot speak: gRPC to HTTP/1.1 pods
+  // (UNIMPLEMENTED), plain HTTP to gRPC-only ones (415). false when refused.
+  bool protocol_fits(const std::shared_ptr<ProxyStream>& stream);
   void forward(const std::shared_ptr<ProxyStream>& stream, const std::string& last_failure);
   void retry(const std::shared_ptr<ProxyStream>& stream, const std::string& reason);
   bool may_retry(ProxyStream& stream, bool transparent);

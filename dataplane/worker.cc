@@ -59,7 +59,7 @@ void Worker::adopt(boost::asio::ip::tcp::socket socket) {
   uint64_t id = next_downstream_connection_id();
   connections_[id] = {};
   connection_count_.fetch_add(1, std::memory_order_relaxed);
-  start_detector(id, ClientTransport(std::move(socket)));
+  start_detector(id, Transport(std::move(socket)));
 }
 
 void Worker::adopt_tls(boost::asio::ip::tcp::socket socket, std::shared_ptr<const ServerTlsContexts> contexts) {
@@ -72,7 +72,7 @@ void Worker::adopt_tls(boost::asio::ip::tcp::socket socket, std::shared_ptr<cons
   if (shutting_down_) handshake->shutdown();
 }
 
-void Worker::start_detector(uint64_t id, ClientTransport transport) {
+void Worker::start_detector(uint64_t id, Transport transport) {
   auto entry = connections_.find(id);
   if (entry == connections_.end()) return;
   auto detector =
@@ -82,7 +82,7 @@ void Worker::start_detector(uint64_t id, ClientTransport transport) {
   if (shutting_down_) detector->shutdown();
 }
 
-void Worker::start_session(uint64_t id, DownstreamProtocol protocol, ClientTransport transport,
+void Worker::start_session(uint64_t id, DownstreamProtocol protocol, Transport transport,
                            std::string_view received) {
   auto entry = connections_.find(id);
   if (entry == connections_.end()) return;

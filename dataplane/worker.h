@@ -1,7 +1,7 @@
 #pragma once
 
 #include "common/route_table.h"
-#include "dataplane/downstream/client_transport.h"
+#include "dataplane/transport.h"
 #include "dataplane/downstream/downstream_connection.h"
 #include "dataplane/endpoint_state.h"
 #include "dataplane/health_checker.h"
@@ -53,10 +53,10 @@ class Worker {
   // (or the first bytes) decide.
   void adopt_tls(boost::asio::ip::tcp::socket socket, std::shared_ptr<const ServerTlsContexts> contexts);
   // Connection `id` (TLS done, no ALPN h2) waits for its first bytes.
-  void start_detector(uint64_t id, ClientTransport transport);
+  void start_detector(uint64_t id, Transport transport);
   // The protocol of connection `id` is known: its session takes over the
   // transport and the bytes already `received`.
-  void start_session(uint64_t id, DownstreamProtocol protocol, ClientTransport transport,
+  void start_session(uint64_t id, DownstreamProtocol protocol, Transport transport,
                      std::string_view received);
   void apply_table(std::shared_ptr<const RouteTable> table);
   Router& router() { return router_; }

@@ -20,7 +20,7 @@ constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 }  // namespace
 
-H1ServerSession::H1ServerSession(Worker& worker, ClientTransport transport, const DownstreamOptions& options,
+H1ServerSession::H1ServerSession(Worker& worker, Transport transport, const DownstreamOptions& options,
                                  uint64_t id)
     : worker_(worker),
       transport_(std::move(transport)),

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "dataplane/downstream/client_transport.h"
+#include "dataplane/transport.h"
 #include "dataplane/downstream/downstream_connection.h"
 #include "dataplane/downstream/h1_request_parser.h"
 #include "dataplane/downstream/h1_response.h"
@@ -31,7 +31,7 @@ class H1ServerSession : public DownstreamSide,
                         public std::enable_shared_from_this<H1ServerSession> {
  public:
   // Over TLS the requests' scheme is https.
-  H1ServerSession(Worker& worker, ClientTransport transport, const DownstreamOptions& options, uint64_t id);
+  H1ServerSession(Worker& worker, Transport transport, const DownstreamOptions& options, uint64_t id);
   ~H1ServerSession() override;
 
   // `received`: bytes already read from the client.
@@ -89,7 +89,7 @@ class H1ServerSession : public DownstreamSide,
   size_t buffered() const { return input_.size() - input_start_; }
 
   Worker& worker_;
-  ClientTransport transport_;
+  Transport transport_;
   DownstreamOptions options_;
   uint64_t id_;
   std::string log_prefix_;

@@ -80,7 +80,7 @@ nghttp2_session_callbacks* server_callbacks() {
 
 }  // namespace
 
-H2ServerSession::H2ServerSession(Worker& worker, ClientTransport transport, const DownstreamOptions& options,
+H2ServerSession::H2ServerSession(Worker& worker, Transport transport, const DownstreamOptions& options,
                                  uint64_t id)
     : worker_(worker),
       transport_(std::move(transport)),

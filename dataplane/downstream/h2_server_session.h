@@ -1,6 +1,6 @@
 #pragma once
 
-#include "dataplane/downstream/client_transport.h"
+#include "dataplane/transport.h"
 #include "dataplane/downstream/downstream_connection.h"
 #include "dataplane/proxy_stream.h"
 
@@ -23,7 +23,7 @@ class H2ServerSession : public DownstreamSide,
                         public DownstreamConnection,
                         public std::enable_shared_from_this<H2ServerSession> {
  public:
-  H2ServerSession(Worker& worker, ClientTransport transport, const DownstreamOptions& options, uint64_t id);
+  H2ServerSession(Worker& worker, Transport transport, const DownstreamOptions& options, uint64_t id);
   ~H2ServerSession() override;
 
   // `received`: bytes already read from the client (the preface, at least in part).
@@ -58,7 +58,7 @@ class H2ServerSession : public DownstreamSide,
   std::shared_ptr<ProxyStream> find(int32_t stream_id);
 
   Worker& worker_;
-  ClientTransport transport_;
+  Transport transport_;
   DownstreamOptions options_;
   uint64_t id_;
   std::string log_prefix_;

@@ -20,7 +20,7 @@ PrefaceKind classify_preface(std::string_view first_bytes) {
   return n == kHttp2Preface.size() ? PrefaceKind::kHttp2 : PrefaceKind::kNeedMore;
 }
 
-ProtocolDetector::ProtocolDetector(Worker& worker, ClientTransport transport, uint64_t id,
+ProtocolDetector::ProtocolDetector(Worker& worker, Transport transport, uint64_t id,
                                    std::chrono::milliseconds timeout)
     : worker_(worker),
       transport_(std::move(transport)),

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "dataplane/downstream/client_transport.h"
+#include "dataplane/transport.h"
 #include "dataplane/downstream/downstream_connection.h"
 
 #include <boost/asio/steady_timer.hpp>
@@ -30,7 +30,7 @@ class ProtocolDetector : public DownstreamConnection,
                          public std::enable_shared_from_this<ProtocolDetector> {
  public:
   // `transport` may be TLS, its handshake done.
-  ProtocolDetector(Worker& worker, ClientTransport transport, uint64_t id, std::chrono::milliseconds timeout);
+  ProtocolDetector(Worker& worker, Transport transport, uint64_t id, std::chrono::milliseconds timeout);
 
   void start();
   // Nothing read yet: close (a draining process takes no new clients).
@@ -42,7 +42,7 @@ class ProtocolDetector : public DownstreamConnection,
   void close(const std::string& reason);
 
   Worker& worker_;
-  std::optional<ClientTransport> transport_;  // moved out at the hand-over
+  std::optional<Transport> transport_;  // moved out at the hand-over
   uint64_t id_;
   bool done_ = false;
   boost::asio::steady_timer timer_;

@@ -41,7 +41,7 @@ void TlsHandshake::start() {
     spdlog::debug("[C{}] TLS {} with {} (SNI '{}', ALPN '{}')", self->id_,
                   SSL_get_version(self->stream_->native_handle()),
                   SSL_get_cipher_name(self->stream_->native_handle()), sni ? sni : "", alpn);
-    ClientTransport transport(std::move(self->stream_));
+    Transport transport(std::move(self->stream_));
     if (alpn == "h2") {
       self->worker_.start_session(self->id_, DownstreamProtocol::kH2, std::move(transport), {});
     } else {

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "dataplane/downstream/client_transport.h"
+#include "dataplane/transport.h"
 #include "dataplane/downstream/downstream_connection.h"
 #include "dataplane/tls/server_tls.h"
 

@@ -27,15 +27,6 @@ using ExtensionPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free
 
 BioPtr read_only(const std::string& text) { return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size()))); }
 
-// The reason OpenSSL gave last, and an empty error queue afterwards.
-std::string openssl_reason() {
-  unsigned long code = ERR_peek_last_error();
-  const char* text = code ? ERR_reason_error_string(code) : nullptr;
-  std::string reason = text ? text : "unknown error";
-  ERR_clear_error();
-  return reason;
-}
-
 std::string pem_of(int (*write)(BIO*, void*), void* object) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || write(bio.get(), object) != 1) return "";
@@ -45,6 +36,28 @@ std::string pem_of(int (*write)(BIO*, void*), void* object) {
 }
 
 }  // namespace
+
+std::string openssl_reason() {
+  unsigned long code = ERR_peek_last_error();
+  const char* text = code ? ERR_reason_error_string(code) : nullptr;
+  std::string reason = text ? text : "unknown error";
+  ERR_clear_error();
+  return reason;
+}
+
+Result<size_t> check_ca_bundle(const std::string& ca_pem) {
+  ERR_clear_error();
+  BioPtr bio = read_only(ca_pem);
+  size_t count = 0;
+  while (X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))) ++count;
+  unsigned long end = ERR_peek_last_error();
+  if (end && !(ERR_GET_LIB(end) == ERR_LIB_PEM && ERR_GET_REASON(end) == PEM_R_NO_START_LINE)) {
+    return Error{"ca.crt has a certificate that does not parse (" + openssl_reason() + ")"};
+  }
+  ERR_clear_error();
+  if (count == 0) return Error{"ca.crt holds no PEM certificate"};
+  return count;
+}
 
 Result<CertificateInfo> check_certificate(const std::string& cert_pem, const std::string& key_pem) {
   ERR_clear_error();

@@ -19,6 +19,13 @@ struct CertificateInfo {
 // leaf. Safe on any thread.
 Result<CertificateInfo> check_certificate(const std::string& cert_pem, const std::string& key_pem);
 
+// The reason OpenSSL gave last, and an empty error queue afterwards.
+std::string openssl_reason();
+
+// Checks that `ca_pem` holds one or more PEM certificates, all parsing, as
+// trust roots for verifying pods; returns how many. Safe on any thread.
+Result<size_t> check_ca_bundle(const std::string& ca_pem);
+
 // A new self-signed certificate (EC P-256, SHA-256, valid a year) for
 // `common_name`, also its only DNS name. For the default certificate when
 // --default-ssl-certificate is not given, and for tests.

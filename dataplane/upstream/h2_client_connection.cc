@@ -8,13 +8,10 @@
 #include <nghttp2/nghttp2.h>
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <charconv>
 
 namespace grpc_ingress {
 namespace {
-
-std::atomic<uint64_t> next_connection_id{1};
 
 H2ClientConnection* self(void* user_data) { return static_cast<H2ClientConnection*>(user_data); }
 
@@ -77,22 +74,14 @@ nghttp2_session_callbacks* client_callbacks() {
 }  // namespace
 
 H2ClientConnection::H2ClientConnection(boost::asio::io_context& io, Endpoint endpoint,
-                                       const UpstreamOptions& options,
-                                       UpstreamHandlers handlers,
-                                       std::function<void(H2ClientConnection*)> on_closed,
-                                       WorkerStats* stats)
-    : io_(io),
-      socket_(io),
-      connect_timer_(io),
+                                       const UpstreamOptions& options, std::optional<UpstreamTlsTarget> tls,
+                                       UpstreamHandlers handlers, OnClosed on_closed, WorkerStats* stats)
+    : UpstreamConnection(endpoint.address(), "U", std::move(handlers), std::move(on_closed), stats),
+      io_(io),
+      tls_(std::move(tls)),
       keepalive_timer_(io),
       endpoint_(std::move(endpoint)),
-      address_(endpoint_.address()),
-      options_(options),
-      handlers_(std::move(handlers)),
-      on_closed_(std::move(on_closed)),
-      stats_(stats),
-      id_(next_connection_id++),
-      log_prefix_("[U" + std::to_string(id_) + " " + address_ + "]") {}
+      options_(options) {}
 
 H2ClientConnection::~H2ClientConnection() {
   if (session_) nghttp2_session_del(session_);
@@ -100,33 +89,20 @@ H2ClientConnection::~H2ClientConnection() {
 
 void H2ClientConnection::connect() {
   state_ = State::kConnecting;
-  boost::system::error_code ec;
-  auto ip = boost::asio::ip::make_address(endpoint_.ip, ec);
-  if (ec) {
-    close("bad pod address " + endpoint_.ip);
-    return;
-  }
-  auto self_ptr = shared_from_this();
-  connect_timer_.expires_after(options_.connect_timeout);
-  connect_timer_.async_wait([self_ptr](boost::system::error_code ec) {
-    if (!ec && self_ptr->state_ == State::kConnecting) {
-      self_ptr->close("connect to " + self_ptr->address_ + " timed out");
-    }
-  });
-  socket_.async_connect({ip, endpoint_.port}, [self_ptr](boost::system::error_code ec) {
-    self_ptr->connect_timer_.cancel();
+  connector_ = std::make_shared<UpstreamConnector>(io_, endpoint_, options_.connect_timeout, tls_);
+  connector_->start([self_ptr = shared_from_this()](std::optional<Transport> transport, const std::string& error) {
+    self_ptr->connector_.reset();
     if (self_ptr->state_ != State::kConnecting) return;
-    if (ec) {
-      self_ptr->close("connect to " + self_ptr->address_ + " failed: " + ec.message());
+    if (!transport) {
+      self_ptr->close(error);
       return;
     }
-    self_ptr->on_connected();
+    self_ptr->on_connected(std::move(*transport));
   });
 }
 
-void H2ClientConnection::on_connected() {
-  boost::system::error_code ignored;
-  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+void H2ClientConnection::on_connected(Transport transport) {
+  transport_.emplace(std::move(transport));
 
   nghttp2_option* option;
   nghttp2_option_new(&option);
@@ -173,8 +149,7 @@ void H2ClientConnection::keepalive_tick() {
   if (streams_.empty() && pending_.empty() && now - idle_since_ >= options_.idle_timeout && !draining_) {
     spdlog::debug("{} idle for {} ms; closing", log_prefix_, options_.idle_timeout.count());
     draining_ = true;
-    on_closed_(this);  // out of the pool first: no new stream may pick it
-    on_closed_ = nullptr;
+    leave_pool();  // out of the pool first: no new stream may pick it
     maybe_finish_drain();
     return;
   }
@@ -430,10 +405,9 @@ void H2ClientConnection::close(const std::string& reason) {
   bool was_connected = state_ == State::kConnected;
   state_ = State::kClosed;
   spdlog::debug("{} closed: {}", log_prefix_, reason);
-  boost::system::error_code ignored;
-  connect_timer_.cancel();
+  if (connector_) connector_->cancel();
   keepalive_timer_.cancel();
-  socket_.close(ignored);
+  if (transport_) transport_->close();
 
   // Streams still waiting never reached the pod: another pod may serve them.
   auto waiting = std::move(pending_);
@@ -447,27 +421,40 @@ void H2ClientConnection::close(const std::string& reason) {
   }
   auto running = std::move(streams_);
   streams_.clear();
+  // Refused at the TLS layer, the pod never saw a request.
+  bool refused = refused_by_tls();
   for (auto& [_, stream] : running) {
     stream->upstream_finished();
     if (stream->closed || stream->response_ended) continue;
-    std::string message = "connection to pod " + address_ + " lost: " + reason;
+    if (refused && stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
+    std::string message = refused ? reason : "connection to pod " + address_ + " lost: " + reason;
     if (!stream->response_started) {
-      handlers_.failed(stream, message, UpstreamFailure::kReset);
+      handlers_.failed(stream, message, refused ? UpstreamFailure::kConnectFailed : UpstreamFailure::kReset);
     } else {
       stream->fail(GrpcStatus::kUnavailable, message);
     }
   }
   if (was_connected && stats_) bump(stats_->upstream_connections, int64_t{-1});
-  if (on_closed_) on_closed_(this);
+  leave_pool();
+}
+
+bool H2ClientConnection::refused_by_tls() const { return tls_ && reads_ == 0; }
+
+std::string H2ClientConnection::read_failure(const boost::system::error_code& ec) const {
+  if (ec == boost::asio::error::eof) return "pod closed the connection";
+  // TLS 1.3 finishes the client's handshake before the pod has checked our
+  // certificate: its refusal arrives as the first read.
+  if (refused_by_tls()) return "TLS handshake with pod " + address_ + " failed: " + ec.message();
+  return ec.message();
 }
 
 void H2ClientConnection::do_read() {
   auto self_ptr = shared_from_this();
-  socket_.async_read_some(
+  transport_->async_read_some(
       boost::asio::buffer(read_buffer_), [self_ptr](boost::system::error_code ec, size_t n) {
         if (self_ptr->state_ != State::kConnected) return;
         if (ec) {
-          self_ptr->close(ec == boost::asio::error::eof ? "pod closed the connection" : ec.message());
+          self_ptr->close(self_ptr->read_failure(ec));
           return;
         }
         ++self_ptr->reads_;
@@ -512,16 +499,15 @@ void H2ClientConnection::flush() {
   }
   writing_ = true;
   auto self_ptr = shared_from_this();
-  boost::asio::async_write(socket_, boost::asio::buffer(write_buffer_),
-                           [self_ptr](boost::system::error_code ec, size_t) {
-                             self_ptr->writing_ = false;
-                             self_ptr->write_buffer_.clear();
-                             if (ec) {
-                               self_ptr->close("write to pod failed: " + ec.message());
-                               return;
-                             }
-                             self_ptr->flush();
-                           });
+  transport_->async_write(boost::asio::buffer(write_buffer_), [self_ptr](boost::system::error_code ec, size_t) {
+    self_ptr->writing_ = false;
+    self_ptr->write_buffer_.clear();
+    if (ec) {
+      self_ptr->close("write to pod failed: " + ec.message());
+      return;
+    }
+    self_ptr->flush();
+  });
 }
 
 }  // namespace grpc_ingress

@@ -3,6 +3,8 @@
 #include "common/route_table.h"
 #include "dataplane/proxy_stream.h"
 #include "dataplane/stats.h"
+#include "dataplane/upstream/upstream_connection.h"
+#include "dataplane/upstream/upstream_connector.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -20,58 +22,30 @@ struct nghttp2_session;
 
 namespace grpc_ingress {
 
-struct UpstreamOptions {
-  std::chrono::milliseconds connect_timeout{2000};
-  // A connection silent this long gets a PING; still silent a tick later, it is dead.
-  std::chrono::milliseconds keepalive_interval{300000};
-  std::chrono::milliseconds idle_timeout{300000};       // close after this long without streams
-  uint32_t stream_window = 256 * 1024;          // bytes a pod may send ahead, per stream
-  uint32_t connection_window = 8 * 1024 * 1024;  // and per connection
-  size_t max_header_bytes = 64 * 1024;           // response header / trailer list
-};
-
-// Why a stream could not be served by a connection.
-enum class UpstreamFailure {
-  kConnectFailed,  // the pod could not be reached: it never saw the request
-  kRefused,        // REFUSED_STREAM, GOAWAY above the stream, no stream could start: never processed
-  kReset,          // reset, or the connection lost, before response headers: the pod may have seen it
-};
-
-// How a connection tells the router about its streams.
-struct UpstreamHandlers {
-  std::function<void(const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
-                     UpstreamFailure failure)>
-      failed;
-  // The final response headers arrived (maybe a trailers-only answer).
-  // false: the router took the stream back for a retry; the connection forgets it.
-  std::function<bool(const std::shared_ptr<ProxyStream>& stream)> answered;
-};
-
-// One HTTP/2 (h2c) client connection to a pod, multiplexing many streams.
-// Worker thread only; kept alive by its own pending I/O.
-class H2ClientConnection : public UpstreamSide,
+// One HTTP/2 client connection to a pod (h2c, or TLS with ALPN h2),
+// multiplexing many streams. Worker thread only; kept alive by its own
+// pending I/O.
+class H2ClientConnection : public UpstreamConnection,
                            public std::enable_shared_from_this<H2ClientConnection> {
  public:
   H2ClientConnection(boost::asio::io_context& io, Endpoint endpoint, const UpstreamOptions& options,
-                     UpstreamHandlers handlers,
-                     std::function<void(H2ClientConnection*)> on_closed, WorkerStats* stats);
+                     std::optional<UpstreamTlsTarget> tls, UpstreamHandlers handlers, OnClosed on_closed,
+                     WorkerStats* stats);
   ~H2ClientConnection() override;
 
-  void connect();
+  void connect() override;
 
   // Can take another stream now: not closing, not told to go away, and below
   // the pod's SETTINGS_MAX_CONCURRENT_STREAMS.
-  bool accepting_streams() const;
-  void submit(std::shared_ptr<ProxyStream> stream);
+  bool accepting_streams() const override;
+  void submit(std::shared_ptr<ProxyStream> stream) override;
 
   // No new streams; GOAWAY and close once the running ones finish.
-  void drain();
+  void drain() override;
   // Close now; running streams fail with UNAVAILABLE.
-  void close(const std::string& reason);
+  void close(const std::string& reason) override;
 
-  const std::string& address() const { return address_; }
   size_t stream_count() const { return streams_.size() + pending_.size(); }
-  uint64_t id() const { return id_; }
 
   // UpstreamSide
   void request_data_ready(ProxyStream& stream) override;
@@ -90,9 +64,14 @@ class H2ClientConnection : public UpstreamSide,
  private:
   enum class State { kIdle, kConnecting, kConnected, kClosed };
 
-  void on_connected();
+  void on_connected(Transport transport);
   void start_stream(const std::shared_ptr<ProxyStream>& stream);
   void do_read();
+  // Why a read failed, in words.
+  std::string read_failure(const boost::system::error_code& ec) const;
+  // A TLS connection that ends before the pod sent a byte was refused in the
+  // handshake (a TLS 1.3 pod checks our certificate after our side is done).
+  bool refused_by_tls() const;
   void flush();
   void schedule_flush();
   void maybe_finish_drain();
@@ -100,8 +79,9 @@ class H2ClientConnection : public UpstreamSide,
   ProxyStream* find(int32_t stream_id);
 
   boost::asio::io_context& io_;
-  boost::asio::ip::tcp::socket socket_;
-  boost::asio::steady_timer connect_timer_;
+  std::optional<UpstreamTlsTarget> tls_;
+  std::shared_ptr<UpstreamConnector> connector_;  // while connecting
+  std::optional<Transport> transport_;            // once connected
   boost::asio::steady_timer keepalive_timer_;
   uint64_t reads_ = 0;              // socket reads so far: any answer proves the pod alive
   uint64_t reads_at_ping_ = 0;
@@ -109,13 +89,7 @@ class H2ClientConnection : public UpstreamSide,
   bool ping_outstanding_ = false;
   std::chrono::steady_clock::time_point idle_since_ = std::chrono::steady_clock::now();
   Endpoint endpoint_;
-  std::string address_;
   UpstreamOptions options_;
-  UpstreamHandlers handlers_;
-  std::function<void(H2ClientConnection*)> on_closed_;
-  WorkerStats* stats_;  // the worker's; outlives the connection's I/O
-  uint64_t id_;
-  std::string log_prefix_;
 
   State state_ = State::kIdle;
   bool draining_ = false;

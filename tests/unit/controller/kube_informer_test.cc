@@ -272,13 +272,17 @@ TEST_CASE("a watch event that is not an event restarts the watch") {
   REQUIRE(run_until(f.io, [&] { return f.api.open_watch() != nullptr; }));
 }
 
-TEST_CASE("TLS secrets are selected by type, a watched namespace narrows namespaced kinds only") {
+// certificate_secrets_resource()'s field selector, URL-encoded.
+const std::string kSecretSelector =
+    "type%21%3Dkubernetes.io%2Fservice-account-token%2Ctype%21%3Dhelm.sh%2Frelease.v1%2Ctype%21%3Dkubernetes.io%2Fdockerconfigjson%2Ctype%21%3Dkubernetes.io%2Fdockercfg%2Ctype%21%3Dbootstrap.kubernetes.io%2Ftoken";
+
+TEST_CASE("Secrets are selected by type (no tokens, Helm releases or registry credentials), a watched namespace narrows namespaced kinds only") {
   {
-    Fixture f(tls_secrets_resource(), "team-a");
+    Fixture f(certificate_secrets_resource(), "team-a");
     f.informer->start();
     REQUIRE(f.api.pending.size() == 1);
     CHECK(f.api.pending.front().request.target ==
-          "/api/v1/namespaces/team-a/secrets?limit=2&fieldSelector=type%3Dkubernetes.io%2Ftls");
+          "/api/v1/namespaces/team-a/secrets?limit=2&fieldSelector=" + kSecretSelector);
   }
   {
     Fixture f(ingress_classes_resource(), "team-a");
@@ -302,7 +306,7 @@ TEST_CASE("the kube source syncs the store once every kind has been listed") {
                           "/apis/networking.k8s.io/v1/ingressclasses?limit=2",
                           "/api/v1/services?limit=2",
                           "/apis/discovery.k8s.io/v1/endpointslices?limit=2",
-                          "/api/v1/secrets?limit=2&fieldSelector=type%3Dkubernetes.io%2Ftls",
+                          "/api/v1/secrets?limit=2&fieldSelector=" + kSecretSelector,
                       }));
   for (int i = 0; i < 4; ++i) {
     api.respond(200, {{"metadata", {{"resourceVersion", "7"}}}, {"items", json::array()}});

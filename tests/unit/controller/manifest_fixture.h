@@ -74,6 +74,7 @@ struct ServiceYaml {
   std::string type{};  // "" leaves it out
   std::string address_type = "IPv4";
   std::string namespace_name = "default";
+  std::string app_protocol{};  // the Service port's appProtocol; "" leaves it out
 };
 
 inline std::string endpoint(const std::string& ip, const std::string& pod,
@@ -86,6 +87,7 @@ inline std::string endpoint(const std::string& ip, const std::string& pod,
 inline std::string service(const ServiceYaml& spec) {
   std::string port_yaml = "{name: " + spec.port_name + ", port: " + std::to_string(spec.port);
   if (!spec.target_port.empty()) port_yaml += ", targetPort: " + spec.target_port;
+  if (!spec.app_protocol.empty()) port_yaml += ", appProtocol: '" + spec.app_protocol + "'";
   port_yaml += "}";
   std::string out = "---\napiVersion: v1\nkind: Service\nmetadata: {name: " + spec.name +
                     ", namespace: " + spec.namespace_name + "}\nspec:\n";
@@ -100,6 +102,25 @@ inline std::string service(const ServiceYaml& spec) {
          spec.address_type + "\nports: [" + slice_port + "]\nendpoints: [";
   for (size_t i = 0; i < spec.endpoints.size(); ++i) out += (i ? ", " : "") + spec.endpoints[i];
   return out + "]\n";
+}
+
+// A Secret whose data are `entries` (key -> text, e.g. PEM), of `type`.
+inline std::string secret(const std::string& name, const std::string& type,
+                          const std::vector<std::pair<std::string, std::string>>& entries,
+                          const std::string& namespace_name = "default") {
+  std::string out = "---\napiVersion: v1\nkind: Secret\nmetadata: {name: " + name + ", namespace: " +
+                    namespace_name + "}\ntype: " + type + "\nstringData:\n";
+  for (const auto& [key, text] : entries) {
+    out += "  " + key + ": |\n";
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      out += "    " + text.substr(start, end - start) + "\n";
+      start = end + 1;
+    }
+  }
+  return out;
 }
 
 inline std::vector<Object> objects_from_yaml(const std::string& yaml) {

@@ -187,17 +187,17 @@ TEST_CASE("decoder applies the API defaults", "[decoder]") {
         "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": null}}]})"));
     const auto& slice = std::get<EndpointSlice>(*object);
     CHECK(slice.ports[0] == EndpointSlicePort{"", 80});
-    CHECK(slice.ports[1] == EndpointSlicePort{"", 0});
+    CHECK(slice.ports[1] == EndpointSlicePort{"", 0, ""});
     CHECK(slice.endpoints[0].conditions == EndpointConditions{true, true, false});
   }
-  SECTION("Secret data is decoded from base64 and stringData merged over it") {
+  SECTION("Secret data is decoded from base64 and stringData merged over it; only certificate keys are kept") {
     auto object = decode_object(parse(R"({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": "t"}, "type": "kubernetes.io/tls",
-        "data": {"a": "aGVsbG8=", "b": "aGk=", "c": "YWJj", "d": ""}, "stringData": {"b": "plain"}})"));
+        "data": {"tls.crt": "aGVsbG8=", "tls.key": "aGk=", "ca.crt": "", "password": "YWJj"},
+        "stringData": {"tls.key": "plain", "token": "x"}})"));
     const auto& secret = std::get<Secret>(*object);
     CHECK(secret.type == "kubernetes.io/tls");
-    CHECK(secret.data == std::map<std::string, std::string>{
-                             {"a", "hello"}, {"b", "plain"}, {"c", "abc"}, {"d", ""}});
+    CHECK(secret.data == std::map<std::string, std::string>{{"tls.crt", "hello"}, {"tls.key", "plain"}, {"ca.crt", ""}});
   }
   SECTION("a timestamp with an offset and a fraction is read as UTC seconds") {
     auto object = decode_object(parse(R"({"apiVersion": "v1", "kind": "Service",

@@ -14,14 +14,15 @@ namespace grpc_ingress {
 
 using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
 
-// The byte stream of one client connection, cleartext TCP or TLS over TCP,
-// so the HTTP/2 and HTTP/1.1 sessions are written once for both. Worker
-// thread only; at most one read and one write outstanding at a time.
-class ClientTransport {
+// The byte stream of one connection, cleartext TCP or TLS over TCP, so the
+// HTTP/2 and HTTP/1.1 codecs are written once for both, towards clients and
+// towards pods. Worker thread only; at most one read and one write
+// outstanding at a time.
+class Transport {
  public:
-  explicit ClientTransport(boost::asio::ip::tcp::socket socket) : stream_(std::move(socket)) {}
+  explicit Transport(boost::asio::ip::tcp::socket socket) : stream_(std::move(socket)) {}
   // A TLS stream whose handshake is done.
-  explicit ClientTransport(std::unique_ptr<TlsStream> tls) : stream_(std::move(tls)) {}
+  explicit Transport(std::unique_ptr<TlsStream> tls) : stream_(std::move(tls)) {}
 
   bool tls() const { return std::holds_alternative<std::unique_ptr<TlsStream>>(stream_); }
   boost::asio::any_io_executor get_executor() { return socket().get_executor(); }
@@ -71,7 +72,13 @@ class ClientTransport {
     socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
   }
 
-  // "ip:port" of the client / of our end, "?" when the socket no longer knows.
+  // The TLS session, nullptr on cleartext.
+  SSL* ssl() {
+    auto* tls_stream = std::get_if<std::unique_ptr<TlsStream>>(&stream_);
+    return tls_stream ? (*tls_stream)->native_handle() : nullptr;
+  }
+
+  // "ip:port" of the peer / of our end, "?" when the socket no longer knows.
   std::string peer() const { return text(socket().remote_endpoint(ignored_)); }
   std::string local() const { return text(socket().local_endpoint(ignored_)); }
 
@@ -82,7 +89,7 @@ class ClientTransport {
   boost::asio::ip::tcp::socket& socket() {
     return std::visit([](auto& stream) -> boost::asio::ip::tcp::socket& { return lowest(stream); }, stream_);
   }
-  const boost::asio::ip::tcp::socket& socket() const { return const_cast<ClientTransport*>(this)->socket(); }
+  const boost::asio::ip::tcp::socket& socket() const { return const_cast<Transport*>(this)->socket(); }
   static boost::asio::ip::tcp::socket& lowest(boost::asio::ip::tcp::socket& socket) { return socket; }
   static boost::asio::ip::tcp::socket& lowest(std::unique_ptr<TlsStream>& tls) { return tls->next_layer(); }
 

@@ -1,0 +1,461 @@
+#include "dataplane/upstream/h1_client_connection.h"
+
+#include "dataplane/downstream/h1_request_parser.h"
+#include "dataplane/downstream/h1_response.h"
+#include "dataplane/h2_headers.h"
+
+#include <boost/beast/http/error.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace grpc_ingress {
+namespace {
+
+namespace http = boost::beast::http;
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Methods whose requests carry a body by convention: an empty one is sent as
+// "content-length: 0" so the pod does not wait for one.
+bool expects_body(std::string_view method) { return method == "POST" || method == "PUT" || method == "PATCH"; }
+
+constexpr size_t kMaxWriteBytes = 64 * 1024;  // request body bytes per write
+
+}  // namespace
+
+H1ResponseParser::H1ResponseParser(size_t max_header_bytes, bool head_request) {
+  header_limit(static_cast<uint32_t>(std::min<size_t>(max_header_bytes, UINT32_MAX)));
+  body_limit(boost::none);  // a response body is bounded by the client's reading, not by size
+  eager(false);             // return after the head, so it is delivered before the body
+  if (head_request) skip(true);
+}
+
+size_t H1ResponseParser::feed(ProxyStream& stream, const char* data, size_t size, size_t room,
+                              boost::beast::error_code& ec) {
+  stream_ = &stream;
+  room_ = room;
+  body_taken_ = 0;
+  size_t used = put(boost::asio::const_buffer(data, size), ec);
+  stream_ = nullptr;
+  return used;
+}
+
+void H1ResponseParser::on_response_impl(int code, boost::beast::string_view, int version,
+                                        boost::beast::error_code& ec) {
+  status_ = code;
+  if (version < 10) ec = http::error::bad_version;
+}
+
+void H1ResponseParser::on_field_impl(http::field, boost::beast::string_view name_text,
+                                     boost::beast::string_view value, boost::beast::error_code&) {
+  Header header{lower(std::string_view(name_text.data(), name_text.size())), std::string(value.data(), value.size())};
+  if (is_header_done()) {
+    if (!is_h1_hop_by_hop(header.name) && header.name != "content-length") trailers_.push_back(std::move(header));
+    stream_->response_trailers = trailers_;
+    return;
+  }
+  headers_.push_back(std::move(header));
+}
+
+void H1ResponseParser::on_header_impl(boost::beast::error_code&) {
+  // Hop-by-hop fields, and those Connection names, stay on this connection.
+  std::vector<std::string> connection_options;
+  for (const Header& header : headers_) {
+    if (header.name != "connection") continue;
+    std::string_view rest = header.value;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (!item.empty()) connection_options.push_back(lower(item));
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+  stream_->response_status = status_;
+  stream_->response_headers.clear();
+  for (Header& header : headers_) {
+    if (is_h1_hop_by_hop(header.name)) continue;
+    if (std::find(connection_options.begin(), connection_options.end(), header.name) != connection_options.end()) {
+      continue;
+    }
+    stream_->response_headers.push_back(std::move(header));
+  }
+  headers_.clear();
+}
+
+size_t H1ResponseParser::take(boost::beast::string_view body) {
+  size_t n = std::min(body.size(), room_);
+  // false: the stream refused the bytes (a message limit) and has answered.
+  stream_->take_response_body(reinterpret_cast<const uint8_t*>(body.data()), n);
+  room_ -= n;
+  body_taken_ += n;
+  return n;
+}
+
+size_t H1ResponseParser::on_body_impl(boost::beast::string_view body, boost::beast::error_code&) { return take(body); }
+
+size_t H1ResponseParser::on_chunk_body_impl(uint64_t, boost::beast::string_view body, boost::beast::error_code&) {
+  return take(body);
+}
+
+H1ClientConnection::H1ClientConnection(boost::asio::io_context& io, Endpoint endpoint, const UpstreamOptions& options,
+                                       std::optional<UpstreamTlsTarget> tls, UpstreamHandlers handlers,
+                                       OnClosed on_closed, WorkerStats* stats)
+    : UpstreamConnection(endpoint.address(), "H", std::move(handlers), std::move(on_closed), stats),
+      io_(io),
+      endpoint_(std::move(endpoint)),
+      options_(options),
+      tls_(std::move(tls)),
+      idle_timer_(io) {}
+
+void H1ClientConnection::connect() {
+  state_ = State::kConnecting;
+  connector_ = std::make_shared<UpstreamConnector>(io_, endpoint_, options_.connect_timeout, tls_);
+  connector_->start([self = shared_from_this()](std::optional<Transport> transport, const std::string& error) {
+    self->connector_.reset();
+    if (self->state_ != State::kConnecting) return;
+    if (!transport) {
+      self->close(error);
+      return;
+    }
+    self->on_connected(std::move(*transport));
+  });
+}
+
+void H1ClientConnection::on_connected(Transport transport) {
+  transport_.emplace(std::move(transport));
+  state_ = State::kConnected;
+  if (stats_) bump(stats_->upstream_connections, int64_t{1});
+  spdlog::debug("{} connected", log_prefix_);
+  do_read();
+  if (stream_) {
+    stream_->set_pending(false);
+    start_request();
+  } else {
+    idle_timeout_tick();
+  }
+}
+
+bool H1ClientConnection::accepting_streams() const {
+  return (state_ == State::kIdle || state_ == State::kConnecting || state_ == State::kConnected) && !draining_ &&
+         !stream_;
+}
+
+void H1ClientConnection::submit(std::shared_ptr<ProxyStream> stream) {
+  stream->upstream = shared_from_this();
+  stream->upstream_started();
+  stream->upstream_id = -1;
+  stream->endpoint = address_;
+  stream_ = std::move(stream);
+  parser_.emplace(options_.max_header_bytes, stream_->method == "HEAD");
+  head_written_ = false;
+  request_done_ = false;
+  head_delivered_ = false;
+  response_bytes_ = 0;
+  idle_timer_.cancel();
+  if (state_ == State::kConnected) {
+    start_request();
+  } else {
+    stream_->set_pending(true);
+  }
+}
+
+void H1ClientConnection::start_request() {
+  ProxyStream& stream = *stream_;
+  stream.upstream_id = 1;  // the request is on its way (not waiting for the connection)
+  std::string head = stream.method + " " + stream.path + " HTTP/1.1\r\nhost: " + stream.authority + "\r\n";
+  bool has_length = false;
+  for (const Header& header : stream.request_headers) {
+    if (is_connection_specific(header.name, header.value) || header.name == "te") continue;
+    if (header.name == "content-length") has_length = true;
+    head += header.name + ": " + header.value + "\r\n";
+  }
+  chunked_request_ = false;
+  if (!has_length) {
+    bool whole = stream.request_ended && stream.request_trailers.empty();
+    if (whole && (!stream.request_body.empty() || expects_body(stream.method))) {
+      head += "content-length: " + std::to_string(stream.request_body.size()) + "\r\n";
+    } else if (!whole) {
+      head += "transfer-encoding: chunked\r\n";
+      chunked_request_ = true;
+    }
+  }
+  head += "\r\n";
+  write_buffer_ = std::move(head);
+  head_written_ = true;
+  spdlog::debug("{}{} -> {} {}", stream.log_prefix(), log_prefix_, stream.method, stream.path);
+  write_more();
+}
+
+void H1ClientConnection::write_more() {
+  if (writing_ || state_ != State::kConnected || !stream_ || !head_written_) return;
+  ProxyStream& stream = *stream_;
+  size_t body_bytes = 0;
+  if (!request_done_) {
+    uint8_t chunk[kMaxWriteBytes];
+    body_bytes = stream.request_body.read(chunk, sizeof(chunk));
+    if (body_bytes > 0) {
+      stream.touch();
+      stream.record_sent(chunk, body_bytes);
+      if (chunked_request_) {
+        append_chunk(write_buffer_, chunk, body_bytes);
+      } else {
+        write_buffer_.append(reinterpret_cast<const char*>(chunk), body_bytes);
+      }
+    }
+    if (stream.request_ended && stream.request_body.empty()) {
+      if (chunked_request_) append_last_chunk(write_buffer_, &stream.request_trailers);
+      request_done_ = true;
+    }
+  }
+  if (write_buffer_.empty()) return;
+  writing_ = true;
+  auto self = shared_from_this();
+  transport_->async_write(boost::asio::buffer(write_buffer_), [self, body_bytes](boost::system::error_code ec, size_t) {
+    self->writing_ = false;
+    self->write_buffer_.clear();
+    if (self->state_ != State::kConnected) return;
+    if (ec) {
+      self->close("write to pod failed: " + ec.message());
+      return;
+    }
+    if (self->stream_ && body_bytes > 0) {
+      if (auto downstream = self->stream_->downstream()) {
+        downstream->request_body_consumed(*self->stream_, self->stream_->request_credit(body_bytes));
+      }
+    }
+    if (self->request_done_) {
+      self->maybe_finish_exchange();
+    } else {
+      self->write_more();
+    }
+  });
+}
+
+void H1ClientConnection::do_read() {
+  if (reading_ || state_ != State::kConnected) return;
+  if (read_begin_ == read_end_) read_begin_ = read_end_ = 0;
+  if (read_end_ == read_buffer_.size()) {
+    if (read_begin_ == 0) {
+      if (!parser_ || parser_->head_done()) return;  // full of body the stream has no room for: back-pressure
+      // Beast needs a whole head in one buffer.
+      if (read_buffer_.size() >= options_.max_header_bytes + 16 * 1024) {
+        close("pod sent a response head larger than " + std::to_string(options_.max_header_bytes) + " bytes");
+        return;
+      }
+      read_buffer_.resize(read_buffer_.size() * 2);
+    }
+  }
+  if (read_end_ == read_buffer_.size()) {
+    std::copy(read_buffer_.begin() + static_cast<long>(read_begin_), read_buffer_.begin() + static_cast<long>(read_end_),
+              read_buffer_.begin());
+    read_end_ -= read_begin_;
+    read_begin_ = 0;
+  }
+  reading_ = true;
+  auto self = shared_from_this();
+  transport_->async_read_some(
+      boost::asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_),
+      [self](boost::system::error_code ec, size_t n) {
+        self->reading_ = false;
+        if (self->state_ != State::kConnected) return;
+        if (ec) {
+          bool eof = ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated;
+          if (eof && self->stream_ && self->parser_ && self->head_delivered_) {
+            // A body that runs until the connection closes ends here.
+            boost::beast::error_code parse_ec;
+            self->parser_->feed_eof(parse_ec);
+            if (!parse_ec && self->parser_->done()) {
+              self->stream_->response_ended = true;
+              auto stream = self->stream_;
+              if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
+              self->request_done_ = true;  // nothing more can be sent anyway
+              self->close("pod closed the connection after its response");
+              return;
+            }
+          }
+          std::string reason = eof ? "pod closed the connection" : ec.message();
+          if (self->tls_ && self->exchanges_ == 0 && self->response_bytes_ == 0 && !eof) {
+            reason = "TLS handshake with pod " + self->address_ + " failed: " + ec.message();
+          }
+          self->close(reason);
+          return;
+        }
+        self->read_end_ += n;
+        self->response_bytes_ += n;
+        if (!self->stream_) {
+          // Bytes on an idle connection answer no request: the pod is confused.
+          self->read_begin_ = self->read_end_ = 0;
+          self->close("pod sent " + std::to_string(n) + " bytes without a request");
+          return;
+        }
+        self->parse();
+        self->do_read();
+      });
+}
+
+void H1ClientConnection::parse() {
+  while (stream_ && parser_ && state_ == State::kConnected && read_begin_ < read_end_ && !parser_->done()) {
+    auto stream = stream_;
+    size_t room = SIZE_MAX;
+    if (head_delivered_) {
+      size_t queued = stream->response_body.size();
+      room = queued >= options_.stream_window ? 0 : options_.stream_window - queued;
+      if (room == 0) return;  // the client has not taken what it has: wait
+    }
+    boost::beast::error_code ec;
+    size_t used = parser_->feed(*stream, read_buffer_.data() + read_begin_, read_end_ - read_begin_, room, ec);
+    read_begin_ += used;
+    if (ec == http::error::need_more) break;
+    if (ec) {
+      if (stats_) bump(stats_->upstream_protocol_errors);
+      close("pod sent a malformed HTTP/1.1 response: " + ec.message());
+      return;
+    }
+    if (parser_->head_done() && !head_delivered_) {
+      int status = parser_->status();
+      if (status >= 100 && status < 200) {
+        // An interim response (100 Continue, 103 Early Hints): the real one follows.
+        if (status == 101) {
+          close("pod switched protocols (101), which grpc-ingress does not proxy");
+          return;
+        }
+        parser_.emplace(options_.max_header_bytes, stream->method == "HEAD");
+        continue;
+      }
+      deliver_head();
+      if (!stream_) return;
+      continue;
+    }
+    if (parser_->body_taken() > 0 || parser_->done()) {
+      if (parser_->done()) stream->response_ended = true;
+      if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
+    }
+    if (used == 0) break;
+  }
+  if (stream_ && parser_ && parser_->done()) maybe_finish_exchange();
+}
+
+void H1ClientConnection::deliver_head() {
+  auto stream = stream_;
+  head_delivered_ = true;
+  stream->trailers_only = parser_->done();
+  stream->response_ended = parser_->done();
+  if (!handlers_.answered(stream)) {
+    // The router retries it elsewhere; this exchange cannot be finished cleanly.
+    stream_.reset();
+    close("response abandoned for a retry");
+    return;
+  }
+  if (stream->deadline_timer && stream->response_ended) stream->deadline_timer->cancel();
+  stream->prepare_response_headers();
+  if (auto downstream = stream->downstream()) downstream->response_headers_ready(*stream);
+}
+
+void H1ClientConnection::maybe_finish_exchange() {
+  // A write still in flight finishes first (its completion comes back here).
+  if (writing_ || !stream_ || !parser_ || !parser_->done()) return;
+  if (!request_done_) {
+    // The pod answered before taking the whole request body: this
+    // connection's framing is lost to the rest of it.
+    stream_->upstream_finished();
+    stream_.reset();
+    close("pod answered before the request body was sent");
+    return;
+  }
+  bool keep = parser_->keep_alive() && !draining_;
+  stream_->upstream_finished();
+  stream_.reset();
+  parser_.reset();
+  ++exchanges_;
+  if (!keep) {
+    close("pod asked to close the connection");
+    return;
+  }
+  if (read_begin_ < read_end_) {
+    close("pod sent bytes after its response");
+    return;
+  }
+  idle_timeout_tick();
+}
+
+void H1ClientConnection::idle_timeout_tick() {
+  idle_timer_.expires_after(options_.idle_timeout);
+  idle_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->stream_ || self->state_ == State::kClosed) return;
+    spdlog::debug("{} idle for {} ms; closing", self->log_prefix_, self->options_.idle_timeout.count());
+    self->close("idle");
+  });
+}
+
+void H1ClientConnection::request_data_ready(ProxyStream& stream) {
+  if (stream_.get() == &stream) write_more();
+}
+
+void H1ClientConnection::response_body_consumed(ProxyStream& stream, size_t) {
+  if (stream_.get() != &stream) return;
+  parse();
+  do_read();
+}
+
+void H1ClientConnection::cancel(ProxyStream& stream) {
+  if (stream_.get() != &stream) return;
+  // HTTP/1.1 cannot stop one request: the connection goes with it. The
+  // stream is the caller's to answer.
+  stream_.reset();
+  close("request cancelled");
+}
+
+void H1ClientConnection::drain() {
+  draining_ = true;
+  if (!stream_) close("drained");
+}
+
+void H1ClientConnection::close(const std::string& reason) {
+  if (state_ == State::kClosed) return;
+  bool was_connected = state_ == State::kConnected;
+  state_ = State::kClosed;
+  spdlog::debug("{} closed: {}", log_prefix_, reason);
+  if (connector_) connector_->cancel();
+  idle_timer_.cancel();
+  if (transport_) transport_->close();
+  if (was_connected && stats_) bump(stats_->upstream_connections, int64_t{-1});
+  leave_pool();
+
+  auto stream = std::move(stream_);
+  stream_.reset();
+  if (!stream) return;
+  stream->upstream_finished();
+  if (stream->closed || stream->response_ended) return;
+  if (!was_connected) {
+    if (stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
+    handlers_.failed(stream, reason, UpstreamFailure::kConnectFailed);
+    return;
+  }
+  bool tls_refused = tls_ && exchanges_ == 0 && response_bytes_ == 0 && reason.starts_with("TLS handshake");
+  if (tls_refused) {
+    if (stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
+    handlers_.failed(stream, reason, UpstreamFailure::kConnectFailed);
+    return;
+  }
+  std::string message = "connection to pod " + address_ + " lost: " + reason;
+  if (!head_delivered_) {
+    // A kept-alive connection the pod closed as we reused it: it never read
+    // the request (the usual keep-alive race), so another connection may take it.
+    bool stale = exchanges_ > 0 && response_bytes_ == 0;
+    handlers_.failed(stream, message, stale ? UpstreamFailure::kStale : UpstreamFailure::kReset);
+  } else {
+    stream->fail(GrpcStatus::kUnavailable, message);
+  }
+}
+
+}  // namespace grpc_ingress
