@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace grpc_ingress {
 namespace {
@@ -32,7 +33,9 @@ constexpr size_t kMaxWriteBytes = 64 * 1024;  // request body bytes per write
 
 H1ResponseParser::H1ResponseParser(size_t max_header_bytes, bool head_request) {
   header_limit(static_cast<uint32_t>(std::min<size_t>(max_header_bytes, UINT32_MAX)));
-  body_limit(boost::none);  // a response body is bounded by the client's reading, not by size
+  // A response body is bounded by the client's reading, not by size. (Not
+  // boost::none: Boost 1.74 compares a length against the empty optional.)
+  body_limit(std::numeric_limits<uint64_t>::max());
   eager(false);             // return after the head, so it is delivered before the body
   if (head_request) skip(true);
 }
