@@ -20,6 +20,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <malloc.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -304,6 +306,20 @@ int run(const Flags& flags) {
         });
       };
   signals.async_wait(on_signal);
+
+  // Memory freed after a burst (thousands of connections gone) stays in
+  // glibc's arenas; hand it back to the system now and then, so RSS follows
+  // the live connections.
+  boost::asio::steady_timer trim_timer(io);
+  std::function<void()> trim = [&] {
+    trim_timer.expires_after(std::chrono::seconds(10));
+    trim_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      malloc_trim(0);
+      trim();
+    });
+  };
+  trim();
 
   io.run();
   admin.stop();

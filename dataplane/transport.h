@@ -5,6 +5,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <utility>
@@ -30,6 +31,40 @@ class Transport {
   template <typename Handler>
   void async_read_some(boost::asio::mutable_buffer buffer, Handler&& handler) {
     std::visit([&](auto& stream) { layer(stream).async_read_some(buffer, std::forward<Handler>(handler)); }, stream_);
+  }
+
+  // Reads what has arrived and calls `handler(ec, data, size)`. The bytes are
+  // valid only during the call: cleartext connections read into one buffer
+  // per thread once the socket is readable, so an idle connection holds no
+  // read buffer (16 KiB each otherwise); TLS decrypts into its own.
+  template <typename Handler>
+  void async_read(Handler&& handler) {
+    if (auto* tls_stream = std::get_if<std::unique_ptr<TlsStream>>(&stream_)) {
+      if (!tls_buffer_) tls_buffer_ = std::make_unique<ReadBuffer>();
+      (*tls_stream)->async_read_some(boost::asio::buffer(*tls_buffer_),
+                                     [this, handler = std::forward<Handler>(handler)](boost::system::error_code ec,
+                                                                                      size_t n) mutable {
+                                       handler(ec, tls_buffer_->data(), n);
+                                     });
+      return;
+    }
+    auto& tcp = std::get<boost::asio::ip::tcp::socket>(stream_);
+    tcp.async_wait(boost::asio::socket_base::wait_read,
+                   [this, handler = std::forward<Handler>(handler)](boost::system::error_code ec) mutable {
+                     if (ec) {
+                       handler(ec, nullptr, size_t{0});
+                       return;
+                     }
+                     auto& tcp = std::get<boost::asio::ip::tcp::socket>(stream_);
+                     static thread_local ReadBuffer shared;
+                     if (!tcp.non_blocking()) tcp.non_blocking(true, ec);
+                     size_t n = ec ? 0 : tcp.read_some(boost::asio::buffer(shared), ec);
+                     if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
+                       async_read(std::move(handler));  // woken without bytes after all: wait again
+                       return;
+                     }
+                     handler(ec, shared.data(), n);
+                   });
   }
 
   // Writes all of `buffer` (which must stay valid until the handler runs).
@@ -100,7 +135,10 @@ class Transport {
     return address + ":" + std::to_string(endpoint.port());
   }
 
+  using ReadBuffer = std::array<uint8_t, 16 * 1024>;
+
   std::variant<boost::asio::ip::tcp::socket, std::unique_ptr<TlsStream>> stream_;
+  std::unique_ptr<ReadBuffer> tls_buffer_;  // allocated at the first TLS read
   mutable boost::system::error_code ignored_;
 };
 

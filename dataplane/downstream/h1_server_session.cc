@@ -86,10 +86,9 @@ void H1ServerSession::read_more() {
   if (reading_ || closed_ || read_closed_) return;
   // Back-pressure: a paused body or pipelined requests waiting their turn
   // stop the reads once a head's worth is buffered.
-  if (!lingering_ && buffered() >= options_.max_header_bytes + read_buffer_.size()) return;
+  if (!lingering_ && buffered() >= options_.max_header_bytes + kReadChunk) return;
   reading_ = true;
-  transport_.async_read_some(boost::asio::buffer(read_buffer_), [self = shared_from_this()](
-                                                                    boost::system::error_code ec, size_t n) {
+  transport_.async_read([self = shared_from_this()](boost::system::error_code ec, const uint8_t* data, size_t n) {
     self->reading_ = false;
     if (self->closed_) return;
     if (ec == boost::asio::error::operation_aborted && self->lingering_) {
@@ -113,7 +112,7 @@ void H1ServerSession::read_more() {
       self->input_.clear();
       self->input_start_ = 0;
     }
-    self->input_.append(self->read_buffer_.data(), n);
+    self->input_.append(reinterpret_cast<const char*>(data), n);
     self->process_input();
   });
 }
@@ -130,7 +129,7 @@ void H1ServerSession::on_read_closed(const boost::system::error_code& ec) {
 void H1ServerSession::consume(size_t n) {
   input_start_ += n;
   if (input_start_ == input_.size()) {
-    input_.clear();
+    std::string().swap(input_);  // a kept-alive connection between requests holds no buffer
     input_start_ = 0;
   } else if (input_start_ > 64 * 1024) {
     input_.erase(0, input_start_);

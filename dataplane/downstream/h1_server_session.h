@@ -98,7 +98,7 @@ class H1ServerSession : public DownstreamSide,
 
   std::string input_;  // bytes read, not parsed yet: input_[input_start_..]
   size_t input_start_ = 0;
-  std::array<char, 16 * 1024> read_buffer_;
+  static constexpr size_t kReadChunk = 16 * 1024;  // what one read brings at most
   std::optional<H1RequestParser> parser_;  // the request being read
   std::optional<Exchange> exchange_;
   std::string output_;  // being written

@@ -305,15 +305,14 @@ void H2ServerSession::reset(ProxyStream& stream, uint32_t h2_error_code) {
 
 void H2ServerSession::do_read() {
   auto self_ptr = shared_from_this();
-  transport_.async_read_some(boost::asio::buffer(read_buffer_),
-                             [self_ptr](boost::system::error_code ec, size_t n) {
-                               if (self_ptr->closed_) return;
-                               if (ec) {
-                                 self_ptr->close(ec == boost::asio::error::eof ? "client closed" : ec.message());
-                                 return;
-                               }
-                               self_ptr->handle_input(self_ptr->read_buffer_.data(), n);
-                             });
+  transport_.async_read([self_ptr](boost::system::error_code ec, const uint8_t* data, size_t n) {
+    if (self_ptr->closed_) return;
+    if (ec) {
+      self_ptr->close(ec == boost::asio::error::eof ? "client closed" : ec.message());
+      return;
+    }
+    self_ptr->handle_input(data, n);
+  });
 }
 
 void H2ServerSession::handle_input(const uint8_t* data, size_t n) {
@@ -353,6 +352,8 @@ void H2ServerSession::flush() {
     write_buffer_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
   }
   if (write_buffer_.empty()) {
+    // Nothing left to send: an idle connection does not keep a burst's buffer.
+    if (write_buffer_.capacity() > 4096) std::string().swap(write_buffer_);
     if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
       close("done");
     }

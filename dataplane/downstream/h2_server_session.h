@@ -67,7 +67,6 @@ class H2ServerSession : public DownstreamSide,
   bool closed_ = false;
   bool writing_ = false;
   bool flush_scheduled_ = false;
-  std::array<uint8_t, 16 * 1024> read_buffer_;
   std::string write_buffer_;
 
   std::map<int32_t, std::shared_ptr<ProxyStream>> streams_;

@@ -42,14 +42,13 @@ void ProtocolDetector::shutdown() {
 }
 
 void ProtocolDetector::read() {
-  transport_->async_read_some(boost::asio::buffer(buffer_), [self = shared_from_this()](
-                                                                 boost::system::error_code ec, size_t n) {
+  transport_->async_read([self = shared_from_this()](boost::system::error_code ec, const uint8_t* data, size_t n) {
     if (self->done_) return;
     if (ec) {
       self->close(ec == boost::asio::error::eof ? "closed before a request" : ec.message());
       return;
     }
-    self->received_.append(self->buffer_.data(), n);
+    self->received_.append(reinterpret_cast<const char*>(data), n);
     PrefaceKind kind = classify_preface(self->received_);
     if (kind == PrefaceKind::kNeedMore) {
       self->read();

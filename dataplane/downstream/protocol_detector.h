@@ -48,7 +48,6 @@ class ProtocolDetector : public DownstreamConnection,
   boost::asio::steady_timer timer_;
   std::chrono::milliseconds timeout_;
   std::string received_;
-  std::array<char, 4096> buffer_;
 };
 
 }  // namespace grpc_ingress
