@@ -143,7 +143,7 @@ uint32_t ClusterBuilder::cluster_for(const ObjectMeta& ingress, const std::strin
                            "backend " + name + ": " + it->second.problem +
                                "; its routes answer UNAVAILABLE"});
   }
-  for (const std::string& problem : it->second.tls_problems) {
+  for (const std::string& problem : it->second.setting_problems) {
     rejections_.push_back({"Ingress", ingress.namespace_name, ingress.name, "backend " + name + ": " + problem});
   }
   return it->second.index;
@@ -182,10 +182,16 @@ ClusterBuilder::Built ClusterBuilder::build(const std::string& namespace_name,
                     (port.number != 0 ? port.to_string() : "named " + port.name);
   }
   set_protocol(cluster, policy, app_protocol);
+  if (cluster.health_check.enabled && cluster.protocol == UpstreamProtocol::kHttp1) {
+    // grpc.health.v1 needs HTTP/2: every check of an HTTP/1.1 pod would fail
+    // and stop all its calls.
+    cluster.health_check.enabled = false;
+    built.setting_problems.push_back("gRPC health checks are off: the pods speak HTTP/1.1 (" + cluster.protocol_source + ")");
+  }
   if (cluster.tls.enabled) {
-    set_tls(cluster, policy, built.tls_problems);
+    set_tls(cluster, policy, built.setting_problems);
   } else if (policy.upstream_ca_secret || policy.upstream_client_secret || !policy.upstream_sni.empty()) {
-    built.tls_problems.push_back("the upstream TLS annotations are ignored: the pods are spoken to in cleartext (" +
+    built.setting_problems.push_back("the upstream TLS annotations are ignored: the pods are spoken to in cleartext (" +
                                  cluster.protocol_source + ")");
   }
   clusters_.push_back(std::move(cluster));

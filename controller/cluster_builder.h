@@ -35,7 +35,7 @@ class ClusterBuilder {
   struct Built {
     uint32_t index = 0;
     std::string problem;  // why it has no endpoints by construction; empty if none
-    std::vector<std::string> tls_problems;  // Secrets that cannot serve its upstream TLS
+    std::vector<std::string> setting_problems;  // protocol and upstream TLS settings that cannot apply
   };
 
   Built build(const std::string& namespace_name, const std::string& service, const PortRef& port,

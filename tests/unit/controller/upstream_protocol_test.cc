@@ -211,3 +211,10 @@ TEST_CASE("a backend shared by two Ingresses keeps the oldest's protocol and rep
   CHECK(translation.table.clusters[0].grpc_only);
   CHECK_THAT(rejections_of(translation), Catch::Matchers::Contains("Ingress new: backend default/web:http is also used"));
 }
+
+TEST_CASE("gRPC health checks of an HTTP/1.1 backend are turned off and reported", "[upstream]") {
+  Translation translation =
+      translate_web("", "grpc-ingress.io/backend-protocol: HTTP, grpc-ingress.io/health-check: grpc");
+  CHECK_FALSE(web_cluster(translation).health_check.enabled);
+  CHECK_THAT(rejections_of(translation), Catch::Matchers::Contains("gRPC health checks are off"));
+}
