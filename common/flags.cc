@@ -109,7 +109,7 @@ const std::map<std::string, FlagSpec>& specs() {
       {"access-log", {true, [](F& f, const std::string& v) { return parse_bool(v, f.access_log); }, "one JSON line per request on stdout (default true; --access-log=false turns it off)"}},
       {"metrics-per-endpoint", {true, [](F& f, const std::string& v) { return parse_bool(v, f.metrics_per_endpoint); }, "also export per-pod series on /metrics (default false: pod churn is series churn)"}},
       {"manifests-poll-interval", {false, [](F& f, const std::string& v) { return parse_duration(v, f.manifests_poll_interval); }, "how often --manifests DIR is checked for changes (default 200ms)"}},
-      {"upstream-connect-timeout", {false, [](F& f, const std::string& v) { return parse_duration(v, f.upstream_connect_timeout); }, "timeout for connecting to a pod (default 2s)"}},
+      {"upstream-connect-timeout", {false, [](F& f, const std::string& v) { return parse_duration(v, f.upstream_connect_timeout); }, "timeout for connecting to a pod, TLS handshake included (default 2s)"}},
       {"upstream-keepalive-interval", {false, [](F& f, const std::string& v) { return parse_duration(v, f.upstream_keepalive_interval); }, "PING a pod connection silent this long; no answer a period later closes it (default 5m, gRPC servers' minimum PING interval)"}},
       {"upstream-idle-timeout", {false, [](F& f, const std::string& v) { return parse_duration(v, f.upstream_idle_timeout); }, "close pod connections without streams this long (default 5m)"}},
       {"stream-idle-timeout", {false, [](F& f, const std::string& v) { return parse_duration(v, f.stream_idle_timeout); }, "end a stream with no frames either way this long (default 1h)"}},
