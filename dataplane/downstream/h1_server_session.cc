@@ -247,6 +247,7 @@ void H1ServerSession::on_parse_error(const boost::beast::error_code& ec) {
   int status = parser_->error_status(ec);
   std::string reason = parser_->error_reason(ec);
   spdlog::info("{} answering {}: {}", log_prefix_, status, reason);
+  bump(worker_.stats().downstream_protocol_errors);
   refuse_more_ = true;  // the stream of requests has lost its framing
   if (!exchange_) {
     begin_local_exchange();

@@ -3,6 +3,7 @@
 // sees: keep-alive, chunked bodies both ways, pipelining answered in order,
 // bounded heads and bodies, the proxy's own errors as plain HTTP.
 
+#include "tests/integration/api_objects.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/http_client.h"
 #include "tests/integration/scenario.h"
@@ -273,7 +274,7 @@ TEST_CASE("an idle HTTP/1.1 connection closes after --http1-idle-timeout and a h
   CHECK(responses[0].status == 408);
 }
 
-TEST_CASE("malformed HTTP/1.1 gets 400 and HTTP/1.0 is served and closed", "[http1]") {
+TEST_CASE("malformed HTTP/1.1 gets 400 (and counts as a protocol error) and HTTP/1.0 is served and closed", "[http1]") {
   WebSetup setup;
   // The one answer to `request` on a new connection, which then closes.
   auto only_answer = [&](const std::string& request) {
@@ -289,6 +290,8 @@ TEST_CASE("malformed HTTP/1.1 gets 400 and HTTP/1.0 is served and closed", "[htt
 
   CHECK(only_answer("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n").status == 400);
   CHECK(only_answer("GET / HTTP/1.1\r\n\r\n").status == 400);  // no Host
+  // Each is counted where operators look for bad clients.
+  CHECK(metric_value(*setup.ingress, "grpc_ingress_protocol_errors_total{side=\"downstream\"}") == 2);
 
   ParsedResponse old = only_answer("GET /old HTTP/1.0\r\n\r\n");
   CHECK(old.status == 200);
