@@ -237,7 +237,7 @@ TEST_CASE("a chunked request body and a streamed response pass whole through an 
   auto file = setup.tmp.path() / "upload.bin";
   std::ofstream(file, std::ios::binary) << upload;
 
-  for (const std::string& mode : {"--http1.1", "--http2-prior-knowledge"}) {
+  for (std::string mode : {"--http1.1", "--http2-prior-knowledge"}) {
     INFO("client " << mode);
     std::vector<std::string> upload_args = {mode, "--resolve", setup.resolve("web.example"), "--data-binary",
                                             "@" + file.string(), setup.url("web.example", "/upload")};
@@ -276,21 +276,36 @@ TEST_CASE("gRPC to an HTTP/1.1 backend gets UNIMPLEMENTED at once and plain HTTP
   setup.route("app-grpc.example", "greeter-app-grpc");
   setup.start();
 
-  // gRPC needs HTTP/2: the proxy says so instead of trying HTTP/1.1.
-  CallResult refused = setup.hello("http.example");
-  INFO(code_name(refused.code) << " '" << refused.message << "'");
-  CHECK(refused.code == grpc::StatusCode::UNIMPLEMENTED);
-  CHECK(refused.message.find("HTTP/1.1") != std::string::npos);
-  CHECK(refused.message.find("greeter") != std::string::npos);
-  CHECK(refused.elapsed < 1s);
+  {
+    // gRPC needs HTTP/2: the proxy says so instead of trying HTTP/1.1.
+    CallResult refused = setup.hello("http.example");
+    INFO(code_name(refused.code) << " '" << refused.message << "'");
+    CHECK(refused.code == grpc::StatusCode::UNIMPLEMENTED);
+    CHECK(refused.message.find("HTTP/1.1") != std::string::npos);
+    CHECK(refused.message.find("greeter") != std::string::npos);
+    CHECK(refused.elapsed < 1s);
+  }
+  {
+    // gRPC-Web is gRPC for the pod: refused the same way (an empty request message).
+    auto empty_message = setup.tmp.path() / "empty-message.bin";
+    std::ofstream(empty_message, std::ios::binary) << std::string(5, '\0');
+    CurlResult web = run_curl(setup.tmp.path(), {"--http1.1", "-H", "content-type: application/grpc-web+proto", "-H",
+                                                 "x-grpc-web: 1", "--data-binary", "@" + empty_message.string(),
+                                                 "--resolve", setup.resolve("http.example"),
+                                                 setup.url("http.example", "/helloworld.Greeter/SayHello")});
+    INFO("gRPC-Web: " << web.headers << web.body);
+    CHECK(web.status == 200);
+    CHECK(web.header("grpc-status") == "12");
+    CHECK(web.elapsed < kFastFailure);
+  }
 
   // A gRPC-only backend serves gRPC and refuses the rest with 415.
-  for (const std::string& host : {"grpc.example", "app-grpc.example"}) {
+  for (std::string host : {"grpc.example", "app-grpc.example"}) {
     CallResult served = setup.hello(host);
     INFO(host << ": " << code_name(served.code) << " '" << served.message << "'");
     CHECK(served.ok());
     CHECK(served.pod == "greeter-0");
-    for (const std::string& mode : {"--http1.1", "--http2-prior-knowledge"}) {
+    for (std::string mode : {"--http1.1", "--http2-prior-knowledge"}) {
       CurlResult get = run_curl(setup.tmp.path(), {mode, "--resolve", setup.resolve(host), setup.url(host, "/")});
       INFO(host << " curl " << mode << ": " << get.headers << get.body);
       CHECK(get.status == 415);
@@ -380,7 +395,7 @@ TEST_CASE("mTLS pods: a client certificate from upstream-client-secret or proxy-
               {{kOurBackendProtocol, "GRPCS"}, {kUpstreamClient, "stranger"}, {kUpstreamCa, "pods-ca"}});
   setup.start();
 
-  for (const std::string& host : {"ours.example", "nginx.example"}) {
+  for (std::string host : {"ours.example", "nginx.example"}) {
     INFO(host);
     expect_served(setup.hello(host), "mtls-0");
   }
@@ -410,7 +425,7 @@ TEST_CASE("HTTPS pods: backend-protocol HTTPS and appProtocol https speak HTTP/1
   const std::map<std::string, std::string> upstream_protocol = {
       {"https.example", "HTTP/1.1"}, {"app-https.example", "HTTP/1.1"}, {"app-h2.example", "HTTP/2"}};
   for (const auto& [host, protocol] : upstream_protocol) {
-    for (const std::string& mode : {"--http1.1", "--http2-prior-knowledge"}) {
+    for (std::string mode : {"--http1.1", "--http2-prior-knowledge"}) {
       CurlResult result = run_curl(setup.tmp.path(), {mode, "--resolve", setup.resolve(host), setup.url(host, "/who")});
       INFO(host << " curl " << mode << ": exit " << result.exit_code << " " << result.stderr_text << "\n"
                 << result.headers << result.body);
