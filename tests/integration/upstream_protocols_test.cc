@@ -430,13 +430,20 @@ TEST_CASE("mTLS pods: a client certificate from upstream-client-secret or proxy-
   check_unavailable(setup.hello("stranger.example"), {"TLS handshake with pod " + pod->address() + " failed"});
 }
 
+// http-pod "tls-web-0" serving TLS only, its certificate from pods-ca for the
+// default name of Service "tls-web" (no appProtocol), which it is behind.
+std::unique_ptr<Pod> start_tls_web_pod(Upstreams& setup, PodCas& cas) {
+  auto pod = Pod::start_http(setup.tmp.path(), "tls-web-0", next_pod_ip(),
+                             pod_tls_args(cas.pods.issue_server({"tls-web.default.svc.cluster.local"})));
+  setup.manifests.write_service("tls-web", {pod->endpoint()}, std::nullopt);
+  return pod;
+}
+
 TEST_CASE("HTTPS pods: backend-protocol HTTPS and appProtocol https speak HTTP/1.1 over TLS, kubernetes.io/h2 HTTP/2",
           "[upstream][tls][http1]") {
   Upstreams setup;
   PodCas cas(setup);
-  auto pod = Pod::start_http(setup.tmp.path(), "tls-web-0", next_pod_ip(),
-                             pod_tls_args(cas.pods.issue_server({"tls-web.default.svc.cluster.local"})));
-  setup.manifests.write_service("tls-web", {pod->endpoint()}, std::nullopt);
+  auto pod = start_tls_web_pod(setup, cas);
   setup.manifests.write_service("tls-web-app-https", {pod->endpoint()}, "https");
   setup.manifests.write_service("tls-web-app-h2", {pod->endpoint()}, "kubernetes.io/h2");
   setup.route("https.example", "tls-web", {{kNginxBackendProtocol, "HTTPS"}, {kUpstreamCa, "pods-ca"}});
@@ -468,9 +475,7 @@ TEST_CASE("a pod certificate the upstream CA did not sign gives a plain-HTTP cli
           "[upstream][tls][!mayfail]") {
   Upstreams setup;
   PodCas cas(setup);
-  auto pod = Pod::start_http(setup.tmp.path(), "tls-web-0", next_pod_ip(),
-                             pod_tls_args(cas.pods.issue_server({"tls-web.default.svc.cluster.local"})));
-  setup.manifests.write_service("tls-web", {pod->endpoint()}, std::nullopt);
+  auto pod = start_tls_web_pod(setup, cas);
   setup.route("wrong-ca.example", "tls-web", {{kOurBackendProtocol, "HTTPS"}, {kUpstreamCa, "other-ca"}});
   setup.start();
 
