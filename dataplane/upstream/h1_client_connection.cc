@@ -287,7 +287,7 @@ void H1ClientConnection::do_read() {
           }
           std::string reason = eof ? "pod closed the connection" : ec.message();
           if (self->tls_ && self->exchanges_ == 0 && self->response_bytes_ == 0 && !eof) {
-            reason = "TLS handshake with pod " + self->address_ + " failed: " + ec.message();
+            reason = tls_handshake_failure(*self->tls_, self->address_, ec.message());
           }
           self->close(reason);
           return;

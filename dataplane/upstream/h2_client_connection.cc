@@ -444,7 +444,7 @@ std::string H2ClientConnection::read_failure(const boost::system::error_code& ec
   if (ec == boost::asio::error::eof) return "pod closed the connection";
   // TLS 1.3 finishes the client's handshake before the pod has checked our
   // certificate: its refusal arrives as the first read.
-  if (refused_by_tls()) return "TLS handshake with pod " + address_ + " failed: " + ec.message();
+  if (refused_by_tls()) return tls_handshake_failure(*tls_, address_, ec.message());
   return ec.message();
 }
 

@@ -22,6 +22,14 @@ bool is_ip_address(const std::string& name) {
 
 }  // namespace
 
+std::string tls_handshake_failure(const UpstreamTlsTarget& tls, const std::string& address, const std::string& reason) {
+  std::string message = "TLS handshake with pod " + address + " failed: " + reason;
+  if (!tls.client_certificate) {
+    message += " (if the pod requires a client certificate, name one with grpc-ingress.io/upstream-client-secret)";
+  }
+  return message;
+}
+
 Result<std::shared_ptr<boost::asio::ssl::context>> make_upstream_tls_context(const UpstreamTls& tls) {
   namespace ssl = boost::asio::ssl;
   auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
@@ -107,7 +115,7 @@ void UpstreamConnector::handshake() {
       std::string reason = ec.message();
       long verify = SSL_get_verify_result(self->tls_stream_->native_handle());
       if (verify != X509_V_OK) reason += ": " + std::string(X509_verify_cert_error_string(verify));
-      self->finish(std::nullopt, "TLS handshake with pod " + self->address_ + " failed: " + reason);
+      self->finish(std::nullopt, tls_handshake_failure(*self->tls_, self->address_, reason));
       return;
     }
     self->finish(Transport(std::move(self->tls_stream_)), "");

@@ -25,7 +25,12 @@ struct UpstreamTlsTarget {
   std::vector<std::string> verify_names;  // the certificate must carry one of them
   std::string alpn;                       // "h2" or "http/1.1"
   uint64_t context_id = 0;                // which context, for telling connections apart
+  bool client_certificate = false;        // the context presents one (mTLS)
 };
+
+// "TLS handshake with pod ADDRESS failed: REASON", with a hint when we had
+// no client certificate to offer (a pod that wants one often just closes).
+std::string tls_handshake_failure(const UpstreamTlsTarget& tls, const std::string& address, const std::string& reason);
 
 // The client SSL_CTX for a cluster's upstream TLS: TLS 1.2 and 1.3, the CA
 // (verification on) when there is one, the client certificate when there is one.

@@ -35,7 +35,8 @@ Result<UpstreamTlsTarget> UpstreamPool::tls_target(const UpstreamTls& tls, bool 
                            .sni = tls.sni,
                            .verify_names = tls.verify_names,
                            .alpn = http1 ? "http/1.1" : "h2",
-                           .context_id = it->second.id};
+                           .context_id = it->second.id,
+                           .client_certificate = !tls.cert_pem.empty()};
 }
 
 std::string UpstreamPool::key_of(const Endpoint& endpoint, const UpstreamKind& kind,

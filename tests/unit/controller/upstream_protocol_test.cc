@@ -55,7 +55,7 @@ TlsCertificate test_certificate(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("backend-protocol annotations: ours, then ingress-nginx's, any case; bad values reported",
+TEST_CASE("backend-protocol annotations: ours, then ingress-nginx's, any case, bad values reported",
           "[upstream]") {
   CHECK(options_with({{"grpc-ingress.io/backend-protocol", "grpcs"}}).cluster.backend_protocol ==
         BackendProtocol::kGrpcs);
