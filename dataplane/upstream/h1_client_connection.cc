@@ -244,7 +244,7 @@ void H1ClientConnection::write_more() {
 }
 
 void H1ClientConnection::do_read() {
-  if (reading_ || state_ != State::kConnected) return;
+  if (reading_ || pod_closed_ || state_ != State::kConnected) return;
   if (read_begin_ == read_end_) read_begin_ = read_end_ = 0;
   if (read_end_ == read_buffer_.size()) {
     if (read_begin_ == 0) {
@@ -273,17 +273,11 @@ void H1ClientConnection::do_read() {
         if (ec) {
           bool eof = ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated;
           if (eof && self->stream_ && self->parser_ && self->head_delivered_) {
-            // A body that runs until the connection closes ends here.
-            boost::beast::error_code parse_ec;
-            self->parser_->feed_eof(parse_ec);
-            if (!parse_ec && self->parser_->done()) {
-              self->stream_->response_ended = true;
-              auto stream = self->stream_;
-              if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
-              self->request_done_ = true;  // nothing more can be sent anyway
-              self->close("pod closed the connection after its response");
-              return;
-            }
+            // The response may still be whole: the bytes not parsed yet (the
+            // client is slow) go first, then the close ends the body.
+            self->pod_closed_ = true;
+            self->parse();
+            return;
           }
           std::string reason = eof ? "pod closed the connection" : ec.message();
           if (self->tls_ && self->exchanges_ == 0 && self->response_bytes_ == 0 && !eof) {
@@ -344,7 +338,28 @@ void H1ClientConnection::parse() {
     }
     if (used == 0) break;
   }
-  if (stream_ && parser_ && parser_->done()) maybe_finish_exchange();
+  if (stream_ && parser_ && parser_->done()) {
+    maybe_finish_exchange();
+  } else if (pod_closed_ && stream_ && parser_ && read_begin_ == read_end_ && state_ == State::kConnected) {
+    finish_at_close();
+  }
+}
+
+void H1ClientConnection::finish_at_close() {
+  // A body that runs until the connection closes ends here; any other is cut short.
+  boost::beast::error_code ec;
+  parser_->feed_eof(ec);
+  if (ec || !parser_->done()) {
+    close("pod closed the connection in the middle of its response");
+    return;
+  }
+  auto stream = stream_;
+  stream->response_ended = true;
+  if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
+  request_done_ = true;  // nothing more can be sent anyway
+  stream->upstream_finished();
+  stream_.reset();
+  close("pod closed the connection after its response");
 }
 
 void H1ClientConnection::deliver_head() {
@@ -374,7 +389,7 @@ void H1ClientConnection::maybe_finish_exchange() {
     close("pod answered before the request body was sent");
     return;
   }
-  bool keep = parser_->keep_alive() && !draining_;
+  bool keep = parser_->keep_alive() && !draining_ && !pod_closed_;
   stream_->upstream_finished();
   stream_.reset();
   parser_.reset();

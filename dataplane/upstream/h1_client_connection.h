@@ -97,6 +97,8 @@ class H1ClientConnection : public UpstreamConnection,
   // Both directions of the exchange are over: keep the connection or close it.
   void maybe_finish_exchange();
   void idle_timeout_tick();
+  // The pod closed the connection and every byte it sent is parsed.
+  void finish_at_close();
 
   boost::asio::io_context& io_;
   Endpoint endpoint_;
@@ -117,6 +119,7 @@ class H1ClientConnection : public UpstreamConnection,
   bool head_delivered_ = false;  // the response head went to the router
   uint64_t response_bytes_ = 0;  // bytes from the pod for this exchange
   uint64_t exchanges_ = 0;       // finished on this connection: > 0 means reused
+  bool pod_closed_ = false;      // the pod closed its side; what it sent is still being parsed
 
   bool writing_ = false;
   bool reading_ = false;
