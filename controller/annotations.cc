@@ -1,5 +1,7 @@
 #include "controller/annotations.h"
 
+#include "common/text.h"
+
 #include "common/flags.h"
 
 #include <algorithm>
@@ -12,11 +14,6 @@ namespace {
 
 constexpr std::string_view kPrefix = "grpc-ingress.io/";
 constexpr std::string_view kNginxPrefix = "nginx.ingress.kubernetes.io/";
-
-std::string lower_case(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
 
 std::string trim(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);

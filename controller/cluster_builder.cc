@@ -1,5 +1,7 @@
 #include "controller/cluster_builder.h"
 
+#include "common/text.h"
+
 #include "controller/k8s_names.h"
 #include "dataplane/tls/tls_certificate.h"
 
@@ -48,13 +50,6 @@ void sort_and_dedupe(std::vector<Endpoint>& endpoints) {
   endpoints.erase(std::unique(endpoints.begin(), endpoints.end(), same_address), endpoints.end());
   std::stable_partition(endpoints.begin(), endpoints.end(),
                         [](const Endpoint& endpoint) { return endpoint.ready; });
-}
-
-std::string lower_case(std::string text) {
-  for (char& c : text) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return text;
 }
 
 // The protocol towards the pods: the annotation, else the port's appProtocol

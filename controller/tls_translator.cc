@@ -1,5 +1,7 @@
 #include "controller/tls_translator.h"
 
+#include "common/text.h"
+
 #include "controller/k8s_names.h"
 #include "dataplane/tls/tls_certificate.h"
 
@@ -14,13 +16,6 @@ namespace {
 constexpr const char* kRedirectAnnotations[] = {"grpc-ingress.io/ssl-redirect",
                                                 "nginx.ingress.kubernetes.io/ssl-redirect",
                                                 "nginx.ingress.kubernetes.io/force-ssl-redirect"};
-
-std::string lower_case(std::string text) {
-  for (char& c : text) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return text;
-}
 
 bool redirects(const ObjectMeta& meta) {
   for (const char* annotation : kRedirectAnnotations) {

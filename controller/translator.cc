@@ -1,5 +1,7 @@
 #include "controller/translator.h"
 
+#include "common/text.h"
+
 #include "controller/annotations.h"
 #include "controller/cluster_builder.h"
 #include "controller/k8s_names.h"
@@ -56,13 +58,6 @@ std::optional<std::string> host_problem(const std::string& host) {
     return "not a valid DNS name (a wildcard may only be a leading '*.' label)";
   }
   return std::nullopt;
-}
-
-std::string lower_case(std::string text) {
-  for (char& c : text) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return text;
 }
 
 std::optional<std::string> backend_problem(const IngressBackend& backend) {

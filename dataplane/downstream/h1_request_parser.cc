@@ -1,5 +1,7 @@
 #include "dataplane/downstream/h1_request_parser.h"
 
+#include "common/text.h"
+
 #include <boost/beast/http/error.hpp>
 
 #include <algorithm>
@@ -10,39 +12,30 @@ namespace {
 
 namespace http = boost::beast::http;
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
-  return out;
-}
-
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
   return text;
 }
 
-// The comma-separated tokens of a list-valued header, lower-cased, without
-// parameters ("trailers, deflate;q=0.5" -> "trailers", "deflate").
-std::vector<std::string> tokens(std::string_view value) {
+bool starts_with_no_case(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() && lower_case(text.substr(0, prefix.size())) == prefix;
+}
+
+}  // namespace
+
+std::vector<std::string> header_tokens(std::string_view value) {
   std::vector<std::string> out;
   while (!value.empty()) {
     size_t comma = value.find(',');
     std::string_view item = value.substr(0, comma);
     item = trim(item.substr(0, item.find(';')));
-    if (!item.empty()) out.push_back(lower(item));
+    if (!item.empty()) out.push_back(lower_case(item));
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);
   }
   return out;
 }
-
-bool starts_with_no_case(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() && lower(text.substr(0, prefix.size())) == prefix;
-}
-
-}  // namespace
 
 bool is_h1_hop_by_hop(std::string_view name) {
   static constexpr std::array<std::string_view, 10> kNames = {
@@ -81,7 +74,7 @@ void H1RequestParser::on_request_impl(http::verb method, boost::beast::string_vi
 
 void H1RequestParser::on_field_impl(http::field, boost::beast::string_view name_text,
                                     boost::beast::string_view value, boost::beast::error_code&) {
-  Header header{lower(std::string_view(name_text.data(), name_text.size())),
+  Header header{lower_case(std::string_view(name_text.data(), name_text.size())),
                 std::string(value.data(), value.size())};
   if (is_header_done()) {
     // A chunked body's trailer section.
@@ -119,16 +112,16 @@ void H1RequestParser::on_header_impl(boost::beast::error_code& ec) {
   const std::string* host = nullptr;
   for (const Header& header : raw_headers_) {
     if (header.name == "connection") {
-      for (std::string& option : tokens(header.value)) connection_options.push_back(std::move(option));
+      for (std::string& option : header_tokens(header.value)) connection_options.push_back(std::move(option));
     } else if (header.name == "host") {
       if (host) return refuse(ec, 400, "more than one Host header");
       host = &header.value;
     } else if (header.name == "te") {
-      for (const std::string& coding : tokens(header.value)) {
+      for (const std::string& coding : header_tokens(header.value)) {
         if (coding == "trailers") request_.accepts_trailers = true;
       }
     } else if (header.name == "expect") {
-      if (lower(header.value) == "100-continue") request_.expect_continue = true;
+      if (lower_case(header.value) == "100-continue") request_.expect_continue = true;
     } else if (header.name == "content-type") {
       request_.content_type = header.value;
     }

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace grpc_ingress {
 
@@ -87,6 +89,10 @@ class H1RequestParser : private boost::beast::http::basic_parser<true> {
   int refused_status_ = 0;
   std::string refused_reason_;
 };
+
+// The comma-separated tokens of a list-valued header, lower-cased, without
+// parameters ("trailers, deflate;q=0.5" -> "trailers", "deflate").
+std::vector<std::string> header_tokens(std::string_view value);
 
 // Hop-by-hop fields of HTTP/1.1 that never cross to HTTP/2 (RFC 9110 7.6.1,
 // RFC 9113 8.2.2), besides those the Connection header names.

@@ -1,5 +1,7 @@
 #include "dataplane/upstream/h1_client_connection.h"
 
+#include "common/text.h"
+
 #include "dataplane/downstream/h1_request_parser.h"
 #include "dataplane/downstream/h1_response.h"
 #include "dataplane/h2_headers.h"
@@ -14,14 +16,6 @@ namespace grpc_ingress {
 namespace {
 
 namespace http = boost::beast::http;
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 // Methods whose requests carry a body by convention: an empty one is sent as
 // "content-length: 0" so the pod does not wait for one.
@@ -58,10 +52,11 @@ void H1ResponseParser::on_response_impl(int code, boost::beast::string_view, int
 
 void H1ResponseParser::on_field_impl(http::field, boost::beast::string_view name_text,
                                      boost::beast::string_view value, boost::beast::error_code&) {
-  Header header{lower(std::string_view(name_text.data(), name_text.size())), std::string(value.data(), value.size())};
+  Header header{lower_case(std::string_view(name_text.data(), name_text.size())), std::string(value.data(), value.size())};
   if (is_header_done()) {
-    if (!is_h1_hop_by_hop(header.name) && header.name != "content-length") trailers_.push_back(std::move(header));
-    stream_->response_trailers = trailers_;
+    if (!is_h1_hop_by_hop(header.name) && header.name != "content-length") {
+      stream_->response_trailers.push_back(std::move(header));
+    }
     return;
   }
   headers_.push_back(std::move(header));
@@ -72,15 +67,7 @@ void H1ResponseParser::on_header_impl(boost::beast::error_code&) {
   std::vector<std::string> connection_options;
   for (const Header& header : headers_) {
     if (header.name != "connection") continue;
-    std::string_view rest = header.value;
-    while (!rest.empty()) {
-      auto comma = rest.find(',');
-      std::string_view item = rest.substr(0, comma);
-      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-      if (!item.empty()) connection_options.push_back(lower(item));
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    }
+    for (std::string& option : header_tokens(header.value)) connection_options.push_back(std::move(option));
   }
   stream_->response_status = status_;
   stream_->response_headers.clear();

@@ -56,8 +56,7 @@ class H1ResponseParser : private boost::beast::http::basic_parser<false> {
   size_t room_ = 0;
   size_t body_taken_ = 0;
   int status_ = 0;
-  HeaderList headers_;
-  HeaderList trailers_;
+  HeaderList headers_;  // the head's fields until it is complete
 };
 
 // One HTTP/1.1 client connection to a pod (cleartext, or TLS with ALPN
