@@ -117,6 +117,11 @@ const std::map<std::string, FlagSpec>& specs() {
       {"shutdown-grace", {false, [](F& f, const std::string& v) { return parse_duration(v, f.shutdown_grace); }, "then wait at most this long for in-flight streams (default 25s)"}},
       {"http1-idle-timeout", {false, [](F& f, const std::string& v) { return parse_duration(v, f.http1_idle_timeout); }, "HTTP/1.1: close a connection idle between requests this long; also the time to send a request head (default 60s)"}},
       {"http1-max-body-size", {false, [](F& f, const std::string& v) { return parse_size(v, f.http1_max_body_size); }, "HTTP/1.1: largest request body, larger gets 413 (default 64Mi)"}},
+      {"stream-window", {false, [](F& f, const std::string& v) { return parse_size(v, f.stream_window); }, "HTTP/2 flow-control window per stream, to clients and pods: the most one stream holds in the proxy each way (default 256Ki)"}},
+      {"max-connection-buffer", {false, [](F& f, const std::string& v) { return parse_size(v, f.max_connection_buffer); }, "body bytes held for one client connection's streams; over it, its streams holding the most are reset (default 32Mi)"}},
+      {"max-worker-buffer", {false, [](F& f, const std::string& v) { return parse_size(v, f.max_worker_buffer); }, "body bytes held per worker thread; over it, the streams holding the most are reset (default 64Mi)"}},
+      {"max-consecutive-empty-frames", {false, [](F& f, const std::string& v) { return parse_int(v, f.max_consecutive_empty_frames); }, "HTTP/2: more DATA/HEADERS/CONTINUATION frames without payload in a row ends the connection with ENHANCE_YOUR_CALM (default 1)"}},
+      {"max-outbound-control-frames", {false, [](F& f, const std::string& v) { return parse_int(v, f.max_outbound_control_frames); }, "HTTP/2: PING/SETTINGS acks owed to a client that does not read before it is cut off (default 1000)"}},
       {"election-id", text(&F::election_id, "name of the leader-election Lease (default grpc-ingress-leader)")},
       {"leader-election-namespace", text(&F::leader_election_namespace, "namespace of the Lease (default: the pod's)")},
       {"leader-election-lease-duration", {false, [](F& f, const std::string& v) { return parse_duration(v, f.leader_election_lease_duration); }, "a Lease not renewed this long may be taken over (default 15s)"}},
@@ -177,6 +182,16 @@ Result<Flags> parse_flags(const std::vector<std::string>& args) {
   if (!flags.kubeconfig.empty() && !flags.manifests.empty()) {
     return Error{"--kubeconfig and --manifests exclude each other"};
   }
+  if (flags.stream_window < 16 * 1024 || flags.stream_window > 0x7fffffff) {
+    return Error{"--stream-window must be between 16Ki and 2Gi-1 bytes"};
+  }
+  if (flags.max_connection_buffer < flags.stream_window) {
+    return Error{"--max-connection-buffer must be at least --stream-window (one stream's worth)"};
+  }
+  if (flags.max_worker_buffer < flags.max_connection_buffer) {
+    return Error{"--max-worker-buffer must be at least --max-connection-buffer"};
+  }
+  if (flags.max_outbound_control_frames < 1) return Error{"--max-outbound-control-frames must be at least 1"};
   // client-go's rule: the leader must step down before its Lease can expire,
   // and must have had more than one try to renew before that.
   if (flags.leader_election_renew_deadline >= flags.leader_election_lease_duration) {

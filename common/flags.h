@@ -50,6 +50,15 @@ struct Flags {
   // head), and the largest request body (413 beyond).
   std::chrono::milliseconds http1_idle_timeout{60000};
   uint64_t http1_max_body_size = 64ull * 1024 * 1024;
+  // Isolation and abuse limits (README "Security"): the HTTP/2 stream window
+  // both ways (what one stream may hold in the proxy), body bytes held per
+  // client connection and per worker, consecutive frames without payload,
+  // and PING/SETTINGS acks owed to a client that does not read.
+  uint64_t stream_window = 256 * 1024;
+  uint64_t max_connection_buffer = 32ull * 1024 * 1024;
+  uint64_t max_worker_buffer = 64ull * 1024 * 1024;
+  int max_consecutive_empty_frames = 1;
+  int max_outbound_control_frames = 1000;
   // TLS: the Secret ("namespace/name") that answers hosts without a
   // certificate (default: a self-signed one made at start-up), and the port
   // ssl-redirect sends HTTP/1.1 clients to (443: left out of the URL).

@@ -154,6 +154,12 @@ int run(const Flags& flags) {
   dataplane_options.downstream.stream_idle_timeout = flags.stream_idle_timeout;
   dataplane_options.downstream.http1_idle_timeout = flags.http1_idle_timeout;
   dataplane_options.downstream.http1_max_body_bytes = flags.http1_max_body_size;
+  dataplane_options.downstream.stream_window = static_cast<uint32_t>(flags.stream_window);
+  dataplane_options.upstream.stream_window = static_cast<uint32_t>(flags.stream_window);
+  dataplane_options.downstream.max_connection_buffer_bytes = flags.max_connection_buffer;
+  dataplane_options.downstream.max_worker_buffer_bytes = flags.max_worker_buffer;
+  dataplane_options.downstream.max_consecutive_empty_frames = static_cast<uint32_t>(flags.max_consecutive_empty_frames);
+  dataplane_options.downstream.max_outbound_control_frames = static_cast<uint32_t>(flags.max_outbound_control_frames);
   Dataplane dataplane(dataplane_options);
   if (auto status = dataplane.start(); !status) {
     spdlog::error("{}", status.error().message);

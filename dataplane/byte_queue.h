@@ -1,5 +1,7 @@
 #pragma once
 
+#include "dataplane/buffer_account.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <algorithm>
@@ -10,9 +12,17 @@ namespace grpc_ingress {
 
 // FIFO of bytes for one direction of one stream. Its size is bounded by the
 // HTTP/2 flow-control window we grant the sender: bytes leave the queue before
-// the window is reopened, so it never grows past the window.
+// the stream's window is reopened, so it never grows past the window. Every
+// byte held is counted in `account` (the stream's), if given.
 class ByteQueue {
  public:
+  explicit ByteQueue(BufferAccount* account = nullptr) : account_(account) {}
+  ByteQueue(const ByteQueue&) = delete;
+  ByteQueue& operator=(const ByteQueue&) = delete;
+  ~ByteQueue() {
+    if (account_) account_->remove(size());
+  }
+
   size_t size() const { return data_.size() - head_; }
   bool empty() const { return size() == 0; }
 
@@ -22,6 +32,7 @@ class ByteQueue {
       head_ = 0;
     }
     data_.append(reinterpret_cast<const char*>(bytes), n);
+    if (account_) account_->add(n);
   }
 
   // Moves up to `max` bytes into `out`; returns how many.
@@ -29,6 +40,7 @@ class ByteQueue {
     size_t n = std::min(max, size());
     std::memcpy(out, data_.data() + head_, n);
     head_ += n;
+    if (account_) account_->remove(n);
     if (head_ == data_.size()) {
       data_.clear();
       head_ = 0;
@@ -44,15 +56,18 @@ class ByteQueue {
     data_.erase(0, head_);
     head_ = 0;
     data_.insert(0, bytes);
+    if (account_) account_->add(bytes.size());
   }
 
   void clear() {
+    if (account_) account_->remove(size());
     data_.clear();
     data_.shrink_to_fit();
     head_ = 0;
   }
 
  private:
+  BufferAccount* account_;
   std::string data_;
   size_t head_ = 0;
 };

@@ -46,6 +46,8 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
   std::map<std::string, RouteTotals> routes;
   std::map<std::string, ClusterTotals> clusters;
   uint64_t downstream_errors = 0, upstream_errors = 0, tls_handshake_failures = 0;
+  uint64_t buffered_bytes = 0;
+  std::array<uint64_t, kBufferBudgets> buffer_resets{};
   std::array<uint64_t, kDownstreamProtocols> connections_total{};
   std::array<int64_t, kDownstreamProtocols> open_connections{};
   int64_t upstream_connections = 0;
@@ -76,6 +78,8 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
       open_connections[i] += read(stats.downstream_open_by_protocol[i]);
     }
     downstream_errors += read(stats.downstream_protocol_errors);
+    buffered_bytes += read(stats.buffered_bytes);
+    for (size_t i = 0; i < kBufferBudgets; ++i) buffer_resets[i] += read(stats.buffer_resets[i]);
     tls_handshake_failures += read(stats.tls_handshake_failures);
     upstream_errors += read(stats.upstream_protocol_errors);
     upstream_connections += read(stats.upstream_connections);
@@ -165,6 +169,15 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
              "Connections closed for an HTTP/2 protocol error, by side (downstream: a client; upstream: a pod).");
   out.sample("grpc_ingress_protocol_errors_total", {{"side", "downstream"}}, static_cast<double>(downstream_errors));
   out.sample("grpc_ingress_protocol_errors_total", {{"side", "upstream"}}, static_cast<double>(upstream_errors));
+  out.family("grpc_ingress_buffered_bytes", "gauge",
+             "Request and response body bytes the proxy holds for streams now (bounded per stream by the "
+             "stream window, and by --max-connection-buffer and --max-worker-buffer).");
+  out.sample("grpc_ingress_buffered_bytes", static_cast<double>(buffered_bytes));
+  out.family("grpc_ingress_buffer_resets_total", "counter",
+             "Streams reset because they held the most buffered bytes when a budget was exceeded, by budget.");
+  out.sample("grpc_ingress_buffer_resets_total", {{"budget", "connection"}},
+             static_cast<double>(buffer_resets[kBudgetConnection]));
+  out.sample("grpc_ingress_buffer_resets_total", {{"budget", "worker"}}, static_cast<double>(buffer_resets[kBudgetWorker]));
   out.family("grpc_ingress_stream_resets_total", "counter",
              "Streams closed with an HTTP/2 error code, by side and code.");
   for (size_t i = 0; i < kResetReasons; ++i) {

@@ -4,14 +4,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace grpc_ingress {
 namespace {
 constexpr uint32_t kH2InternalError = 0x2;
+constexpr uint32_t kH2EnhanceYourCalm = 0xb;
 }
 
 ProxyStream::ProxyStream(uint64_t connection_id, int32_t downstream_id,
-                         std::weak_ptr<DownstreamSide> downstream)
-    : downstream_(std::move(downstream)),
+                         std::weak_ptr<DownstreamSide> downstream,
+                         std::shared_ptr<BufferAccount> connection_buffers)
+    : connection_buffers_(std::move(connection_buffers)),
+      downstream_(std::move(downstream)),
       downstream_id_(downstream_id),
       log_prefix_("[C" + std::to_string(connection_id) + "][S" + std::to_string(downstream_id) + "]") {}
 
@@ -121,6 +126,37 @@ void ProxyStream::cancel_upstream() {
     upstream_finished();
     upstream->cancel(*this);
   }
+}
+
+void ProxyStream::shed(const std::string& why) {
+  spdlog::info("{} {} {}: resetting the stream, which holds {} bytes", log_prefix_, path, why, buffered_bytes());
+  cancel_upstream();
+  // Nobody will forward these: the windows they hold die with the stream.
+  request_body.clear();
+  bool answered = response_started;
+  response_body.clear();
+  if (!answered) {
+    fail(GrpcStatus::kResourceExhausted, why);
+    return;
+  }
+  stop_timers();
+  response_ended = true;
+  response_trailers.clear();
+  if (auto side = downstream()) side->reset(*this, kH2EnhanceYourCalm);
+}
+
+size_t shed_largest_streams(std::vector<std::shared_ptr<ProxyStream>>& streams, const BufferAccount& account,
+                            const std::string& why) {
+  std::sort(streams.begin(), streams.end(),
+            [](const auto& a, const auto& b) { return a->buffered_bytes() > b->buffered_bytes(); });
+  size_t shed = 0;
+  for (const auto& stream : streams) {
+    if (!account.over_limit()) break;
+    if (stream->buffered_bytes() == 0) continue;
+    stream->shed(why);
+    ++shed;
+  }
+  return shed;
 }
 
 void ProxyStream::upstream_started() {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/route_table.h"
+#include "dataplane/buffer_account.h"
 #include "dataplane/byte_queue.h"
 #include "dataplane/endpoint_state.h"
 #include "dataplane/grpc.h"
@@ -55,8 +56,14 @@ class UpstreamSide {
 // One request/response exchange between a downstream stream and an upstream
 // stream. Owned by shared_ptr from both sessions; worker thread only.
 class ProxyStream {
+  // First, so that the body queues below are counted from their start to their end.
+  std::shared_ptr<BufferAccount> connection_buffers_;  // the client connection's; null: not counted
+  BufferAccount buffered_{connection_buffers_.get()};
+
  public:
-  ProxyStream(uint64_t connection_id, int32_t downstream_id, std::weak_ptr<DownstreamSide> downstream);
+  // `connection_buffers`: the client connection's account of buffered body bytes.
+  ProxyStream(uint64_t connection_id, int32_t downstream_id, std::weak_ptr<DownstreamSide> downstream,
+              std::shared_ptr<BufferAccount> connection_buffers = nullptr);
   ~ProxyStream();
 
   // "[C12][S3]" for log lines.
@@ -67,7 +74,7 @@ class ProxyStream {
   std::string method, scheme, authority, path;
   HeaderList request_headers;  // regular headers, in arrival order
   size_t request_header_bytes = 0;
-  ByteQueue request_body;
+  ByteQueue request_body{&buffered_};
   bool request_ended = false;
   HeaderList request_trailers;
   bool grpc = false;  // gRPC, or gRPC-Web translated to gRPC for the pod
@@ -80,7 +87,7 @@ class ProxyStream {
   HeaderList response_headers;
   bool response_started = false;  // headers handed to the downstream side
   bool trailers_only = false;     // the headers end the response
-  ByteQueue response_body;
+  ByteQueue response_body{&buffered_};
   bool response_ended = false;
   HeaderList response_trailers;
 
@@ -177,6 +184,13 @@ class ProxyStream {
   // Cancels the pod's stream if it still runs (client gone, deadline passed).
   void cancel_upstream();
 
+  // Body bytes held for either side (request and response queues).
+  uint64_t buffered_bytes() const { return buffered_.bytes(); }
+  // A buffer budget was exceeded and this stream holds the most: drop its
+  // bytes, stop the pod's stream and end it towards the client with
+  // RESOURCE_EXHAUSTED (nothing answered yet) or RST_STREAM ENHANCE_YOUR_CALM.
+  void shed(const std::string& why);
+
  private:
   // Bytes in on one side vs. bytes queued for the other, so credits keep the
   // windows exact when gRPC-Web text changes the size (identity otherwise).
@@ -208,5 +222,10 @@ class ProxyStream {
   int32_t downstream_id_;
   std::string log_prefix_;
 };
+
+// Sheds the streams holding the most buffered bytes, largest first, until
+// `account` is within its limit; returns how many were reset.
+size_t shed_largest_streams(std::vector<std::shared_ptr<ProxyStream>>& streams, const BufferAccount& account,
+                            const std::string& why);
 
 }  // namespace grpc_ingress

@@ -64,6 +64,9 @@ inline constexpr size_t kResetReasons = 15;
 std::string reset_reason_label(size_t slot);
 size_t reset_reason_slot(uint32_t h2_error_code);
 
+// Which buffer budget made the proxy reset a stream.
+enum BufferBudget : size_t { kBudgetConnection, kBudgetWorker, kBufferBudgets };
+
 // The stats one worker keeps. The maps change only when a table is applied
 // (the worker) and are read by scrapes (the admin thread): both take the
 // mutex; the request path only touches atomics through resolved pointers.
@@ -101,6 +104,10 @@ class WorkerStats {
   std::atomic<int64_t> upstream_connections{0};
   std::array<std::atomic<uint64_t>, kResetReasons> downstream_resets{};  // by the client
   std::array<std::atomic<uint64_t>, kResetReasons> upstream_resets{};    // by a pod
+  // Body bytes held for streams now, and streams reset for holding the most
+  // when a budget was exceeded.
+  std::atomic<uint64_t> buffered_bytes{0};
+  std::array<std::atomic<uint64_t>, kBufferBudgets> buffer_resets{};
 
  private:
   mutable std::mutex mutex_;

@@ -15,7 +15,17 @@ namespace grpc_ingress {
 
 Worker::Worker(int index, const DownstreamOptions& downstream, const UpstreamOptions& upstream,
                EndpointStates& states)
-    : index_(index),
+    : buffers_(nullptr, downstream.max_worker_buffer_bytes,
+               [this] {
+                 // Called while bytes are being queued: reset streams once that call is over.
+                 if (budget_check_scheduled_) return;
+                 budget_check_scheduled_ = true;
+                 boost::asio::post(io_, [this] {
+                   budget_check_scheduled_ = false;
+                   enforce_buffer_budget();
+                 });
+               }),
+      index_(index),
       work_(boost::asio::make_work_guard(io_)),
       downstream_options_(downstream),
       random_(std::random_device{}()),
@@ -28,9 +38,47 @@ Worker::Worker(int index, const DownstreamOptions& downstream, const UpstreamOpt
             &stats_),
       router_(io_, pool_, stats_, states, downstream.stream_idle_timeout, random_()) {
   if (index == 0) health_checker_.emplace(io_, pool_, states);
+  buffers_.mirror_into(&stats_.buffered_bytes);
 }
 
-Worker::~Worker() { stop(); }
+Worker::~Worker() {
+  stop();
+  // Streams still referenced by queued handlers die with io_, after stats_.
+  buffers_.mirror_into(nullptr);
+  buffers_.forget_owner();
+}
+
+std::shared_ptr<BufferAccount> Worker::new_connection_buffers(std::weak_ptr<DownstreamConnection> connection) {
+  auto account = std::make_shared<BufferAccount>(&buffers_, downstream_options_.max_connection_buffer_bytes);
+  std::weak_ptr<BufferAccount> weak_account = account;  // no cycle through its own callback
+  account->set_on_over_limit([this, connection, weak_account] {
+    // Called while bytes are being queued: reset streams once that call is over.
+    boost::asio::post(io_, [this, connection, weak_account] {
+      auto live = connection.lock();
+      auto account = weak_account.lock();
+      if (!live || !account || !account->over_limit()) return;
+      std::vector<std::shared_ptr<ProxyStream>> streams;
+      live->collect_buffering_streams(streams);
+      bump(stats_.buffer_resets[kBudgetConnection],
+           shed_largest_streams(streams, *account, "over the buffer budget of its connection (--max-connection-buffer)"));
+    });
+  });
+  return account;
+}
+
+void Worker::enforce_buffer_budget() {
+  if (!buffers_.over_limit()) return;
+  std::vector<std::shared_ptr<ProxyStream>> streams;
+  for (auto& [_, entry] : connections_) {
+    if (auto connection = entry.connection.lock()) connection->collect_buffering_streams(streams);
+  }
+  size_t shed = shed_largest_streams(streams, buffers_, "over the buffer budget of its worker (--max-worker-buffer)");
+  bump(stats_.buffer_resets[kBudgetWorker], shed);
+  if (buffers_.over_limit()) {
+    spdlog::warn("worker {}: {} bytes buffered, over --max-worker-buffer {}, held by no client stream",
+                 index_, buffers_.bytes(), buffers_.limit());
+  }
+}
 
 void Worker::start() {
   thread_ = std::thread([this] {

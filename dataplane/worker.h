@@ -2,6 +2,7 @@
 
 #include "common/route_table.h"
 #include "dataplane/transport.h"
+#include "dataplane/buffer_account.h"
 #include "dataplane/downstream/downstream_connection.h"
 #include "dataplane/endpoint_state.h"
 #include "dataplane/health_checker.h"
@@ -67,6 +68,10 @@ class Worker {
   // headers forwarded to the pod.
   void assign_request_id(ProxyStream& stream);
   void session_closed(uint64_t id);
+  // The account of body bytes held for the streams of `connection`, counted
+  // into this worker's. Over --max-connection-buffer, the connection's
+  // streams holding the most are reset.
+  std::shared_ptr<BufferAccount> new_connection_buffers(std::weak_ptr<DownstreamConnection> connection);
   // GOAWAY to every client; running streams go on.
   void shutdown_sessions();
 
@@ -78,6 +83,13 @@ class Worker {
   size_t connection_count() const { return connection_count_.load(std::memory_order_relaxed); }
 
  private:
+  // Resets the streams of this worker holding the most buffered bytes until
+  // the worker is within --max-worker-buffer again.
+  void enforce_buffer_budget();
+
+  // First: destroyed last, after every stream whose bytes it counts.
+  BufferAccount buffers_;
+  bool budget_check_scheduled_ = false;
   int index_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

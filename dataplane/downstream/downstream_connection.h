@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 namespace grpc_ingress {
 
@@ -19,7 +21,21 @@ struct DownstreamOptions {
   // connection may wait for the next request's head (keep-alive idle).
   uint64_t http1_max_body_bytes = 64ull * 1024 * 1024;
   std::chrono::milliseconds http1_idle_timeout{60000};
+  // Body bytes held for streams (both directions; a stream holds at most its
+  // window): per client connection and per worker. Over either, the streams
+  // holding the most are reset.
+  uint64_t max_connection_buffer_bytes = 32ull * 1024 * 1024;
+  uint64_t max_worker_buffer_bytes = 64ull * 1024 * 1024;
+  // HTTP/2 abuse: more consecutive DATA/HEADERS/CONTINUATION frames without
+  // payload (and without END_STREAM) than this ends the connection.
+  uint32_t max_consecutive_empty_frames = 1;
+  // Control frames we owe a client that does not read (PING and SETTINGS acks).
+  uint32_t max_outbound_control_frames = 1000;
+  // After a fatal protocol error, how long the GOAWAY may take to leave.
+  std::chrono::milliseconds goaway_linger{1000};
 };
+
+class ProxyStream;
 
 // What speaks on an accepted client connection: the protocol detector, then
 // the HTTP/2 or HTTP/1.1 session it hands the connection to. Worker thread only.
@@ -28,6 +44,8 @@ class DownstreamConnection {
   virtual ~DownstreamConnection() = default;
   // Graceful: take no new requests, finish the running ones, then close.
   virtual void shutdown() = 0;
+  // Adds the streams it serves that hold buffered body bytes (budget enforcement).
+  virtual void collect_buffering_streams(std::vector<std::shared_ptr<ProxyStream>>&) {}
 };
 
 // Which protocol a client connection speaks, for metrics.

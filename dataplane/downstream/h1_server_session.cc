@@ -32,6 +32,7 @@ H1ServerSession::H1ServerSession(Worker& worker, Transport transport, const Down
 H1ServerSession::~H1ServerSession() = default;
 
 void H1ServerSession::start(std::string_view received) {
+  buffers_ = worker_.new_connection_buffers(weak_from_this());
   transport_.set_no_delay();
   spdlog::debug("{} HTTP/1.1 from {} on worker {}", log_prefix_, transport_.peer(), worker_.index());
   input_.assign(received);
@@ -194,7 +195,7 @@ void H1ServerSession::process_input() {
 
 void H1ServerSession::on_request_head() {
   H1Request& request = parser_->request();
-  auto stream = std::make_shared<ProxyStream>(id_, ++requests_, weak_from_this());
+  auto stream = std::make_shared<ProxyStream>(id_, ++requests_, weak_from_this(), buffers_);
   stream->method = request.method;
   stream->scheme = transport_.tls() ? "https" : "http";
   stream->downstream_tls = transport_.tls();
@@ -267,7 +268,7 @@ void H1ServerSession::on_parse_error(const boost::beast::error_code& ec) {
 }
 
 void H1ServerSession::begin_local_exchange() {
-  auto stream = std::make_shared<ProxyStream>(id_, ++requests_, weak_from_this());
+  auto stream = std::make_shared<ProxyStream>(id_, ++requests_, weak_from_this(), buffers_);
   if (parser_) {
     const H1Request& request = parser_->request();
     stream->method = request.method;

@@ -45,6 +45,10 @@ class H1ServerSession : public DownstreamSide,
   void request_body_consumed(ProxyStream& stream, size_t bytes) override;
   void reset(ProxyStream& stream, uint32_t h2_error_code) override;
 
+  void collect_buffering_streams(std::vector<std::shared_ptr<ProxyStream>>& out) override {
+    if (exchange_ && exchange_->stream->buffered_bytes() > 0) out.push_back(exchange_->stream);
+  }
+
  private:
   // The exchange in progress: one request and its response.
   struct Exchange {
@@ -101,6 +105,7 @@ class H1ServerSession : public DownstreamSide,
   static constexpr size_t kReadChunk = 16 * 1024;  // what one read brings at most
   std::optional<H1RequestParser> parser_;  // the request being read
   std::optional<Exchange> exchange_;
+  std::shared_ptr<BufferAccount> buffers_;  // body bytes held for its streams
   std::string output_;  // being written
   int32_t requests_ = 0;
 

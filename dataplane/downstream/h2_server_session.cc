@@ -17,6 +17,10 @@ std::string_view view(const uint8_t* p, size_t n) { return {reinterpret_cast<con
 
 bool is_trailers(const nghttp2_frame* frame) { return frame->headers.cat == NGHTTP2_HCAT_HEADERS; }
 
+int on_begin_frame_cb(nghttp2_session*, const nghttp2_frame_hd* hd, void* user_data) {
+  return self(user_data)->on_begin_frame(hd->type, hd->flags, hd->length);
+}
+
 int on_begin_headers_cb(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   return self(user_data)->on_begin_request(frame->hd.stream_id);
@@ -34,8 +38,13 @@ int on_frame_recv_cb(nghttp2_session*, const nghttp2_frame* frame, void* user_da
   switch (frame->hd.type) {
     case NGHTTP2_HEADERS:
       return self(user_data)->on_headers_complete(frame->hd.stream_id, is_trailers(frame), end_stream);
-    case NGHTTP2_DATA:
+    case NGHTTP2_DATA: {
+      if (frame->hd.flags & NGHTTP2_FLAG_PADDED) {
+        int rv = self(user_data)->on_data_frame(frame->hd.flags, frame->hd.length - frame->data.padlen);
+        if (rv != 0) return rv;
+      }
       return end_stream ? self(user_data)->on_data_end(frame->hd.stream_id) : 0;
+    }
     default:
       return 0;
   }
@@ -67,6 +76,7 @@ nghttp2_session_callbacks* server_callbacks() {
   static nghttp2_session_callbacks* callbacks = [] {
     nghttp2_session_callbacks* cbs;
     nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame_cb);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers_cb);
     nghttp2_session_callbacks_set_on_header_callback(cbs, on_header_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv_cb);
@@ -93,6 +103,7 @@ H2ServerSession::~H2ServerSession() {
 }
 
 void H2ServerSession::start(std::string_view received) {
+  buffers_ = worker_.new_connection_buffers(weak_from_this());
   transport_.set_no_delay();
   spdlog::debug("{} HTTP/2 from {} on worker {}", log_prefix_, transport_.peer(), worker_.index());
 
@@ -100,6 +111,8 @@ void H2ServerSession::start(std::string_view received) {
   nghttp2_option_new(&option);
   // Window updates are sent only once the pod has taken the bytes: back-pressure.
   nghttp2_option_set_no_auto_window_update(option, 1);
+  // PING and SETTINGS acks owed to a client that does not read: NGHTTP2_ERR_FLOODED beyond.
+  nghttp2_option_set_max_outbound_ack(option, options_.max_outbound_control_frames);
   int rv = nghttp2_session_server_new2(&session_, server_callbacks(), this, option);
   nghttp2_option_del(option);
   if (rv != 0) {
@@ -131,8 +144,37 @@ std::shared_ptr<ProxyStream> H2ServerSession::find(int32_t stream_id) {
   return it == streams_.end() ? nullptr : it->second;
 }
 
+int H2ServerSession::on_begin_frame(uint8_t type, uint8_t flags, size_t length) {
+  switch (type) {
+    case NGHTTP2_HEADERS:
+    case NGHTTP2_CONTINUATION:
+      return count_frame(length == 0);
+    case NGHTTP2_DATA:
+      // Padding hides an empty payload: those are counted once received (on_data_frame).
+      if (flags & NGHTTP2_FLAG_PADDED) return 0;
+      return on_data_frame(flags, length);
+    default:
+      return 0;
+  }
+}
+
+int H2ServerSession::on_data_frame(uint8_t flags, size_t payload) {
+  // An empty DATA frame that ends the stream is how many clients half-close.
+  return count_frame(payload == 0 && !(flags & NGHTTP2_FLAG_END_STREAM));
+}
+
+int H2ServerSession::count_frame(bool empty) {
+  if (!empty) {
+    consecutive_empty_frames_ = 0;
+    return 0;
+  }
+  if (++consecutive_empty_frames_ <= options_.max_consecutive_empty_frames) return 0;
+  abuse_ = "frames without payload, one after another";
+  return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
 int H2ServerSession::on_begin_request(int32_t stream_id) {
-  auto stream = std::make_shared<ProxyStream>(id_, stream_id, weak_from_this());
+  auto stream = std::make_shared<ProxyStream>(id_, stream_id, weak_from_this(), buffers_);
   stream->downstream_tls = transport_.tls();
   streams_[stream_id] = std::move(stream);
   return 0;
@@ -181,16 +223,19 @@ int H2ServerSession::on_headers_complete(int32_t stream_id, bool trailers, bool 
 }
 
 int H2ServerSession::on_data(int32_t stream_id, const uint8_t* data, size_t len) {
+  // Isolation: the connection window comes back as soon as the bytes are held
+  // (the stream's account bounds them); only the stream's waits for the pod.
+  nghttp2_session_consume_connection(session_, len);
   auto stream = find(stream_id);
   if (!stream || stream->response_ended) {
-    // Nobody will forward these bytes: give the window back at once.
-    nghttp2_session_consume(session_, stream_id, len);
+    // Nobody will forward these bytes: give the stream's window back too.
+    nghttp2_session_consume_stream(session_, stream_id, len);
     return 0;
   }
   stream->bytes_in += len;
   stream->touch();
   if (!stream->take_request_body(data, len)) {
-    nghttp2_session_consume(session_, stream_id, len);
+    nghttp2_session_consume_stream(session_, stream_id, len);
     return 0;
   }
   if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
@@ -228,15 +273,10 @@ int H2ServerSession::on_stream_close(int32_t stream_id, uint32_t error_code) {
   }
   if (!stream->method.empty()) record_request(*stream, error_code);
   stream->cancel_upstream();
-  // Return the windows held by bytes that will never be forwarded.
-  if (!stream->request_body.empty()) {
-    nghttp2_session_consume(session_, stream_id, stream->request_body.size());
-    stream->request_body.clear();
-  }
-  if (!stream->response_body.empty()) {
-    if (stream->upstream) stream->upstream->response_body_consumed(*stream, stream->response_body.size());
-    stream->response_body.clear();
-  }
+  // Bytes that will never be forwarded; the connection windows they came
+  // through were returned when they arrived.
+  stream->request_body.clear();
+  stream->response_body.clear();
   stream->upstream.reset();  // breaks the stream <-> connection cycle
   return 0;
 }
@@ -293,7 +333,7 @@ void H2ServerSession::response_data_ready(ProxyStream& stream) {
 
 void H2ServerSession::request_body_consumed(ProxyStream& stream, size_t bytes) {
   if (stream.closed || closed_) return;
-  nghttp2_session_consume(session_, stream.downstream_id(), bytes);
+  nghttp2_session_consume_stream(session_, stream.downstream_id(), bytes);
   schedule_flush();
 }
 
@@ -318,17 +358,42 @@ void H2ServerSession::do_read() {
 void H2ServerSession::handle_input(const uint8_t* data, size_t n) {
   ssize_t rv = nghttp2_session_mem_recv(session_, data, n);
   if (rv < 0) {
-    bump(worker_.stats().downstream_protocol_errors);
-    spdlog::info("{} HTTP/2 protocol error from client: {}", log_prefix_,
-                 nghttp2_strerror(static_cast<int>(rv)));
-    // nghttp2 has queued a GOAWAY where the error allows one; send it, then close.
-    nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
-    flush();
+    if (abuse_) {
+      terminate(NGHTTP2_ENHANCE_YOUR_CALM, abuse_);
+    } else if (rv == NGHTTP2_ERR_FLOODED) {
+      terminate(NGHTTP2_ENHANCE_YOUR_CALM, "flood: more than " +
+                                               std::to_string(options_.max_outbound_control_frames) +
+                                               " PING/SETTINGS acks it does not read, or too many resets");
+    } else {
+      terminate(NGHTTP2_PROTOCOL_ERROR, nghttp2_strerror(static_cast<int>(rv)));
+    }
     return;
   }
   flush();
   if (!closed_) do_read();
 }
+
+void H2ServerSession::terminate(uint32_t h2_error_code, const std::string& reason) {
+  bump(worker_.stats().downstream_protocol_errors);
+  spdlog::info("{} HTTP/2 protocol error from client {}: {}; GOAWAY {}", log_prefix_, transport_.peer(), reason,
+               nghttp2_http2_strerror(h2_error_code));
+  // nghttp2 may have queued its own GOAWAY; the first one queued is sent.
+  nghttp2_session_terminate_session(session_, h2_error_code);
+  linger_timer_.emplace(transport_.get_executor());
+  linger_timer_->expires_after(options_.goaway_linger);
+  linger_timer_->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self_ptr = weak.lock();
+    if (!ec && self_ptr) self_ptr->close("GOAWAY not taken in time");
+  });
+  flush();  // closes once the GOAWAY is written
+}
+
+void H2ServerSession::collect_buffering_streams(std::vector<std::shared_ptr<ProxyStream>>& out) {
+  for (const auto& [_, stream] : streams_) {
+    if (stream->buffered_bytes() > 0) out.push_back(stream);
+  }
+}
+
 
 void H2ServerSession::schedule_flush() {
   if (flush_scheduled_ || closed_) return;
@@ -377,6 +442,7 @@ void H2ServerSession::close(const std::string& reason) {
   closed_ = true;
   spdlog::debug("{} closed: {}", log_prefix_, reason);
   transport_.close();
+  if (linger_timer_) linger_timer_->cancel();
   auto streams = std::move(streams_);
   streams_.clear();
   for (auto& [_, stream] : streams) {
@@ -384,9 +450,7 @@ void H2ServerSession::close(const std::string& reason) {
     stream->closed = true;
     stream->stop_timers();
     stream->cancel_upstream();
-    if (!stream->response_body.empty() && stream->upstream) {
-      stream->upstream->response_body_consumed(*stream, stream->response_body.size());
-    }
+    stream->request_body.clear();
     stream->response_body.clear();
     stream->upstream.reset();
   }

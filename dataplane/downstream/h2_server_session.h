@@ -4,10 +4,13 @@
 #include "dataplane/downstream/downstream_connection.h"
 #include "dataplane/proxy_stream.h"
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -41,6 +44,9 @@ class H2ServerSession : public DownstreamSide,
 
   // nghttp2 callbacks (the .cc file's static trampolines call these).
   int on_begin_request(int32_t stream_id);
+  // Frame headers and DATA frames, to spot floods of frames without payload.
+  int on_begin_frame(uint8_t type, uint8_t flags, size_t length);
+  int on_data_frame(uint8_t flags, size_t payload);
   int on_header(int32_t stream_id, bool trailers, std::string_view name, std::string_view value);
   int on_headers_complete(int32_t stream_id, bool trailers, bool end_stream);
   int on_data(int32_t stream_id, const uint8_t* data, size_t len);
@@ -56,6 +62,12 @@ class H2ServerSession : public DownstreamSide,
   void schedule_flush();
   void close(const std::string& reason);
   std::shared_ptr<ProxyStream> find(int32_t stream_id);
+  // A DATA/HEADERS/CONTINUATION frame with (`empty`) or without an empty payload.
+  int count_frame(bool empty);
+  // Ends the connection for abuse: GOAWAY with `h2_error_code`, then close at
+  // the latest after goaway_linger (a client that does not read never takes it).
+  void terminate(uint32_t h2_error_code, const std::string& reason);
+  void collect_buffering_streams(std::vector<std::shared_ptr<ProxyStream>>& out) override;
 
   Worker& worker_;
   Transport transport_;
@@ -68,6 +80,10 @@ class H2ServerSession : public DownstreamSide,
   bool writing_ = false;
   bool flush_scheduled_ = false;
   std::string write_buffer_;
+  uint32_t consecutive_empty_frames_ = 0;
+  const char* abuse_ = nullptr;  // why the connection is being cut off, if it is
+  std::optional<boost::asio::steady_timer> linger_timer_;
+  std::shared_ptr<BufferAccount> buffers_;  // body bytes held for this connection's streams
 
   std::map<int32_t, std::shared_ptr<ProxyStream>> streams_;
 };

@@ -4,7 +4,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 
 namespace grpc_ingress {
 namespace {
@@ -14,10 +16,30 @@ std::atomic<uint64_t> next_connection_id{1};
 
 uint64_t next_downstream_connection_id() { return next_connection_id.fetch_add(1, std::memory_order_relaxed); }
 
+namespace {
+
+// RFC 9110 5.6.2: the characters of a token, such as a method.
+bool is_token_char(unsigned char c) {
+  return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// Longer than any method in use (the longest registered ones have 17 letters).
+constexpr size_t kMaxMethodLength = 32;
+
+}  // namespace
+
 PrefaceKind classify_preface(std::string_view first_bytes) {
   size_t n = std::min(first_bytes.size(), kHttp2Preface.size());
-  if (first_bytes.substr(0, n) != kHttp2Preface.substr(0, n)) return PrefaceKind::kOther;
-  return n == kHttp2Preface.size() ? PrefaceKind::kHttp2 : PrefaceKind::kNeedMore;
+  if (first_bytes.substr(0, n) == kHttp2Preface.substr(0, n)) {
+    return n == kHttp2Preface.size() ? PrefaceKind::kHttp2 : PrefaceKind::kNeedMore;
+  }
+  for (size_t i = 0; i < first_bytes.size() && i <= kMaxMethodLength; ++i) {
+    auto c = static_cast<unsigned char>(first_bytes[i]);
+    if (is_token_char(c)) continue;
+    bool ends_method = c == ' ' || c == '\r' || c == '\n';
+    return i > 0 && ends_method ? PrefaceKind::kHttp1 : PrefaceKind::kGarbage;
+  }
+  return first_bytes.size() > kMaxMethodLength ? PrefaceKind::kGarbage : PrefaceKind::kNeedMore;
 }
 
 ProtocolDetector::ProtocolDetector(Worker& worker, Transport transport, uint64_t id,
@@ -52,6 +74,12 @@ void ProtocolDetector::read() {
     PrefaceKind kind = classify_preface(self->received_);
     if (kind == PrefaceKind::kNeedMore) {
       self->read();
+      return;
+    }
+    if (kind == PrefaceKind::kGarbage) {
+      // Neither HTTP/2 nor HTTP/1.x: no answer could mean anything to it.
+      bump(self->worker_.stats().downstream_protocol_errors);
+      self->close("first bytes are neither the HTTP/2 preface nor an HTTP/1.x request line");
       return;
     }
     self->done_ = true;

@@ -17,15 +17,17 @@ namespace grpc_ingress {
 
 class Worker;
 
-// What the first bytes of a connection say: the HTTP/2 client preface,
-// anything else (HTTP/1.x), or too few bytes yet to tell.
-enum class PrefaceKind { kNeedMore, kHttp2, kOther };
+// What the first bytes of a connection say: the HTTP/2 client preface; an
+// HTTP/1.x request (a method token, then a space or the end of the line; the
+// HTTP/1.1 parser answers 400 if the rest is wrong); neither (closed at once);
+// or too few bytes yet to tell.
+enum class PrefaceKind { kNeedMore, kHttp2, kHttp1, kGarbage };
 PrefaceKind classify_preface(std::string_view first_bytes);
 
 // Reads the first bytes of a client connection and hands it, with those
 // bytes, to the worker's HTTP/2 or HTTP/1.1 session: the 24-byte HTTP/2
-// preface means HTTP/2; the first byte that differs means HTTP/1.x, without
-// waiting for more. Worker thread only; kept alive by its pending read.
+// preface means HTTP/2; a method token means HTTP/1.x, without waiting for
+// more; anything else is closed. Worker thread only; kept alive by its pending read.
 class ProtocolDetector : public DownstreamConnection,
                          public std::enable_shared_from_this<ProtocolDetector> {
  public:

@@ -305,15 +305,19 @@ int H2ClientConnection::on_headers_complete(int32_t stream_id, bool trailers, bo
 }
 
 int H2ClientConnection::on_data(int32_t stream_id, const uint8_t* data, size_t len) {
+  // Isolation: the connection window comes back as soon as the bytes are held
+  // for the client (the stream's window bounds them), so a client that stops
+  // reading stalls its own stream, never the pod's other streams.
+  nghttp2_session_consume_connection(session_, len);
   ProxyStream* stream = find(stream_id);
-  if (!stream || stream->closed) {
-    // Nobody will read these bytes: give the window back at once.
-    nghttp2_session_consume(session_, stream_id, len);
+  if (!stream || stream->closed || !stream->upstream_active) {
+    // Nobody will read these bytes: give the stream's window back too.
+    nghttp2_session_consume_stream(session_, stream_id, len);
     return 0;
   }
   stream->touch();
   if (!stream->take_response_body(data, len)) {
-    nghttp2_session_consume(session_, stream_id, len);
+    nghttp2_session_consume_stream(session_, stream_id, len);
     return 0;
   }
   if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
@@ -366,7 +370,7 @@ void H2ClientConnection::request_data_ready(ProxyStream& stream) {
 void H2ClientConnection::response_body_consumed(ProxyStream& stream, size_t bytes) {
   if (state_ != State::kConnected || stream.upstream_id < 0) return;
   bytes = stream.response_credit(bytes);
-  nghttp2_session_consume(session_, stream.upstream_id, bytes);
+  nghttp2_session_consume_stream(session_, stream.upstream_id, bytes);
   schedule_flush();
 }
 
