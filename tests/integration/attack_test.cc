@@ -634,7 +634,12 @@ TEST_CASE("attack: garbage instead of a preface is closed at once and malformed 
         std::string noise(256, '\0');
         for (size_t i = 1; i < noise.size(); ++i) noise[i] = static_cast<char>(random());
         const std::string client_hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + noise.substr(0, 64));
-        for (const auto& [name, bytes] : {std::pair{"random bytes", noise}, std::pair{"a TLS ClientHello", client_hello}}) {
+        // The HTTP/2 preface with its second line wrong, then frames; and one breaking off into binary.
+        const std::string broken_preface = "PRI * HTTP/2.0\r\n\r\nXM\r\n\r\n" + settings() + ping(1);
+        const std::string preface_then_noise = std::string(client_preface().substr(0, 10)) + noise;
+        for (const auto& [name, bytes] : {std::pair{"random bytes", noise}, std::pair{"a TLS ClientHello", client_hello},
+                                          std::pair{"a broken HTTP/2 preface", broken_preface},
+                                          std::pair{"the preface breaking off into binary", preface_then_noise}}) {
           RawConnection connection("127.0.0.1", scene.port());
           const auto start = Clock::now();
           connection.send(bytes);
