@@ -196,8 +196,9 @@ struct Flood {
 
 // Sends `batch(i)` again and again until the proxy cuts the connection off,
 // `max_batches` went out or the limit passes. A flood that does not read stops
-// once the proxy has stopped reading too (nothing taken for a second). Then
-// reads until the cut-off or the limit; returns what the attacker saw.
+// once the proxy has stopped reading too (nothing taken for a second) and
+// returns at once; one that reads goes on reading until the cut-off or the
+// limit. Returns what the attacker saw.
 CutOff flood(H2RawClient& attacker, Clock::time_point start, const std::function<std::string(int)>& batch,
              const Flood& how = {}) {
   constexpr size_t kMaxQueued = 1 << 20;
@@ -212,6 +213,7 @@ CutOff flood(H2RawClient& attacker, Clock::time_point start, const std::function
     if (!how.read && Clock::now() - last_progress > 1s) break;
     if (!queued) --i;  // that round sent nothing new
   }
+  if (!how.read) return attacker.cut_off(start);
   return attacker.wait_cut_off(std::max(0ms, std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now())),
                                start);
 }
@@ -226,14 +228,25 @@ std::unique_ptr<H2RawClient> connect(uint16_t port, const std::vector<std::pair<
 }
 
 // A flood of control frames from a client that never reads: the replies the
-// proxy owes (PING and SETTINGS acknowledgements) must not queue without bound.
+// proxy owes (PING and SETTINGS acknowledgements) must not queue without
+// bound, and as the client never reads a GOAWAY, the proxy must drop the
+// connection itself.
 void unread_control_flood(uint16_t port, const std::string& frame_bytes) {
   auto attacker = connect(port, {}, /*receive_buffer=*/4096);
   std::string batch;
   for (int i = 0; i < 1000; ++i) batch += frame_bytes;
   const auto start = Clock::now();
-  CutOff cut = flood(*attacker, start, [&](int) { return batch; }, {.max_batches = 2'000, .read = false});
-  check_cut_off(cut);
+  flood(*attacker, start, [&](int) { return batch; }, {.max_batches = 2'000, .read = false});
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(start + kCutOffWithin - Clock::now());
+  const bool dropped = attacker->wait_dropped_unread(std::max(left, 0ms));
+  const auto dropped_after = since(start);
+  // What a client that reads now would see, for the message.
+  CutOff late = attacker->wait_cut_off(dropped ? 0ms : 2s, start);
+  INFO("flooded for " << dropped_after.count() << " ms without reading; "
+                      << (dropped ? "the proxy dropped the connection" : "the proxy kept the connection")
+                      << "; reading then: " << late.describe());
+  CHECK(dropped);
+  CHECK(dropped_after <= kCutOffWithin);
 }
 
 // Opens `streams` ServerStream calls asking for `count` replies of 16 KiB

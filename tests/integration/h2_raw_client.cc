@@ -460,6 +460,18 @@ CutOff H2RawClient::wait_cut_off(std::chrono::milliseconds timeout, Clock::time_
   return cut_off(since);
 }
 
+bool H2RawClient::wait_dropped_unread(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!closed_) {
+    // No POLLIN: unread bytes do not wake us, a reset (POLLERR/POLLHUP) or a FIN (POLLRDHUP) does.
+    pollfd poll_fd{fd_, POLLRDHUP, 0};
+    int ready = ::poll(&poll_fd, 1, milliseconds_left(deadline));
+    if (ready > 0 && (poll_fd.revents & (POLLRDHUP | POLLHUP | POLLERR))) mark_closed();
+    if (ready <= 0 && Clock::now() >= deadline) break;
+  }
+  return closed_;
+}
+
 int64_t H2RawClient::stream_send_window(uint32_t stream_id) const {
   auto it = stream_window_delta_.find(stream_id);
   return initial_stream_window_ + (it == stream_window_delta_.end() ? 0 : it->second);

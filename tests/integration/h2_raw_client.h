@@ -170,6 +170,9 @@ class H2RawClient {
   // Reads frames until the proxy cuts the connection off (GOAWAY with an
   // error, or close) or `timeout` passes; `since` is when the attack began.
   CutOff wait_cut_off(std::chrono::milliseconds timeout, Clock::time_point since);
+  // Waits up to `timeout` for the proxy to drop the connection (reset, or a
+  // FIN) without reading anything: how a client that never reads is cut off.
+  bool wait_dropped_unread(std::chrono::milliseconds timeout);
   // What has been seen so far (GOAWAY, close), timed from `since`.
   CutOff cut_off(Clock::time_point since) const;
 
