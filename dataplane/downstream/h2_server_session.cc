@@ -51,6 +51,12 @@ int on_frame_recv_cb(nghttp2_session*, const nghttp2_frame* frame, void* user_da
 }
 
 int on_frame_send_cb(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR) {
+    // Also the GOAWAYs libnghttp2 sends by itself (malformed frames, reset floods).
+    auto debug = std::string_view(reinterpret_cast<const char*>(frame->goaway.opaque_data), frame->goaway.opaque_data_len);
+    self(user_data)->on_error_goaway_sent(frame->goaway.error_code, debug);
+    return 0;
+  }
   bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && end_stream) {
     return self(user_data)->on_end_stream_sent(frame->hd.stream_id);
@@ -344,9 +350,22 @@ void H2ServerSession::reset(ProxyStream& stream, uint32_t h2_error_code) {
 }
 
 void H2ServerSession::do_read() {
+  if (reading_ || closed_) return;
+  reading_ = true;
   auto self_ptr = shared_from_this();
   transport_.async_read([self_ptr](boost::system::error_code ec, const uint8_t* data, size_t n) {
+    self_ptr->reading_ = false;
     if (self_ptr->closed_) return;
+    if (self_ptr->lingering_) {
+      if (ec == boost::asio::error::operation_aborted && self_ptr->transport_.tls()) {
+        self_ptr->transport_.async_shutdown_send([self_ptr] { self_ptr->close("TLS connection closed"); });
+      } else if (ec) {
+        self_ptr->close("client closed after GOAWAY");
+      } else {
+        self_ptr->do_read();  // dropped: the session is over
+      }
+      return;
+    }
     if (ec) {
       self_ptr->close(ec == boost::asio::error::eof ? "client closed" : ec.message());
       return;
@@ -374,18 +393,55 @@ void H2ServerSession::handle_input(const uint8_t* data, size_t n) {
 }
 
 void H2ServerSession::terminate(uint32_t h2_error_code, const std::string& reason) {
+  count_protocol_error(reason, h2_error_code);
+  // nghttp2 may have queued its own GOAWAY; the first one queued is sent.
+  nghttp2_session_terminate_session(session_, h2_error_code);
+  arm_linger_timer();
+  flush();  // closes once the GOAWAY is written
+}
+
+void H2ServerSession::on_error_goaway_sent(uint32_t h2_error_code, std::string_view debug) {
+  error_goaway_sent_ = true;
+  count_protocol_error(debug.empty() ? std::string("protocol error") : std::string(debug), h2_error_code);
+  arm_linger_timer();
+}
+
+void H2ServerSession::count_protocol_error(const std::string& reason, uint32_t h2_error_code) {
+  if (protocol_error_counted_) return;
+  protocol_error_counted_ = true;
   bump(worker_.stats().downstream_protocol_errors);
   spdlog::info("{} HTTP/2 protocol error from client {}: {}; GOAWAY {}", log_prefix_, transport_.peer(), reason,
                nghttp2_http2_strerror(h2_error_code));
-  // nghttp2 may have queued its own GOAWAY; the first one queued is sent.
-  nghttp2_session_terminate_session(session_, h2_error_code);
+}
+
+void H2ServerSession::arm_linger_timer() {
+  if (linger_timer_) return;
   linger_timer_.emplace(transport_.get_executor());
   linger_timer_->expires_after(options_.goaway_linger);
   linger_timer_->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     auto self_ptr = weak.lock();
-    if (!ec && self_ptr) self_ptr->close("GOAWAY not taken in time");
+    if (!ec && self_ptr) self_ptr->close(self_ptr->lingering_ ? "closed after GOAWAY" : "GOAWAY not taken in time");
   });
-  flush();  // closes once the GOAWAY is written
+}
+
+void H2ServerSession::linger() {
+  // Closing with unread bytes would reset the connection and could destroy
+  // the GOAWAY in flight: say we are done sending, read and drop what is
+  // left, then close (when the client closes, or at the linger timer).
+  if (lingering_) return;
+  lingering_ = true;
+  arm_linger_timer();
+  if (transport_.tls()) {
+    // A TLS close_notify cannot go out beside a pending read: cancel it first.
+    if (reading_) {
+      transport_.cancel();
+      return;  // the read's handler shuts down sending
+    }
+    transport_.async_shutdown_send([self_ptr = shared_from_this()] { self_ptr->close("TLS connection closed"); });
+    return;
+  }
+  transport_.async_shutdown_send([] {});
+  do_read();
 }
 
 void H2ServerSession::collect_buffering_streams(std::vector<std::shared_ptr<ProxyStream>>& out) {
@@ -420,7 +476,11 @@ void H2ServerSession::flush() {
     // Nothing left to send: an idle connection does not keep a burst's buffer.
     if (write_buffer_.capacity() > 4096) std::string().swap(write_buffer_);
     if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
-      close("done");
+      if (error_goaway_sent_) {
+        linger();
+      } else {
+        close("done");
+      }
     }
     return;
   }

@@ -53,6 +53,8 @@ class H2ServerSession : public DownstreamSide,
   int on_data_end(int32_t stream_id);
   int on_stream_close(int32_t stream_id, uint32_t error_code);
   int on_end_stream_sent(int32_t stream_id);
+  // A GOAWAY with an error code left: ours, or libnghttp2's own.
+  void on_error_goaway_sent(uint32_t h2_error_code, std::string_view debug);
   long read_response_body(int32_t stream_id, uint8_t* buf, size_t length, uint32_t* flags);
 
  private:
@@ -67,6 +69,10 @@ class H2ServerSession : public DownstreamSide,
   // Ends the connection for abuse: GOAWAY with `h2_error_code`, then close at
   // the latest after goaway_linger (a client that does not read never takes it).
   void terminate(uint32_t h2_error_code, const std::string& reason);
+  // Once per connection: grpc_ingress_protocol_errors_total and a log line.
+  void count_protocol_error(const std::string& reason, uint32_t h2_error_code);
+  void arm_linger_timer();
+  void linger();
   void collect_buffering_streams(std::vector<std::shared_ptr<ProxyStream>>& out) override;
 
   Worker& worker_;
@@ -82,6 +88,10 @@ class H2ServerSession : public DownstreamSide,
   std::string write_buffer_;
   uint32_t consecutive_empty_frames_ = 0;
   const char* abuse_ = nullptr;  // why the connection is being cut off, if it is
+  bool protocol_error_counted_ = false;
+  bool error_goaway_sent_ = false;
+  bool lingering_ = false;  // GOAWAY sent: dropping input until the client closes
+  bool reading_ = false;
   std::optional<boost::asio::steady_timer> linger_timer_;
   std::shared_ptr<BufferAccount> buffers_;  // body bytes held for this connection's streams
 
