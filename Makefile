@@ -91,10 +91,10 @@ test: build
 demo: build
 	bash tests/demo/run_demo.sh $(BUILD_DIR)
 
-# Benchmarks against nginx and haproxy (not part of `make test`: timing on a shared machine
+# Benchmarks against nghttpx, nginx and haproxy (not part of `make test`: timing on a shared machine
 # is no pass/fail matter). Results go to stdout and bench/results/. BENCH_ARGS passes
 # options, e.g. `make bench BENCH_ARGS="--duration 5 --rounds 1"`.
-BENCH_PACKAGES := nginx haproxy nghttp2-client python3
+BENCH_PACKAGES := nginx haproxy nghttp2-client nghttp2-proxy python3
 BENCH_ARGS     ?=
 
 bench-deps:

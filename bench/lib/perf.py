@@ -1,4 +1,4 @@
-"""The load benchmark: grpc-ingress, nginx, haproxy and direct-to-pod over the same pods,
+"""The load benchmark: grpc-ingress, nghttpx, nginx, haproxy and direct-to-pod over the same pods,
 driven in turns (several rounds, rotated order) with the same h2load gRPC load.
 
 Measures per target: requests/s, latency percentiles, proxy CPU time per request, calls
@@ -13,7 +13,7 @@ from . import report
 from .load import IdleConnections, run_h2load, write_request_body
 from .procs import cpu_seconds, free_port_on_all, rss_bytes
 from .setup import Session, load_average, check_tools, find_binaries, machine_description
-from .targets import Direct, GrpcIngress, Haproxy, Nginx, Pods
+from .targets import Direct, GrpcIngress, Haproxy, Nghttpx, Nginx, Pods
 
 PERCENTILES = (50, 90, 99, 99.9)
 IDLE_SETTLE_SECONDS = 1.0
@@ -87,12 +87,13 @@ def run(args):
         pods = [pod_control.start(f"greeter-{i}", ip) for i, ip in enumerate(ips)]
         endpoints = [(pod, "ready") for pod in pods]
         ingress = GrpcIngress(supervisor, binaries["grpc-ingress"], session.log_dir, args.proxy_threads)
-        nginx = Nginx(supervisor, session.log_dir, args.proxy_threads)
-        haproxy = Haproxy(supervisor, session.log_dir, args.proxy_threads)
-        for proxy in (ingress, nginx, haproxy):
+        proxies = [ingress, Nghttpx(supervisor, session.log_dir, args.proxy_threads),
+                   Nginx(supervisor, session.log_dir, args.proxy_threads),
+                   Haproxy(supervisor, session.log_dir, args.proxy_threads)]
+        for proxy in proxies:
             proxy.start(endpoints)
             print(f"{proxy.name} serving on 127.0.0.1:{proxy.port} (pids {proxy.pids()})", flush=True)
-        targets = [ingress, nginx, haproxy, Direct(pods[0])]
+        targets = proxies + [Direct(pods[0])]
         body = write_request_body(os.path.join(session.log_dir, "say_hello.bin"))
 
         for target in targets:  # warm connections, pools and allocators before measuring
@@ -110,13 +111,13 @@ def run(args):
                       f"cpu {run.cpu_us_per_call:.1f} µs/call  not ok {run.h2load.not_ok}", flush=True)
 
         one_connection = {}
-        for target in targets[:3]:
+        for target in proxies:
             log_path = os.path.join(session.log_dir, f"h2load-{target.name}-one-connection.log")
             one_connection[target.name] = measure_load(target, pods, body, args, log_path,
                                                        requests=args.spread_calls, clients=1, streams=1)
 
         memory = {}
-        for target in targets[:3]:
+        for target in proxies:
             memory[target.name] = measure_idle_memory(target, args.idle_connections)
             m = memory[target.name]
             print(f"{target.name:13} {m['opened']} idle connections: "
@@ -223,6 +224,6 @@ def render(info, args, targets, runs, one_connection, memory):
               "by the calls the pods counted in the same time (Echo/Stats).",
               "- h2load counts HTTP statuses, not grpc-status; every call here is also counted at the pods.",
               "- nginx proxies each gRPC call on its own upstream connection (no HTTP/2 multiplexing "
-              "upstream); haproxy and grpc-ingress multiplex calls on shared pod connections.",
+              "upstream); nghttpx, haproxy and grpc-ingress multiplex calls on shared pod connections.",
               ""]
     return "\n".join(lines)

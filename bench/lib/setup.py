@@ -12,7 +12,7 @@ import tempfile
 from .procs import BenchError, Supervisor
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOLS = {"h2load": "nghttp2-client", "nginx": "nginx", "haproxy": "haproxy"}
+TOOLS = {"h2load": "nghttp2-client", "nginx": "nginx", "haproxy": "haproxy", "nghttpx": "nghttp2-proxy"}
 
 
 def check_tools(tools=TOOLS):

@@ -1,9 +1,9 @@
 """What the benchmarks start: test-pod gRPC servers and the proxies in front of them.
 
-Each proxy (grpc-ingress, nginx, haproxy) listens on 127.0.0.1 on a free port and
+Each proxy (grpc-ingress, nghttpx, nginx, haproxy) listens on 127.0.0.1 on a free port and
 balances helloworld.Greeter calls over the same pods; `direct` is one pod, no proxy.
 Proxies get a new pod list with set_endpoints(): grpc-ingress through its --manifests
-directory (an EndpointSlice, as Kubernetes would write it), nginx and haproxy through a
+directory (an EndpointSlice, as Kubernetes would write it), the others through a
 rewritten config file and a reload (there is no controller in front of them).
 """
 
@@ -314,6 +314,34 @@ http {{
         }}
     }}
 }}
+"""
+
+
+class Nghttpx(ReloadedProxy):
+    """nghttpx (Debian nghttp2-proxy): the same libnghttp2 as grpc-ingress, h2c frontend, h2
+    backends (requests spread round robin over the pods' shared connections).
+
+    Reload = SIGHUP to the master: it reads the config again and starts new workers; the
+    old ones finish their streams.
+    """
+
+    name = "nghttpx"
+    binary = "nghttpx"
+    reload_signal = signal.SIGHUP
+
+    def _command(self):
+        return ["nghttpx", "--conf", self.config_path]
+
+    def _config(self, pods):
+        backends = "\n".join(f"backend={pod.ip},{pod.port};;proto=h2" for pod in pods) or "backend=127.0.0.1,1;;proto=h2"
+        return f"""# Written by bench/ for this run.
+frontend=127.0.0.1,{self.port};no-tls
+{backends}
+workers={self.threads}
+errorlog-file={self.dir}/error.log
+pid-file={self.dir}/nghttpx.pid
+no-ocsp=yes
+no-via=yes
 """
 
 
