@@ -18,7 +18,7 @@ ProxyStream::ProxyStream(uint64_t connection_id, int32_t downstream_id,
     : connection_buffers_(std::move(connection_buffers)),
       downstream_(std::move(downstream)),
       downstream_id_(downstream_id),
-      log_prefix_("[C" + std::to_string(connection_id) + "][S" + std::to_string(downstream_id) + "]") {}
+      connection_id_(connection_id) {}
 
 ProxyStream::~ProxyStream() { set_pending(false); }
 
@@ -33,7 +33,7 @@ bool ProxyStream::message_too_big(GrpcMessageScanner& scanner, const uint8_t* da
   if (!max_message_bytes || !grpc) return false;
   uint64_t size = scanner.feed(data, n, max_message_bytes);
   if (!size) return false;
-  spdlog::info("{} {} {} message of {} bytes is over the limit of {}", log_prefix_, path, direction, size,
+  spdlog::info("{} {} {} message of {} bytes is over the limit of {}", log_prefix(), path, direction, size,
                max_message_bytes);
   cancel_upstream();
   fail(GrpcStatus::kResourceExhausted, std::string(direction) + " message of " + std::to_string(size) +
@@ -129,7 +129,7 @@ void ProxyStream::cancel_upstream() {
 }
 
 void ProxyStream::shed(const std::string& why) {
-  spdlog::info("{} {} {}: resetting the stream, which holds {} bytes", log_prefix_, path, why, buffered_bytes());
+  spdlog::info("{} {} {}: resetting the stream, which holds {} bytes", log_prefix(), path, why, buffered_bytes());
   cancel_upstream();
   // Nobody will forward these: the windows they hold die with the stream.
   request_body.clear();

@@ -8,6 +8,7 @@
 #include "dataplane/stats.h"
 
 #include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
@@ -24,8 +25,18 @@ struct Header {
   std::string value;
 };
 using HeaderList = std::vector<Header>;
+// Room reserved for a header list at its first header: a gRPC call's request
+// (with x-request-id) or response headers fit, so the list grows once, not four times.
+inline constexpr size_t kTypicalHeaderCount = 12;
 
 class ProxyStream;
+
+// Names a stream in log lines ("[C12][S3]"); a value, so that building one
+// for a debug line that is not written costs nothing.
+struct StreamTag {
+  uint64_t connection;
+  int32_t stream;
+};
 
 // The client side of streams: the HTTP/2 server session. Worker thread only.
 class DownstreamSide {
@@ -66,8 +77,8 @@ class ProxyStream {
               std::shared_ptr<BufferAccount> connection_buffers = nullptr);
   ~ProxyStream();
 
-  // "[C12][S3]" for log lines.
-  const std::string& log_prefix() const { return log_prefix_; }
+  // "[C12][S3]" for log lines, formatted only when a line is written.
+  StreamTag log_prefix() const { return {connection_id_, downstream_id_}; }
   int32_t downstream_id() const { return downstream_id_; }
 
   // --- Request, filled by the downstream session.
@@ -220,7 +231,7 @@ class ProxyStream {
   std::string web_text_pending_;  // base64 characters not yet a whole group of four
   Rescale request_bytes_, response_bytes_;
   int32_t downstream_id_;
-  std::string log_prefix_;
+  uint64_t connection_id_;
 };
 
 // Sheds the streams holding the most buffered bytes, largest first, until
@@ -229,3 +240,12 @@ size_t shed_largest_streams(std::vector<std::shared_ptr<ProxyStream>>& streams, 
                             const std::string& why);
 
 }  // namespace grpc_ingress
+
+template <>
+struct fmt::formatter<grpc_ingress::StreamTag> {
+  constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+  template <typename Context>
+  auto format(const grpc_ingress::StreamTag& tag, Context& ctx) const {
+    return fmt::format_to(ctx.out(), "[C{}][S{}]", tag.connection, tag.stream);
+  }
+};

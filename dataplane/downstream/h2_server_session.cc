@@ -181,6 +181,7 @@ int H2ServerSession::count_frame(bool empty) {
 
 int H2ServerSession::on_begin_request(int32_t stream_id) {
   auto stream = std::make_shared<ProxyStream>(id_, stream_id, weak_from_this(), buffers_);
+  stream->request_headers.reserve(kTypicalHeaderCount);
   stream->downstream_tls = transport_.tls();
   streams_[stream_id] = std::move(stream);
   return 0;
