@@ -18,12 +18,6 @@ class FuzzInput {
 
   uint8_t byte() { return pos_ < size_ ? data_[pos_++] : 0; }
 
-  // A run of up to `max` bytes; its length is the next byte, scaled.
-  std::string_view run(size_t max) {
-    size_t n = std::min({size_t{byte()} * max / 255, max, remaining()});
-    return take(n);
-  }
-
   // The bytes up to the next `separator` (dropped), or the rest.
   std::string_view until(char separator) {
     std::string_view rest = peek_rest();
