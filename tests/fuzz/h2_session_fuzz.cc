@@ -19,6 +19,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -96,6 +97,28 @@ Harness& harness() {
   return *instance;
 }
 
+[[noreturn]] void fail(const char* what, const boost::system::error_code& ec) {
+  std::fprintf(stderr, "h2_session_fuzz: loopback %s failed: %s\n", what, ec.message().c_str());
+  std::abort();
+}
+
+// A client connection to the acceptor, from 127.0.0.2 to 127.0.0.254 in
+// turn: the proxy's end of a connection it closed first waits out TIME_WAIT,
+// and from one address, over a long run, new connections would land on them.
+tcp::socket connect_client(Harness& h) {
+  static uint32_t turn = 0;
+  boost::system::error_code ec;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    tcp::socket client(h.worker.io());
+    auto from = boost::asio::ip::address_v4(0x7f000002 + turn++ % 253);
+    client.open(tcp::v4(), ec);
+    if (!ec) client.bind(tcp::endpoint(from, 0), ec);
+    if (!ec) client.connect(h.acceptor.local_endpoint(), ec);
+    if (!ec) return client;
+  }
+  fail("connect", ec);
+}
+
 // Reads and drops what the proxy sent; true if there was anything.
 bool drain(tcp::socket& client) {
   static std::array<char, 64 * 1024> sink;
@@ -138,13 +161,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   wire += input.rest();
   const size_t piece = (mode >> 3) ? static_cast<size_t>(mode >> 3) * 16 : wire.size();
 
-  tcp::socket client(io);
+  tcp::socket client = connect_client(h);
   boost::system::error_code ec;
-  client.connect(h.acceptor.local_endpoint(), ec);
-  if (ec) std::abort();  // loopback: only a broken machine gets here
   tcp::socket server(io);
   h.acceptor.accept(server, ec);
-  if (ec) std::abort();
+  if (ec) fail("accept", ec);
   client.non_blocking(true);
   h.worker.adopt(std::move(server));
 
