@@ -34,7 +34,7 @@ APT  := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 # cmake --build runs its own make; keep this make's flags (jobserver, -j) out of it.
 CMAKE_BUILD := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build
 
-.PHONY: all deps build test demo asan clean deploy-yaml bench-deps bench-check bench bench-robustness bench-kube
+.PHONY: all deps build test demo asan fuzz fuzz-deps clean deploy-yaml bench-deps bench-check bench bench-robustness bench-kube
 
 all: build
 
@@ -124,6 +124,47 @@ asan: deps
 	$(CMAKE_BUILD) $(ASAN_BUILD_DIR) -j $(JOBS)
 	$(call run_ctest,$(ASAN_BUILD_DIR),$(SANITIZER_ENV))
 
+# libFuzzer on every parser of outside bytes (tests/fuzz), in its own clang tree with
+# ASan/UBSan: each target runs FUZZ_SECONDS with its corpus. New inputs go to a scratch
+# corpus in the tree; a crash, leak or timeout is saved into tests/fuzz/corpus/<name>/
+# (so `make test` replays it from then on) and fails the target. FUZZ_TARGETS picks
+# some, e.g. `make fuzz FUZZ_TARGETS="h2_session h1_request" FUZZ_SECONDS=600`;
+# FUZZ_ARGS passes libFuzzer flags.
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS   ?= 60
+FUZZ_TARGETS   ?= h1_request h1_response grpc_web grpc_framing object_decoder manifest \
+                  kube_config annotations h2_session
+FUZZ_ARGS      ?=
+FUZZ_PACKAGES  := clang libclang-rt-14-dev
+# A single input running this long is a hang (seconds).
+FUZZ_TIMEOUT   ?= 10
+
+fuzz-deps:
+	$(call install_missing,$(FUZZ_PACKAGES))
+
+fuzz: deps fuzz-deps
+	cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DFUZZ=ON -DSANITIZE= $(CMAKE_ARGS)
+	$(CMAKE_BUILD) $(FUZZ_BUILD_DIR) -j $(JOBS) --target $(addsuffix _fuzz,$(FUZZ_TARGETS))
+	@rc=0; summary=""; \
+	for name in $(FUZZ_TARGETS); do \
+	  corpus=tests/fuzz/corpus/$$name; scratch=$(FUZZ_BUILD_DIR)/corpus/$$name; \
+	  log=$(FUZZ_BUILD_DIR)/fuzz-$$name.log; \
+	  mkdir -p $$scratch; \
+	  echo "== fuzz $$name for $(FUZZ_SECONDS) s"; \
+	  env UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(FUZZ_BUILD_DIR)/fuzz/$${name}_fuzz $$scratch $$corpus -max_total_time=$(FUZZ_SECONDS) \
+	    -timeout=$(FUZZ_TIMEOUT) -artifact_prefix=$$corpus/ -print_final_stats=1 $(FUZZ_ARGS) >$$log 2>&1; \
+	  status=$$?; \
+	  tail -n 20 $$log; \
+	  runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log); \
+	  speed=$$(sed -n 's/^stat::average_exec_per_sec: *//p' $$log); \
+	  if [ $$status -eq 0 ]; then result=ok; else result="FAILED (exit $$status, see $$log)"; rc=1; fi; \
+	  summary="$$summary$$(printf '%-16s %10s runs %8s exec/s  %s' $$name "$${runs:-?}" "$${speed:-?}" "$$result")\n"; \
+	done; \
+	printf "fuzz, $(FUZZ_SECONDS) s per target:\n$$summary"; \
+	exit $$rc
+
 # manifests/deploy.yaml is the chart's default render (tests/chart checks it); after a
 # chart change, regenerate it. The renderer builds from Debian's Go packages (GOPATH mode).
 GO_ENV := env GO111MODULE=off GOPATH=/usr/share/gocode
@@ -132,4 +173,4 @@ deploy-yaml: deps
 	mv manifests/deploy.yaml.new manifests/deploy.yaml
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(FUZZ_BUILD_DIR)

@@ -93,7 +93,8 @@ class Reader {
     static const std::map<std::string, uint64_t> kUnits = {
         {"", 1}, {"k", 1024}, {"K", 1024}, {"Ki", 1024}, {"m", 1 << 20}, {"M", 1 << 20}, {"Mi", 1 << 20}};
     auto unit = ec == std::errc() ? kUnits.find(std::string(end, static_cast<const char*>(text.data() + text.size()))) : kUnits.end();
-    if (unit == kUnits.end() || end == text.data() || parsed * unit->second > (uint64_t{1} << 31)) {
+    // Divided, not multiplied: a product past 64 bits would wrap to a small size.
+    if (unit == kUnits.end() || end == text.data() || parsed > (uint64_t{1} << 31) / unit->second) {
       problem(*value, "is not a size in bytes (a number, or with Ki / Mi) up to 2Gi",
               "using " + (out ? std::to_string(out) : std::string("no limit")));
       return;

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -11,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -152,11 +155,47 @@ class YamlConverter {
   size_t nodes_ = 0;
 };
 
+// yaml-cpp 0.7 never gets past a token that cannot start a node at the top
+// of a document ("," or "!!str ,"): LoadAll then adds empty documents, each
+// starting at that token, until memory runs out. This pass over the same
+// parse throws where a document starts no later than the one before it.
+class DocumentProgress : public YAML::EventHandler {
+ public:
+  explicit DocumentProgress(const std::string& text) : text_(text) {}
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (mark.pos <= last_start_) {
+      size_t at = static_cast<size_t>(mark.pos);
+      throw YAML::ParserException(
+          mark, at < text_.size() ? "unexpected '" + text_.substr(at, 1) + "'" : "a document makes no progress");
+    }
+    last_start_ = mark.pos;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  const std::string& text_;
+  int last_start_ = -1;
+};
+
 Result<std::vector<json>> parse_yaml(std::string_view text) {
   std::vector<json> documents;
   try {
+    const std::string copy(text);
+    std::istringstream in(copy);
+    YAML::Parser parser(in);
+    DocumentProgress progress(copy);
+    while (parser.HandleNextDocument(progress)) {
+    }
     YamlConverter converter(text.size());
-    for (const YAML::Node& document : YAML::LoadAll(std::string(text))) {
+    for (const YAML::Node& document : YAML::LoadAll(copy)) {
       documents.push_back(converter.convert(document, 0));
     }
   } catch (const YAML::DeepRecursion& error) {

@@ -23,12 +23,19 @@ std::optional<std::chrono::nanoseconds> parse_grpc_timeout(std::string_view valu
     amount = amount * 10 + (c - '0');
   }
   using namespace std::chrono;
+  // 8 digits of hours overflow 64-bit nanoseconds: such a deadline is as good
+  // as none, so it saturates (timers saturate too) instead of wrapping.
+  auto in = [amount](auto unit) {
+    constexpr int64_t kPerUnit = duration_cast<nanoseconds>(decltype(unit)(1)).count();
+    constexpr int64_t kMax = nanoseconds::max().count();
+    return nanoseconds(amount > kMax / kPerUnit ? kMax : amount * kPerUnit);
+  };
   switch (value.back()) {
-    case 'H': return duration_cast<nanoseconds>(hours(amount));
-    case 'M': return duration_cast<nanoseconds>(minutes(amount));
-    case 'S': return duration_cast<nanoseconds>(seconds(amount));
-    case 'm': return duration_cast<nanoseconds>(milliseconds(amount));
-    case 'u': return duration_cast<nanoseconds>(microseconds(amount));
+    case 'H': return in(hours());
+    case 'M': return in(minutes());
+    case 'S': return in(seconds());
+    case 'm': return in(milliseconds());
+    case 'u': return in(microseconds());
     case 'n': return nanoseconds(amount);
     default: return std::nullopt;
   }

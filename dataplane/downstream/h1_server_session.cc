@@ -205,7 +205,7 @@ void H1ServerSession::on_request_head() {
   stream->request_headers = std::move(request.headers);
   stream->grpc = is_grpc_content_type(request.content_type);
   worker_.assign_request_id(*stream);
-  exchange_.emplace();
+  exchange_.emplace(Exchange{});  // not emplace(): clang 14 sees no default constructor (CWG 1360)
   exchange_->stream = stream;
   exchange_->version = request.version;
   exchange_->accepts_trailers = request.accepts_trailers;
@@ -277,7 +277,7 @@ void H1ServerSession::begin_local_exchange() {
   }
   stream->scheme = transport_.tls() ? "https" : "http";
   stream->downstream_tls = transport_.tls();
-  exchange_.emplace();
+  exchange_.emplace(Exchange{});
   exchange_->stream = std::move(stream);
   exchange_->keep_alive = false;
   arm_timer(TimerPurpose::kBusy, kBusyHold);

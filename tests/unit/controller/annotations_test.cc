@@ -120,6 +120,15 @@ TEST_CASE("retry, timeout, message and circuit annotations", "[annotations]") {
   CHECK(bad.problems.size() == 3);
 }
 
+TEST_CASE("a message size whose bytes overflow 64 bits is refused, not wrapped to no limit", "[annotations]") {
+  // 2^44 Mi is 2^64 bytes: multiplied out it would wrap to 0, which means no limit.
+  IngressOptions huge = options_of("grpc-ingress.io/max-message-bytes=17592186044416Mi");
+  CHECK(huge.max_message_bytes == 0);
+  CHECK(huge.problems.size() == 1);
+  CHECK(options_of("grpc-ingress.io/max-message-bytes=2048Mi").max_message_bytes == 1u << 31);
+  CHECK(options_of("grpc-ingress.io/max-message-bytes=2049Mi").problems.size() == 1);
+}
+
 TEST_CASE("route options come from the Ingress that owns the route", "[annotations][translator]") {
   Translation translation = translate_yaml(ingress(
       {.name = "a",

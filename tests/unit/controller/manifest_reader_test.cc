@@ -122,6 +122,10 @@ TEST_CASE("manifest parse errors name the line", "[manifest_reader]") {
        ManifestFormat::kYaml, "line 1, column 130: nested too deep (more than 128 levels)"},
       {"YAML nested deeper than yaml-cpp parses", std::string(5000, '[') + std::string(5000, ']'),
        ManifestFormat::kYaml, "line 1: nested too deep"},
+      // yaml-cpp's LoadAll alone would add empty documents before them until memory ran out.
+      {"a stray ',' where a document starts", ",", ManifestFormat::kYaml, "line 1, column 1: unexpected ','"},
+      {"a stray ',' after a tag", "kind: Service\n---\n!!str ,\n", ManifestFormat::kYaml,
+       "line 3, column 7: unexpected ','"},
   };
   for (const Case& c : cases) {
     DYNAMIC_SECTION(c.rule) {

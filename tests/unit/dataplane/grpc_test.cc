@@ -20,6 +20,12 @@ TEST_CASE("grpc-timeout is parsed in every unit and malformed values are refused
   CHECK_FALSE(parse_grpc_timeout("123456789S"));  // more than 8 digits
 }
 
+TEST_CASE("a grpc-timeout too long for 64-bit nanoseconds saturates instead of wrapping", "[grpc]") {
+  CHECK(parse_grpc_timeout("99999999H") == nanoseconds::max());
+  CHECK(parse_grpc_timeout("2562047H") == hours(2562047));  // the most hours that fit
+  CHECK(parse_grpc_timeout("99999999M") == minutes(99999999));
+}
+
 TEST_CASE("gRPC content types are recognised, grpc-web is not plain gRPC", "[grpc]") {
   CHECK(is_grpc_content_type("application/grpc"));
   CHECK(is_grpc_content_type("application/grpc+proto"));
