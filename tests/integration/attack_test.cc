@@ -29,6 +29,15 @@ using namespace h2;
 
 constexpr auto kCutOffWithin = 5s;
 constexpr long kMaxRssGrowthKib = 64 * 1024;
+// Under AddressSanitizer (`make asan`) the proxy's RSS is mostly ASan's: freed
+// memory waits in its quarantine (256 MiB) and every allocation has shadow
+// bytes and redzones. The memory bound is asserted by the normal build
+// (`make test`); the sanitizer lane checks everything else.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kRssMeasuresTheProxy = false;
+#else
+constexpr bool kRssMeasuresTheProxy = true;
+#endif
 constexpr auto kMaxP99 = 1s;
 constexpr auto kCallDeadline = 2s;
 // The well-behaved client's calls are counted from the attack's start to its
@@ -169,7 +178,7 @@ class AttackScene {
     CHECK(calls.size() >= kMinJudgedCalls);
     CHECK(static_cast<double>(ok) >= expect.min_success * static_cast<double>(calls.size()));
     CHECK(p99 < kMaxP99);
-    CHECK(rss_after - rss_before < kMaxRssGrowthKib);
+    if (kRssMeasuresTheProxy) CHECK(rss_after - rss_before < kMaxRssGrowthKib);
     if (expect.protocol_error) {
       INFO(kProtocolErrors << " was " << errors_before << " before the attack");
       CHECK(wait_until([&] { return metric_value(ingress, kProtocolErrors) > errors_before; }, 2s));
