@@ -59,11 +59,18 @@ std::shared_ptr<BufferAccount> Worker::new_connection_buffers(std::weak_ptr<Down
       if (!live || !account || !account->over_limit()) return;
       std::vector<std::shared_ptr<ProxyStream>> streams;
       live->collect_buffering_streams(streams);
-      bump(stats_.buffer_resets[kBudgetConnection],
-           shed_largest_streams(streams, *account, "over the buffer budget of its connection (--max-connection-buffer)"));
+      shed_over_budget(streams, *account, kBudgetConnection);
     });
   });
   return account;
+}
+
+void Worker::shed_over_budget(std::vector<std::shared_ptr<ProxyStream>>& streams, const BufferAccount& account,
+                              BufferBudget budget) {
+  static const std::string kWhy[kBufferBudgets] = {
+      "over the buffer budget of its connection (--max-connection-buffer)",
+      "over the buffer budget of its worker (--max-worker-buffer)"};
+  bump(stats_.buffer_resets[budget], shed_largest_streams(streams, account, kWhy[budget]));
 }
 
 void Worker::enforce_buffer_budget() {
@@ -72,8 +79,7 @@ void Worker::enforce_buffer_budget() {
   for (auto& [_, entry] : connections_) {
     if (auto connection = entry.connection.lock()) connection->collect_buffering_streams(streams);
   }
-  size_t shed = shed_largest_streams(streams, buffers_, "over the buffer budget of its worker (--max-worker-buffer)");
-  bump(stats_.buffer_resets[kBudgetWorker], shed);
+  shed_over_budget(streams, buffers_, kBudgetWorker);
   if (buffers_.over_limit()) {
     spdlog::warn("worker {}: {} bytes buffered, over --max-worker-buffer {}, held by no client stream",
                  index_, buffers_.bytes(), buffers_.limit());

@@ -86,6 +86,10 @@ class Worker {
   // Resets the streams of this worker holding the most buffered bytes until
   // the worker is within --max-worker-buffer again.
   void enforce_buffer_budget();
+  // Resets `streams` holding the most until `account` is within its limit,
+  // counted in grpc_ingress_buffer_resets_total{budget}.
+  void shed_over_budget(std::vector<std::shared_ptr<ProxyStream>>& streams, const BufferAccount& account,
+                        BufferBudget budget);
 
   // First: destroyed last, after every stream whose bytes it counts.
   BufferAccount buffers_;

@@ -451,7 +451,6 @@ void H2ServerSession::collect_buffering_streams(std::vector<std::shared_ptr<Prox
   }
 }
 
-
 void H2ServerSession::schedule_flush() {
   if (flush_scheduled_ || closed_) return;
   flush_scheduled_ = true;
