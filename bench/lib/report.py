@@ -37,7 +37,7 @@ def header_lines(title, info, parameters):
     lines = [f"# {title}", "", f"- date: {info['date']}", f"- machine: {info['machine']}",
              f"- load average at start: {info['load']}",
              f"- grpc-ingress: {info['grpc-ingress']}",
-             f"- peers: {info['nginx']}; {info['haproxy']}"]
+             f"- peers: {info['nghttpx']}; {info['nginx']}; {info['haproxy']}"]
     lines += [f"- {name}: {value}" for name, value in parameters]
     return lines
 

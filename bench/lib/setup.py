@@ -89,5 +89,6 @@ def machine_description():
         "grpc-ingress": commit[:100],
         "nginx": _first_line(["nginx", "-v"]),
         "haproxy": _first_line(["haproxy", "-v"]),
+        "nghttpx": _first_line(["nghttpx", "--version"]),
         "h2load": _first_line(["h2load", "--version"]),
     }
