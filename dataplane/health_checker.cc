@@ -77,7 +77,8 @@ class HealthProbe : public DownstreamSide, public std::enable_shared_from_this<H
       self->finish(false, false, "no answer within " + std::to_string(self->target_->config.timeout.count()) + " ms");
     });
     // gRPC is HTTP/2 whatever the cluster's plain HTTP requests use.
-    auto connection = pool.connection_for(target.endpoint, {.http1 = false, .tls = target.tls.enabled ? &target.tls : nullptr});
+    auto connection = pool.connection_for(
+        target.endpoint, {.http1 = false, .tls = target.tls.enabled ? &target.tls : nullptr, .tls_in_table = false});
     if (!connection) {
       finish(false, false, connection.error().message);
       return;

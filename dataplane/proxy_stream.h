@@ -8,6 +8,7 @@
 #include "dataplane/stats.h"
 
 #include <boost/asio/steady_timer.hpp>
+#include <boost/container/small_vector.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -110,8 +111,11 @@ class ProxyStream {
   // Limits per gRPC message (grpc-ingress.io/max-message-bytes); 0 = none.
   uint32_t max_message_bytes = 0;
   GrpcMessageScanner request_messages, response_messages;
-  std::vector<std::string> tried_endpoints;
-  std::string endpoint;  // address of the pod currently serving it
+  // Indexes into table->clusters[cluster].endpoints of the pods tried so far
+  // (the stream keeps its table, so they stay valid); a call tries few.
+  boost::container::small_vector<uint32_t, 4> tried_endpoints;
+  // The pod serving it (or the last one tried), in `table`.
+  const Endpoint* endpoint = nullptr;
   std::optional<boost::asio::steady_timer> deadline_timer;
   std::optional<boost::asio::steady_timer> idle_timer;
   std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
@@ -161,10 +165,13 @@ class ProxyStream {
 
   bool closed = false;  // the downstream stream is closed; nothing more to do
 
+  // Where each HTTP/2 session keeps it (StreamSlots).
+  uint32_t downstream_slot = 0;
+  uint32_t upstream_slot = 0;
+
   // --- Accounting, for metrics and the access log.
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::string request_id;  // x-request-id, generated when the client sent none
-  std::string pod;         // name of the pod that served it, if known
   uint64_t bytes_in = 0;   // request body bytes from the client
   uint64_t bytes_out = 0;  // response body bytes to the client
   RouteStats* route_stats = nullptr;
@@ -232,6 +239,49 @@ class ProxyStream {
   Rescale request_bytes_, response_bytes_;
   int32_t downstream_id_;
   uint64_t connection_id_;
+};
+
+// The streams an HTTP/2 session holds, owned in one vector: adding and
+// removing are O(1) and make no node per stream (a removed slot takes the last
+// stream). Each side looks its streams up through nghttp2's stream user data
+// and keeps its slot in the ProxyStream member `Slot` names.
+template <uint32_t ProxyStream::*Slot>
+class StreamSlots {
+ public:
+  void add(std::shared_ptr<ProxyStream> stream) {
+    (*stream).*Slot = static_cast<uint32_t>(streams_.size());
+    streams_.push_back(std::move(stream));
+  }
+  // Takes `stream` out and hands back the owning pointer (null if not here).
+  std::shared_ptr<ProxyStream> remove(const ProxyStream& stream) {
+    uint32_t slot = stream.*Slot;
+    if (slot >= streams_.size() || streams_[slot].get() != &stream) return nullptr;
+    std::shared_ptr<ProxyStream> out = std::move(streams_[slot]);
+    if (slot + 1 != streams_.size()) {
+      streams_[slot] = std::move(streams_.back());
+      (*streams_[slot]).*Slot = slot;
+    }
+    streams_.pop_back();
+    return out;
+  }
+  // The owning pointer of `stream`, which must be here.
+  const std::shared_ptr<ProxyStream>& owner(const ProxyStream& stream) const { return streams_[stream.*Slot]; }
+  bool contains(const ProxyStream& stream) const {
+    uint32_t slot = stream.*Slot;
+    return slot < streams_.size() && streams_[slot].get() == &stream;
+  }
+  // Every stream, leaving this empty (a closing session ends them all).
+  std::vector<std::shared_ptr<ProxyStream>> take_all() {
+    std::vector<std::shared_ptr<ProxyStream>> all = std::move(streams_);
+    streams_.clear();
+    return all;
+  }
+  const std::vector<std::shared_ptr<ProxyStream>>& all() const { return streams_; }
+  size_t size() const { return streams_.size(); }
+  bool empty() const { return streams_.empty(); }
+
+ private:
+  std::vector<std::shared_ptr<ProxyStream>> streams_;
 };
 
 // Sheds the streams holding the most buffered bytes, largest first, until

@@ -349,8 +349,8 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
     return;
   }
   size_t index = static_cast<size_t>(endpoint - cluster.endpoints.data());
-  stream->tried_endpoints.push_back(endpoint->address());
-  stream->pod = endpoint->pod;
+  stream->tried_endpoints.push_back(static_cast<uint32_t>(index));
+  stream->endpoint = endpoint;
   stream->endpoint_stats =
       current ? endpoint_stats_[stream->cluster][index] : stats_.find_endpoint(cluster.name, endpoint->address());
   stream->endpoint_state = current ? states_[stream->cluster][index] : nullptr;
@@ -373,7 +373,7 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
 
 PickContext Router::pick_context(const ProxyStream& stream) const {
   const Cluster& cluster = stream.table->clusters[stream.cluster];
-  PickContext context{stream.tried_endpoints};
+  PickContext context{{stream.tried_endpoints.data(), stream.tried_endpoints.size()}};
   context.states = states_of(stream);
   context.max_streams = cluster.max_streams_per_endpoint;
   context.max_pending = cluster.max_pending_per_endpoint;
@@ -385,7 +385,7 @@ bool Router::has_untried_endpoint(const ProxyStream& stream) const {
   const Cluster& cluster = stream.table->clusters[stream.cluster];
   PickContext context = pick_context(stream);
   for (size_t i = 0; i < cluster.endpoints.size(); ++i) {
-    if (context.usable(cluster, i)) return true;
+    if (context.usable(i)) return true;
   }
   return false;
 }
@@ -460,7 +460,7 @@ bool Router::upstream_answered(const std::shared_ptr<ProxyStream>& stream) {
   if (!may_retry(*stream, false)) return true;
   stream->upstream_finished();
   stream->upstream.reset();
-  retry(stream, "pod " + stream->endpoint + " answered grpc-status " + std::to_string(*status));
+  retry(stream, "pod " + stream->endpoint->address() + " answered grpc-status " + std::to_string(*status));
   return false;
 }
 
@@ -485,8 +485,8 @@ void Router::record_outcome(ProxyStream& stream, bool failed) {
   // Never eject more than half of the cluster: the rest must carry the load.
   size_t ejected = std::count_if(states->begin(), states->end(), [&](const auto& s) { return s->ejected(now); });
   if ((ejected + 1) * 2 > states->size()) {
-    spdlog::debug("{} {} keeps failing, but half of {} is ejected already", stream.log_prefix(), stream.endpoint,
-                  cluster.name);
+    spdlog::debug("{} {} keeps failing, but half of {} is ejected already", stream.log_prefix(),
+                  stream.endpoint->address(), cluster.name);
     return;
   }
   uint32_t ejections = state->ejections.fetch_add(1, std::memory_order_relaxed);
@@ -495,8 +495,8 @@ void Router::record_outcome(ProxyStream& stream, bool failed) {
   state->ejected_until.store((now + duration).time_since_epoch().count(), std::memory_order_relaxed);
   state->consecutive_failures.store(0, std::memory_order_relaxed);
   if (stream.cluster_stats) bump(stream.cluster_stats->outlier_ejections);
-  spdlog::warn("endpoint {} ({}) of {} ejected for {} ms after {} failures in a row", stream.endpoint, stream.pod,
-               cluster.name, duration.count(), failures);
+  spdlog::warn("endpoint {} ({}) of {} ejected for {} ms after {} failures in a row", stream.endpoint->address(),
+               stream.endpoint->pod, cluster.name, duration.count(), failures);
 }
 
 }  // namespace grpc_ingress

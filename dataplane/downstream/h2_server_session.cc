@@ -145,9 +145,8 @@ void H2ServerSession::shutdown() {
   schedule_flush();
 }
 
-std::shared_ptr<ProxyStream> H2ServerSession::find(int32_t stream_id) {
-  auto it = streams_.find(stream_id);
-  return it == streams_.end() ? nullptr : it->second;
+ProxyStream* H2ServerSession::find(int32_t stream_id) {
+  return static_cast<ProxyStream*>(nghttp2_session_get_stream_user_data(session_, stream_id));
 }
 
 int H2ServerSession::on_begin_frame(uint8_t type, uint8_t flags, size_t length) {
@@ -183,13 +182,14 @@ int H2ServerSession::on_begin_request(int32_t stream_id) {
   auto stream = std::make_shared<ProxyStream>(id_, stream_id, weak_from_this(), buffers_);
   stream->request_headers.reserve(kTypicalHeaderCount);
   stream->downstream_tls = transport_.tls();
-  streams_[stream_id] = std::move(stream);
+  nghttp2_session_set_stream_user_data(session_, stream_id, stream.get());
+  streams_.add(std::move(stream));
   return 0;
 }
 
 int H2ServerSession::on_header(int32_t stream_id, bool trailers, std::string_view name,
                                std::string_view value) {
-  auto stream = find(stream_id);
+  ProxyStream* stream = find(stream_id);
   if (!stream) return 0;
   stream->request_header_bytes += name.size() + value.size() + 32;
   if (stream->request_header_bytes > options_.max_header_bytes) {
@@ -217,7 +217,7 @@ int H2ServerSession::on_header(int32_t stream_id, bool trailers, std::string_vie
 }
 
 int H2ServerSession::on_headers_complete(int32_t stream_id, bool trailers, bool end_stream) {
-  auto stream = find(stream_id);
+  ProxyStream* stream = find(stream_id);
   if (!stream) return 0;
   if (end_stream) stream->request_ended = true;
   if (trailers) {
@@ -225,7 +225,7 @@ int H2ServerSession::on_headers_complete(int32_t stream_id, bool trailers, bool 
     return 0;
   }
   worker_.assign_request_id(*stream);
-  worker_.router().dispatch(stream);
+  worker_.router().dispatch(streams_.owner(*stream));
   return 0;
 }
 
@@ -233,7 +233,7 @@ int H2ServerSession::on_data(int32_t stream_id, const uint8_t* data, size_t len)
   // Isolation: the connection window comes back as soon as the bytes are held
   // (the stream's account bounds them); only the stream's waits for the pod.
   nghttp2_session_consume_connection(session_, len);
-  auto stream = find(stream_id);
+  ProxyStream* stream = find(stream_id);
   if (!stream || stream->response_ended) {
     // Nobody will forward these bytes: give the stream's window back too.
     nghttp2_session_consume_stream(session_, stream_id, len);
@@ -250,7 +250,7 @@ int H2ServerSession::on_data(int32_t stream_id, const uint8_t* data, size_t len)
 }
 
 int H2ServerSession::on_data_end(int32_t stream_id) {
-  auto stream = find(stream_id);
+  ProxyStream* stream = find(stream_id);
   if (!stream) return 0;
   stream->request_ended = true;
   if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
@@ -258,7 +258,7 @@ int H2ServerSession::on_data_end(int32_t stream_id) {
 }
 
 int H2ServerSession::on_end_stream_sent(int32_t stream_id) {
-  auto stream = find(stream_id);
+  ProxyStream* stream = find(stream_id);
   // The answer is complete but the client is still sending: tell it to stop
   // (RFC 9113 8.1: RST_STREAM with NO_ERROR).
   if (stream && !stream->request_ended) {
@@ -268,10 +268,11 @@ int H2ServerSession::on_end_stream_sent(int32_t stream_id) {
 }
 
 int H2ServerSession::on_stream_close(int32_t stream_id, uint32_t error_code) {
-  auto it = streams_.find(stream_id);
-  if (it == streams_.end()) return 0;
-  std::shared_ptr<ProxyStream> stream = std::move(it->second);
-  streams_.erase(it);
+  ProxyStream* attached = find(stream_id);
+  if (!attached) return 0;
+  nghttp2_session_set_stream_user_data(session_, stream_id, nullptr);
+  std::shared_ptr<ProxyStream> stream = streams_.remove(*attached);
+  if (!stream) return 0;
   stream->closed = true;
   stream->stop_timers();
   if (error_code != NGHTTP2_NO_ERROR) {
@@ -290,7 +291,7 @@ int H2ServerSession::on_stream_close(int32_t stream_id, uint32_t error_code) {
 
 long H2ServerSession::read_response_body(int32_t stream_id, uint8_t* buf, size_t length,
                                          uint32_t* flags) {
-  auto stream = find(stream_id);
+  ProxyStream* stream = find(stream_id);
   if (!stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   size_t n = stream->response_body.read(buf, length);
   stream->bytes_out += n;
@@ -446,7 +447,7 @@ void H2ServerSession::linger() {
 }
 
 void H2ServerSession::collect_buffering_streams(std::vector<std::shared_ptr<ProxyStream>>& out) {
-  for (const auto& [_, stream] : streams_) {
+  for (const auto& stream : streams_.all()) {
     if (stream->buffered_bytes() > 0) out.push_back(stream);
   }
 }
@@ -503,9 +504,8 @@ void H2ServerSession::close(const std::string& reason) {
   spdlog::debug("{} closed: {}", log_prefix_, reason);
   transport_.close();
   if (linger_timer_) linger_timer_->cancel();
-  auto streams = std::move(streams_);
-  streams_.clear();
-  for (auto& [_, stream] : streams) {
+  for (auto& stream : streams_.take_all()) {
+    if (session_) nghttp2_session_set_stream_user_data(session_, stream->downstream_id(), nullptr);
     if (!stream->closed && !stream->method.empty()) record_request(*stream, NGHTTP2_CANCEL);
     stream->closed = true;
     stream->stop_timers();

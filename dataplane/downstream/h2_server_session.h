@@ -63,7 +63,8 @@ class H2ServerSession : public DownstreamSide,
   void flush();
   void schedule_flush();
   void close(const std::string& reason);
-  std::shared_ptr<ProxyStream> find(int32_t stream_id);
+  // The stream's state, attached to nghttp2's stream (no lookup by id).
+  ProxyStream* find(int32_t stream_id);
   // A DATA/HEADERS/CONTINUATION frame with (`empty`) or without an empty payload.
   int count_frame(bool empty);
   // Ends the connection for abuse: GOAWAY with `h2_error_code`, then close at
@@ -95,7 +96,7 @@ class H2ServerSession : public DownstreamSide,
   std::optional<boost::asio::steady_timer> linger_timer_;
   std::shared_ptr<BufferAccount> buffers_;  // body bytes held for this connection's streams
 
-  std::map<int32_t, std::shared_ptr<ProxyStream>> streams_;
+  StreamSlots<&ProxyStream::downstream_slot> streams_;
 };
 
 }  // namespace grpc_ingress

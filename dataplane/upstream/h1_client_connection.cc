@@ -143,7 +143,6 @@ void H1ClientConnection::submit(std::shared_ptr<ProxyStream> stream) {
   stream->upstream = shared_from_this();
   stream->upstream_started();
   stream->upstream_id = -1;
-  stream->endpoint = address_;
   stream_ = std::move(stream);
   parser_.emplace(options_.max_header_bytes, stream_->method == "HEAD");
   head_written_ = false;

@@ -184,7 +184,6 @@ void H2ClientConnection::submit(std::shared_ptr<ProxyStream> stream) {
   stream->upstream = shared_from_this();
   stream->upstream_started();
   stream->upstream_id = -1;
-  stream->endpoint = address_;
   if (state_ == State::kConnected) {
     start_stream(stream);
     schedule_flush();
@@ -208,7 +207,7 @@ void H2ClientConnection::start_stream(const std::shared_ptr<ProxyStream>& stream
   bool has_body = !(stream->request_ended && stream->request_body.empty() &&
                     stream->request_trailers.empty());
   int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
-                                      has_body ? &provider : nullptr, nullptr);
+                                      has_body ? &provider : nullptr, stream.get());
   if (id < 0) {
     stream->upstream_finished();
     handlers_.failed(stream, std::string("cannot start stream to pod: ") + nghttp2_strerror(id),
@@ -216,13 +215,17 @@ void H2ClientConnection::start_stream(const std::shared_ptr<ProxyStream>& stream
     return;
   }
   stream->upstream_id = id;
-  streams_[id] = stream;
+  streams_.add(stream);
   spdlog::debug("{}{} -> {} stream {}", stream->log_prefix(), log_prefix_, stream->path, id);
 }
 
 ProxyStream* H2ClientConnection::find(int32_t stream_id) {
-  auto it = streams_.find(stream_id);
-  return it == streams_.end() ? nullptr : it->second.get();
+  return static_cast<ProxyStream*>(nghttp2_session_get_stream_user_data(session_, stream_id));
+}
+
+std::shared_ptr<ProxyStream> H2ClientConnection::detach(int32_t stream_id, ProxyStream& stream) {
+  nghttp2_session_set_stream_user_data(session_, stream_id, nullptr);
+  return streams_.remove(stream);
 }
 
 long H2ClientConnection::read_request_body(int32_t stream_id, uint8_t* buf, size_t length,
@@ -279,9 +282,9 @@ int H2ClientConnection::on_header(int32_t stream_id, bool trailers, std::string_
 
 int H2ClientConnection::on_headers_complete(int32_t stream_id, bool trailers, bool end_stream) {
   header_bytes_ = 0;
-  auto it = streams_.find(stream_id);
-  if (it == streams_.end()) return 0;
-  std::shared_ptr<ProxyStream> stream = it->second;
+  ProxyStream* attached = find(stream_id);
+  if (!attached) return 0;
+  std::shared_ptr<ProxyStream> stream = streams_.owner(*attached);
   if (stream->closed) return 0;
   auto downstream = stream->downstream();
   if (trailers && stream->response_started) {
@@ -295,7 +298,7 @@ int H2ClientConnection::on_headers_complete(int32_t stream_id, bool trailers, bo
   stream->response_ended = end_stream;
   if (!handlers_.answered(stream)) {
     // Retried elsewhere: this pod's stream is over for us.
-    streams_.erase(it);
+    detach(stream_id, *attached);
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
     schedule_flush();
     return 0;
@@ -335,10 +338,10 @@ int H2ClientConnection::on_data_end(int32_t stream_id) {
 }
 
 int H2ClientConnection::on_stream_close(int32_t stream_id, uint32_t error_code) {
-  auto it = streams_.find(stream_id);
-  if (it == streams_.end()) return 0;
-  std::shared_ptr<ProxyStream> stream = std::move(it->second);
-  streams_.erase(it);
+  ProxyStream* attached = find(stream_id);
+  if (!attached) return 0;
+  std::shared_ptr<ProxyStream> stream = detach(stream_id, *attached);
+  if (!stream) return 0;
   if (streams_.empty()) idle_since_ = std::chrono::steady_clock::now();
   stream->upstream_finished();
   if (error_code != NGHTTP2_NO_ERROR && stats_) bump(stats_->upstream_resets[reset_reason_slot(error_code)]);
@@ -384,7 +387,7 @@ void H2ClientConnection::cancel(ProxyStream& stream) {
     }
   }
   if (state_ != State::kConnected || stream.upstream_id < 0) return;
-  if (streams_.count(stream.upstream_id)) {
+  if (streams_.contains(stream)) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.upstream_id, NGHTTP2_CANCEL);
     schedule_flush();
   }
@@ -425,11 +428,11 @@ void H2ClientConnection::close(const std::string& reason) {
       handlers_.failed(stream, reason, was_connected ? UpstreamFailure::kRefused : UpstreamFailure::kConnectFailed);
     }
   }
-  auto running = std::move(streams_);
-  streams_.clear();
+  auto running = streams_.take_all();
   // Refused at the TLS layer, the pod never saw a request.
   bool refused = refused_by_tls();
-  for (auto& [_, stream] : running) {
+  for (auto& stream : running) {
+    if (session_) nghttp2_session_set_stream_user_data(session_, stream->upstream_id, nullptr);
     stream->upstream_finished();
     if (stream->closed || stream->response_ended) continue;
     if (refused && stream->cluster_stats) bump(stream->cluster_stats->connect_failures);

@@ -76,7 +76,10 @@ class H2ClientConnection : public UpstreamConnection,
   void schedule_flush();
   void maybe_finish_drain();
   void keepalive_tick();
+  // The stream's state, attached to nghttp2's stream (no lookup by id).
   ProxyStream* find(int32_t stream_id);
+  // Forgets the pod's stream `stream_id`: it no longer carries `stream`.
+  std::shared_ptr<ProxyStream> detach(int32_t stream_id, ProxyStream& stream);
 
   boost::asio::io_context& io_;
   std::optional<UpstreamTlsTarget> tls_;
@@ -102,7 +105,7 @@ class H2ClientConnection : public UpstreamConnection,
   size_t header_bytes_ = 0;  // of the header block being received
 
   std::vector<std::shared_ptr<ProxyStream>> pending_;  // waiting for the connection
-  std::map<int32_t, std::shared_ptr<ProxyStream>> streams_;
+  StreamSlots<&ProxyStream::upstream_slot> streams_;  // started at the pod
 };
 
 }  // namespace grpc_ingress

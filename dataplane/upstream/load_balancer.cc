@@ -8,10 +8,6 @@
 
 namespace grpc_ingress {
 
-bool excluded(const Endpoint& endpoint, const std::vector<std::string>& exclude) {
-  return !exclude.empty() && std::find(exclude.begin(), exclude.end(), endpoint.address()) != exclude.end();
-}
-
 bool PickContext::at_limit(size_t index) const {
   if (!states || index >= states->size()) return false;
   const EndpointState& state = *(*states)[index];
@@ -19,8 +15,8 @@ bool PickContext::at_limit(size_t index) const {
          (max_pending && state.pending_streams.load(std::memory_order_relaxed) >= max_pending);
 }
 
-bool PickContext::usable(const Cluster& cluster, size_t index) const {
-  if (excluded(cluster.endpoints[index], exclude)) return false;
+bool PickContext::usable(size_t index) const {
+  if (std::find(exclude.begin(), exclude.end(), index) != exclude.end()) return false;
   if (!states || index >= states->size()) return true;
   const EndpointState& state = *(*states)[index];
   return !state.unhealthy() && !state.ejected(now) && !at_limit(index);

@@ -6,7 +6,9 @@
 
 #include <chrono>
 
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,7 +17,8 @@ namespace grpc_ingress {
 
 // What a balancer may look at for one pick.
 struct PickContext {
-  const std::vector<std::string>& exclude;  // addresses this request already tried
+  // Indexes into the cluster's endpoints of the pods this request already tried.
+  std::span<const uint32_t> exclude;
   // This worker's stats of each endpoint of the cluster (same order), or
   // nullptr when the cluster is from an older snapshot.
   const std::vector<std::shared_ptr<EndpointStats>>* stats = nullptr;
@@ -27,8 +30,8 @@ struct PickContext {
   uint32_t max_pending = 0;    // per endpoint; 0 = no limit
   std::chrono::steady_clock::time_point now{};
 
-  // May endpoint `index` of `cluster` take this call?
-  bool usable(const Cluster& cluster, size_t index) const;
+  // May endpoint `index` of the cluster take this call?
+  bool usable(size_t index) const;
   // Is it over its circuit limits (as opposed to unhealthy or already tried)?
   bool at_limit(size_t index) const;
 };
@@ -46,7 +49,5 @@ class LoadBalancer {
 // A new balancer for `policy`; `seed` spreads workers' starting points.
 std::unique_ptr<LoadBalancer> make_load_balancer(LoadBalancePolicy policy, uint64_t seed);
 
-// Whether `endpoint` is in `exclude`.
-bool excluded(const Endpoint& endpoint, const std::vector<std::string>& exclude);
 
 }  // namespace grpc_ingress

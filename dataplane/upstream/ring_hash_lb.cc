@@ -41,7 +41,7 @@ const Endpoint* RingHashLb::pick(const Cluster& cluster, const PickContext& cont
   auto it = std::lower_bound(ring_.begin(), ring_.end(), std::make_pair(key, size_t{0}));
   for (size_t step = 0; step < ring_.size(); ++step, ++it) {
     if (it == ring_.end()) it = ring_.begin();
-    if (context.usable(cluster, it->second)) return &cluster.endpoints[it->second];
+    if (context.usable(it->second)) return &cluster.endpoints[it->second];
   }
   return nullptr;
 }

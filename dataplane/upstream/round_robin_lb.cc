@@ -6,7 +6,7 @@ long RoundRobinLb::next_index(const Cluster& cluster, const PickContext& context
   const size_t n = cluster.endpoints.size();
   for (size_t i = 0; i < n; ++i) {
     size_t index = next_++ % n;
-    if (context.usable(cluster, index)) return static_cast<long>(index);
+    if (context.usable(index)) return static_cast<long>(index);
   }
   return -1;
 }

@@ -19,7 +19,7 @@ const Endpoint* TwoChoicesLb::pick(const Cluster& cluster, const PickContext& co
   if (n == 1 || !context.stats || context.stats->size() != n) return &cluster.endpoints[first];
   size_t second = std::uniform_int_distribution<size_t>(0, n - 2)(random_);
   if (second >= static_cast<size_t>(first)) ++second;  // any endpoint but the first
-  if (!context.usable(cluster, second)) return &cluster.endpoints[first];
+  if (!context.usable(second)) return &cluster.endpoints[first];
   const auto& stats = *context.stats;
   if (!stats[first] || !stats[second]) return &cluster.endpoints[first];
   return cost_(*stats[second]) < cost_(*stats[first]) ? &cluster.endpoints[second]

@@ -20,7 +20,14 @@ UpstreamPool::UpstreamPool(boost::asio::io_context& io, const UpstreamOptions& o
 
 UpstreamPool::~UpstreamPool() { close_all(); }
 
-Result<UpstreamTlsTarget> UpstreamPool::tls_target(const UpstreamTls& tls, bool http1) {
+size_t UpstreamPool::KeyHash::operator()(const KeyView& key) const {
+  size_t h = std::hash<std::string_view>()(key.ip);
+  h ^= (static_cast<size_t>(key.port) << 1 | key.http1) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  h ^= std::hash<uint64_t>()(key.tls) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  return h;
+}
+
+Result<UpstreamTlsTarget> UpstreamPool::tls_target(const UpstreamTls& tls) {
   if (!tls.problem.empty()) return Error{tls.problem};
   std::string material = tls.ca_pem + '\0' + tls.cert_pem + '\0' + tls.key_pem;
   auto it = tls_contexts_.find(material);
@@ -34,36 +41,56 @@ Result<UpstreamTlsTarget> UpstreamPool::tls_target(const UpstreamTls& tls, bool 
                            .verify = !tls.ca_pem.empty(),
                            .sni = tls.sni,
                            .verify_names = tls.verify_names,
-                           .alpn = http1 ? "http/1.1" : "h2",
                            .context_id = it->second.id,
                            .client_certificate = !tls.cert_pem.empty()};
 }
 
-std::string UpstreamPool::key_of(const Endpoint& endpoint, const UpstreamKind& kind,
-                                 const UpstreamTlsTarget* tls) const {
-  std::string key = endpoint.address() + (kind.http1 ? "|h1" : "|h2");
-  if (tls) {
-    key += "|tls" + std::to_string(tls->context_id) + "|" + tls->sni;
-    for (const std::string& name : tls->verify_names) key += "," + name;
+const UpstreamPool::ResolvedTls& UpstreamPool::resolve_tls(const UpstreamTls& tls, bool in_table) {
+  ResolvedTls* slot = &uncached_tls_;
+  if (in_table) {
+    auto [it, added] = resolved_tls_.try_emplace(&tls);
+    if (!added) return it->second;
+    slot = &it->second;
+  } else {
+    uncached_tls_ = {};
   }
-  return key;
+  ResolvedTls& resolved = *slot;
+  auto target = tls_target(tls);
+  if (!target) {
+    resolved.error = target.error().message;
+    return resolved;
+  }
+  resolved.target = std::move(*target);
+  std::string identity = std::to_string(resolved.target.context_id) + "|" + resolved.target.sni;
+  for (const std::string& name : resolved.target.verify_names) identity += "," + name;
+  resolved.identity = tls_identities_.try_emplace(std::move(identity), tls_identities_.size() + 1).first->second;
+  return resolved;
 }
 
 Result<std::shared_ptr<UpstreamConnection>> UpstreamPool::connection_for(const Endpoint& endpoint,
                                                                          const UpstreamKind& kind) {
   if (closing_) return std::shared_ptr<UpstreamConnection>();
-  std::optional<UpstreamTlsTarget> tls;
+  const ResolvedTls* tls = nullptr;
   if (kind.tls) {
-    auto target = tls_target(*kind.tls, kind.http1);
-    if (!target) return Error{target.error().message};
-    tls = std::move(*target);
+    tls = &resolve_tls(*kind.tls, kind.tls_in_table);
+    if (!tls->error.empty()) return Error{tls->error};
   }
-  std::string key = key_of(endpoint, kind, tls ? &*tls : nullptr);
-  Entry& entry = connections_[key];
-  entry.address = endpoint.address();
+  KeyView view(endpoint.ip, endpoint.port, kind.http1, tls ? tls->identity : 0);
+  auto it = connections_.find(view);
+  if (it == connections_.end()) {
+    it = connections_.try_emplace(Key{endpoint.ip, endpoint.port, kind.http1, view.tls}).first;
+    it->second.address = endpoint.address();
+  }
+  Entry& entry = it->second;
   for (auto& connection : entry.connections) {
     if (connection->accepting_streams()) return connection;
   }
+  std::optional<UpstreamTlsTarget> target;
+  if (tls) {
+    target = tls->target;
+    target->alpn = kind.http1 ? "http/1.1" : "h2";
+  }
+  Key key = it->first;
   auto on_closed = [this, key](UpstreamConnection* closed) {
     if (closing_) return;
     auto it = connections_.find(key);
@@ -73,11 +100,11 @@ Result<std::shared_ptr<UpstreamConnection>> UpstreamPool::connection_for(const E
   };
   std::shared_ptr<UpstreamConnection> connection;
   if (kind.http1) {
-    auto h1 = std::make_shared<H1ClientConnection>(io_, endpoint, options_, std::move(tls), handlers_,
+    auto h1 = std::make_shared<H1ClientConnection>(io_, endpoint, options_, std::move(target), handlers_,
                                                    std::move(on_closed), stats_);
     connection = h1;
   } else {
-    auto h2 = std::make_shared<H2ClientConnection>(io_, endpoint, options_, std::move(tls), handlers_,
+    auto h2 = std::make_shared<H2ClientConnection>(io_, endpoint, options_, std::move(target), handlers_,
                                                    std::move(on_closed), stats_);
     connection = h2;
   }
@@ -87,6 +114,7 @@ Result<std::shared_ptr<UpstreamConnection>> UpstreamPool::connection_for(const E
 }
 
 void UpstreamPool::retain_only(const std::unordered_set<std::string>& addresses) {
+  resolved_tls_.clear();
   for (auto it = connections_.begin(); it != connections_.end();) {
     if (addresses.count(it->second.address)) {
       ++it;

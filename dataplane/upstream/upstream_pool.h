@@ -21,6 +21,9 @@ namespace grpc_ingress {
 struct UpstreamKind {
   bool http1 = false;
   const UpstreamTls* tls = nullptr;  // the cluster's, when its pods speak TLS
+  // `tls` is in the running routing table (or one a stream still holds), so
+  // it is resolved once per table; false: settings of its own, resolved anew.
+  bool tls_in_table = true;
 };
 
 // The upstream connections of one worker, per pod address and kind. An
@@ -40,13 +43,40 @@ class UpstreamPool {
   Result<std::shared_ptr<UpstreamConnection>> connection_for(const Endpoint& endpoint, const UpstreamKind& kind);
 
   // Pods no longer in the table: no new streams; their connections close
-  // (HTTP/2 with GOAWAY) once their streams finish.
+  // (HTTP/2 with GOAWAY) once their streams finish. Called with every new
+  // table (it also forgets the TLS settings resolved for the old one).
   void retain_only(const std::unordered_set<std::string>& addresses);
 
   void close_all();
   size_t connection_count() const;
 
  private:
+  // Connections of one pod address and kind are interchangeable. Looked up on
+  // every request, so the lookup builds no string (KeyView).
+  struct Key {
+    std::string ip;
+    uint16_t port = 0;
+    bool http1 = false;
+    uint64_t tls = 0;  // 0: cleartext; else the TLS settings' identity (tls_identities_)
+  };
+  struct KeyView {
+    std::string_view ip;
+    uint16_t port = 0;
+    bool http1 = false;
+    uint64_t tls = 0;
+    KeyView(const Key& key) : ip(key.ip), port(key.port), http1(key.http1), tls(key.tls) {}
+    KeyView(std::string_view ip, uint16_t port, bool http1, uint64_t tls)
+        : ip(ip), port(port), http1(http1), tls(tls) {}
+    bool operator==(const KeyView&) const = default;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(const KeyView& key) const;
+  };
+  struct KeyEqual {
+    using is_transparent = void;
+    bool operator()(const KeyView& a, const KeyView& b) const { return a == b; }
+  };
   struct Entry {
     std::string address;
     std::vector<std::shared_ptr<UpstreamConnection>> connections;
@@ -55,21 +85,35 @@ class UpstreamPool {
     uint64_t id = 0;
     std::shared_ptr<boost::asio::ssl::context> context;
   };
+  // A cluster's TLS settings resolved once per table: the target to connect
+  // with (alpn still to set), its identity for Key::tls, or why it cannot be used.
+  struct ResolvedTls {
+    UpstreamTlsTarget target;
+    uint64_t identity = 0;
+    std::string error;
+  };
 
   // The TLS target for a connection of `kind` (built once per set of Secrets).
-  Result<UpstreamTlsTarget> tls_target(const UpstreamTls& tls, bool http1);
-  std::string key_of(const Endpoint& endpoint, const UpstreamKind& kind, const UpstreamTlsTarget* tls) const;
+  Result<UpstreamTlsTarget> tls_target(const UpstreamTls& tls);
+  const ResolvedTls& resolve_tls(const UpstreamTls& tls, bool in_table);
 
   boost::asio::io_context& io_;
   UpstreamOptions options_;
   UpstreamHandlers handlers_;
   WorkerStats* stats_;
   bool closing_ = false;
-  std::unordered_map<std::string, Entry> connections_;  // by key_of()
+  std::unordered_map<Key, Entry, KeyHash, KeyEqual> connections_;
   // By CA + client certificate + key: contexts outlive their clusters'
   // tables in the connections that hold them.
   std::map<std::string, TlsContext> tls_contexts_;
   uint64_t next_tls_id_ = 1;
+  // Context + SNI + names to verify -> Key::tls; kept across tables, so a
+  // new table with the same settings keeps using the same connections.
+  std::map<std::string, uint64_t> tls_identities_;
+  // By the cluster's settings in the running table (pointers into it, valid
+  // while a stream holds that table; forgotten at the next table).
+  std::unordered_map<const UpstreamTls*, ResolvedTls> resolved_tls_;
+  ResolvedTls uncached_tls_;  // the last one resolved with in_table false
 };
 
 }  // namespace grpc_ingress

@@ -7,7 +7,7 @@
 using namespace grpc_ingress;
 
 namespace {
-const std::vector<std::string> kNone;
+const std::vector<uint32_t> kNone;  // no endpoint tried yet
 
 Cluster pods(int n) {
   Cluster cluster;
@@ -71,7 +71,7 @@ TEST_CASE("ring hash skips a pod the request already tried", "[ring_hash]") {
   Cluster cluster = pods(3);
   RingHashLb lb(0);
   const Endpoint* home = lb.pick(cluster, {kNone, nullptr, "user-7"});
-  std::vector<std::string> tried = {home->address()};
+  std::vector<uint32_t> tried = {static_cast<uint32_t>(home - cluster.endpoints.data())};
   const Endpoint* next = lb.pick(cluster, {tried, nullptr, "user-7"});
   REQUIRE(next != nullptr);
   CHECK(next != home);

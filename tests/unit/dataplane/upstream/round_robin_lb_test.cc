@@ -7,7 +7,7 @@
 using namespace grpc_ingress;
 
 namespace {
-const std::vector<std::string> kNone;
+const std::vector<uint32_t> kNone;  // no endpoint tried yet
 
 Cluster three_pods() {
   Cluster cluster;
@@ -31,9 +31,9 @@ TEST_CASE("round robin gives each endpoint an equal share of requests", "[round_
 TEST_CASE("round robin skips endpoints a request already tried", "[round_robin]") {
   Cluster cluster = three_pods();
   RoundRobinLb lb(0);
-  std::vector<std::string> tried = {"10.0.0.1:50051", "10.0.0.2:50051"};
+  std::vector<uint32_t> tried = {0, 1};  // pod-0 and pod-1
   for (int i = 0; i < 5; ++i) CHECK(lb.pick(cluster, PickContext{tried})->pod == "pod-2");
-  tried.push_back("10.0.0.3:50051");
+  tried.push_back(2);
   CHECK(lb.pick(cluster, PickContext{tried}) == nullptr);
 }
 

@@ -7,7 +7,7 @@
 using namespace grpc_ingress;
 
 namespace {
-const std::vector<std::string> kNone;
+const std::vector<uint32_t> kNone;  // no endpoint tried yet
 
 struct Pods {
   Cluster cluster;
@@ -67,6 +67,6 @@ TEST_CASE("peak ewma jumps to a slower sample and decays after faster ones", "[e
 TEST_CASE("two choices skips excluded pods", "[least_request]") {
   Pods pods(3);
   TwoChoicesLb lb(4, &TwoChoicesLb::active_streams);
-  std::vector<std::string> tried = {"10.0.0.1:50051", "10.0.0.3:50051"};
+  std::vector<uint32_t> tried = {0, 2};  // pod-0 and pod-2
   for (int i = 0; i < 20; ++i) CHECK(lb.pick(pods.cluster, {tried, &pods.stats})->pod == "pod-1");
 }
