@@ -2,6 +2,7 @@
 
 #include "dataplane/access_log.h"
 #include "dataplane/h2_headers.h"
+#include "dataplane/nghttp2_memory.h"
 #include "dataplane/worker.h"
 
 #include <boost/asio/post.hpp>
@@ -119,7 +120,7 @@ void H2ServerSession::start(std::string_view received) {
   nghttp2_option_set_no_auto_window_update(option, 1);
   // PING and SETTINGS acks owed to a client that does not read: NGHTTP2_ERR_FLOODED beyond.
   nghttp2_option_set_max_outbound_ack(option, options_.max_outbound_control_frames);
-  int rv = nghttp2_session_server_new2(&session_, server_callbacks(), this, option);
+  int rv = nghttp2_session_server_new3(&session_, server_callbacks(), this, option, nghttp2_memory());
   nghttp2_option_del(option);
   if (rv != 0) {
     close(std::string("cannot create HTTP/2 session: ") + nghttp2_strerror(rv));

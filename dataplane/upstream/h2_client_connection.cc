@@ -1,6 +1,7 @@
 #include "dataplane/upstream/h2_client_connection.h"
 
 #include "dataplane/h2_headers.h"
+#include "dataplane/nghttp2_memory.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
@@ -109,7 +110,7 @@ void H2ClientConnection::on_connected(Transport transport) {
   // We open the window only when the client has taken the bytes: back-pressure.
   nghttp2_option_set_no_auto_window_update(option, 1);
   nghttp2_option_set_peer_max_concurrent_streams(option, 100);
-  int rv = nghttp2_session_client_new2(&session_, client_callbacks(), this, option);
+  int rv = nghttp2_session_client_new3(&session_, client_callbacks(), this, option, nghttp2_memory());
   nghttp2_option_del(option);
   if (rv != 0) {
     close(std::string("cannot create HTTP/2 session: ") + nghttp2_strerror(rv));
