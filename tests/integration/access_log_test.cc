@@ -90,7 +90,8 @@ TEST_CASE("every request gets one JSON access log line on stdout, and its x-requ
   Echoed generated_2 = echo_with_id(*echo, test::EchoRequest(), std::nullopt);
   REQUIRE(generated_1.status.ok());
   REQUIRE(generated_2.status.ok());
-  const std::regex uuid("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", std::regex::icase);
+  // A version-4 UUID: random, with the version nibble 4 and the RFC 4122 variant bits.
+  const std::regex uuid("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
   INFO("generated ids at the pods: '" << received_id(generated_1) << "', '" << received_id(generated_2) << "'");
   CHECK(std::regex_match(received_id(generated_1), uuid));
   CHECK(std::regex_match(received_id(generated_2), uuid));
