@@ -28,6 +28,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libfmt9 \
       libgcc-s1 \
+      libmimalloc2.0 \
       libnghttp2-14 \
       libspdlog1.10 \
       libssl3 \

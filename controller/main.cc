@@ -22,6 +22,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <malloc.h>
+#ifdef GRPC_INGRESS_MIMALLOC
+#include <mimalloc.h>
+#endif
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -136,6 +139,20 @@ int run(const Flags& flags) {
                    flags.publish_service);
     }
   }
+#ifdef GRPC_INGRESS_MIMALLOC
+  {
+    // Linked to replace malloc: say so only if it really does.
+    void* probe = std::malloc(16);
+    bool redirected = mi_is_in_heap_region(probe);
+    std::free(probe);
+    if (redirected) {
+      spdlog::info("allocator: mimalloc {}", mi_version());
+    } else {
+      spdlog::warn("allocator: mimalloc {} is linked but malloc is glibc's (was the library preloaded away?)",
+                   mi_version());
+    }
+  }
+#endif
   init_access_log(flags.access_log);
   int threads = flags.threads > 0 ? flags.threads
                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -313,15 +330,18 @@ int run(const Flags& flags) {
       };
   signals.async_wait(on_signal);
 
-  // Memory freed after a burst (thousands of connections gone) stays in
-  // glibc's arenas; hand it back to the system now and then, so RSS follows
-  // the live connections.
+  // Memory freed after a burst (thousands of connections gone) stays in the
+  // allocator's free pages; hand it back to the system now and then, so RSS
+  // follows the live connections.
   boost::asio::steady_timer trim_timer(io);
   std::function<void()> trim = [&] {
     trim_timer.expires_after(std::chrono::seconds(10));
     trim_timer.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
-      malloc_trim(0);
+#ifdef GRPC_INGRESS_MIMALLOC
+      mi_collect(false);
+#endif
+      malloc_trim(0);  // glibc's own arenas (with mimalloc, what was allocated before it took over)
       trim();
     });
   };

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sys/mman.h>
+
 #if defined(__SANITIZE_ADDRESS__)
 #define GRPC_INGRESS_PLAIN_MALLOC 1
 #elif defined(__has_feature)
@@ -28,6 +30,11 @@ struct alignas(16) BlockHeader {
   size_t capacity;  // payload bytes
 };
 constexpr uint32_t kLarge = UINT32_MAX;
+constexpr uint32_t kMapped = UINT32_MAX - 1;
+// Blocks this large (a session's 16 KiB outbound frame buffer) get pages of
+// their own: only the pages a connection writes count in RSS, so an idle
+// connection does not hold a whole recycled buffer, and closing it returns them.
+constexpr size_t kMapAtLeast = 12 * 1024;
 constexpr size_t kSmallest = 32;                 // payload of class 0
 // Per-call objects (streams, queued frames, header buffers) are smaller than
 // 1 KiB; larger blocks (the session itself, its frame buffer) are allocated
@@ -50,11 +57,28 @@ struct FreeBlock {
 BlockHeader* header_of(void* payload) { return static_cast<BlockHeader*>(payload) - 1; }
 
 void* new_block(size_t capacity, uint32_t size_class) {
-  auto* header = static_cast<BlockHeader*>(std::malloc(sizeof(BlockHeader) + capacity));
+  BlockHeader* header = nullptr;
+  if (size_class == kLarge && capacity >= kMapAtLeast) {
+    void* pages = mmap(nullptr, sizeof(BlockHeader) + capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                       -1, 0);
+    if (pages == MAP_FAILED) return nullptr;
+    header = static_cast<BlockHeader*>(pages);
+    size_class = kMapped;
+  } else {
+    header = static_cast<BlockHeader*>(std::malloc(sizeof(BlockHeader) + capacity));
+  }
   if (!header) return nullptr;
   header->size_class = size_class;
   header->capacity = capacity;
   return header + 1;
+}
+
+void delete_block(BlockHeader* header) {
+  if (header->size_class == kMapped) {
+    munmap(header, sizeof(BlockHeader) + header->capacity);
+  } else {
+    std::free(header);
+  }
 }
 
 // Set once this thread's cache is destroyed (thread exit): blocks freed later
@@ -87,8 +111,8 @@ class ThreadCache {
 
   void release(void* payload) {
     uint32_t size_class = header_of(payload)->size_class;
-    if (size_class == kLarge || cached_bytes_ + class_capacity(size_class) > kMaxCachedBytes) {
-      std::free(header_of(payload));
+    if (size_class >= kClasses || cached_bytes_ + class_capacity(size_class) > kMaxCachedBytes) {
+      delete_block(header_of(payload));
       return;
     }
     auto* block = static_cast<FreeBlock*>(payload);
@@ -120,7 +144,7 @@ void pool_free(void* ptr, void*) {
   if (ThreadCache* thread_cache = cache()) {
     thread_cache->release(ptr);
   } else {
-    std::free(header_of(ptr));
+    delete_block(header_of(ptr));
   }
 }
 
