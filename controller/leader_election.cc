@@ -62,18 +62,40 @@ void LeaderElector::stop() {
   if (!leading_) return;
   set_leading(false);
   // Release: a cleared holder is free for the next replica at once.
-  json lease = last_lease_;
+  release(last_lease_, 3);
+}
+
+void LeaderElector::release(json lease, int attempts) {
   lease["spec"]["holderIdentity"] = "";
   lease["spec"]["leaseDurationSeconds"] = 1;
   lease["spec"]["renewTime"] = micro_time(std::chrono::system_clock::now());
-  api_.request({.method = "PUT", .target = lease_path(), .body = lease.dump()}, [](Result<KubeResponse> response) {
+  auto self = shared_from_this();
+  api_.request({.method = "PUT", .target = lease_path(), .body = lease.dump()}, [self, attempts](
+                                                                                     Result<KubeResponse> response) {
     if (response && response->status == 200) {
       spdlog::info("leader election: Lease released");
-    } else {
-      spdlog::warn("leader election: releasing the Lease failed ({}); another replica takes over when it expires",
-                   response ? std::to_string(response->status) + " " + status_message(response->body)
-                            : response.error().message);
+      return;
     }
+    if (response && response->status == 409 && attempts > 1) {
+      self->api_.request({.method = "GET", .target = self->lease_path()}, [self, attempts](Result<KubeResponse> got) {
+        json current = got && got->status == 200 ? json::parse(got->body, nullptr, false) : json();
+        if (!current.is_object()) {
+          spdlog::warn("leader election: releasing the Lease: cannot read it again ({}); another replica takes "
+                       "over when it expires",
+                       got ? std::to_string(got->status) : got.error().message);
+          return;
+        }
+        if (string_at(member(current, "spec"), "holderIdentity") != self->options_.identity) {
+          spdlog::info("leader election: Lease no longer ours; nothing to release");
+          return;
+        }
+        self->release(std::move(current), attempts - 1);
+      });
+      return;
+    }
+    spdlog::warn("leader election: releasing the Lease failed ({}); another replica takes over when it expires",
+                 response ? std::to_string(response->status) + " " + status_message(response->body)
+                          : response.error().message);
   });
 }
 

@@ -60,6 +60,10 @@ class LeaderElector : public std::enable_shared_from_this<LeaderElector> {
   void round_done(bool success);
   void check_renew_deadline();
   void set_leading(bool leading);
+  // Clears the holder of `lease` (ours). A renew still in flight when we
+  // stopped makes that write 409: read the Lease again and retry, while it
+  // is still ours, at most `attempts` times.
+  void release(nlohmann::json lease, int attempts);
   nlohmann::json desired_spec(const nlohmann::json& current) const;
 
   boost::asio::io_context& io_;

@@ -170,7 +170,10 @@ void* pool_realloc(void* ptr, size_t size, void*) {
 
 void* pool_malloc(size_t size, void*) { return std::malloc(size); }
 void pool_free(void* ptr, void*) { std::free(ptr); }
-void* pool_calloc(size_t count, size_t size, void*) { return std::calloc(count, size); }
+void* pool_calloc(size_t count, size_t size, void*) {
+  if (size && count > SIZE_MAX / size) return nullptr;  // as the pooled build: refused, not reported
+  return std::calloc(count, size);
+}
 void* pool_realloc(void* ptr, size_t size, void*) { return std::realloc(ptr, size); }
 
 #endif

@@ -168,6 +168,39 @@ TEST_CASE("a leader that cannot renew within the renew deadline steps down, and 
   CHECK(release["metadata"]["resourceVersion"] == "21");
 }
 
+// Real behaviour: a renew the leader sent just before SIGTERM reaches the API
+// server first and bumps the Lease's resourceVersion, so the release written
+// from the older copy gets 409 Conflict (optimistic concurrency on update).
+TEST_CASE("a release that loses to our own renew in flight (409) reads the Lease again and still clears it") {
+  Fixture f;
+  f.elector->start();
+  f.answer(404, {{"code", 404}});
+  f.answer_write("5", 201);
+  REQUIRE(f.elector->leading());
+  f.elector->stop();
+  REQUIRE(f.api.pending.size() == 1);
+  CHECK(json::parse(f.api.pending.front().request.body)["metadata"]["resourceVersion"] == "5");
+  f.api.respond(409, {{"kind", "Status"}, {"code", 409}});
+  KubeRequest reread = f.answer(200, lease("pod-a", "2024-01-01T00:00:01.000000Z", "6"));
+  CHECK(reread.method == "GET");
+  REQUIRE(run_until(f.io, [&] { return !f.api.pending.empty(); }));
+  json release = json::parse(f.api.pending.front().request.body);
+  CHECK(f.api.pending.front().request.method == "PUT");
+  CHECK(release["spec"]["holderIdentity"] == "");
+  CHECK(release["metadata"]["resourceVersion"] == "6");
+  f.api.respond(200, release);
+
+  // Taken over by another replica meanwhile: nothing more is written.
+  Fixture g;
+  g.elector->start();
+  g.answer(404, {{"code", 404}});
+  g.answer_write("5", 201);
+  g.elector->stop();
+  g.api.respond(409, {{"kind", "Status"}, {"code", 409}});
+  g.answer(200, lease("pod-b", "2024-01-01T00:00:01.000000Z", "6"));
+  CHECK_FALSE(run_until(g.io, [&] { return !g.api.pending.empty(); }, 200ms));
+}
+
 TEST_CASE("MicroTime is RFC 3339 in UTC with microseconds") {
   auto time = std::chrono::system_clock::time_point(std::chrono::microseconds(1'700'000'000'123'456));
   CHECK(micro_time(time) == "2023-11-14T22:13:20.123456Z");
