@@ -12,12 +12,6 @@ namespace {
 
 constexpr uint32_t kH2Cancel = 0x8;
 
-const std::string* find_header(const HeaderList& headers, std::string_view name) {
-  for (const Header& header : headers) {
-    if (header.name == name) return &header.value;
-  }
-  return nullptr;
-}
 
 std::string utc_now() {
   auto now = std::chrono::system_clock::now();
@@ -36,8 +30,8 @@ std::string utc_now() {
 
 RequestOutcome request_outcome(const ProxyStream& stream, uint32_t h2_error_code) {
   if (stream.grpc) {
-    const std::string* status = find_header(stream.response_trailers, "grpc-status");
-    if (!status && stream.trailers_only) status = find_header(stream.response_headers, "grpc-status");
+    const std::string_view* status = stream.response_trailers.find("grpc-status");
+    if (!status && stream.trailers_only) status = stream.response_headers.find("grpc-status");
     int code = -1;
     if (status) std::from_chars(status->data(), status->data() + status->size(), code);
     if (code >= 0 && (stream.response_ended || h2_error_code == 0)) {

@@ -62,9 +62,10 @@ class HealthProbe : public DownstreamSide, public std::enable_shared_from_this<H
     stream_->authority = target.endpoint.address();
     stream_->path = "/grpc.health.v1.Health/Check";
     stream_->grpc = true;
+    std::string timeout = std::to_string(target.config.timeout.count()) + "m";
     stream_->request_headers = {{"content-type", "application/grpc"},
                                 {"te", "trailers"},
-                                {"grpc-timeout", std::to_string(target.config.timeout.count()) + "m"},
+                                {"grpc-timeout", timeout},
                                 {"user-agent", "grpc-ingress-health-check"}};
     std::string body = encode_health_check_request(target.config.service);
     stream_->request_body.append(reinterpret_cast<const uint8_t*>(body.data()), body.size());

@@ -80,10 +80,10 @@ bool ProxyStream::take_response_body(const uint8_t* data, size_t n) {
 
 void ProxyStream::prepare_response_headers() {
   if (grpc_web != GrpcWebMode::kNone) {
-    for (Header& header : response_headers) {
-      if (header.name == "content-type") {
-        header.value = grpc_web == GrpcWebMode::kText ? "application/grpc-web-text+proto"
-                                                      : "application/grpc-web+proto";
+    for (size_t i = 0; i < response_headers.size(); ++i) {
+      if (response_headers[i].name == "content-type") {
+        response_headers.set_value(i, grpc_web == GrpcWebMode::kText ? "application/grpc-web-text+proto"
+                                                                     : "application/grpc-web+proto");
       }
     }
   }
@@ -98,7 +98,9 @@ void ProxyStream::trailers_into_body() {
   if (grpc_web == GrpcWebMode::kNone || response_trailers.empty()) return;
   // The gRPC-Web trailer frame: flag 0x80, 32-bit length, HTTP/1-style lines.
   std::string block;
-  for (const Header& header : response_trailers) block += header.name + ": " + header.value + "\r\n";
+  for (const Header& header : response_trailers) {
+    block.append(header.name).append(": ").append(header.value).append("\r\n");
+  }
   std::string frame(5, '\0');
   frame[0] = static_cast<char>(0x80);
   for (int i = 0; i < 4; ++i) frame[1 + i] = static_cast<char>((block.size() >> (24 - 8 * i)) & 0xff);
@@ -114,7 +116,7 @@ void ProxyStream::respond(int status, const std::string& body, HeaderList extra_
   if (closed || response_started || response_ended) return;
   response_status = status;
   response_headers = {{"content-type", "text/plain; charset=utf-8"}};
-  for (Header& header : extra_headers) response_headers.push_back(std::move(header));
+  for (const Header& header : extra_headers) response_headers.push_back(header);
   response_body.clear();
   response_body.append(reinterpret_cast<const uint8_t*>(body.data()), body.size());
   response_ended = true;
@@ -194,6 +196,7 @@ void ProxyStream::fail(GrpcStatus status, const std::string& message) {
   if (closed || response_ended) return;
   auto side = downstream();
   std::string code = std::to_string(static_cast<int>(status));
+  std::string encoded_message = percent_encode_grpc_message(message);
   if (!response_started) {
     response_body.clear();
     response_trailers.clear();
@@ -201,7 +204,7 @@ void ProxyStream::fail(GrpcStatus status, const std::string& message) {
       response_status = 200;
       response_headers = {{"content-type", "application/grpc"},
                           {"grpc-status", code},
-                          {"grpc-message", percent_encode_grpc_message(message)}};
+                          {"grpc-message", encoded_message}};
       prepare_response_headers();
       trailers_only = true;
     } else {
@@ -215,7 +218,7 @@ void ProxyStream::fail(GrpcStatus status, const std::string& message) {
     return;
   }
   if (grpc && !trailers_only) {
-    response_trailers = {{"grpc-status", code}, {"grpc-message", percent_encode_grpc_message(message)}};
+    response_trailers = {{"grpc-status", code}, {"grpc-message", encoded_message}};
     trailers_into_body();
     response_ended = true;
     if (side) side->response_data_ready(*this);

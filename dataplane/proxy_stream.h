@@ -5,6 +5,7 @@
 #include "dataplane/byte_queue.h"
 #include "dataplane/endpoint_state.h"
 #include "dataplane/grpc.h"
+#include "dataplane/header_list.h"
 #include "dataplane/stats.h"
 
 #include <boost/asio/steady_timer.hpp>
@@ -21,14 +22,6 @@
 
 namespace grpc_ingress {
 
-struct Header {
-  std::string name;
-  std::string value;
-};
-using HeaderList = std::vector<Header>;
-// Room reserved for a header list at its first header: a gRPC call's request
-// (with x-request-id) or response headers fit, so the list grows once, not four times.
-inline constexpr size_t kTypicalHeaderCount = 12;
 
 class ProxyStream;
 

@@ -11,11 +11,8 @@
 namespace grpc_ingress {
 namespace {
 
-const std::string* find_header(const ProxyStream& stream, std::string_view name) {
-  for (const Header& header : stream.request_headers) {
-    if (header.name == name) return &header.value;
-  }
-  return nullptr;
+const std::string_view* find_header(const ProxyStream& stream, std::string_view name) {
+  return stream.request_headers.find(name);
 }
 
 // The value of cookie `name` in the request's cookie headers, or "".
@@ -136,7 +133,7 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
 bool Router::web_and_cors(const std::shared_ptr<ProxyStream>& stream) {
   const Route& route = *stream->route;
   if (!route.cors_allow_origin.empty()) {
-    if (const std::string* origin = find_header(*stream, "origin")) {
+    if (const std::string_view* origin = find_header(*stream, "origin")) {
       if (route.cors_allow_origin == "*") {
         stream->cors_origin = "*";
       } else {
@@ -152,7 +149,7 @@ bool Router::web_and_cors(const std::shared_ptr<ProxyStream>& stream) {
       }
     }
     if (stream->method == "OPTIONS" && !stream->cors_origin.empty()) {  // a browser's preflight
-      const std::string* asked = find_header(*stream, "access-control-request-headers");
+      const std::string_view* asked = find_header(*stream, "access-control-request-headers");
       HeaderList headers = {
           {"access-control-allow-origin", stream->cors_origin},
           {"access-control-allow-methods", "POST, GET, OPTIONS"},
@@ -164,7 +161,7 @@ bool Router::web_and_cors(const std::shared_ptr<ProxyStream>& stream) {
       return false;
     }
   }
-  const std::string* content_type = find_header(*stream, "content-type");
+  const std::string_view* content_type = find_header(*stream, "content-type");
   GrpcWebMode mode = content_type ? grpc_web_mode(*content_type) : GrpcWebMode::kNone;
   if (mode == GrpcWebMode::kNone) return true;
   if (!route.grpc_web) {
@@ -175,10 +172,11 @@ bool Router::web_and_cors(const std::shared_ptr<ProxyStream>& stream) {
   stream->grpc_web = mode;
   stream->grpc = true;
   bool has_te = false;
-  for (Header& header : stream->request_headers) {
-    if (header.name == "content-type") header.value = "application/grpc";
-    if (header.name == "te") {
-      header.value = "trailers";
+  HeaderList& headers = stream->request_headers;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    if (headers[i].name == "content-type") headers.set_value(i, "application/grpc");
+    if (headers[i].name == "te") {
+      headers.set_value(i, "trailers");
       has_te = true;
     }
   }
@@ -192,7 +190,7 @@ uint32_t Router::choose_cluster(const ProxyStream& stream) {
   const Canary& canary = *route.canary;
   // ingress-nginx's order: header, then cookie, then weight.
   if (!canary.header.empty()) {
-    if (const std::string* value = find_header(stream, canary.header)) {
+    if (const std::string_view* value = find_header(stream, canary.header)) {
       if (!canary.header_value.empty()) {
         if (*value == canary.header_value) return canary.cluster;
       } else if (*value == "always") {
@@ -273,12 +271,13 @@ void Router::watch_idle(const std::shared_ptr<ProxyStream>& stream, std::chrono:
 void Router::start_deadline(const std::shared_ptr<ProxyStream>& stream) {
   if (!stream->grpc) return;
   std::optional<std::chrono::nanoseconds> timeout;
-  Header* timeout_header = nullptr;
-  for (Header& header : stream->request_headers) {
-    if (header.name != "grpc-timeout") continue;
-    timeout_header = &header;
-    timeout = parse_grpc_timeout(header.value);
-    if (!timeout) spdlog::debug("{} ignoring malformed grpc-timeout '{}'", stream->log_prefix(), header.value);
+  std::optional<size_t> timeout_header;
+  const HeaderList& headers = stream->request_headers;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    if (headers[i].name != "grpc-timeout") continue;
+    timeout_header = i;
+    timeout = parse_grpc_timeout(headers[i].value);
+    if (!timeout) spdlog::debug("{} ignoring malformed grpc-timeout '{}'", stream->log_prefix(), headers[i].value);
     break;
   }
   // grpc-ingress.io/max-timeout caps the client's deadline, and gives one to
@@ -288,7 +287,7 @@ void Router::start_deadline(const std::shared_ptr<ProxyStream>& stream) {
     timeout = cap;
     std::string value = std::to_string(cap.count()) + "m";
     if (timeout_header) {
-      timeout_header->value = value;
+      stream->request_headers.set_value(*timeout_header, value);
     } else {
       stream->request_headers.push_back({"grpc-timeout", value});
     }
@@ -328,7 +327,7 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
   PickContext context = pick_context(*stream);
   if (current) context.stats = &endpoint_stats_[stream->cluster];
   if (cluster.lb_policy == LoadBalancePolicy::kRingHash) {
-    if (const std::string* key = find_header(*stream, cluster.hash_header)) context.hash_key = *key;
+    if (const std::string_view* key = find_header(*stream, cluster.hash_header)) context.hash_key = *key;
   }
   const Endpoint* endpoint = state.balancer->pick(cluster, context);
   if (!endpoint) {
@@ -421,8 +420,11 @@ void Router::retry(const std::shared_ptr<ProxyStream>& stream, const std::string
   if (stream->deadline_timer) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(stream->deadline_timer->expiry() -
                                                                       std::chrono::steady_clock::now());
-    for (Header& header : stream->request_headers) {
-      if (header.name == "grpc-timeout") header.value = std::to_string(std::max<int64_t>(1, left.count())) + "m";
+    HeaderList& headers = stream->request_headers;
+    for (size_t i = 0; i < headers.size(); ++i) {
+      if (headers[i].name == "grpc-timeout") {
+        headers.set_value(i, std::to_string(std::max<int64_t>(1, left.count())) + "m");
+      }
     }
   }
   forward(stream, reason);

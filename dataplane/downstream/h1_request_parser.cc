@@ -74,16 +74,15 @@ void H1RequestParser::on_request_impl(http::verb method, boost::beast::string_vi
 
 void H1RequestParser::on_field_impl(http::field, boost::beast::string_view name_text,
                                     boost::beast::string_view value, boost::beast::error_code&) {
-  Header header{lower_case(std::string_view(name_text.data(), name_text.size())),
-                std::string(value.data(), value.size())};
+  // The list copies both; the lower-cased name lives until then.
+  std::string name = lower_case(std::string_view(name_text.data(), name_text.size()));
+  Header header{name, std::string_view(value.data(), value.size())};
   if (is_header_done()) {
     // A chunked body's trailer section.
-    if (!is_h1_hop_by_hop(header.name) && header.name != "content-length") {
-      request_.trailers.push_back(std::move(header));
-    }
+    if (!is_h1_hop_by_hop(header.name) && header.name != "content-length") request_.trailers.push_back(header);
     return;
   }
-  raw_headers_.push_back(std::move(header));
+  raw_headers_.push_back(header);
 }
 
 void H1RequestParser::on_header_impl(boost::beast::error_code& ec) {
@@ -109,7 +108,7 @@ void H1RequestParser::on_header_impl(boost::beast::error_code& ec) {
   }
 
   std::vector<std::string> connection_options;
-  const std::string* host = nullptr;
+  const std::string_view* host = nullptr;
   for (const Header& header : raw_headers_) {
     if (header.name == "connection") {
       for (std::string& option : header_tokens(header.value)) connection_options.push_back(std::move(option));
@@ -134,13 +133,13 @@ void H1RequestParser::on_header_impl(boost::beast::error_code& ec) {
     return refuse(ec, 400, "an HTTP/1.1 request needs a Host header");
   }
 
-  for (Header& header : raw_headers_) {
+  for (const Header& header : raw_headers_) {
     if (is_h1_hop_by_hop(header.name)) continue;
     if (std::find(connection_options.begin(), connection_options.end(), header.name) !=
         connection_options.end()) {
       continue;
     }
-    request_.headers.push_back(std::move(header));
+    request_.headers.push_back(header);
   }
   raw_headers_.clear();
   // The only TE value HTTP/2 allows, and gRPC needs.

@@ -220,9 +220,9 @@ void H1ServerSession::on_request_head() {
     std::string message = transport_.tls() ? "gRPC needs HTTP/2: offer ALPN h2 on this port"
                                            : "gRPC needs HTTP/2: use h2c (HTTP/2 with prior knowledge) on this "
                                              "port, or h2 on the TLS port";
-    answer_locally(415, message,
-                   {{"grpc-status", std::to_string(static_cast<int>(GrpcStatus::kUnimplemented))},
-                    {"grpc-message", percent_encode_grpc_message(message)}});
+    std::string status = std::to_string(static_cast<int>(GrpcStatus::kUnimplemented));
+    std::string encoded = percent_encode_grpc_message(message);
+    answer_locally(415, message, {{"grpc-status", status}, {"grpc-message", encoded}});
   } else {
     stream->request_ended = complete;
     worker_.router().dispatch(stream);
@@ -288,7 +288,7 @@ void H1ServerSession::answer_locally(int status, const std::string& message, Hea
   stream.grpc = false;  // a plain HTTP answer, logged with its HTTP status
   stream.response_status = status;
   stream.response_headers = {{"content-type", "text/plain; charset=utf-8"}};
-  for (Header& header : extra_headers) stream.response_headers.push_back(std::move(header));
+  for (const Header& header : extra_headers) stream.response_headers.push_back(header);
   stream.response_trailers.clear();
   stream.trailers_only = false;
   stream.response_body.clear();

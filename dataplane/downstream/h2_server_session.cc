@@ -181,7 +181,6 @@ int H2ServerSession::count_frame(bool empty) {
 
 int H2ServerSession::on_begin_request(int32_t stream_id) {
   auto stream = std::make_shared<ProxyStream>(id_, stream_id, weak_from_this(), buffers_);
-  stream->request_headers.reserve(kTypicalHeaderCount);
   stream->downstream_tls = transport_.tls();
   nghttp2_session_set_stream_user_data(session_, stream_id, stream.get());
   streams_.add(std::move(stream));
@@ -199,7 +198,7 @@ int H2ServerSession::on_header(int32_t stream_id, bool trailers, std::string_vie
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   if (trailers) {
-    stream->request_trailers.push_back({std::string(name), std::string(value)});
+    stream->request_trailers.push_back({name, value});
   } else if (name == ":method") {
     stream->method = value;
   } else if (name == ":scheme") {
@@ -212,7 +211,7 @@ int H2ServerSession::on_header(int32_t stream_id, bool trailers, std::string_vie
     if (stream->authority.empty()) stream->authority = value;
   } else if (!name.starts_with(':')) {
     if (name == "content-type") stream->grpc = is_grpc_content_type(value);
-    stream->request_headers.push_back({std::string(name), std::string(value)});
+    stream->request_headers.push_back({name, value});
   }
   return 0;
 }

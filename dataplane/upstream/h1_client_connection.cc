@@ -52,14 +52,14 @@ void H1ResponseParser::on_response_impl(int code, boost::beast::string_view, int
 
 void H1ResponseParser::on_field_impl(http::field, boost::beast::string_view name_text,
                                      boost::beast::string_view value, boost::beast::error_code&) {
-  Header header{lower_case(std::string_view(name_text.data(), name_text.size())), std::string(value.data(), value.size())};
+  // The list copies both; the lower-cased name lives until then.
+  std::string name = lower_case(std::string_view(name_text.data(), name_text.size()));
+  Header header{name, std::string_view(value.data(), value.size())};
   if (is_header_done()) {
-    if (!is_h1_hop_by_hop(header.name) && header.name != "content-length") {
-      stream_->response_trailers.push_back(std::move(header));
-    }
+    if (!is_h1_hop_by_hop(header.name) && header.name != "content-length") stream_->response_trailers.push_back(header);
     return;
   }
-  headers_.push_back(std::move(header));
+  headers_.push_back(header);
 }
 
 void H1ResponseParser::on_header_impl(boost::beast::error_code&) {
@@ -71,12 +71,12 @@ void H1ResponseParser::on_header_impl(boost::beast::error_code&) {
   }
   stream_->response_status = status_;
   stream_->response_headers.clear();
-  for (Header& header : headers_) {
+  for (const Header& header : headers_) {
     if (is_h1_hop_by_hop(header.name)) continue;
     if (std::find(connection_options.begin(), connection_options.end(), header.name) != connection_options.end()) {
       continue;
     }
-    stream_->response_headers.push_back(std::move(header));
+    stream_->response_headers.push_back(header);
   }
   headers_.clear();
 }
@@ -165,7 +165,7 @@ void H1ClientConnection::start_request() {
   for (const Header& header : stream.request_headers) {
     if (is_connection_specific(header.name, header.value) || header.name == "te") continue;
     if (header.name == "content-length") has_length = true;
-    head += header.name + ": " + header.value + "\r\n";
+    head.append(header.name).append(": ").append(header.value).append("\r\n");
   }
   chunked_request_ = false;
   if (!has_length) {

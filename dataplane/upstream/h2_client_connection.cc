@@ -265,8 +265,7 @@ int H2ClientConnection::on_header(int32_t stream_id, bool trailers, std::string_
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   if (trailers && stream->response_status >= 200) {
-    if (stream->response_trailers.empty()) stream->response_trailers.reserve(kTypicalHeaderCount);
-    stream->response_trailers.push_back({std::string(name), std::string(value)});
+    stream->response_trailers.push_back({name, value});
     return 0;
   }
   if (name == ":status") {
@@ -274,9 +273,8 @@ int H2ClientConnection::on_header(int32_t stream_id, bool trailers, std::string_
     std::from_chars(value.data(), value.data() + value.size(), status);
     stream->response_status = status;
     stream->response_headers.clear();
-    stream->response_headers.reserve(kTypicalHeaderCount);
   } else if (!name.starts_with(':') && !is_connection_specific(name, value)) {
-    stream->response_headers.push_back({std::string(name), std::string(value)});
+    stream->response_headers.push_back({name, value});
   }
   return 0;
 }

@@ -87,7 +87,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     returned += response.response_credit(queued);
     fuzz::check(returned <= sent);
   }
-  response.response_trailers = {{"grpc-status", "0"}, {"grpc-message", percent_encode_grpc_message(content_type)}};
+  std::string message = percent_encode_grpc_message(content_type);
+  response.response_trailers = {{"grpc-status", "0"}, {"grpc-message", message}};
   response.trailers_into_body();
   returned += response.response_credit(response.response_body.size());
   fuzz::check(returned <= sent);

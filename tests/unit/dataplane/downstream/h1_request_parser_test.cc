@@ -48,12 +48,7 @@ Parsed parse(H1RequestParser& parser, const std::string& bytes, size_t step = SI
   return out;
 }
 
-const std::string* find(const HeaderList& headers, const std::string& name) {
-  for (const Header& header : headers) {
-    if (header.name == name) return &header.value;
-  }
-  return nullptr;
-}
+const std::string_view* find(const HeaderList& headers, const std::string& name) { return headers.find(name); }
 
 }  // namespace
 
