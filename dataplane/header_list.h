@@ -55,11 +55,8 @@ class HeaderList {
     for (const Header& field : other) push_back(field);
     return *this;
   }
-  HeaderList& operator=(std::initializer_list<Header> fields) {
-    clear();
-    for (const Header& field : fields) push_back(field);
-    return *this;
-  }
+  // Built apart first: `fields` may view this list's own bytes.
+  HeaderList& operator=(std::initializer_list<Header> fields) { return *this = HeaderList(fields); }
 
   // Adds a field, copying its name and value into the list.
   void push_back(const Header& field) { fields_.push_back({keep(field.name), keep(field.value)}); }
@@ -74,6 +71,7 @@ class HeaderList {
     return nullptr;
   }
 
+  // Views of the fields taken before are invalid after this (the first block is reused).
   void clear() {
     fields_.clear();
     // The first block stays for the next fields (a retried call's answer).

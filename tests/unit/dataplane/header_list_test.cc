@@ -54,6 +54,10 @@ TEST_CASE("a header list grows past its first block and its inline fields, and s
   CHECK(list[3].value == "42m");
   CHECK(list[4].value == values[4]);
 
+  list = {{"first", list[1].value}, {"second", list[0].value}};  // assigned from its own fields
+  CHECK(list[0].value == values[1]);
+  CHECK(list[1].value == values[0]);
+
   list = {{"grpc-status", "0"}, {"grpc-message", ""}};
   REQUIRE(list.size() == 2);
   CHECK(list[0].value == "0");
