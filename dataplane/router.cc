@@ -11,10 +11,6 @@
 namespace grpc_ingress {
 namespace {
 
-const std::string_view* find_header(const ProxyStream& stream, std::string_view name) {
-  return stream.request_headers.find(name);
-}
-
 // The value of cookie `name` in the request's cookie headers, or "".
 std::string_view find_cookie(const ProxyStream& stream, std::string_view name) {
   for (const Header& header : stream.request_headers) {
@@ -133,7 +129,7 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
 bool Router::web_and_cors(const std::shared_ptr<ProxyStream>& stream) {
   const Route& route = *stream->route;
   if (!route.cors_allow_origin.empty()) {
-    if (const std::string_view* origin = find_header(*stream, "origin")) {
+    if (const std::string_view* origin = stream->request_headers.find("origin")) {
       if (route.cors_allow_origin == "*") {
         stream->cors_origin = "*";
       } else {
@@ -149,7 +145,7 @@ bool Router::web_and_cors(const std::shared_ptr<ProxyStream>& stream) {
       }
     }
     if (stream->method == "OPTIONS" && !stream->cors_origin.empty()) {  // a browser's preflight
-      const std::string_view* asked = find_header(*stream, "access-control-request-headers");
+      const std::string_view* asked = stream->request_headers.find("access-control-request-headers");
       HeaderList headers = {
           {"access-control-allow-origin", stream->cors_origin},
           {"access-control-allow-methods", "POST, GET, OPTIONS"},
@@ -161,7 +157,7 @@ bool Router::web_and_cors(const std::shared_ptr<ProxyStream>& stream) {
       return false;
     }
   }
-  const std::string_view* content_type = find_header(*stream, "content-type");
+  const std::string_view* content_type = stream->request_headers.find("content-type");
   GrpcWebMode mode = content_type ? grpc_web_mode(*content_type) : GrpcWebMode::kNone;
   if (mode == GrpcWebMode::kNone) return true;
   if (!route.grpc_web) {
@@ -190,7 +186,7 @@ uint32_t Router::choose_cluster(const ProxyStream& stream) {
   const Canary& canary = *route.canary;
   // ingress-nginx's order: header, then cookie, then weight.
   if (!canary.header.empty()) {
-    if (const std::string_view* value = find_header(stream, canary.header)) {
+    if (const std::string_view* value = stream.request_headers.find(canary.header)) {
       if (!canary.header_value.empty()) {
         if (*value == canary.header_value) return canary.cluster;
       } else if (*value == "always") {
@@ -317,9 +313,10 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
     stream->fail(GrpcStatus::kUnavailable, "no ready endpoints for service " + cluster.name);
     return;
   }
-  // A cluster missing from the running table (the table changed under a
-  // retry) gets a fresh balancer for the old snapshot.
-  ClusterState& state = clusters_[cluster.name];
+  // The running table's clusters were resolved when it was applied; one
+  // missing from it (the table changed under a retry) is found by name and
+  // gets a fresh balancer for the old snapshot.
+  ClusterState& state = current ? *cluster_states_[stream->cluster] : clusters_[cluster.name];
   if (!state.balancer || state.policy != cluster.lb_policy) {
     state.policy = cluster.lb_policy;
     state.balancer = make_load_balancer(cluster.lb_policy, seed_);
@@ -327,7 +324,7 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
   PickContext context = pick_context(*stream);
   if (current) context.stats = &endpoint_stats_[stream->cluster];
   if (cluster.lb_policy == LoadBalancePolicy::kRingHash) {
-    if (const std::string_view* key = find_header(*stream, cluster.hash_header)) context.hash_key = *key;
+    if (const std::string_view* key = stream->request_headers.find(cluster.hash_header)) context.hash_key = *key;
   }
   const Endpoint* endpoint = state.balancer->pick(cluster, context);
   if (!endpoint) {

@@ -34,7 +34,10 @@ Result<UpstreamTlsTarget> UpstreamPool::tls_target(const UpstreamTls& tls) {
   if (it == tls_contexts_.end()) {
     auto context = make_upstream_tls_context(tls);
     if (!context) return Error{context.error().message + " (" + tls.secrets + ")"};
-    if (tls_contexts_.size() >= kMaxTlsContexts) tls_contexts_.clear();
+    if (tls_contexts_.size() >= kMaxTlsContexts) {
+      tls_contexts_.clear();
+      tls_identities_.clear();  // their context ids are gone too
+    }
     it = tls_contexts_.emplace(std::move(material), TlsContext{next_tls_id_++, std::move(*context)}).first;
   }
   return UpstreamTlsTarget{.context = it->second.context,
@@ -63,7 +66,9 @@ const UpstreamPool::ResolvedTls& UpstreamPool::resolve_tls(const UpstreamTls& tl
   resolved.target = std::move(*target);
   std::string identity = std::to_string(resolved.target.context_id) + "|" + resolved.target.sni;
   for (const std::string& name : resolved.target.verify_names) identity += "," + name;
-  resolved.identity = tls_identities_.try_emplace(std::move(identity), tls_identities_.size() + 1).first->second;
+  auto [known, added] = tls_identities_.try_emplace(std::move(identity), next_tls_identity_);
+  if (added) ++next_tls_identity_;
+  resolved.identity = known->second;
   return resolved;
 }
 

@@ -110,6 +110,7 @@ class UpstreamPool {
   // Context + SNI + names to verify -> Key::tls; kept across tables, so a
   // new table with the same settings keeps using the same connections.
   std::map<std::string, uint64_t> tls_identities_;
+  uint64_t next_tls_identity_ = 1;  // never reused, even after tls_identities_ is cleared
   // By the cluster's settings in the running table (pointers into it, valid
   // while a stream holds that table; forgotten at the next table).
   std::unordered_map<const UpstreamTls*, ResolvedTls> resolved_tls_;
