@@ -1,5 +1,7 @@
 #pragma once
 
+#include "dataplane/recycled_memory.h"
+
 #include <boost/container/small_vector.hpp>
 
 #include <algorithm>
@@ -7,6 +9,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -31,11 +34,55 @@ struct Header {
   Header(Name&&, Value&&) = delete;
 };
 
+// Bytes of header names and values, copied into blocks owned here, so a
+// call's text costs one recycled block instead of a string per field. Views
+// stay valid while the store lives, moves included, until clear().
+class TextStore {
+ public:
+  explicit TextStore(size_t first_block = 512) : first_block_(first_block) {}
+  TextStore(TextStore&&) noexcept = default;
+  TextStore& operator=(TextStore&&) noexcept = default;
+
+  // Copies `text` in and returns the copy.
+  std::string_view keep(std::string_view text) {
+    if (text.empty()) return {};
+    if (blocks_.empty() || used_ + text.size() > blocks_.back().size) {
+      size_t size = std::max(blocks_.empty() ? first_block_ : blocks_.back().size * 2, text.size());
+      auto* bytes = static_cast<char*>(recycled_allocate(size));
+      if (!bytes) throw std::bad_alloc();
+      blocks_.push_back({std::unique_ptr<char[], BlockFree>(bytes), size});
+      used_ = 0;
+    }
+    char* at = blocks_.back().bytes.get() + used_;
+    std::memcpy(at, text.data(), text.size());
+    used_ += text.size();
+    return {at, text.size()};
+  }
+
+  // Views taken before are invalid after this (the first block is reused).
+  void clear() {
+    if (blocks_.size() > 1) blocks_.erase(blocks_.begin() + 1, blocks_.end());
+    used_ = 0;
+  }
+
+ private:
+  struct BlockFree {
+    void operator()(char* bytes) const { recycled_free(bytes); }
+  };
+  struct Block {
+    std::unique_ptr<char[], BlockFree> bytes;
+    size_t size = 0;
+  };
+
+  boost::container::small_vector<Block, 2> blocks_;  // the last one is being filled
+  size_t used_ = 0;                                   // bytes of the last block taken
+  size_t first_block_;
+};
+
 // The header fields of one request, response or trailer block, in order. The
-// list copies every name and value into blocks of its own, so a call's
-// headers cost one allocation, not two strings each; the fields themselves sit
-// inline up to a typical gRPC call's count. Views stay valid while the list
-// lives, moves included; changing a value goes through set_value().
+// list copies every name and value into its TextStore; the fields themselves
+// sit inline up to a typical gRPC call's count. Views stay valid while the
+// list lives, moves included; changing a value goes through set_value().
 class HeaderList {
  public:
   // Fields a gRPC call's request or response usually has (x-request-id included).
@@ -59,9 +106,9 @@ class HeaderList {
   HeaderList& operator=(std::initializer_list<Header> fields) { return *this = HeaderList(fields); }
 
   // Adds a field, copying its name and value into the list.
-  void push_back(const Header& field) { fields_.push_back({keep(field.name), keep(field.value)}); }
+  void push_back(const Header& field) { fields_.push_back({text_.keep(field.name), text_.keep(field.value)}); }
   // Replaces the value of field `index`, copying it into the list.
-  void set_value(size_t index, std::string_view value) { fields_[index].value = keep(value); }
+  void set_value(size_t index, std::string_view value) { fields_[index].value = text_.keep(value); }
 
   // The value of the first field called `name`, or nullptr.
   const std::string_view* find(std::string_view name) const {
@@ -71,12 +118,11 @@ class HeaderList {
     return nullptr;
   }
 
-  // Views of the fields taken before are invalid after this (the first block is reused).
+  // Views of the fields taken before are invalid after this (the first block
+  // stays for the next fields: a retried call's answer).
   void clear() {
     fields_.clear();
-    // The first block stays for the next fields (a retried call's answer).
-    if (blocks_.size() > 1) blocks_.erase(blocks_.begin() + 1, blocks_.end());
-    used_ = 0;
+    text_.clear();
   }
   void reserve(size_t n) { fields_.reserve(n); }
 
@@ -88,29 +134,8 @@ class HeaderList {
   bool empty() const { return fields_.empty(); }
 
  private:
-  // A gRPC call's request headers fit in the first block.
-  static constexpr size_t kFirstBlock = 512;
-  struct Block {
-    std::unique_ptr<char[]> bytes;
-    size_t size = 0;
-  };
-
-  std::string_view keep(std::string_view text) {
-    if (text.empty()) return {};
-    if (blocks_.empty() || used_ + text.size() > blocks_.back().size) {
-      size_t size = std::max(blocks_.empty() ? kFirstBlock : blocks_.back().size * 2, text.size());
-      blocks_.push_back({std::unique_ptr<char[]>(new char[size]), size});
-      used_ = 0;
-    }
-    char* at = blocks_.back().bytes.get() + used_;
-    std::memcpy(at, text.data(), text.size());
-    used_ += text.size();
-    return {at, text.size()};
-  }
-
   Fields fields_;
-  boost::container::small_vector<Block, 2> blocks_;  // the last one is being filled
-  size_t used_ = 0;                                   // bytes of the last block taken
+  TextStore text_;  // a gRPC call's request headers fit in its first block
 };
 
 }  // namespace grpc_ingress

@@ -56,10 +56,10 @@ class HealthProbe : public DownstreamSide, public std::enable_shared_from_this<H
 
   void start(UpstreamPool& pool) {
     const HealthChecker::Target& target = *target_;
-    stream_ = std::make_shared<ProxyStream>(0, 0, weak_from_this());
+    stream_ = ProxyStream::make(0, 0, weak_from_this());
     stream_->method = "POST";
     stream_->scheme = "http";
-    stream_->authority = target.endpoint.address();
+    stream_->authority = stream_->keep(target.endpoint.address());
     stream_->path = "/grpc.health.v1.Health/Check";
     stream_->grpc = true;
     std::string timeout = std::to_string(target.config.timeout.count()) + "m";

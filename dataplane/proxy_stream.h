@@ -6,6 +6,7 @@
 #include "dataplane/endpoint_state.h"
 #include "dataplane/grpc.h"
 #include "dataplane/header_list.h"
+#include "dataplane/recycled_memory.h"
 #include "dataplane/stats.h"
 
 #include <boost/asio/steady_timer.hpp>
@@ -70,13 +71,22 @@ class ProxyStream {
   ProxyStream(uint64_t connection_id, int32_t downstream_id, std::weak_ptr<DownstreamSide> downstream,
               std::shared_ptr<BufferAccount> connection_buffers = nullptr);
   ~ProxyStream();
+  // A new stream, with its shared_ptr's count, in one recycled block.
+  template <typename... Args>
+  static std::shared_ptr<ProxyStream> make(Args&&... args) {
+    return std::allocate_shared<ProxyStream>(RecycledAllocator<ProxyStream>{}, std::forward<Args>(args)...);
+  }
+
+  // Copies `text` into the stream's own bytes, for the views above and below.
+  std::string_view keep(std::string_view text) { return text_.keep(text); }
 
   // "[C12][S3]" for log lines, formatted only when a line is written.
   StreamTag log_prefix() const { return {connection_id_, downstream_id_}; }
   int32_t downstream_id() const { return downstream_id_; }
 
-  // --- Request, filled by the downstream session.
-  std::string method, scheme, authority, path;
+  // --- Request, filled by the downstream session. The pseudo-headers and the
+  // request id view bytes kept in the stream (keep()), or string literals.
+  std::string_view method, scheme, authority, path;
   HeaderList request_headers;  // regular headers, in arrival order
   size_t request_header_bytes = 0;
   ByteQueue request_body{&buffered_};
@@ -141,7 +151,7 @@ class ProxyStream {
   int32_t upstream_id = -1;  // -1 while waiting for the connection
   // The request body sent so far, kept while it is small enough to replay
   // on another pod when this one refuses the stream (kMaxReplayBytes).
-  std::string request_replay;
+  ByteQueue request_replay;
   bool replayable = true;
   static constexpr size_t kMaxReplayBytes = 64 * 1024;
 
@@ -153,7 +163,7 @@ class ProxyStream {
       request_replay.clear();
       return;
     }
-    request_replay.append(reinterpret_cast<const char*>(bytes), n);
+    request_replay.append(bytes, n);
   }
 
   bool closed = false;  // the downstream stream is closed; nothing more to do
@@ -164,7 +174,7 @@ class ProxyStream {
 
   // --- Accounting, for metrics and the access log.
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-  std::string request_id;  // x-request-id, generated when the client sent none
+  std::string_view request_id;  // x-request-id, generated when the client sent none
   uint64_t bytes_in = 0;   // request body bytes from the client
   uint64_t bytes_out = 0;  // response body bytes to the client
   RouteStats* route_stats = nullptr;
@@ -227,6 +237,7 @@ class ProxyStream {
   bool message_too_big(GrpcMessageScanner& scanner, const uint8_t* data, size_t n, const char* direction);
 
   std::weak_ptr<DownstreamSide> downstream_;
+  TextStore text_{256};  // pseudo-headers and request id: one block a call
   bool pending_ = false;
   std::string web_text_pending_;  // base64 characters not yet a whole group of four
   Rescale request_bytes_, response_bytes_;

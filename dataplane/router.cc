@@ -105,7 +105,7 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
     spdlog::debug("{} no route for host '{}' path '{}'", stream->log_prefix(), stream->authority,
                   stream->path);
     stream->fail(GrpcStatus::kUnimplemented,
-                 "no route for host '" + stream->authority + "' path '" + stream->path + "'");
+                 fmt::format("no route for host '{}' path '{}'", stream->authority, stream->path));
     return;
   }
   if (!web_and_cors(stream)) return;
@@ -226,7 +226,7 @@ bool Router::protocol_fits(const std::shared_ptr<ProxyStream>& stream) {
 
 void Router::answer_health_bridge(const std::shared_ptr<ProxyStream>& stream) {
   if (stream->grpc) {
-    stream->fail(GrpcStatus::kUnimplemented, stream->path + " is an HTTP health path, not a gRPC method");
+    stream->fail(GrpcStatus::kUnimplemented, fmt::format("{} is an HTTP health path, not a gRPC method", stream->path));
     return;
   }
   const Route& route = *stream->route;
@@ -247,7 +247,7 @@ void Router::watch_idle(const std::shared_ptr<ProxyStream>& stream, std::chrono:
   if (!stream->idle_timer) stream->idle_timer.emplace(io_);
   stream->idle_timer->expires_after(wait);
   std::weak_ptr<ProxyStream> weak = stream;
-  stream->idle_timer->async_wait([this, weak](boost::system::error_code ec) {
+  stream->idle_timer->async_wait(recycled([this, weak](boost::system::error_code ec) {
     auto stream = weak.lock();
     if (ec || !stream || stream->closed) return;
     // One timer per stream, re-armed for the remainder instead of on every frame.
@@ -261,7 +261,7 @@ void Router::watch_idle(const std::shared_ptr<ProxyStream>& stream, std::chrono:
     stream->cancel_upstream();
     stream->fail(GrpcStatus::kUnavailable,
                  "stream idle for " + std::to_string(idle.count()) + " ms (--stream-idle-timeout)");
-  });
+  }));
 }
 
 void Router::start_deadline(const std::shared_ptr<ProxyStream>& stream) {
@@ -292,13 +292,13 @@ void Router::start_deadline(const std::shared_ptr<ProxyStream>& stream) {
   stream->deadline_timer.emplace(io_);
   stream->deadline_timer->expires_after(*timeout);
   std::weak_ptr<ProxyStream> weak = stream;
-  stream->deadline_timer->async_wait([weak](boost::system::error_code ec) {
+  stream->deadline_timer->async_wait(recycled([weak](boost::system::error_code ec) {
     auto stream = weak.lock();
     if (ec || !stream || stream->closed) return;
     spdlog::debug("{} deadline exceeded", stream->log_prefix());
     stream->cancel_upstream();
     stream->fail(GrpcStatus::kDeadlineExceeded, "deadline exceeded at grpc-ingress");
-  });
+  }));
 }
 
 const std::vector<std::shared_ptr<EndpointState>>* Router::states_of(const ProxyStream& stream) const {
@@ -411,7 +411,7 @@ void Router::retry(const std::shared_ptr<ProxyStream>& stream, const std::string
   stream->response_body.clear();
   stream->trailers_only = false;
   stream->response_ended = false;
-  stream->request_body.prepend(stream->request_replay);
+  stream->request_body.prepend(stream->request_replay.view());
   stream->request_replay.clear();
   // The next pod gets what is left of the deadline.
   if (stream->deadline_timer) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "dataplane/recycled_memory.h"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -30,7 +32,8 @@ class Transport {
 
   template <typename Handler>
   void async_read_some(boost::asio::mutable_buffer buffer, Handler&& handler) {
-    std::visit([&](auto& stream) { layer(stream).async_read_some(buffer, std::forward<Handler>(handler)); }, stream_);
+    std::visit([&](auto& stream) { layer(stream).async_read_some(buffer, recycled(std::forward<Handler>(handler))); },
+               stream_);
   }
 
   // Reads what has arrived and calls `handler(ec, data, size)`. The bytes are
@@ -41,16 +44,16 @@ class Transport {
   void async_read(Handler&& handler) {
     if (auto* tls_stream = std::get_if<std::unique_ptr<TlsStream>>(&stream_)) {
       if (!tls_buffer_) tls_buffer_ = std::make_unique<ReadBuffer>();
-      (*tls_stream)->async_read_some(boost::asio::buffer(*tls_buffer_),
-                                     [this, handler = std::forward<Handler>(handler)](boost::system::error_code ec,
-                                                                                      size_t n) mutable {
-                                       handler(ec, tls_buffer_->data(), n);
-                                     });
+      (*tls_stream)->async_read_some(
+          boost::asio::buffer(*tls_buffer_),
+          recycled([this, handler = std::forward<Handler>(handler)](boost::system::error_code ec, size_t n) mutable {
+            handler(ec, tls_buffer_->data(), n);
+          }));
       return;
     }
     auto& tcp = std::get<boost::asio::ip::tcp::socket>(stream_);
     tcp.async_wait(boost::asio::socket_base::wait_read,
-                   [this, handler = std::forward<Handler>(handler)](boost::system::error_code ec) mutable {
+                   recycled([this, handler = std::forward<Handler>(handler)](boost::system::error_code ec) mutable {
                      if (ec) {
                        handler(ec, nullptr, size_t{0});
                        return;
@@ -64,14 +67,15 @@ class Transport {
                        return;
                      }
                      handler(ec, shared.data(), n);
-                   });
+                   }));
   }
 
   // Writes all of `buffer` (which must stay valid until the handler runs).
   template <typename Handler>
   void async_write(boost::asio::const_buffer buffer, Handler&& handler) {
-    std::visit([&](auto& stream) { boost::asio::async_write(layer(stream), buffer, std::forward<Handler>(handler)); },
-               stream_);
+    std::visit(
+        [&](auto& stream) { boost::asio::async_write(layer(stream), buffer, recycled(std::forward<Handler>(handler))); },
+        stream_);
   }
 
   // Says "no more bytes from us" (TCP FIN; TLS close_notify) and calls
@@ -88,7 +92,7 @@ class Transport {
     }
     boost::system::error_code ignored;
     socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
-    boost::asio::post(get_executor(), std::forward<Handler>(handler));
+    boost::asio::post(get_executor(), recycled(std::forward<Handler>(handler)));
   }
 
   // Aborts the pending read and write (their handlers see operation_aborted).

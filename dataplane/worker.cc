@@ -4,6 +4,7 @@
 #include "dataplane/downstream/h2_server_session.h"
 #include "dataplane/downstream/protocol_detector.h"
 #include "dataplane/downstream/tls_handshake.h"
+#include "dataplane/recycled_memory.h"
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -86,7 +87,18 @@ void Worker::enforce_buffer_budget() {
   }
 }
 
+void Worker::trim_memory() {
+  static constexpr auto kTrimInterval = std::chrono::seconds(10);
+  trim_timer_.expires_after(kTrimInterval);
+  trim_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    recycled_trim();
+    trim_memory();
+  });
+}
+
 void Worker::start() {
+  trim_memory();
   thread_ = std::thread([this] {
     try {
       io_.run();
@@ -155,14 +167,15 @@ void Worker::start_session(uint64_t id, DownstreamProtocol protocol, Transport t
   }
 }
 
-std::string Worker::new_request_id() {
+std::array<char, 36> Worker::new_request_id() {
   uint64_t hi = random_(), lo = random_();
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
   // 8-4-4-4-12 hex digits: hi gives the first three groups, lo the last two.
   // Written by hand: snprintf cost more than the rest of the call's routing.
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string text(36, '-');
+  std::array<char, 36> text;
+  text.fill('-');
   auto put = [&](size_t at, uint64_t bits, int digits) {
     for (int i = digits - 1; i >= 0; --i, bits >>= 4) text[at + static_cast<size_t>(i)] = kHex[bits & 0xf];
   };
@@ -176,10 +189,11 @@ std::string Worker::new_request_id() {
 
 void Worker::assign_request_id(ProxyStream& stream) {
   for (const Header& header : stream.request_headers) {
-    if (header.name == "x-request-id") stream.request_id = header.value;
+    if (header.name == "x-request-id") stream.request_id = stream.keep(header.value);
   }
   if (stream.request_id.empty()) {
-    stream.request_id = new_request_id();
+    std::array<char, 36> id = new_request_id();
+    stream.request_id = stream.keep({id.data(), id.size()});
     stream.request_headers.push_back({"x-request-id", stream.request_id});  // forwarded upstream
   }
 }

@@ -15,7 +15,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -63,7 +65,7 @@ class Worker {
   Router& router() { return router_; }
   const std::shared_ptr<const RouteTable>& table() const { return router_.table(); }
   // A fresh x-request-id (a random UUID v4).
-  std::string new_request_id();
+  std::array<char, 36> new_request_id();
   // Takes the client's x-request-id, or generates one and adds it to the
   // headers forwarded to the pod.
   void assign_request_id(ProxyStream& stream);
@@ -86,6 +88,9 @@ class Worker {
   // Resets the streams of this worker holding the most buffered bytes until
   // the worker is within --max-worker-buffer again.
   void enforce_buffer_budget();
+  // Every kTrimInterval: gives back recycled blocks the worker did not need
+  // in that time (recycled_trim), so a burst's memory does not stay pinned.
+  void trim_memory();
   // Resets `streams` holding the most until `account` is within its limit,
   // counted in grpc_ingress_buffer_resets_total{budget}.
   void shed_over_budget(std::vector<std::shared_ptr<ProxyStream>>& streams, const BufferAccount& account,
@@ -110,6 +115,7 @@ class Worker {
   };
   std::unordered_map<uint64_t, ConnectionEntry> connections_;
   std::atomic<size_t> connection_count_{0};
+  boost::asio::steady_timer trim_timer_{io_};
   std::thread thread_;
 };
 

@@ -52,14 +52,14 @@ void H1ServerSession::shutdown() {
 void H1ServerSession::arm_timer(TimerPurpose purpose, std::chrono::steady_clock::duration after) {
   timer_purpose_ = purpose;
   timer_.expires_after(after);  // cancels the previous wait
-  timer_.async_wait([self = shared_from_this(), purpose](boost::system::error_code ec) {
+  timer_.async_wait(recycled([self = shared_from_this(), purpose](boost::system::error_code ec) {
     if (ec || self->closed_ || self->timer_purpose_ != purpose) return;
     switch (purpose) {
       case TimerPurpose::kIdle: self->on_idle_timeout(); break;
       case TimerPurpose::kBusy: self->arm_timer(TimerPurpose::kBusy, kBusyHold); break;
       case TimerPurpose::kLinger: self->close("linger time over"); break;
     }
-  });
+  }));
 }
 
 void H1ServerSession::on_idle_timeout() {
@@ -141,10 +141,10 @@ void H1ServerSession::consume(size_t n) {
 void H1ServerSession::schedule_input() {
   if (input_scheduled_ || closed_) return;
   input_scheduled_ = true;
-  boost::asio::post(transport_.get_executor(), [self = shared_from_this()] {
+  boost::asio::post(worker_.io(), recycled([self = shared_from_this()] {
     self->input_scheduled_ = false;
     if (!self->closed_) self->process_input();
-  });
+  }));
 }
 
 void H1ServerSession::process_input() {
@@ -195,13 +195,13 @@ void H1ServerSession::process_input() {
 
 void H1ServerSession::on_request_head() {
   H1Request& request = parser_->request();
-  auto stream = std::make_shared<ProxyStream>(id_, ++requests_, weak_from_this(), buffers_);
-  stream->method = request.method;
+  auto stream = ProxyStream::make(id_, ++requests_, weak_from_this(), buffers_);
+  stream->method = stream->keep(request.method);
   stream->scheme = transport_.tls() ? "https" : "http";
   stream->downstream_tls = transport_.tls();
   // HTTP/1.0 may omit Host; HTTP/2 needs an authority: the address it reached.
-  stream->authority = request.authority.empty() ? transport_.local() : request.authority;
-  stream->path = request.path;
+  stream->authority = stream->keep(request.authority.empty() ? transport_.local() : request.authority);
+  stream->path = stream->keep(request.path);
   stream->request_headers = std::move(request.headers);
   stream->grpc = is_grpc_content_type(request.content_type);
   worker_.assign_request_id(*stream);
@@ -268,12 +268,12 @@ void H1ServerSession::on_parse_error(const boost::beast::error_code& ec) {
 }
 
 void H1ServerSession::begin_local_exchange() {
-  auto stream = std::make_shared<ProxyStream>(id_, ++requests_, weak_from_this(), buffers_);
+  auto stream = ProxyStream::make(id_, ++requests_, weak_from_this(), buffers_);
   if (parser_) {
     const H1Request& request = parser_->request();
-    stream->method = request.method;
-    stream->authority = request.authority;
-    stream->path = request.path;
+    stream->method = stream->keep(request.method);
+    stream->authority = stream->keep(request.authority);
+    stream->path = stream->keep(request.path);
   }
   stream->scheme = transport_.tls() ? "https" : "http";
   stream->downstream_tls = transport_.tls();
@@ -336,10 +336,10 @@ void H1ServerSession::reset(ProxyStream& stream, uint32_t) {
 void H1ServerSession::schedule_write() {
   if (write_scheduled_ || closed_) return;
   write_scheduled_ = true;
-  boost::asio::post(transport_.get_executor(), [self = shared_from_this()] {
+  boost::asio::post(worker_.io(), recycled([self = shared_from_this()] {
     self->write_scheduled_ = false;
     self->write();
-  });
+  }));
 }
 
 void H1ServerSession::write() {

@@ -120,6 +120,9 @@ void H2ServerSession::start(std::string_view received) {
   nghttp2_option_set_no_auto_window_update(option, 1);
   // PING and SETTINGS acks owed to a client that does not read: NGHTTP2_ERR_FLOODED beyond.
   nghttp2_option_set_max_outbound_ack(option, options_.max_outbound_control_frames);
+  // Closed streams are kept only for RFC 7540 priorities, which we ignore:
+  // kept, each connection would hold up to a thousand of them.
+  nghttp2_option_set_no_closed_streams(option, 1);
   int rv = nghttp2_session_server_new3(&session_, server_callbacks(), this, option, nghttp2_memory());
   nghttp2_option_del(option);
   if (rv != 0) {
@@ -180,7 +183,7 @@ int H2ServerSession::count_frame(bool empty) {
 }
 
 int H2ServerSession::on_begin_request(int32_t stream_id) {
-  auto stream = std::make_shared<ProxyStream>(id_, stream_id, weak_from_this(), buffers_);
+  auto stream = ProxyStream::make(id_, stream_id, weak_from_this(), buffers_);
   stream->downstream_tls = transport_.tls();
   nghttp2_session_set_stream_user_data(session_, stream_id, stream.get());
   streams_.add(std::move(stream));
@@ -200,15 +203,15 @@ int H2ServerSession::on_header(int32_t stream_id, bool trailers, std::string_vie
   if (trailers) {
     stream->request_trailers.push_back({name, value});
   } else if (name == ":method") {
-    stream->method = value;
+    stream->method = stream->keep(value);
   } else if (name == ":scheme") {
-    stream->scheme = value;
+    stream->scheme = stream->keep(value);
   } else if (name == ":authority") {
-    stream->authority = value;
+    stream->authority = stream->keep(value);
   } else if (name == ":path") {
-    stream->path = value;
+    stream->path = stream->keep(value);
   } else if (name == "host") {
-    if (stream->authority.empty()) stream->authority = value;
+    if (stream->authority.empty()) stream->authority = stream->keep(value);
   } else if (!name.starts_with(':')) {
     if (name == "content-type") stream->grpc = is_grpc_content_type(value);
     stream->request_headers.push_back({name, value});
@@ -455,10 +458,10 @@ void H2ServerSession::collect_buffering_streams(std::vector<std::shared_ptr<Prox
 void H2ServerSession::schedule_flush() {
   if (flush_scheduled_ || closed_) return;
   flush_scheduled_ = true;
-  boost::asio::post(transport_.get_executor(), [self_ptr = shared_from_this()] {
-    self_ptr->flush_scheduled_ = false;
-    self_ptr->flush();
-  });
+  boost::asio::post(worker_.io(), recycled([self_ptr = shared_from_this()] {
+                      self_ptr->flush_scheduled_ = false;
+                      self_ptr->flush();
+                    }));
 }
 
 void H2ServerSession::flush() {
@@ -471,11 +474,11 @@ void H2ServerSession::flush() {
       return;
     }
     if (n == 0) break;
-    write_buffer_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    write_buffer_.append(data, static_cast<size_t>(n));
   }
   if (write_buffer_.empty()) {
-    // Nothing left to send: an idle connection does not keep a burst's buffer.
-    if (write_buffer_.capacity() > 4096) std::string().swap(write_buffer_);
+    // Nothing left to send: an idle connection holds no write buffer.
+    write_buffer_.clear();
     if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
       if (error_goaway_sent_) {
         linger();
@@ -487,9 +490,9 @@ void H2ServerSession::flush() {
   }
   writing_ = true;
   auto self_ptr = shared_from_this();
-  transport_.async_write(boost::asio::buffer(write_buffer_), [self_ptr](boost::system::error_code ec, size_t) {
+  transport_.async_write(boost::asio::buffer(write_buffer_.view()), [self_ptr](boost::system::error_code ec, size_t) {
     self_ptr->writing_ = false;
-    self_ptr->write_buffer_.clear();
+    self_ptr->write_buffer_.discard(self_ptr->write_buffer_.size());
     if (ec) {
       self_ptr->close("write failed: " + ec.message());
       return;

@@ -86,7 +86,7 @@ class H2ServerSession : public DownstreamSide,
   bool closed_ = false;
   bool writing_ = false;
   bool flush_scheduled_ = false;
-  std::string write_buffer_;
+  ByteQueue write_buffer_;  // frames on their way out
   uint32_t consecutive_empty_frames_ = 0;
   const char* abuse_ = nullptr;  // why the connection is being cut off, if it is
   bool protocol_error_counted_ = false;

@@ -160,7 +160,9 @@ void H1ClientConnection::submit(std::shared_ptr<ProxyStream> stream) {
 void H1ClientConnection::start_request() {
   ProxyStream& stream = *stream_;
   stream.upstream_id = 1;  // the request is on its way (not waiting for the connection)
-  std::string head = stream.method + " " + stream.path + " HTTP/1.1\r\nhost: " + stream.authority + "\r\n";
+  std::string head;
+  head.append(stream.method).append(" ").append(stream.path).append(" HTTP/1.1\r\nhost: ");
+  head.append(stream.authority).append("\r\n");
   bool has_length = false;
   for (const Header& header : stream.request_headers) {
     if (is_connection_specific(header.name, header.value) || header.name == "te") continue;
@@ -393,12 +395,12 @@ void H1ClientConnection::maybe_finish_exchange() {
 
 void H1ClientConnection::idle_timeout_tick() {
   idle_timer_.expires_after(options_.idle_timeout);
-  idle_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+  idle_timer_.async_wait(recycled([weak = weak_from_this()](boost::system::error_code ec) {
     auto self = weak.lock();
     if (ec || !self || self->stream_ || self->state_ == State::kClosed) return;
     spdlog::debug("{} idle for {} ms; closing", self->log_prefix_, self->options_.idle_timeout.count());
     self->close("idle");
-  });
+  }));
 }
 
 void H1ClientConnection::request_data_ready(ProxyStream& stream) {

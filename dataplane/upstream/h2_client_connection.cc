@@ -110,6 +110,7 @@ void H2ClientConnection::on_connected(Transport transport) {
   // We open the window only when the client has taken the bytes: back-pressure.
   nghttp2_option_set_no_auto_window_update(option, 1);
   nghttp2_option_set_peer_max_concurrent_streams(option, 100);
+  nghttp2_option_set_no_closed_streams(option, 1);  // kept only for priorities, which we never send
   int rv = nghttp2_session_client_new3(&session_, client_callbacks(), this, option, nghttp2_memory());
   nghttp2_option_del(option);
   if (rv != 0) {
@@ -481,10 +482,10 @@ void H2ClientConnection::do_read() {
 void H2ClientConnection::schedule_flush() {
   if (flush_scheduled_ || state_ != State::kConnected) return;
   flush_scheduled_ = true;
-  boost::asio::post(io_, [self_ptr = shared_from_this()] {
-    self_ptr->flush_scheduled_ = false;
-    self_ptr->flush();
-  });
+  boost::asio::post(io_, recycled([self_ptr = shared_from_this()] {
+                      self_ptr->flush_scheduled_ = false;
+                      self_ptr->flush();
+                    }));
 }
 
 void H2ClientConnection::flush() {
@@ -497,9 +498,10 @@ void H2ClientConnection::flush() {
       return;
     }
     if (n == 0) break;
-    write_buffer_.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    write_buffer_.append(data, static_cast<size_t>(n));
   }
   if (write_buffer_.empty()) {
+    write_buffer_.clear();  // an idle connection holds no write buffer
     if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
       close("finished");
     }
@@ -507,9 +509,9 @@ void H2ClientConnection::flush() {
   }
   writing_ = true;
   auto self_ptr = shared_from_this();
-  transport_->async_write(boost::asio::buffer(write_buffer_), [self_ptr](boost::system::error_code ec, size_t) {
+  transport_->async_write(boost::asio::buffer(write_buffer_.view()), [self_ptr](boost::system::error_code ec, size_t) {
     self_ptr->writing_ = false;
-    self_ptr->write_buffer_.clear();
+    self_ptr->write_buffer_.discard(self_ptr->write_buffer_.size());
     if (ec) {
       self_ptr->close("write to pod failed: " + ec.message());
       return;

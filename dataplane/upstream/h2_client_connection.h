@@ -101,7 +101,7 @@ class H2ClientConnection : public UpstreamConnection,
   bool flush_scheduled_ = false;
   nghttp2_session* session_ = nullptr;
   std::array<uint8_t, 16 * 1024> read_buffer_;
-  std::string write_buffer_;
+  ByteQueue write_buffer_;  // frames on their way out
   size_t header_bytes_ = 0;  // of the header block being received
 
   std::vector<std::shared_ptr<ProxyStream>> pending_;  // waiting for the connection

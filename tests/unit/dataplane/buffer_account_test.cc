@@ -76,7 +76,7 @@ TEST_CASE("over a budget the streams holding the most bytes are shed first, and 
   auto connection = std::make_shared<BufferAccount>(&worker, 1000);
   std::vector<std::shared_ptr<ProxyStream>> streams;
   for (size_t i = 0; i < 4; ++i) {
-    auto stream = std::make_shared<ProxyStream>(1, static_cast<int32_t>(2 * i + 1), std::weak_ptr<DownstreamSide>(),
+    auto stream = ProxyStream::make(1, static_cast<int32_t>(2 * i + 1), std::weak_ptr<DownstreamSide>(),
                                                 connection);
     stream->grpc = true;
     put(stream->response_body, 200 * (i + 1));  // 200, 400, 600, 800 bytes: 2000 in all
