@@ -30,21 +30,21 @@ std::string utc_now() {
 
 RequestOutcome request_outcome(const ProxyStream& stream, uint32_t h2_error_code) {
   if (stream.grpc) {
-    const std::string_view* status = stream.response_trailers.find("grpc-status");
-    if (!status && stream.trailers_only) status = stream.response_headers.find("grpc-status");
+    const std::string_view* status = stream.response.trailers.find("grpc-status");
+    if (!status && stream.response.trailers_only) status = stream.response.headers.find("grpc-status");
     int code = -1;
     if (status) std::from_chars(status->data(), status->data() + status->size(), code);
-    if (code >= 0 && (stream.response_ended || h2_error_code == 0)) {
+    if (code >= 0 && (stream.response.ended || h2_error_code == 0)) {
       return {grpc_code_slot(code), std::to_string(code)};
     }
     // No status reached the client: a reset. A client's cancel is CANCELLED.
     int seen = h2_error_code == kH2Cancel ? 1 : 13;
     return {grpc_code_slot(seen), "reset"};
   }
-  if (!stream.response_started || (h2_error_code != 0 && !stream.response_ended)) {
+  if (!stream.response_started || (h2_error_code != 0 && !stream.response.ended)) {
     return {http_code_slot(0), "reset"};
   }
-  return {http_code_slot(stream.response_status), std::to_string(stream.response_status)};
+  return {http_code_slot(stream.response.status), std::to_string(stream.response.status)};
 }
 
 void record_request(const ProxyStream& stream, uint32_t h2_error_code) {

@@ -93,20 +93,20 @@ class HealthProbe : public DownstreamSide, public std::enable_shared_from_this<H
 
   void response_headers_ready(ProxyStream& stream) override {
     stream.response_started = true;  // as a downstream session would: what follows is body and trailers
-    if (stream.response_status != 200) {
-      finish(false, false, "HTTP status " + std::to_string(stream.response_status));
-    } else if (stream.trailers_only) {
-      evaluate(stream.response_headers);
+    if (stream.response.status != 200) {
+      finish(false, false, "HTTP status " + std::to_string(stream.response.status));
+    } else if (stream.response.trailers_only) {
+      evaluate(stream.response.headers);
     }
   }
 
   void response_data_ready(ProxyStream& stream) override {
     uint8_t buffer[1024];
-    while (size_t n = stream.response_body.read(buffer, sizeof(buffer))) {
+    while (size_t n = stream.response.body.read(buffer, sizeof(buffer))) {
       if (body_.size() < 4096) body_.append(reinterpret_cast<const char*>(buffer), n);
       if (stream.upstream) stream.upstream->response_body_consumed(stream, n);
     }
-    if (stream.response_ended) evaluate(stream.response_trailers);
+    if (stream.response.ended) evaluate(stream.response.trailers);
   }
 
   void request_body_consumed(ProxyStream&, size_t) override {}

@@ -71,34 +71,34 @@ bool ProxyStream::take_response_body(const uint8_t* data, size_t n) {
   if (grpc_web == GrpcWebMode::kText) {
     std::string encoded = encode_base64(std::string_view(reinterpret_cast<const char*>(data), n));
     response_bytes_.add(n, encoded.size());
-    response_body.append(reinterpret_cast<const uint8_t*>(encoded.data()), encoded.size());
+    response.body.append(reinterpret_cast<const uint8_t*>(encoded.data()), encoded.size());
     return true;
   }
-  response_body.append(data, n);
+  response.body.append(data, n);
   return true;
 }
 
 void ProxyStream::prepare_response_headers() {
   if (grpc_web != GrpcWebMode::kNone) {
-    for (size_t i = 0; i < response_headers.size(); ++i) {
-      if (response_headers[i].name == "content-type") {
-        response_headers.set_value(i, grpc_web == GrpcWebMode::kText ? "application/grpc-web-text+proto"
+    for (size_t i = 0; i < response.headers.size(); ++i) {
+      if (response.headers[i].name == "content-type") {
+        response.headers.set_value(i, grpc_web == GrpcWebMode::kText ? "application/grpc-web-text+proto"
                                                                      : "application/grpc-web+proto");
       }
     }
   }
   if (!cors_origin.empty()) {
-    response_headers.push_back({"access-control-allow-origin", cors_origin});
-    response_headers.push_back({"access-control-expose-headers", "grpc-status,grpc-message,grpc-status-details-bin"});
-    if (cors_origin != "*") response_headers.push_back({"vary", "origin"});
+    response.headers.push_back({"access-control-allow-origin", cors_origin});
+    response.headers.push_back({"access-control-expose-headers", "grpc-status,grpc-message,grpc-status-details-bin"});
+    if (cors_origin != "*") response.headers.push_back({"vary", "origin"});
   }
 }
 
 void ProxyStream::trailers_into_body() {
-  if (grpc_web == GrpcWebMode::kNone || response_trailers.empty()) return;
+  if (grpc_web == GrpcWebMode::kNone || response.trailers.empty()) return;
   // The gRPC-Web trailer frame: flag 0x80, 32-bit length, HTTP/1-style lines.
   std::string block;
-  for (const Header& header : response_trailers) {
+  for (const Header& header : response.trailers) {
     block.append(header.name).append(": ").append(header.value).append("\r\n");
   }
   std::string frame(5, '\0');
@@ -107,19 +107,16 @@ void ProxyStream::trailers_into_body() {
   frame += block;
   if (grpc_web == GrpcWebMode::kText) frame = encode_base64(frame);
   response_bytes_.add(0, frame.size());
-  response_body.append(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
-  response_trailers.clear();
+  response.body.append(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
+  response.trailers.clear();
 }
 
 void ProxyStream::respond(int status, const std::string& body, HeaderList extra_headers) {
   stop_timers();
-  if (closed || response_started || response_ended) return;
-  response_status = status;
-  response_headers = {{"content-type", "text/plain; charset=utf-8"}};
-  for (const Header& header : extra_headers) response_headers.push_back(header);
-  response_body.clear();
-  response_body.append(reinterpret_cast<const uint8_t*>(body.data()), body.size());
-  response_ended = true;
+  if (closed || response_started || response.ended) return;
+  HeaderList headers = {{"content-type", "text/plain; charset=utf-8"}};
+  for (const Header& header : extra_headers) headers.push_back(header);
+  response.answer(status, std::move(headers), body);
   if (auto side = downstream()) side->response_headers_ready(*this);
 }
 
@@ -136,14 +133,14 @@ void ProxyStream::shed(const std::string& why) {
   // Nobody will forward these: the windows they hold die with the stream.
   request_body.clear();
   bool answered = response_started;
-  response_body.clear();
+  response.body.clear();
   if (!answered) {
     fail(GrpcStatus::kResourceExhausted, why);
     return;
   }
   stop_timers();
-  response_ended = true;
-  response_trailers.clear();
+  response.ended = true;
+  response.trailers.clear();
   if (auto side = downstream()) side->reset(*this, kH2EnhanceYourCalm);
 }
 
@@ -183,7 +180,7 @@ void ProxyStream::upstream_finished() {
   if (cluster_stats) bump(cluster_stats->active_streams, int64_t{-1});
   if (endpoint_stats) {
     bump(endpoint_stats->active_streams, int64_t{-1});
-    if (response_ended) {  // only completed answers say how fast a pod is
+    if (response.ended) {  // only completed answers say how fast a pod is
       auto now = std::chrono::steady_clock::now();
       endpoint_stats->record_latency(
           std::chrono::duration_cast<std::chrono::microseconds>(now - upstream_started_at), now);
@@ -193,34 +190,26 @@ void ProxyStream::upstream_finished() {
 
 void ProxyStream::fail(GrpcStatus status, const std::string& message) {
   stop_timers();
-  if (closed || response_ended) return;
+  if (closed || response.ended) return;
   auto side = downstream();
   std::string code = std::to_string(static_cast<int>(status));
   std::string encoded_message = percent_encode_grpc_message(message);
   if (!response_started) {
-    response_body.clear();
-    response_trailers.clear();
     if (grpc) {
-      response_status = 200;
-      response_headers = {{"content-type", "application/grpc"},
-                          {"grpc-status", code},
-                          {"grpc-message", encoded_message}};
+      response.answer(
+          200, {{"content-type", "application/grpc"}, {"grpc-status", code}, {"grpc-message", encoded_message}}, "");
       prepare_response_headers();
-      trailers_only = true;
+      response.trailers_only = true;
     } else {
-      response_status = http_status_for(status);
-      response_headers = {{"content-type", "text/plain; charset=utf-8"}};
-      std::string body = message + "\n";
-      response_body.append(reinterpret_cast<const uint8_t*>(body.data()), body.size());
+      response.answer(http_status_for(status), {{"content-type", "text/plain; charset=utf-8"}}, message + "\n");
     }
-    response_ended = true;
     if (side) side->response_headers_ready(*this);
     return;
   }
-  if (grpc && !trailers_only) {
-    response_trailers = {{"grpc-status", code}, {"grpc-message", encoded_message}};
+  if (grpc && !response.trailers_only) {
+    response.trailers = {{"grpc-status", code}, {"grpc-message", encoded_message}};
     trailers_into_body();
-    response_ended = true;
+    response.ended = true;
     if (side) side->response_data_ready(*this);
     return;
   }

@@ -37,7 +37,7 @@ struct StreamTag {
 class DownstreamSide {
  public:
   virtual ~DownstreamSide() = default;
-  // response_status / response_headers are set (maybe a trailers-only answer).
+  // response.status / response.headers are set (maybe a trailers-only answer).
   virtual void response_headers_ready(ProxyStream& stream) = 0;
   // More response body, the trailers, or the end arrived.
   virtual void response_data_ready(ProxyStream& stream) = 0;
@@ -98,13 +98,33 @@ class ProxyStream {
   bool downstream_tls = false;  // the client's connection is TLS (not what :scheme claims)
 
   // --- Response, filled by the upstream connection or by fail().
-  int response_status = 0;
-  HeaderList response_headers;
+  struct Response {
+    explicit Response(BufferAccount* account) : body(account) {}
+    int status = 0;
+    HeaderList headers;
+    bool trailers_only = false;  // the headers end the response
+    ByteQueue body;
+    bool ended = false;
+    HeaderList trailers;
+    // Forgets the answer of an attempt that is retried: the next pod's starts afresh.
+    void clear() {
+      status = 0;
+      headers.clear();
+      trailers_only = false;
+      body.clear();
+      ended = false;
+      trailers.clear();
+    }
+    // An answer made here, whole: `status`, `headers`, all of `body`.
+    void answer(int answer_status, HeaderList answer_headers, std::string_view answer_body) {
+      clear();
+      status = answer_status;
+      headers = std::move(answer_headers);
+      body.append(reinterpret_cast<const uint8_t*>(answer_body.data()), answer_body.size());
+      ended = true;
+    }
+  } response{&buffered_};
   bool response_started = false;  // headers handed to the downstream side
-  bool trailers_only = false;     // the headers end the response
-  ByteQueue response_body{&buffered_};
-  bool response_ended = false;
-  HeaderList response_trailers;
 
   // --- Routing state, owned by the Router.
   std::shared_ptr<const RouteTable> table;  // the snapshot this stream began with

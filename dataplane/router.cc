@@ -405,12 +405,7 @@ bool Router::may_retry(ProxyStream& stream, bool transparent) {
 void Router::retry(const std::shared_ptr<ProxyStream>& stream, const std::string& reason) {
   spdlog::debug("{} {}; trying another pod", stream->log_prefix(), reason);
   if (stream->cluster_stats) bump(stream->cluster_stats->retries);
-  stream->response_status = 0;
-  stream->response_headers.clear();
-  stream->response_trailers.clear();
-  stream->response_body.clear();
-  stream->trailers_only = false;
-  stream->response_ended = false;
+  stream->response.clear();
   stream->request_body.prepend(stream->request_replay.view());
   stream->request_replay.clear();
   // The next pod gets what is left of the deadline.
@@ -452,7 +447,7 @@ void Router::upstream_failed(const std::shared_ptr<ProxyStream>& stream, const s
 
 bool Router::upstream_answered(const std::shared_ptr<ProxyStream>& stream) {
   if (!stream->route) return true;  // a health check: nothing to record
-  std::optional<int> status = stream->trailers_only && stream->grpc ? grpc_status_of(stream->response_headers)
+  std::optional<int> status = stream->response.trailers_only && stream->grpc ? grpc_status_of(stream->response.headers)
                                                                     : std::nullopt;
   record_outcome(*stream, status == static_cast<int>(GrpcStatus::kUnavailable));
   if (!status || !stream->route->retry.retries_status(*status) || stream->closed) return true;

@@ -23,12 +23,8 @@ void answer_tls_redirect(ProxyStream& stream, uint16_t https_port) {
     return;
   }
   stream.stop_timers();
-  stream.response_status = 308;
-  stream.response_headers = {{"location", location}, {"content-type", "text/plain; charset=utf-8"}};
-  std::string body = "this host requires TLS: " + location + "\n";
-  stream.response_body.clear();
-  stream.response_body.append(reinterpret_cast<const uint8_t*>(body.data()), body.size());
-  stream.response_ended = true;
+  stream.response.answer(308, {{"location", location}, {"content-type", "text/plain; charset=utf-8"}},
+                         "this host requires TLS: " + location + "\n");
   if (auto side = stream.downstream()) side->response_headers_ready(stream);
 }
 

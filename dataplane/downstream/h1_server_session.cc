@@ -151,7 +151,7 @@ void H1ServerSession::process_input() {
   while (!closed_ && !lingering_ && parser_) {
     ProxyStream* stream = exchange_ ? exchange_->stream.get() : nullptr;
     if (parser_->head_done()) {
-      if (stream->response_ended || stream->closed) {
+      if (stream->response.ended || stream->closed) {
         parser_->set_body_sink(nullptr, 0);  // answered already: nobody will forward the rest
       } else {
         size_t queued = stream->request_body.size();
@@ -167,7 +167,7 @@ void H1ServerSession::process_input() {
     boost::beast::error_code ec;
     size_t n = parser_->feed(input_.data() + input_start_, buffered(), ec);
     consume(n);
-    if (stream && parser_->body_bytes() > body_before && !stream->response_ended && !stream->closed) {
+    if (stream && parser_->body_bytes() > body_before && !stream->response.ended && !stream->closed) {
       stream->bytes_in += parser_->body_bytes() - body_before;
       stream->touch();
       if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
@@ -286,15 +286,9 @@ void H1ServerSession::begin_local_exchange() {
 void H1ServerSession::answer_locally(int status, const std::string& message, HeaderList extra_headers) {
   ProxyStream& stream = *exchange_->stream;
   stream.grpc = false;  // a plain HTTP answer, logged with its HTTP status
-  stream.response_status = status;
-  stream.response_headers = {{"content-type", "text/plain; charset=utf-8"}};
-  for (const Header& header : extra_headers) stream.response_headers.push_back(header);
-  stream.response_trailers.clear();
-  stream.trailers_only = false;
-  stream.response_body.clear();
-  std::string body = message + "\n";
-  stream.response_body.append(reinterpret_cast<const uint8_t*>(body.data()), body.size());
-  stream.response_ended = true;
+  HeaderList headers = {{"content-type", "text/plain; charset=utf-8"}};
+  for (const Header& header : extra_headers) headers.push_back(header);
+  stream.response.answer(status, std::move(headers), message + "\n");
   stream.response_started = true;
   schedule_write();
 }
@@ -304,7 +298,7 @@ void H1ServerSession::answer_locally(int status, const std::string& message, Hea
 void H1ServerSession::response_headers_ready(ProxyStream& stream) {
   if (closed_ || !exchange_ || exchange_->stream.get() != &stream || stream.response_started) return;
   stream.response_started = true;
-  if (stream.response_ended && stream.deadline_timer) stream.deadline_timer->cancel();
+  if (stream.response.ended && stream.deadline_timer) stream.deadline_timer->cancel();
   schedule_write();
 }
 
@@ -377,25 +371,25 @@ void H1ServerSession::queue_head(Exchange& exchange) {
   // A finished answer goes out with its length, unless it has trailers for
   // a client that takes them: only a chunked body can carry those.
   std::optional<uint64_t> complete_body;
-  bool trailers_wanted = exchange.accepts_trailers && !stream.response_trailers.empty();
-  if (stream.response_ended && !trailers_wanted) complete_body = stream.response_body.size();
-  H1ResponseHead head = frame_response(stream.method, exchange.version, stream.response_status, complete_body,
-                                       content_length_of(stream.response_headers));
+  bool trailers_wanted = exchange.accepts_trailers && !stream.response.trailers.empty();
+  if (stream.response.ended && !trailers_wanted) complete_body = stream.response.body.size();
+  H1ResponseHead head = frame_response(stream.method, exchange.version, stream.response.status, complete_body,
+                                       content_length_of(stream.response.headers));
   // A request still arriving when its answer starts (an early answer, a
   // refused body) leaves the connection without framing: close after it.
   if (!exchange.keep_alive || !exchange.request_complete || draining_ || refuse_more_) head.keep_alive = false;
   exchange.keep_alive = head.keep_alive;
   exchange.framing = head.framing;
   exchange.remaining = head.content_length;
-  output_ += serialize_response_head(head, stream.response_headers);
+  output_ += serialize_response_head(head, stream.response.headers);
   exchange.head_written = true;
 }
 
 void H1ServerSession::queue_body(Exchange& exchange) {
   ProxyStream& stream = *exchange.stream;
   uint8_t chunk[16 * 1024];
-  while (output_.size() < kWriteBatch && !stream.response_body.empty()) {
-    size_t n = stream.response_body.read(chunk, std::min(sizeof(chunk), kWriteBatch - output_.size()));
+  while (output_.size() < kWriteBatch && !stream.response.body.empty()) {
+    size_t n = stream.response.body.read(chunk, std::min(sizeof(chunk), kWriteBatch - output_.size()));
     stream.bytes_out += n;
     stream.touch();
     if (stream.upstream) stream.upstream->response_body_consumed(stream, n);
@@ -417,12 +411,12 @@ void H1ServerSession::queue_body(Exchange& exchange) {
       }
     }
   }
-  if (!stream.response_ended || !stream.response_body.empty() || exchange.body_written) return;
+  if (!stream.response.ended || !stream.response.body.empty() || exchange.body_written) return;
   exchange.body_written = true;
   if (exchange.framing == H1Framing::kChunked) {
     // Trailers only for a client that said it takes them (TE: trailers).
-    bool trailers = exchange.accepts_trailers && !stream.response_trailers.empty();
-    append_last_chunk(output_, trailers ? &stream.response_trailers : nullptr);
+    bool trailers = exchange.accepts_trailers && !stream.response.trailers.empty();
+    append_last_chunk(output_, trailers ? &stream.response.trailers : nullptr);
   } else if (exchange.framing == H1Framing::kContentLength && exchange.remaining > 0) {
     exchange.broken = true;  // fewer bytes than promised: only a close tells the client
   }
@@ -451,10 +445,10 @@ void H1ServerSession::release(ProxyStream& stream) {
   stream.stop_timers();
   stream.cancel_upstream();
   stream.request_body.clear();
-  if (!stream.response_body.empty() && stream.upstream) {
-    stream.upstream->response_body_consumed(stream, stream.response_body.size());
+  if (!stream.response.body.empty() && stream.upstream) {
+    stream.upstream->response_body_consumed(stream, stream.response.body.size());
   }
-  stream.response_body.clear();
+  stream.response.body.clear();
   stream.upstream.reset();  // breaks the stream <-> connection cycle
 }
 

@@ -237,7 +237,7 @@ int H2ServerSession::on_data(int32_t stream_id, const uint8_t* data, size_t len)
   // (the stream's account bounds them); only the stream's waits for the pod.
   nghttp2_session_consume_connection(session_, len);
   ProxyStream* stream = find(stream_id);
-  if (!stream || stream->response_ended) {
+  if (!stream || stream->response.ended) {
     // Nobody will forward these bytes: give the stream's window back too.
     nghttp2_session_consume_stream(session_, stream_id, len);
     return 0;
@@ -287,7 +287,7 @@ int H2ServerSession::on_stream_close(int32_t stream_id, uint32_t error_code) {
   // Bytes that will never be forwarded; the connection windows they came
   // through were returned when they arrived.
   stream->request_body.clear();
-  stream->response_body.clear();
+  stream->response.body.clear();
   stream->upstream.reset();  // breaks the stream <-> connection cycle
   return 0;
 }
@@ -296,15 +296,15 @@ long H2ServerSession::read_response_body(int32_t stream_id, uint8_t* buf, size_t
                                          uint32_t* flags) {
   ProxyStream* stream = find(stream_id);
   if (!stream) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-  size_t n = stream->response_body.read(buf, length);
+  size_t n = stream->response.body.read(buf, length);
   stream->bytes_out += n;
   if (n > 0) stream->touch();
   if (n > 0 && stream->upstream) stream->upstream->response_body_consumed(*stream, n);
-  if (stream->response_body.empty() && stream->response_ended) {
+  if (stream->response.body.empty() && stream->response.ended) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
-    if (!stream->response_trailers.empty()) {
+    if (!stream->response.trailers.empty()) {
       NvList trailers;
-      for (const Header& h : stream->response_trailers) trailers.add(h.name, h.value);
+      for (const Header& h : stream->response.trailers) trailers.add(h.name, h.value);
       if (nghttp2_submit_trailer(session_, stream_id, trailers.data(), trailers.size()) == 0) {
         *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
       }
@@ -318,13 +318,13 @@ long H2ServerSession::read_response_body(int32_t stream_id, uint8_t* buf, size_t
 void H2ServerSession::response_headers_ready(ProxyStream& stream) {
   if (stream.closed || closed_ || stream.response_started) return;
   stream.response_started = true;
-  if (stream.response_ended && stream.deadline_timer) stream.deadline_timer->cancel();
-  std::string status = std::to_string(stream.response_status);
+  if (stream.response.ended && stream.deadline_timer) stream.deadline_timer->cancel();
+  std::string status = std::to_string(stream.response.status);
   NvList nva;
   nva.add(":status", status);
-  for (const Header& h : stream.response_headers) nva.add(h.name, h.value);
-  bool headers_only = stream.trailers_only || (stream.response_ended && stream.response_body.empty() &&
-                                               stream.response_trailers.empty());
+  for (const Header& h : stream.response.headers) nva.add(h.name, h.value);
+  bool headers_only = stream.response.trailers_only || (stream.response.ended && stream.response.body.empty() &&
+                                               stream.response.trailers.empty());
   nghttp2_data_provider provider{};
   provider.read_callback = read_response_body_cb;
   int rv = nghttp2_submit_response(session_, stream.downstream_id(), nva.data(), nva.size(),
@@ -514,7 +514,7 @@ void H2ServerSession::close(const std::string& reason) {
     stream->stop_timers();
     stream->cancel_upstream();
     stream->request_body.clear();
-    stream->response_body.clear();
+    stream->response.body.clear();
     stream->upstream.reset();
   }
   worker_.session_closed(id_);

@@ -56,7 +56,7 @@ void H1ResponseParser::on_field_impl(http::field, boost::beast::string_view name
   std::string name = lower_case(std::string_view(name_text.data(), name_text.size()));
   Header header{name, std::string_view(value.data(), value.size())};
   if (is_header_done()) {
-    if (!is_h1_hop_by_hop(header.name) && header.name != "content-length") stream_->response_trailers.push_back(header);
+    if (!is_h1_hop_by_hop(header.name) && header.name != "content-length") stream_->response.trailers.push_back(header);
     return;
   }
   headers_.push_back(header);
@@ -69,14 +69,14 @@ void H1ResponseParser::on_header_impl(boost::beast::error_code&) {
     if (header.name != "connection") continue;
     for (std::string& option : header_tokens(header.value)) connection_options.push_back(std::move(option));
   }
-  stream_->response_status = status_;
-  stream_->response_headers.clear();
+  stream_->response.status = status_;
+  stream_->response.headers.clear();
   for (const Header& header : headers_) {
     if (is_h1_hop_by_hop(header.name)) continue;
     if (std::find(connection_options.begin(), connection_options.end(), header.name) != connection_options.end()) {
       continue;
     }
-    stream_->response_headers.push_back(header);
+    stream_->response.headers.push_back(header);
   }
   headers_.clear();
 }
@@ -292,7 +292,7 @@ void H1ClientConnection::parse() {
     auto stream = stream_;
     size_t room = SIZE_MAX;
     if (head_delivered_) {
-      size_t queued = stream->response_body.size();
+      size_t queued = stream->response.body.size();
       room = queued >= options_.stream_window ? 0 : options_.stream_window - queued;
       if (room == 0) return;  // the client has not taken what it has: wait
     }
@@ -321,7 +321,7 @@ void H1ClientConnection::parse() {
       continue;
     }
     if (parser_->body_taken() > 0 || parser_->done()) {
-      if (parser_->done()) stream->response_ended = true;
+      if (parser_->done()) stream->response.ended = true;
       if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
     }
     if (used == 0) break;
@@ -342,7 +342,7 @@ void H1ClientConnection::finish_at_close() {
     return;
   }
   auto stream = stream_;
-  stream->response_ended = true;
+  stream->response.ended = true;
   if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
   request_done_ = true;  // nothing more can be sent anyway
   stream->upstream_finished();
@@ -353,15 +353,15 @@ void H1ClientConnection::finish_at_close() {
 void H1ClientConnection::deliver_head() {
   auto stream = stream_;
   head_delivered_ = true;
-  stream->trailers_only = parser_->done();
-  stream->response_ended = parser_->done();
+  stream->response.trailers_only = parser_->done();
+  stream->response.ended = parser_->done();
   if (!handlers_.answered(stream)) {
     // The router retries it elsewhere; this exchange cannot be finished cleanly.
     stream_.reset();
     close("response abandoned for a retry");
     return;
   }
-  if (stream->deadline_timer && stream->response_ended) stream->deadline_timer->cancel();
+  if (stream->deadline_timer && stream->response.ended) stream->deadline_timer->cancel();
   stream->prepare_response_headers();
   if (auto downstream = stream->downstream()) downstream->response_headers_ready(*stream);
 }
@@ -441,7 +441,7 @@ void H1ClientConnection::close(const std::string& reason) {
   stream_.reset();
   if (!stream) return;
   stream->upstream_finished();
-  if (stream->closed || stream->response_ended) return;
+  if (stream->closed || stream->response.ended) return;
   if (!was_connected) {
     if (stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
     handlers_.failed(stream, reason, UpstreamFailure::kConnectFailed);

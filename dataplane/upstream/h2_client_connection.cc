@@ -265,17 +265,17 @@ int H2ClientConnection::on_header(int32_t stream_id, bool trailers, std::string_
                  log_prefix_, options_.max_header_bytes);
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
-  if (trailers && stream->response_status >= 200) {
-    stream->response_trailers.push_back({name, value});
+  if (trailers && stream->response.status >= 200) {
+    stream->response.trailers.push_back({name, value});
     return 0;
   }
   if (name == ":status") {
     int status = 0;
     std::from_chars(value.data(), value.data() + value.size(), status);
-    stream->response_status = status;
-    stream->response_headers.clear();
+    stream->response.status = status;
+    stream->response.headers.clear();
   } else if (!name.starts_with(':') && !is_connection_specific(name, value)) {
-    stream->response_headers.push_back({name, value});
+    stream->response.headers.push_back({name, value});
   }
   return 0;
 }
@@ -289,13 +289,13 @@ int H2ClientConnection::on_headers_complete(int32_t stream_id, bool trailers, bo
   auto downstream = stream->downstream();
   if (trailers && stream->response_started) {
     stream->trailers_into_body();
-    stream->response_ended = true;
+    stream->response.ended = true;
     if (downstream) downstream->response_data_ready(*stream);
     return 0;
   }
-  if (stream->response_status < 200) return 0;  // 1xx: wait for the final response
-  stream->trailers_only = end_stream;
-  stream->response_ended = end_stream;
+  if (stream->response.status < 200) return 0;  // 1xx: wait for the final response
+  stream->response.trailers_only = end_stream;
+  stream->response.ended = end_stream;
   if (!handlers_.answered(stream)) {
     // Retried elsewhere: this pod's stream is over for us.
     detach(stream_id, *attached);
@@ -332,7 +332,7 @@ int H2ClientConnection::on_data(int32_t stream_id, const uint8_t* data, size_t l
 int H2ClientConnection::on_data_end(int32_t stream_id) {
   ProxyStream* stream = find(stream_id);
   if (!stream || stream->closed) return 0;
-  stream->response_ended = true;
+  stream->response.ended = true;
   if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
   return 0;
 }
@@ -345,7 +345,7 @@ int H2ClientConnection::on_stream_close(int32_t stream_id, uint32_t error_code) 
   if (streams_.empty()) idle_since_ = std::chrono::steady_clock::now();
   stream->upstream_finished();
   if (error_code != NGHTTP2_NO_ERROR && stats_) bump(stats_->upstream_resets[reset_reason_slot(error_code)]);
-  if (!stream->closed && !stream->response_ended) {
+  if (!stream->closed && !stream->response.ended) {
     if (error_code == NGHTTP2_REFUSED_STREAM) {
       handlers_.failed(stream, "pod " + address_ + " refused the stream", UpstreamFailure::kRefused);
     } else if (!stream->response_started) {
@@ -434,7 +434,7 @@ void H2ClientConnection::close(const std::string& reason) {
   for (auto& stream : running) {
     if (session_) nghttp2_session_set_stream_user_data(session_, stream->upstream_id, nullptr);
     stream->upstream_finished();
-    if (stream->closed || stream->response_ended) continue;
+    if (stream->closed || stream->response.ended) continue;
     if (refused && stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
     std::string message = refused ? reason : "connection to pod " + address_ + " lost: " + reason;
     if (!stream->response_started) {

@@ -74,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   response.grpc_web = stream.grpc_web;
   response.grpc = true;
   response.max_message_bytes = stream.max_message_bytes;
-  response.response_headers = {{"content-type", "application/grpc"}};
+  response.response.headers = {{"content-type", "application/grpc"}};
   response.cors_origin = limits & 2 ? "*" : "";
   response.prepare_response_headers();
   uint64_t sent = 0, returned = 0;
@@ -82,15 +82,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view piece = body.substr(pos, chunk);
     if (!response.take_response_body(reinterpret_cast<const uint8_t*>(piece.data()), piece.size())) break;
     sent += piece.size();
-    size_t queued = response.response_body.size();
-    response.response_body.clear();
+    size_t queued = response.response.body.size();
+    response.response.body.clear();
     returned += response.response_credit(queued);
     fuzz::check(returned <= sent);
   }
   std::string message = percent_encode_grpc_message(content_type);
-  response.response_trailers = {{"grpc-status", "0"}, {"grpc-message", message}};
+  response.response.trailers = {{"grpc-status", "0"}, {"grpc-message", message}};
   response.trailers_into_body();
-  returned += response.response_credit(response.response_body.size());
+  returned += response.response_credit(response.response.body.size());
   fuzz::check(returned <= sent);
   return 0;
 }

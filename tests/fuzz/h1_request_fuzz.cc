@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     bool head_seen = false;
     for (; turns < fuzz::kMaxParserTurns; ++turns) {
       if (parser.head_done()) {
-        if (stream.response_ended) {
+        if (stream.response.ended) {
           parser.set_body_sink(nullptr, 0);
         } else if (parser.body_room() == 0) {
           stream.request_body.clear();  // the pod took what was queued

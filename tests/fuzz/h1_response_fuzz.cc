@@ -44,9 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int turn = 0; turn < fuzz::kMaxParserTurns && !parser->done(); ++turn) {
     size_t room = SIZE_MAX;
     if (head_delivered) {
-      size_t queued = stream.response_body.size();
+      size_t queued = stream.response.body.size();
       if (queued >= window) {
-        stream.response_body.clear();  // the client read what was queued
+        stream.response.body.clear();  // the client read what was queued
         continue;
       }
       room = window - queued;
@@ -72,7 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       continue;
     }
     if (used == 0 && parser->body_taken() == 0 && !parser->done()) {
-      stream.response_body.clear();  // no room: the client reads
+      stream.response.body.clear();  // no room: the client reads
     }
   }
   if (!parser->done() && wire.all_consumed()) {

@@ -79,7 +79,7 @@ TEST_CASE("over a budget the streams holding the most bytes are shed first, and 
     auto stream = ProxyStream::make(1, static_cast<int32_t>(2 * i + 1), std::weak_ptr<DownstreamSide>(),
                                                 connection);
     stream->grpc = true;
-    put(stream->response_body, 200 * (i + 1));  // 200, 400, 600, 800 bytes: 2000 in all
+    put(stream->response.body, 200 * (i + 1));  // 200, 400, 600, 800 bytes: 2000 in all
     streams.push_back(stream);
   }
   CHECK(connection->bytes() == 2000);
@@ -94,10 +94,10 @@ TEST_CASE("over a budget the streams holding the most bytes are shed first, and 
   CHECK(connection->bytes() == 600);
   CHECK(worker.bytes() == 600);
   // A gRPC stream that had not answered yet is answered RESOURCE_EXHAUSTED (8), trailers-only.
-  CHECK(streams[3]->response_ended);
-  CHECK(streams[3]->trailers_only);
+  CHECK(streams[3]->response.ended);
+  CHECK(streams[3]->response.trailers_only);
   bool resource_exhausted = false;
-  for (const Header& header : streams[3]->response_headers) {
+  for (const Header& header : streams[3]->response.headers) {
     if (header.name == "grpc-status") resource_exhausted = header.value == "8";
   }
   CHECK(resource_exhausted);
