@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <new>
 #include <string_view>
 
 namespace grpc_ingress {
@@ -44,9 +43,7 @@ class ByteQueue {
   size_t read(uint8_t* out, size_t max) {
     size_t n = std::min(max, size());
     if (n) std::memcpy(out, data_ + head_, n);
-    head_ += n;
-    if (account_) account_->remove(n);
-    if (head_ == tail_) head_ = tail_ = 0;
+    discard(n);
     return n;
   }
 
@@ -103,8 +100,7 @@ class ByteQueue {
 
   // A block of at least `capacity` bytes with the live bytes at `offset`.
   void grow_to(size_t capacity, size_t offset) {
-    auto* grown = static_cast<char*>(recycled_allocate(capacity));
-    if (!grown) throw std::bad_alloc();
+    char* grown = RecycledAllocator<char>().allocate(capacity);
     size_t live = size();
     if (live) std::memcpy(grown + offset, data_ + head_, live);
     recycled_free(data_);

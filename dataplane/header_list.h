@@ -9,7 +9,6 @@
 #include <cstring>
 #include <initializer_list>
 #include <memory>
-#include <new>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -48,8 +47,7 @@ class TextStore {
     if (text.empty()) return {};
     if (blocks_.empty() || used_ + text.size() > blocks_.back().size) {
       size_t size = std::max(blocks_.empty() ? first_block_ : blocks_.back().size * 2, text.size());
-      auto* bytes = static_cast<char*>(recycled_allocate(size));
-      if (!bytes) throw std::bad_alloc();
+      char* bytes = RecycledAllocator<char>().allocate(size);
       blocks_.push_back({std::unique_ptr<char[], BlockFree>(bytes), size});
       used_ = 0;
     }

@@ -83,13 +83,7 @@ class ThreadCache {
  public:
   ~ThreadCache() {
     cache_gone = true;
-    for (List& list : lists_) {
-      while (list.head) {
-        FreeBlock* next = list.head->next;
-        std::free(header_of(list.head));
-        list.head = next;
-      }
-    }
+    for (uint32_t size_class = 0; size_class < kClasses; ++size_class) free_first(size_class, lists_[size_class].count);
   }
 
   void* allocate(uint32_t size_class) {
@@ -120,17 +114,9 @@ class ThreadCache {
   size_t trim() {
     size_t freed = 0;
     for (uint32_t size_class = 0; size_class < kClasses; ++size_class) {
-      List& list = lists_[size_class];
-      for (size_t i = 0; i < list.low_water && list.head; ++i) {
-        FreeBlock* next = list.head->next;
-        std::free(header_of(list.head));
-        list.head = next;
-        --list.count;
-        freed += class_capacity(size_class);
-      }
-      list.low_water = list.count;
+      freed += free_first(size_class, lists_[size_class].low_water);
+      lists_[size_class].low_water = lists_[size_class].count;
     }
-    cached_bytes_ -= freed;
     return freed;
   }
 
@@ -142,6 +128,21 @@ class ThreadCache {
     size_t count = 0;
     size_t low_water = 0;  // the fewest blocks held since the last trim
   };
+  // Gives the first `count` blocks of a list back to malloc; returns their bytes.
+  size_t free_first(uint32_t size_class, size_t count) {
+    List& list = lists_[size_class];
+    size_t freed = 0;
+    for (; count > 0 && list.head; --count) {
+      FreeBlock* next = list.head->next;
+      std::free(header_of(list.head));
+      list.head = next;
+      --list.count;
+      freed += class_capacity(size_class);
+    }
+    cached_bytes_ -= freed;
+    return freed;
+  }
+
   std::array<List, kClasses> lists_{};
   size_t cached_bytes_ = 0;
 };
