@@ -88,7 +88,7 @@ class HealthProbe : public DownstreamSide, public std::enable_shared_from_this<H
       finish(false, false, "shutting down");
       return;
     }
-    (*connection)->submit(stream_);
+    (*connection)->submit(*stream_);
   }
 
   void response_headers_ready(ProxyStream& stream) override {
@@ -104,7 +104,7 @@ class HealthProbe : public DownstreamSide, public std::enable_shared_from_this<H
     uint8_t buffer[1024];
     while (size_t n = stream.response.body.read(buffer, sizeof(buffer))) {
       if (body_.size() < 4096) body_.append(reinterpret_cast<const char*>(buffer), n);
-      if (stream.upstream) stream.upstream->response_body_consumed(stream, n);
+      if (UpstreamSide* upstream = stream.upstream()) upstream->response_body_consumed(stream, n);
     }
     if (stream.response.ended) evaluate(stream.response.trailers);
   }
@@ -142,7 +142,6 @@ class HealthProbe : public DownstreamSide, public std::enable_shared_from_this<H
     done_ = true;
     timeout_.cancel();
     stream_->closed = true;
-    stream_->upstream_finished();
     target_->record(ok, not_serving, detail);
   }
 

@@ -20,12 +20,23 @@ ProxyStream::ProxyStream(uint64_t connection_id, int32_t downstream_id,
       downstream_id_(downstream_id),
       connection_id_(connection_id) {}
 
-ProxyStream::~ProxyStream() { set_pending(false); }
+ProxyStream::~ProxyStream() {
+  // No connection may keep pointing at a stream that is gone.
+  cancel_upstream();
+  set_pending(false);
+}
 
 void ProxyStream::set_pending(bool pending) {
-  if (pending == pending_) return;
-  pending_ = pending;
-  if (endpoint_state) endpoint_state->pending_streams.fetch_add(pending ? 1 : -1, std::memory_order_relaxed);
+  if (pending == attempt.pending) return;
+  attempt.pending = pending;
+  if (attempt.state) attempt.state->pending_streams.fetch_add(pending ? 1 : -1, std::memory_order_relaxed);
+}
+
+void ProxyStream::begin_attempt(const Endpoint* endpoint, std::shared_ptr<EndpointStats> stats,
+                                std::shared_ptr<EndpointState> state) {
+  cancel_upstream();  // a no-op: the last attempt ended before a new one begins
+  set_pending(false);
+  attempt = UpstreamRequest{.endpoint = endpoint, .stats = std::move(stats), .state = std::move(state)};
 }
 
 bool ProxyStream::message_too_big(GrpcMessageScanner& scanner, const uint8_t* data, size_t n,
@@ -121,10 +132,10 @@ void ProxyStream::respond(int status, const std::string& body, HeaderList extra_
 }
 
 void ProxyStream::cancel_upstream() {
-  if (upstream && upstream_active) {
-    upstream_finished();
-    upstream->cancel(*this);
-  }
+  UpstreamSide* connection = attempt.connection;
+  if (!connection) return;
+  connection->cancel(*this);
+  if (attempt.connection) detach_upstream();  // the connection must forget it; make sure
 }
 
 void ProxyStream::shed(const std::string& why) {
@@ -158,32 +169,33 @@ size_t shed_largest_streams(std::vector<std::shared_ptr<ProxyStream>>& streams, 
   return shed;
 }
 
-void ProxyStream::upstream_started() {
-  upstream_active = true;
-  upstream_started_at = std::chrono::steady_clock::now();
+void ProxyStream::attach(UpstreamSide& connection) {
+  attempt.connection = &connection;
+  attempt.id = -1;
+  attempt.started_at = std::chrono::steady_clock::now();
   if (cluster_stats) {
     bump(cluster_stats->upstream_requests);
     bump(cluster_stats->active_streams, int64_t{1});
   }
-  if (endpoint_stats) {
-    bump(endpoint_stats->requests);
-    bump(endpoint_stats->active_streams, int64_t{1});
+  if (attempt.stats) {
+    bump(attempt.stats->requests);
+    bump(attempt.stats->active_streams, int64_t{1});
   }
-  if (endpoint_state) endpoint_state->active_streams.fetch_add(1, std::memory_order_relaxed);
+  if (attempt.state) attempt.state->active_streams.fetch_add(1, std::memory_order_relaxed);
 }
 
-void ProxyStream::upstream_finished() {
-  if (!upstream_active) return;
-  upstream_active = false;
+void ProxyStream::detach_upstream() {
+  if (!attempt.connection) return;
+  attempt.connection = nullptr;
   set_pending(false);
-  if (endpoint_state) endpoint_state->active_streams.fetch_sub(1, std::memory_order_relaxed);
+  if (attempt.state) attempt.state->active_streams.fetch_sub(1, std::memory_order_relaxed);
   if (cluster_stats) bump(cluster_stats->active_streams, int64_t{-1});
-  if (endpoint_stats) {
-    bump(endpoint_stats->active_streams, int64_t{-1});
+  if (attempt.stats) {
+    bump(attempt.stats->active_streams, int64_t{-1});
     if (response.ended) {  // only completed answers say how fast a pod is
       auto now = std::chrono::steady_clock::now();
-      endpoint_stats->record_latency(
-          std::chrono::duration_cast<std::chrono::microseconds>(now - upstream_started_at), now);
+      attempt.stats->record_latency(std::chrono::duration_cast<std::chrono::microseconds>(now - attempt.started_at),
+                                    now);
     }
   }
 }

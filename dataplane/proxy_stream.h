@@ -59,9 +59,27 @@ class UpstreamSide {
   virtual void cancel(ProxyStream& stream) = 0;
 };
 
-// One request/response exchange between a downstream stream and an upstream
-// stream. Owned by shared_ptr from both sessions; worker thread only.
-class ProxyStream {
+// One attempt at serving a stream on a pod (Envoy's UpstreamRequest): the
+// pod, and the connection carrying the attempt's stream there. The stream
+// holds the current one; a retry begins a fresh one. The connection points
+// at the stream without owning it and forgets it when the attempt ends, or
+// when the stream cancels it (or dies): neither owns the other, so there is
+// no cycle to break.
+struct UpstreamRequest {
+  const Endpoint* endpoint = nullptr;  // the pod, in the stream's table
+  std::shared_ptr<EndpointStats> stats;
+  std::shared_ptr<EndpointState> state;  // shared by workers: circuit limits
+  UpstreamSide* connection = nullptr;     // null: no stream open at the pod
+  int32_t id = -1;                        // the pod's stream id; -1 while waiting for the connection
+  uint32_t slot = 0;                      // where the connection keeps it (StreamSlots)
+  bool pending = false;                   // counted in state->pending_streams
+  std::chrono::steady_clock::time_point started_at{};
+};
+
+// One request/response exchange between a client's stream and a pod's.
+// Owned by the client's session (or a health probe); upstream connections
+// point at it while an attempt runs. Worker thread only.
+class ProxyStream : public std::enable_shared_from_this<ProxyStream> {
   // First, so that the body queues below are counted from their start to their end.
   std::shared_ptr<BufferAccount> connection_buffers_;  // the client connection's; null: not counted
   BufferAccount buffered_{connection_buffers_.get()};
@@ -163,12 +181,12 @@ class ProxyStream {
   // A frame went either way: the stream is not idle.
   void touch() { last_activity = std::chrono::steady_clock::now(); }
 
-  // The upstream connection serving this stream. Kept after the pod's stream
-  // ends so that response bytes still queued here reopen its window when they
-  // reach the client; `upstream_active` says whether the pod's stream is open.
-  std::shared_ptr<UpstreamSide> upstream;
-  bool upstream_active = false;
-  int32_t upstream_id = -1;  // -1 while waiting for the connection
+  // The current attempt at a pod; a retry starts a new one (begin_attempt).
+  UpstreamRequest attempt;
+  // The connection carrying the attempt's stream, while it runs at the pod.
+  UpstreamSide* upstream() const { return attempt.connection; }
+  bool upstream_active() const { return attempt.connection != nullptr; }
+
   // The request body sent so far, kept while it is small enough to replay
   // on another pod when this one refuses the stream (kMaxReplayBytes).
   ByteQueue request_replay;
@@ -188,9 +206,8 @@ class ProxyStream {
 
   bool closed = false;  // the downstream stream is closed; nothing more to do
 
-  // Where each HTTP/2 session keeps it (StreamSlots).
+  // Where the client's HTTP/2 session keeps it (StreamSlots).
   uint32_t downstream_slot = 0;
-  uint32_t upstream_slot = 0;
 
   // --- Accounting, for metrics and the access log.
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -199,13 +216,15 @@ class ProxyStream {
   uint64_t bytes_out = 0;  // response body bytes to the client
   RouteStats* route_stats = nullptr;
   ClusterStats* cluster_stats = nullptr;
-  std::shared_ptr<EndpointStats> endpoint_stats;
-  std::shared_ptr<EndpointState> endpoint_state;  // shared by workers: circuit limits
-  std::chrono::steady_clock::time_point upstream_started_at{};
 
-  // The pod's stream began / ended: keeps the active-stream gauges exact.
-  void upstream_started();
-  void upstream_finished();
+  // A new attempt at `endpoint` (null: none chosen, e.g. a health probe's
+  // pod outside any table). The previous one must have been detached.
+  void begin_attempt(const Endpoint* endpoint, std::shared_ptr<EndpointStats> stats,
+                     std::shared_ptr<EndpointState> state);
+  // Called by the connection that takes the attempt's stream / forgets it
+  // (it ended at the pod, failed, or was cancelled). Keep the gauges exact.
+  void attach(UpstreamSide& connection);
+  void detach_upstream();
   // Waiting for a connection to the pod (counted against its pending limit).
   void set_pending(bool pending);
 
@@ -222,7 +241,8 @@ class ProxyStream {
     if (idle_timer) idle_timer->cancel();
   }
 
-  // Cancels the pod's stream if it still runs (client gone, deadline passed).
+  // Cancels the pod's stream if it still runs (client gone, deadline passed,
+  // answer retried elsewhere): the connection forgets the stream at once.
   void cancel_upstream();
 
   // Body bytes held for either side (request and response queues).
@@ -258,55 +278,66 @@ class ProxyStream {
 
   std::weak_ptr<DownstreamSide> downstream_;
   TextStore text_{256};  // pseudo-headers and request id: one block a call
-  bool pending_ = false;
   std::string web_text_pending_;  // base64 characters not yet a whole group of four
   Rescale request_bytes_, response_bytes_;
   int32_t downstream_id_;
   uint64_t connection_id_;
 };
 
-// The streams an HTTP/2 session holds, owned in one vector: adding and
-// removing are O(1) and make no node per stream (a removed slot takes the last
+// The streams an HTTP/2 session holds, in one vector: adding and removing
+// are O(1) and make no node per stream (a removed slot takes the last
 // stream). Each side looks its streams up through nghttp2's stream user data
-// and keeps its slot in the ProxyStream member `Slot` names.
-template <uint32_t ProxyStream::*Slot>
+// and keeps its slot where `SlotOf::of(stream)` says. The client's session
+// owns its streams (shared_ptr); a pod's connection only points at them.
+template <typename Pointer, typename SlotOf>
 class StreamSlots {
  public:
-  void add(std::shared_ptr<ProxyStream> stream) {
-    (*stream).*Slot = static_cast<uint32_t>(streams_.size());
+  void add(Pointer stream) {
+    SlotOf::of(*stream) = static_cast<uint32_t>(streams_.size());
     streams_.push_back(std::move(stream));
   }
-  // Takes `stream` out and hands back the owning pointer (null if not here).
-  std::shared_ptr<ProxyStream> remove(const ProxyStream& stream) {
-    uint32_t slot = stream.*Slot;
-    if (slot >= streams_.size() || streams_[slot].get() != &stream) return nullptr;
-    std::shared_ptr<ProxyStream> out = std::move(streams_[slot]);
+  // Takes `stream` out and hands back its pointer (null if not here).
+  Pointer remove(ProxyStream& stream) {
+    uint32_t slot = SlotOf::of(stream);
+    if (slot >= streams_.size() || std::to_address(streams_[slot]) != &stream) return nullptr;
+    Pointer out = std::move(streams_[slot]);
     if (slot + 1 != streams_.size()) {
       streams_[slot] = std::move(streams_.back());
-      (*streams_[slot]).*Slot = slot;
+      SlotOf::of(*streams_[slot]) = slot;
     }
     streams_.pop_back();
     return out;
   }
-  // The owning pointer of `stream`, which must be here.
-  const std::shared_ptr<ProxyStream>& owner(const ProxyStream& stream) const { return streams_[stream.*Slot]; }
-  bool contains(const ProxyStream& stream) const {
-    uint32_t slot = stream.*Slot;
-    return slot < streams_.size() && streams_[slot].get() == &stream;
+  // The pointer this holds for `stream`, which must be here.
+  const Pointer& owner(ProxyStream& stream) const { return streams_[SlotOf::of(stream)]; }
+  bool contains(ProxyStream& stream) const {
+    uint32_t slot = SlotOf::of(stream);
+    return slot < streams_.size() && std::to_address(streams_[slot]) == &stream;
   }
   // Every stream, leaving this empty (a closing session ends them all).
-  std::vector<std::shared_ptr<ProxyStream>> take_all() {
-    std::vector<std::shared_ptr<ProxyStream>> all = std::move(streams_);
+  std::vector<Pointer> take_all() {
+    std::vector<Pointer> all = std::move(streams_);
     streams_.clear();
     return all;
   }
-  const std::vector<std::shared_ptr<ProxyStream>>& all() const { return streams_; }
+  const std::vector<Pointer>& all() const { return streams_; }
   size_t size() const { return streams_.size(); }
   bool empty() const { return streams_.empty(); }
 
  private:
-  std::vector<std::shared_ptr<ProxyStream>> streams_;
+  std::vector<Pointer> streams_;
 };
+
+struct DownstreamSlot {
+  static uint32_t& of(ProxyStream& stream) { return stream.downstream_slot; }
+};
+struct UpstreamSlot {
+  static uint32_t& of(ProxyStream& stream) { return stream.attempt.slot; }
+};
+// A client session's streams, which it owns.
+using OwnedStreams = StreamSlots<std::shared_ptr<ProxyStream>, DownstreamSlot>;
+// A pod connection's streams, which it serves and does not own.
+using AttachedStreams = StreamSlots<ProxyStream*, UpstreamSlot>;
 
 // Sheds the streams holding the most buffered bytes, largest first, until
 // `account` is within its limit; returns how many were reset.

@@ -2,6 +2,7 @@
 
 #include "dataplane/tls_redirect.h"
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -40,7 +41,7 @@ std::optional<int> grpc_status_of(const HeaderList& headers) {
 
 }  // namespace
 
-Router::Router(boost::asio::io_context& io, UpstreamPool& pool, WorkerStats& stats, EndpointStates& states,
+Router::Router(boost::asio::io_context& io, ConnectionSource& pool, WorkerStats& stats, EndpointStates& states,
                std::chrono::milliseconds stream_idle_timeout, uint64_t seed)
     : io_(io),
       pool_(pool),
@@ -346,10 +347,9 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
   }
   size_t index = static_cast<size_t>(endpoint - cluster.endpoints.data());
   stream->tried_endpoints.push_back(static_cast<uint32_t>(index));
-  stream->endpoint = endpoint;
-  stream->endpoint_stats =
-      current ? endpoint_stats_[stream->cluster][index] : stats_.find_endpoint(cluster.name, endpoint->address());
-  stream->endpoint_state = current ? states_[stream->cluster][index] : nullptr;
+  stream->begin_attempt(
+      endpoint, current ? endpoint_stats_[stream->cluster][index] : stats_.find_endpoint(cluster.name, endpoint->address()),
+      current ? states_[stream->cluster][index] : nullptr);
   UpstreamKind kind{.http1 = cluster.protocol == UpstreamProtocol::kHttp1 ||
                              (cluster.protocol == UpstreamProtocol::kAuto && !stream->grpc),
                     .tls = cluster.tls.enabled ? &cluster.tls : nullptr};
@@ -364,7 +364,7 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
     stream->fail(GrpcStatus::kUnavailable, "grpc-ingress is shutting down");
     return;
   }
-  (*connection)->submit(stream);
+  (*connection)->submit(*stream);
 }
 
 PickContext Router::pick_context(const ProxyStream& stream) const {
@@ -402,7 +402,7 @@ bool Router::may_retry(ProxyStream& stream, bool transparent) {
   return true;
 }
 
-void Router::retry(const std::shared_ptr<ProxyStream>& stream, const std::string& reason) {
+void Router::retry(const std::shared_ptr<ProxyStream>& stream, std::string reason) {
   spdlog::debug("{} {}; trying another pod", stream->log_prefix(), reason);
   if (stream->cluster_stats) bump(stream->cluster_stats->retries);
   stream->response.clear();
@@ -419,14 +419,18 @@ void Router::retry(const std::shared_ptr<ProxyStream>& stream, const std::string
       }
     }
   }
-  forward(stream, reason);
+  // On the next turn of the loop, not inside the failed connection's
+  // callback: the pool is not re-entered from a connection's own stack.
+  boost::asio::post(io_, recycled([this, weak = std::weak_ptr<ProxyStream>(stream), reason = std::move(reason)] {
+    auto stream = weak.lock();
+    if (!stream || stream->closed || stream->response.ended) return;
+    forward(stream, reason);
+  }));
 }
 
 void Router::upstream_failed(const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
                              UpstreamFailure failure) {
   if (stream->closed || stream->response_started) return;
-  stream->upstream_finished();
-  stream->upstream.reset();
   if (failure == UpstreamFailure::kStale && stream->replayable && !stream->tried_endpoints.empty()) {
     // The pod never read it: the same pod may take it on a fresh connection.
     // Bounded: a new connection is never stale, only each kept-alive one once.
@@ -452,14 +456,14 @@ bool Router::upstream_answered(const std::shared_ptr<ProxyStream>& stream) {
   record_outcome(*stream, status == static_cast<int>(GrpcStatus::kUnavailable));
   if (!status || !stream->route->retry.retries_status(*status) || stream->closed) return true;
   if (!may_retry(*stream, false)) return true;
-  stream->upstream_finished();
-  stream->upstream.reset();
-  retry(stream, "pod " + stream->endpoint->address() + " answered grpc-status " + std::to_string(*status));
+  std::string reason = "pod " + stream->attempt.endpoint->address() + " answered grpc-status " + std::to_string(*status);
+  stream->cancel_upstream();
+  retry(stream, std::move(reason));
   return false;
 }
 
 void Router::record_outcome(ProxyStream& stream, bool failed) {
-  EndpointState* state = stream.endpoint_state.get();
+  EndpointState* state = stream.attempt.state.get();
   if (!state || !stream.table) return;
   const Cluster& cluster = stream.table->clusters[stream.cluster];
   const OutlierDetection& detection = cluster.outlier_detection;
@@ -480,7 +484,7 @@ void Router::record_outcome(ProxyStream& stream, bool failed) {
   size_t ejected = std::count_if(states->begin(), states->end(), [&](const auto& s) { return s->ejected(now); });
   if ((ejected + 1) * 2 > states->size()) {
     spdlog::debug("{} {} keeps failing, but half of {} is ejected already", stream.log_prefix(),
-                  stream.endpoint->address(), cluster.name);
+                  stream.attempt.endpoint->address(), cluster.name);
     return;
   }
   uint32_t ejections = state->ejections.fetch_add(1, std::memory_order_relaxed);
@@ -489,8 +493,8 @@ void Router::record_outcome(ProxyStream& stream, bool failed) {
   state->ejected_until.store((now + duration).time_since_epoch().count(), std::memory_order_relaxed);
   state->consecutive_failures.store(0, std::memory_order_relaxed);
   if (stream.cluster_stats) bump(stream.cluster_stats->outlier_ejections);
-  spdlog::warn("endpoint {} ({}) of {} ejected for {} ms after {} failures in a row", stream.endpoint->address(),
-               stream.endpoint->pod, cluster.name, duration.count(), failures);
+  spdlog::warn("endpoint {} ({}) of {} ejected for {} ms after {} failures in a row", stream.attempt.endpoint->address(),
+               stream.attempt.endpoint->pod, cluster.name, duration.count(), failures);
 }
 
 }  // namespace grpc_ingress

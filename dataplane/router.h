@@ -29,7 +29,7 @@ class Router {
   static constexpr uint32_t kTransparentAttempts = 3;
 
   // `stats` (the worker's) and `states` (the data plane's) must outlive the router.
-  Router(boost::asio::io_context& io, UpstreamPool& pool, WorkerStats& stats, EndpointStates& states,
+  Router(boost::asio::io_context& io, ConnectionSource& pool, WorkerStats& stats, EndpointStates& states,
          std::chrono::milliseconds stream_idle_timeout, uint64_t seed);
 
   // Installs a new snapshot; balancer state of clusters that stay is kept.
@@ -62,7 +62,8 @@ class Router {
   // (UNIMPLEMENTED), plain HTTP to gRPC-only ones (415). false when refused.
   bool protocol_fits(const std::shared_ptr<ProxyStream>& stream);
   void forward(const std::shared_ptr<ProxyStream>& stream, const std::string& last_failure);
-  void retry(const std::shared_ptr<ProxyStream>& stream, const std::string& reason);
+  // Another attempt for `stream`, begun on the next turn of the loop.
+  void retry(const std::shared_ptr<ProxyStream>& stream, std::string reason);
   bool may_retry(ProxyStream& stream, bool transparent);
   // What the balancer may pick from for `stream` (its tried endpoints excluded).
   PickContext pick_context(const ProxyStream& stream) const;
@@ -74,7 +75,7 @@ class Router {
   const std::vector<std::shared_ptr<EndpointState>>* states_of(const ProxyStream& stream) const;
 
   boost::asio::io_context& io_;
-  UpstreamPool& pool_;
+  ConnectionSource& pool_;
   WorkerStats& stats_;
   EndpointStates& endpoint_states_;
   std::chrono::milliseconds stream_idle_timeout_;

@@ -170,7 +170,7 @@ void H1ServerSession::process_input() {
     if (stream && parser_->body_bytes() > body_before && !stream->response.ended && !stream->closed) {
       stream->bytes_in += parser_->body_bytes() - body_before;
       stream->touch();
-      if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
+      if (UpstreamSide* upstream = stream->upstream()) upstream->request_data_ready(*stream);
     }
     if (ec == boost::beast::http::error::need_more) {
       if (read_closed_) close("client closed mid-request");
@@ -241,7 +241,7 @@ void H1ServerSession::on_request_complete() {
   ProxyStream& stream = *exchange_->stream;
   if (stream.request_ended) return;
   stream.request_ended = true;
-  if (stream.upstream_active) stream.upstream->request_data_ready(stream);
+  if (UpstreamSide* upstream = stream.upstream()) upstream->request_data_ready(stream);
 }
 
 void H1ServerSession::on_parse_error(const boost::beast::error_code& ec) {
@@ -392,7 +392,7 @@ void H1ServerSession::queue_body(Exchange& exchange) {
     size_t n = stream.response.body.read(chunk, std::min(sizeof(chunk), kWriteBatch - output_.size()));
     stream.bytes_out += n;
     stream.touch();
-    if (stream.upstream) stream.upstream->response_body_consumed(stream, n);
+    if (UpstreamSide* upstream = stream.upstream()) upstream->response_body_consumed(stream, n);
     switch (exchange.framing) {
       case H1Framing::kNone:
         break;  // a HEAD, 204 or 304 answer has no body to send
@@ -445,11 +445,7 @@ void H1ServerSession::release(ProxyStream& stream) {
   stream.stop_timers();
   stream.cancel_upstream();
   stream.request_body.clear();
-  if (!stream.response.body.empty() && stream.upstream) {
-    stream.upstream->response_body_consumed(stream, stream.response.body.size());
-  }
   stream.response.body.clear();
-  stream.upstream.reset();  // breaks the stream <-> connection cycle
 }
 
 // ---- closing

@@ -224,7 +224,7 @@ int H2ServerSession::on_headers_complete(int32_t stream_id, bool trailers, bool 
   if (!stream) return 0;
   if (end_stream) stream->request_ended = true;
   if (trailers) {
-    if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
+    if (UpstreamSide* upstream = stream->upstream()) upstream->request_data_ready(*stream);
     return 0;
   }
   worker_.assign_request_id(*stream);
@@ -248,7 +248,7 @@ int H2ServerSession::on_data(int32_t stream_id, const uint8_t* data, size_t len)
     nghttp2_session_consume_stream(session_, stream_id, len);
     return 0;
   }
-  if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
+  if (UpstreamSide* upstream = stream->upstream()) upstream->request_data_ready(*stream);
   return 0;
 }
 
@@ -256,7 +256,7 @@ int H2ServerSession::on_data_end(int32_t stream_id) {
   ProxyStream* stream = find(stream_id);
   if (!stream) return 0;
   stream->request_ended = true;
-  if (stream->upstream_active) stream->upstream->request_data_ready(*stream);
+  if (UpstreamSide* upstream = stream->upstream()) upstream->request_data_ready(*stream);
   return 0;
 }
 
@@ -288,7 +288,6 @@ int H2ServerSession::on_stream_close(int32_t stream_id, uint32_t error_code) {
   // through were returned when they arrived.
   stream->request_body.clear();
   stream->response.body.clear();
-  stream->upstream.reset();  // breaks the stream <-> connection cycle
   return 0;
 }
 
@@ -299,7 +298,7 @@ long H2ServerSession::read_response_body(int32_t stream_id, uint8_t* buf, size_t
   size_t n = stream->response.body.read(buf, length);
   stream->bytes_out += n;
   if (n > 0) stream->touch();
-  if (n > 0 && stream->upstream) stream->upstream->response_body_consumed(*stream, n);
+  if (UpstreamSide* upstream = stream->upstream(); n > 0 && upstream) upstream->response_body_consumed(*stream, n);
   if (stream->response.body.empty() && stream->response.ended) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     if (!stream->response.trailers.empty()) {
@@ -515,7 +514,6 @@ void H2ServerSession::close(const std::string& reason) {
     stream->cancel_upstream();
     stream->request_body.clear();
     stream->response.body.clear();
-    stream->upstream.reset();
   }
   worker_.session_closed(id_);
 }

@@ -96,7 +96,7 @@ class H2ServerSession : public DownstreamSide,
   std::optional<boost::asio::steady_timer> linger_timer_;
   std::shared_ptr<BufferAccount> buffers_;  // body bytes held for this connection's streams
 
-  StreamSlots<&ProxyStream::downstream_slot> streams_;
+  OwnedStreams streams_;
 };
 
 }  // namespace grpc_ingress

@@ -99,25 +99,13 @@ size_t H1ResponseParser::on_chunk_body_impl(uint64_t, boost::beast::string_view 
 H1ClientConnection::H1ClientConnection(boost::asio::io_context& io, Endpoint endpoint, const UpstreamOptions& options,
                                        std::optional<UpstreamTlsTarget> tls, UpstreamHandlers handlers,
                                        OnClosed on_closed, WorkerStats* stats)
-    : UpstreamConnection(endpoint.address(), "H", std::move(handlers), std::move(on_closed), stats),
-      io_(io),
-      endpoint_(std::move(endpoint)),
-      options_(options),
-      tls_(std::move(tls)),
+    : UpstreamConnection(io, std::move(endpoint), options, std::move(tls), "H", std::move(handlers),
+                         std::move(on_closed), stats),
       idle_timer_(io) {}
 
-void H1ClientConnection::connect() {
-  state_ = State::kConnecting;
-  connector_ = std::make_shared<UpstreamConnector>(io_, endpoint_, options_.connect_timeout, tls_);
-  connector_->start([self = shared_from_this()](std::optional<Transport> transport, const std::string& error) {
-    self->connector_.reset();
-    if (self->state_ != State::kConnecting) return;
-    if (!transport) {
-      self->close(error);
-      return;
-    }
-    self->on_connected(std::move(*transport));
-  });
+H1ClientConnection::~H1ClientConnection() {
+  // Closed connections hold no stream; this covers one that never closed.
+  if (stream_) stream_->detach_upstream();
 }
 
 void H1ClientConnection::on_connected(Transport transport) {
@@ -134,17 +122,11 @@ void H1ClientConnection::on_connected(Transport transport) {
   }
 }
 
-bool H1ClientConnection::accepting_streams() const {
-  return (state_ == State::kIdle || state_ == State::kConnecting || state_ == State::kConnected) && !draining_ &&
-         !stream_;
-}
+bool H1ClientConnection::accepting_streams() const { return state_ != State::kClosed && !draining_ && !stream_; }
 
-void H1ClientConnection::submit(std::shared_ptr<ProxyStream> stream) {
-  stream->upstream = shared_from_this();
-  stream->upstream_started();
-  stream->upstream_id = -1;
-  stream_ = std::move(stream);
-  parser_.emplace(options_.max_header_bytes, stream_->method == "HEAD");
+void H1ClientConnection::start(ProxyStream& stream) {
+  stream_ = &stream;
+  parser_.emplace(options_.max_header_bytes, stream.method == "HEAD");
   head_written_ = false;
   request_done_ = false;
   head_delivered_ = false;
@@ -153,13 +135,13 @@ void H1ClientConnection::submit(std::shared_ptr<ProxyStream> stream) {
   if (state_ == State::kConnected) {
     start_request();
   } else {
-    stream_->set_pending(true);
+    stream.set_pending(true);
   }
 }
 
 void H1ClientConnection::start_request() {
   ProxyStream& stream = *stream_;
-  stream.upstream_id = 1;  // the request is on its way (not waiting for the connection)
+  stream.attempt.id = 1;  // the request is on its way (not waiting for the connection)
   std::string head;
   head.append(stream.method).append(" ").append(stream.path).append(" HTTP/1.1\r\nhost: ");
   head.append(stream.authority).append("\r\n");
@@ -209,7 +191,7 @@ void H1ClientConnection::write_more() {
   }
   if (write_buffer_.empty()) return;
   writing_ = true;
-  auto self = shared_from_this();
+  auto self = this->self<H1ClientConnection>();
   transport_->async_write(boost::asio::buffer(write_buffer_), [self, body_bytes](boost::system::error_code ec, size_t) {
     self->writing_ = false;
     self->write_buffer_.clear();
@@ -252,7 +234,7 @@ void H1ClientConnection::do_read() {
     read_begin_ = 0;
   }
   reading_ = true;
-  auto self = shared_from_this();
+  auto self = this->self<H1ClientConnection>();
   transport_->async_read_some(
       boost::asio::buffer(read_buffer_.data() + read_end_, read_buffer_.size() - read_end_),
       [self](boost::system::error_code ec, size_t n) {
@@ -289,7 +271,8 @@ void H1ClientConnection::do_read() {
 
 void H1ClientConnection::parse() {
   while (stream_ && parser_ && state_ == State::kConnected && read_begin_ < read_end_ && !parser_->done()) {
-    auto stream = stream_;
+    ProxyStream* stream = stream_;
+    auto guard = stream->shared_from_this();  // the client may let go of it while it is fed
     size_t room = SIZE_MAX;
     if (head_delivered_) {
       size_t queued = stream->response.body.size();
@@ -299,6 +282,7 @@ void H1ClientConnection::parse() {
     boost::beast::error_code ec;
     size_t used = parser_->feed(*stream, read_buffer_.data() + read_begin_, read_end_ - read_begin_, room, ec);
     read_begin_ += used;
+    if (stream_ != stream) return;  // refused (a message limit): the attempt was cancelled
     if (ec == http::error::need_more) break;
     if (ec) {
       if (stats_) bump(stats_->upstream_protocol_errors);
@@ -341,29 +325,25 @@ void H1ClientConnection::finish_at_close() {
     close("pod closed the connection in the middle of its response");
     return;
   }
-  auto stream = stream_;
-  stream->response.ended = true;
-  if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
+  auto guard = stream_->shared_from_this();
+  stream_->response.ended = true;
+  if (auto downstream = stream_->downstream()) downstream->response_data_ready(*stream_);
   request_done_ = true;  // nothing more can be sent anyway
-  stream->upstream_finished();
-  stream_.reset();
+  if (stream_) end_exchange();
   close("pod closed the connection after its response");
 }
 
 void H1ClientConnection::deliver_head() {
-  auto stream = stream_;
   head_delivered_ = true;
-  stream->response.trailers_only = parser_->done();
-  stream->response.ended = parser_->done();
-  if (!handlers_.answered(stream)) {
-    // The router retries it elsewhere; this exchange cannot be finished cleanly.
-    stream_.reset();
-    close("response abandoned for a retry");
-    return;
-  }
-  if (stream->deadline_timer && stream->response.ended) stream->deadline_timer->cancel();
-  stream->prepare_response_headers();
-  if (auto downstream = stream->downstream()) downstream->response_headers_ready(*stream);
+  // false: the router retries elsewhere and cancelled this exchange, which
+  // closed the connection (HTTP/1.1 cannot abandon one response).
+  UpstreamConnection::deliver_head(*stream_, parser_->done());
+}
+
+void H1ClientConnection::end_exchange() {
+  ProxyStream* stream = stream_;
+  stream_ = nullptr;
+  if (stream) stream->detach_upstream();
 }
 
 void H1ClientConnection::maybe_finish_exchange() {
@@ -372,14 +352,12 @@ void H1ClientConnection::maybe_finish_exchange() {
   if (!request_done_) {
     // The pod answered before taking the whole request body: this
     // connection's framing is lost to the rest of it.
-    stream_->upstream_finished();
-    stream_.reset();
+    end_exchange();
     close("pod answered before the request body was sent");
     return;
   }
   bool keep = parser_->keep_alive() && !draining_ && !pod_closed_;
-  stream_->upstream_finished();
-  stream_.reset();
+  end_exchange();
   parser_.reset();
   ++exchanges_;
   if (!keep) {
@@ -395,29 +373,29 @@ void H1ClientConnection::maybe_finish_exchange() {
 
 void H1ClientConnection::idle_timeout_tick() {
   idle_timer_.expires_after(options_.idle_timeout);
-  idle_timer_.async_wait(recycled([weak = weak_from_this()](boost::system::error_code ec) {
+  idle_timer_.async_wait(recycled([this, weak = weak_from_this()](boost::system::error_code ec) {
     auto self = weak.lock();
-    if (ec || !self || self->stream_ || self->state_ == State::kClosed) return;
-    spdlog::debug("{} idle for {} ms; closing", self->log_prefix_, self->options_.idle_timeout.count());
-    self->close("idle");
+    if (ec || !self || stream_ || state_ == State::kClosed) return;
+    spdlog::debug("{} idle for {} ms; closing", log_prefix_, options_.idle_timeout.count());
+    close("idle");
   }));
 }
 
 void H1ClientConnection::request_data_ready(ProxyStream& stream) {
-  if (stream_.get() == &stream) write_more();
+  if (stream_ == &stream) write_more();
 }
 
 void H1ClientConnection::response_body_consumed(ProxyStream& stream, size_t) {
-  if (stream_.get() != &stream) return;
+  if (stream_ != &stream) return;
   parse();
   do_read();
 }
 
 void H1ClientConnection::cancel(ProxyStream& stream) {
-  if (stream_.get() != &stream) return;
+  if (stream_ != &stream) return;
   // HTTP/1.1 cannot stop one request: the connection goes with it. The
   // stream is the caller's to answer.
-  stream_.reset();
+  end_exchange();
   close("request cancelled");
 }
 
@@ -430,38 +408,31 @@ void H1ClientConnection::close(const std::string& reason) {
   if (state_ == State::kClosed) return;
   bool was_connected = state_ == State::kConnected;
   state_ = State::kClosed;
+  connecting_ = false;
   spdlog::debug("{} closed: {}", log_prefix_, reason);
   if (connector_) connector_->cancel();
   idle_timer_.cancel();
   if (transport_) transport_->close();
   if (was_connected && stats_) bump(stats_->upstream_connections, int64_t{-1});
+  auto self = shared_from_this();  // the pool lets go of it here
   leave_pool();
 
-  auto stream = std::move(stream_);
-  stream_.reset();
+  ProxyStream* stream = stream_;
+  stream_ = nullptr;
   if (!stream) return;
-  stream->upstream_finished();
-  if (stream->closed || stream->response.ended) return;
-  if (!was_connected) {
-    if (stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
-    handlers_.failed(stream, reason, UpstreamFailure::kConnectFailed);
-    return;
-  }
   bool tls_refused = tls_ && exchanges_ == 0 && response_bytes_ == 0 && reason.starts_with("TLS handshake");
-  if (tls_refused) {
-    if (stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
-    handlers_.failed(stream, reason, UpstreamFailure::kConnectFailed);
+  if (!was_connected || tls_refused) {
+    if (stream->cluster_stats && !stream->closed && !stream->response.ended) {
+      bump(stream->cluster_stats->connect_failures);
+    }
+    fail_stream(*stream, reason, UpstreamFailure::kConnectFailed);
     return;
   }
-  std::string message = "connection to pod " + address_ + " lost: " + reason;
-  if (!head_delivered_) {
-    // A kept-alive connection the pod closed as we reused it: it never read
-    // the request (the usual keep-alive race), so another connection may take it.
-    bool stale = exchanges_ > 0 && response_bytes_ == 0;
-    handlers_.failed(stream, message, stale ? UpstreamFailure::kStale : UpstreamFailure::kReset);
-  } else {
-    stream->fail(GrpcStatus::kUnavailable, message);
-  }
+  // A kept-alive connection the pod closed as we reused it: it never read
+  // the request (the usual keep-alive race), so another connection may take it.
+  bool stale = !head_delivered_ && exchanges_ > 0 && response_bytes_ == 0;
+  fail_stream(*stream, "connection to pod " + address_ + " lost: " + reason,
+              stale ? UpstreamFailure::kStale : UpstreamFailure::kReset);
 }
 
 }  // namespace grpc_ingress

@@ -62,18 +62,16 @@ class H1ResponseParser : private boost::beast::http::basic_parser<false> {
 // One HTTP/1.1 client connection to a pod (cleartext, or TLS with ALPN
 // http/1.1): one request at a time, kept alive for the next one. Never
 // pipelines: a second concurrent request gets another connection.
-// Worker thread only; kept alive by its own pending I/O.
-class H1ClientConnection : public UpstreamConnection,
-                           public std::enable_shared_from_this<H1ClientConnection> {
+// Worker thread only.
+class H1ClientConnection : public UpstreamConnection {
  public:
   H1ClientConnection(boost::asio::io_context& io, Endpoint endpoint, const UpstreamOptions& options,
                      std::optional<UpstreamTlsTarget> tls, UpstreamHandlers handlers, OnClosed on_closed,
                      WorkerStats* stats);
+  ~H1ClientConnection() override;
 
-  void connect() override;
   // Open (or opening) and not serving a request.
   bool accepting_streams() const override;
-  void submit(std::shared_ptr<ProxyStream> stream) override;
   void drain() override;
   void close(const std::string& reason) override;
 
@@ -83,9 +81,10 @@ class H1ClientConnection : public UpstreamConnection,
   void cancel(ProxyStream& stream) override;
 
  private:
-  enum class State { kIdle, kConnecting, kConnected, kClosed };
+  enum class State { kOpening, kConnected, kClosed };
 
-  void on_connected(Transport transport);
+  void on_connected(Transport transport) override;
+  void start(ProxyStream& stream) override;
   void start_request();
   // Writes the head (first time) and whatever request body is queued.
   void write_more();
@@ -95,22 +94,19 @@ class H1ClientConnection : public UpstreamConnection,
   void deliver_head();
   // Both directions of the exchange are over: keep the connection or close it.
   void maybe_finish_exchange();
+  // The exchange's stream is done here (its attempt detached).
+  void end_exchange();
   void idle_timeout_tick();
   // The pod closed the connection and every byte it sent is parsed.
   void finish_at_close();
 
-  boost::asio::io_context& io_;
-  Endpoint endpoint_;
-  UpstreamOptions options_;
-  std::optional<UpstreamTlsTarget> tls_;
-  std::shared_ptr<UpstreamConnector> connector_;
   std::optional<Transport> transport_;
   boost::asio::steady_timer idle_timer_;
-  State state_ = State::kIdle;
+  State state_ = State::kOpening;
   bool draining_ = false;
 
-  // The exchange in progress.
-  std::shared_ptr<ProxyStream> stream_;
+  // The exchange in progress: the stream it serves (not owned).
+  ProxyStream* stream_ = nullptr;
   std::optional<H1ResponseParser> parser_;
   bool head_written_ = false;
   bool chunked_request_ = false;

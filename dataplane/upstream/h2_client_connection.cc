@@ -77,29 +77,15 @@ nghttp2_session_callbacks* client_callbacks() {
 H2ClientConnection::H2ClientConnection(boost::asio::io_context& io, Endpoint endpoint,
                                        const UpstreamOptions& options, std::optional<UpstreamTlsTarget> tls,
                                        UpstreamHandlers handlers, OnClosed on_closed, WorkerStats* stats)
-    : UpstreamConnection(endpoint.address(), "U", std::move(handlers), std::move(on_closed), stats),
-      io_(io),
-      tls_(std::move(tls)),
-      keepalive_timer_(io),
-      endpoint_(std::move(endpoint)),
-      options_(options) {}
+    : UpstreamConnection(io, std::move(endpoint), options, std::move(tls), "U", std::move(handlers),
+                         std::move(on_closed), stats),
+      keepalive_timer_(io) {}
 
 H2ClientConnection::~H2ClientConnection() {
+  // Closed connections hold no stream; this covers one that never closed.
+  for (ProxyStream* stream : pending_) stream->detach_upstream();
+  for (ProxyStream* stream : streams_.all()) stream->detach_upstream();
   if (session_) nghttp2_session_del(session_);
-}
-
-void H2ClientConnection::connect() {
-  state_ = State::kConnecting;
-  connector_ = std::make_shared<UpstreamConnector>(io_, endpoint_, options_.connect_timeout, tls_);
-  connector_->start([self_ptr = shared_from_this()](std::optional<Transport> transport, const std::string& error) {
-    self_ptr->connector_.reset();
-    if (self_ptr->state_ != State::kConnecting) return;
-    if (!transport) {
-      self_ptr->close(error);
-      return;
-    }
-    self_ptr->on_connected(std::move(*transport));
-  });
 }
 
 void H2ClientConnection::on_connected(Transport transport) {
@@ -131,9 +117,9 @@ void H2ClientConnection::on_connected(Transport transport) {
 
   auto waiting = std::move(pending_);
   pending_.clear();
-  for (auto& stream : waiting) {
+  for (ProxyStream* stream : waiting) {
     stream->set_pending(false);
-    if (!stream->closed) start_stream(stream);
+    start_stream(*stream);
   }
   do_read();
   flush();
@@ -167,9 +153,9 @@ void H2ClientConnection::keepalive_tick() {
   reads_at_tick_ = reads_;
   auto tick = std::min(options_.keepalive_interval, options_.idle_timeout);
   keepalive_timer_.expires_after(tick);
-  keepalive_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+  keepalive_timer_.async_wait([weak = weak_from_this(), this](boost::system::error_code ec) {
     auto self_ptr = weak.lock();
-    if (!ec && self_ptr) self_ptr->keepalive_tick();
+    if (!ec && self_ptr) keepalive_tick();
   });
 }
 
@@ -182,52 +168,47 @@ bool H2ClientConnection::accepting_streams() const {
   return stream_count() < limit;
 }
 
-void H2ClientConnection::submit(std::shared_ptr<ProxyStream> stream) {
-  stream->upstream = shared_from_this();
-  stream->upstream_started();
-  stream->upstream_id = -1;
+void H2ClientConnection::start(ProxyStream& stream) {
   if (state_ == State::kConnected) {
     start_stream(stream);
     schedule_flush();
   } else {
-    stream->set_pending(true);
-    pending_.push_back(std::move(stream));
+    stream.set_pending(true);
+    pending_.push_back(&stream);
   }
 }
 
-void H2ClientConnection::start_stream(const std::shared_ptr<ProxyStream>& stream) {
+void H2ClientConnection::start_stream(ProxyStream& stream) {
   NvList nva;
-  nva.add(":method", stream->method);
-  nva.add(":scheme", stream->scheme.empty() ? std::string_view("http") : std::string_view(stream->scheme));
-  nva.add(":authority", stream->authority);
-  nva.add(":path", stream->path);
-  for (const Header& header : stream->request_headers) {
+  nva.add(":method", stream.method);
+  nva.add(":scheme", stream.scheme.empty() ? std::string_view("http") : std::string_view(stream.scheme));
+  nva.add(":authority", stream.authority);
+  nva.add(":path", stream.path);
+  for (const Header& header : stream.request_headers) {
     if (!is_connection_specific(header.name, header.value)) nva.add(header.name, header.value);
   }
   nghttp2_data_provider provider{};
   provider.read_callback = read_request_body_cb;
-  bool has_body = !(stream->request_ended && stream->request_body.empty() &&
-                    stream->request_trailers.empty());
-  int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
-                                      has_body ? &provider : nullptr, stream.get());
+  bool has_body = !(stream.request_ended && stream.request_body.empty() && stream.request_trailers.empty());
+  int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), has_body ? &provider : nullptr,
+                                      &stream);
   if (id < 0) {
-    stream->upstream_finished();
-    handlers_.failed(stream, std::string("cannot start stream to pod: ") + nghttp2_strerror(id),
-                     UpstreamFailure::kRefused);
+    fail_stream(stream, std::string("cannot start stream to pod: ") + nghttp2_strerror(id), UpstreamFailure::kRefused);
     return;
   }
-  stream->upstream_id = id;
-  streams_.add(stream);
-  spdlog::debug("{}{} -> {} stream {}", stream->log_prefix(), log_prefix_, stream->path, id);
+  stream.attempt.id = id;
+  streams_.add(&stream);
+  spdlog::debug("{}{} -> {} stream {}", stream.log_prefix(), log_prefix_, stream.path, id);
 }
 
 ProxyStream* H2ClientConnection::find(int32_t stream_id) {
   return static_cast<ProxyStream*>(nghttp2_session_get_stream_user_data(session_, stream_id));
 }
 
-std::shared_ptr<ProxyStream> H2ClientConnection::detach(int32_t stream_id, ProxyStream& stream) {
+void H2ClientConnection::forget(int32_t stream_id, ProxyStream& stream) {
   nghttp2_session_set_stream_user_data(session_, stream_id, nullptr);
-  return streams_.remove(stream);
+  streams_.remove(stream);
+  if (streams_.empty()) idle_since_ = std::chrono::steady_clock::now();
 }
 
 long H2ClientConnection::read_request_body(int32_t stream_id, uint8_t* buf, size_t length,
@@ -282,30 +263,16 @@ int H2ClientConnection::on_header(int32_t stream_id, bool trailers, std::string_
 
 int H2ClientConnection::on_headers_complete(int32_t stream_id, bool trailers, bool end_stream) {
   header_bytes_ = 0;
-  ProxyStream* attached = find(stream_id);
-  if (!attached) return 0;
-  std::shared_ptr<ProxyStream> stream = streams_.owner(*attached);
-  if (stream->closed) return 0;
-  auto downstream = stream->downstream();
+  ProxyStream* stream = find(stream_id);
+  if (!stream || stream->closed) return 0;
   if (trailers && stream->response_started) {
     stream->trailers_into_body();
     stream->response.ended = true;
-    if (downstream) downstream->response_data_ready(*stream);
+    if (auto downstream = stream->downstream()) downstream->response_data_ready(*stream);
     return 0;
   }
   if (stream->response.status < 200) return 0;  // 1xx: wait for the final response
-  stream->response.trailers_only = end_stream;
-  stream->response.ended = end_stream;
-  if (!handlers_.answered(stream)) {
-    // Retried elsewhere: this pod's stream is over for us.
-    detach(stream_id, *attached);
-    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
-    schedule_flush();
-    return 0;
-  }
-  if (stream->deadline_timer && end_stream) stream->deadline_timer->cancel();
-  stream->prepare_response_headers();
-  if (downstream) downstream->response_headers_ready(*stream);
+  deliver_head(*stream, end_stream);  // false: retried elsewhere, and forgotten here
   return 0;
 }
 
@@ -315,13 +282,14 @@ int H2ClientConnection::on_data(int32_t stream_id, const uint8_t* data, size_t l
   // reading stalls its own stream, never the pod's other streams.
   nghttp2_session_consume_connection(session_, len);
   ProxyStream* stream = find(stream_id);
-  if (!stream || stream->closed || !stream->upstream_active) {
+  if (!stream || stream->closed) {
     // Nobody will read these bytes: give the stream's window back too.
     nghttp2_session_consume_stream(session_, stream_id, len);
     return 0;
   }
   stream->touch();
   if (!stream->take_response_body(data, len)) {
+    // Refused (a message limit): the stream answered and cancelled this attempt.
     nghttp2_session_consume_stream(session_, stream_id, len);
     return 0;
   }
@@ -338,23 +306,17 @@ int H2ClientConnection::on_data_end(int32_t stream_id) {
 }
 
 int H2ClientConnection::on_stream_close(int32_t stream_id, uint32_t error_code) {
-  ProxyStream* attached = find(stream_id);
-  if (!attached) return 0;
-  std::shared_ptr<ProxyStream> stream = detach(stream_id, *attached);
-  if (!stream) return 0;
-  if (streams_.empty()) idle_since_ = std::chrono::steady_clock::now();
-  stream->upstream_finished();
   if (error_code != NGHTTP2_NO_ERROR && stats_) bump(stats_->upstream_resets[reset_reason_slot(error_code)]);
-  if (!stream->closed && !stream->response.ended) {
-    if (error_code == NGHTTP2_REFUSED_STREAM) {
-      handlers_.failed(stream, "pod " + address_ + " refused the stream", UpstreamFailure::kRefused);
-    } else if (!stream->response_started) {
-      handlers_.failed(stream,
-                       "pod " + address_ + " reset the stream (" + nghttp2_http2_strerror(error_code) + ")",
-                       UpstreamFailure::kReset);
+  ProxyStream* stream = find(stream_id);
+  if (stream) {
+    forget(stream_id, *stream);
+    if (stream->response.ended) {
+      stream->detach_upstream();
+    } else if (error_code == NGHTTP2_REFUSED_STREAM) {
+      fail_stream(*stream, "pod " + address_ + " refused the stream", UpstreamFailure::kRefused);
     } else {
-      stream->fail(GrpcStatus::kUnavailable, "pod " + address_ + " reset the stream (" +
-                                                 nghttp2_http2_strerror(error_code) + ")");
+      fail_stream(*stream, "pod " + address_ + " reset the stream (" + nghttp2_http2_strerror(error_code) + ")",
+                  UpstreamFailure::kReset);
     }
   }
   maybe_finish_drain();
@@ -367,30 +329,28 @@ void H2ClientConnection::on_goaway(int32_t last_stream_id) {
 }
 
 void H2ClientConnection::request_data_ready(ProxyStream& stream) {
-  if (state_ != State::kConnected || stream.upstream_id < 0) return;
-  nghttp2_session_resume_data(session_, stream.upstream_id);
+  if (state_ != State::kConnected || stream.attempt.id < 0) return;
+  nghttp2_session_resume_data(session_, stream.attempt.id);
   schedule_flush();
 }
 
 void H2ClientConnection::response_body_consumed(ProxyStream& stream, size_t bytes) {
-  if (state_ != State::kConnected || stream.upstream_id < 0) return;
+  if (state_ != State::kConnected || stream.attempt.id < 0) return;
   bytes = stream.response_credit(bytes);
-  nghttp2_session_consume_stream(session_, stream.upstream_id, bytes);
+  nghttp2_session_consume_stream(session_, stream.attempt.id, bytes);
   schedule_flush();
 }
 
 void H2ClientConnection::cancel(ProxyStream& stream) {
-  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    if (it->get() == &stream) {
-      pending_.erase(it);
-      return;
-    }
-  }
-  if (state_ != State::kConnected || stream.upstream_id < 0) return;
-  if (streams_.contains(stream)) {
-    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.upstream_id, NGHTTP2_CANCEL);
+  if (auto it = std::find(pending_.begin(), pending_.end(), &stream); it != pending_.end()) {
+    pending_.erase(it);
+  } else if (streams_.contains(stream)) {
+    forget(stream.attempt.id, stream);
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream.attempt.id, NGHTTP2_CANCEL);
     schedule_flush();
   }
+  stream.detach_upstream();
+  maybe_finish_drain();
 }
 
 void H2ClientConnection::drain() {
@@ -413,35 +373,27 @@ void H2ClientConnection::close(const std::string& reason) {
   if (state_ == State::kClosed) return;
   bool was_connected = state_ == State::kConnected;
   state_ = State::kClosed;
+  connecting_ = false;
   spdlog::debug("{} closed: {}", log_prefix_, reason);
   if (connector_) connector_->cancel();
   keepalive_timer_.cancel();
   if (transport_) transport_->close();
+  auto self_ptr = shared_from_this();  // the pool lets go of it below
 
   // Streams still waiting never reached the pod: another pod may serve them.
   auto waiting = std::move(pending_);
   pending_.clear();
-  for (auto& stream : waiting) {
-    stream->upstream_finished();
+  for (ProxyStream* stream : waiting) {
     if (!was_connected && stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
-    if (!stream->closed) {
-      handlers_.failed(stream, reason, was_connected ? UpstreamFailure::kRefused : UpstreamFailure::kConnectFailed);
-    }
+    fail_stream(*stream, reason, was_connected ? UpstreamFailure::kRefused : UpstreamFailure::kConnectFailed);
   }
-  auto running = streams_.take_all();
   // Refused at the TLS layer, the pod never saw a request.
   bool refused = refused_by_tls();
-  for (auto& stream : running) {
-    if (session_) nghttp2_session_set_stream_user_data(session_, stream->upstream_id, nullptr);
-    stream->upstream_finished();
-    if (stream->closed || stream->response.ended) continue;
-    if (refused && stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
-    std::string message = refused ? reason : "connection to pod " + address_ + " lost: " + reason;
-    if (!stream->response_started) {
-      handlers_.failed(stream, message, refused ? UpstreamFailure::kConnectFailed : UpstreamFailure::kReset);
-    } else {
-      stream->fail(GrpcStatus::kUnavailable, message);
-    }
+  for (ProxyStream* stream : streams_.take_all()) {
+    if (session_) nghttp2_session_set_stream_user_data(session_, stream->attempt.id, nullptr);
+    if (refused && !stream->response.ended && stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
+    fail_stream(*stream, refused ? reason : "connection to pod " + address_ + " lost: " + reason,
+                refused ? UpstreamFailure::kConnectFailed : UpstreamFailure::kReset);
   }
   if (was_connected && stats_) bump(stats_->upstream_connections, int64_t{-1});
   leave_pool();
@@ -458,7 +410,7 @@ std::string H2ClientConnection::read_failure(const boost::system::error_code& ec
 }
 
 void H2ClientConnection::do_read() {
-  auto self_ptr = shared_from_this();
+  auto self_ptr = self<H2ClientConnection>();
   transport_->async_read_some(
       boost::asio::buffer(read_buffer_), [self_ptr](boost::system::error_code ec, size_t n) {
         if (self_ptr->state_ != State::kConnected) return;
@@ -482,7 +434,7 @@ void H2ClientConnection::do_read() {
 void H2ClientConnection::schedule_flush() {
   if (flush_scheduled_ || state_ != State::kConnected) return;
   flush_scheduled_ = true;
-  boost::asio::post(io_, recycled([self_ptr = shared_from_this()] {
+  boost::asio::post(io_, recycled([self_ptr = self<H2ClientConnection>()] {
                       self_ptr->flush_scheduled_ = false;
                       self_ptr->flush();
                     }));
@@ -508,7 +460,7 @@ void H2ClientConnection::flush() {
     return;
   }
   writing_ = true;
-  auto self_ptr = shared_from_this();
+  auto self_ptr = self<H2ClientConnection>();
   transport_->async_write(boost::asio::buffer(write_buffer_.view()), [self_ptr](boost::system::error_code ec, size_t) {
     self_ptr->writing_ = false;
     self_ptr->write_buffer_.discard(self_ptr->write_buffer_.size());

@@ -23,22 +23,17 @@ struct nghttp2_session;
 namespace grpc_ingress {
 
 // One HTTP/2 client connection to a pod (h2c, or TLS with ALPN h2),
-// multiplexing many streams. Worker thread only; kept alive by its own
-// pending I/O.
-class H2ClientConnection : public UpstreamConnection,
-                           public std::enable_shared_from_this<H2ClientConnection> {
+// multiplexing many streams. Worker thread only.
+class H2ClientConnection : public UpstreamConnection {
  public:
   H2ClientConnection(boost::asio::io_context& io, Endpoint endpoint, const UpstreamOptions& options,
                      std::optional<UpstreamTlsTarget> tls, UpstreamHandlers handlers, OnClosed on_closed,
                      WorkerStats* stats);
   ~H2ClientConnection() override;
 
-  void connect() override;
-
   // Can take another stream now: not closing, not told to go away, and below
   // the pod's SETTINGS_MAX_CONCURRENT_STREAMS.
   bool accepting_streams() const override;
-  void submit(std::shared_ptr<ProxyStream> stream) override;
 
   // No new streams; GOAWAY and close once the running ones finish.
   void drain() override;
@@ -62,10 +57,11 @@ class H2ClientConnection : public UpstreamConnection,
   long read_request_body(int32_t stream_id, uint8_t* buf, size_t length, uint32_t* flags);
 
  private:
-  enum class State { kIdle, kConnecting, kConnected, kClosed };
+  enum class State { kOpening, kConnected, kClosed };
 
-  void on_connected(Transport transport);
-  void start_stream(const std::shared_ptr<ProxyStream>& stream);
+  void on_connected(Transport transport) override;
+  void start(ProxyStream& stream) override;
+  void start_stream(ProxyStream& stream);
   void do_read();
   // Why a read failed, in words.
   std::string read_failure(const boost::system::error_code& ec) const;
@@ -78,23 +74,18 @@ class H2ClientConnection : public UpstreamConnection,
   void keepalive_tick();
   // The stream's state, attached to nghttp2's stream (no lookup by id).
   ProxyStream* find(int32_t stream_id);
-  // Forgets the pod's stream `stream_id`: it no longer carries `stream`.
-  std::shared_ptr<ProxyStream> detach(int32_t stream_id, ProxyStream& stream);
+  // Forgets the stream the pod's stream `stream_id` carries.
+  void forget(int32_t stream_id, ProxyStream& stream);
 
-  boost::asio::io_context& io_;
-  std::optional<UpstreamTlsTarget> tls_;
-  std::shared_ptr<UpstreamConnector> connector_;  // while connecting
-  std::optional<Transport> transport_;            // once connected
+  std::optional<Transport> transport_;  // once connected
   boost::asio::steady_timer keepalive_timer_;
   uint64_t reads_ = 0;              // socket reads so far: any answer proves the pod alive
   uint64_t reads_at_ping_ = 0;
   uint64_t reads_at_tick_ = 0;
   bool ping_outstanding_ = false;
   std::chrono::steady_clock::time_point idle_since_ = std::chrono::steady_clock::now();
-  Endpoint endpoint_;
-  UpstreamOptions options_;
 
-  State state_ = State::kIdle;
+  State state_ = State::kOpening;
   bool draining_ = false;
   bool goaway_received_ = false;
   bool writing_ = false;
@@ -104,8 +95,8 @@ class H2ClientConnection : public UpstreamConnection,
   ByteQueue write_buffer_;  // frames on their way out
   size_t header_bytes_ = 0;  // of the header block being received
 
-  std::vector<std::shared_ptr<ProxyStream>> pending_;  // waiting for the connection
-  StreamSlots<&ProxyStream::upstream_slot> streams_;  // started at the pod
+  std::vector<ProxyStream*> pending_;  // waiting for the connection
+  AttachedStreams streams_;             // started at the pod
 };
 
 }  // namespace grpc_ingress

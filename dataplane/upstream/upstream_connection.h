@@ -1,11 +1,17 @@
 #pragma once
 
+#include "common/route_table.h"
 #include "dataplane/proxy_stream.h"
+#include "dataplane/stats.h"
+#include "dataplane/upstream/upstream_connector.h"
+
+#include <boost/asio/io_context.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace grpc_ingress {
@@ -28,28 +34,33 @@ enum class UpstreamFailure {
   kStale,          // a kept-alive HTTP/1.1 connection the pod had closed: the same pod may take it anew
 };
 
-// How a connection tells the router about its streams.
+// How a connection tells the router about its streams. The connection has
+// forgotten the stream's attempt before `failed` runs; during `answered` the
+// attempt still runs, and the router cancels it to retry.
 struct UpstreamHandlers {
   std::function<void(const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
                      UpstreamFailure failure)>
       failed;
   // The final response headers arrived (maybe a trailers-only answer).
-  // false: the router took the stream back for a retry; the connection forgets it.
+  // false: the router cancelled the attempt to retry the stream elsewhere.
   std::function<bool(const std::shared_ptr<ProxyStream>& stream)> answered;
 };
 
 // One connection to a pod, HTTP/2 (many streams at once) or HTTP/1.1 (one
-// request at a time), over TCP or TLS. Worker thread only; kept alive by its
-// own pending I/O and by the streams it serves.
-class UpstreamConnection : public UpstreamSide {
+// request at a time), over TCP or TLS. Owned by the UpstreamPool until it
+// closes (and by its own pending I/O); it points at the streams it serves
+// without owning them: a stream cancels its attempt before it goes, and a
+// closing connection ends every attempt it holds. Worker thread only.
+class UpstreamConnection : public UpstreamSide, public std::enable_shared_from_this<UpstreamConnection> {
  public:
   using OnClosed = std::function<void(UpstreamConnection*)>;
 
   // Starts the TCP connect (and TLS handshake); streams submitted meanwhile wait.
-  virtual void connect() = 0;
+  void connect();
   // Can take another stream now (maybe still connecting).
   virtual bool accepting_streams() const = 0;
-  virtual void submit(std::shared_ptr<ProxyStream> stream) = 0;
+  // Carries the stream's current attempt: now, or once connected.
+  void submit(ProxyStream& stream);
 
   // No new streams; close once the running ones finish.
   virtual void drain() = 0;
@@ -61,8 +72,23 @@ class UpstreamConnection : public UpstreamSide {
 
  protected:
   // `kind` starts the log prefix: "U" for HTTP/2, "H" for HTTP/1.1.
-  UpstreamConnection(const std::string& address, const char* kind, UpstreamHandlers handlers, OnClosed on_closed,
-                     WorkerStats* stats);
+  UpstreamConnection(boost::asio::io_context& io, Endpoint endpoint, const UpstreamOptions& options,
+                     std::optional<UpstreamTlsTarget> tls, const char* kind, UpstreamHandlers handlers,
+                     OnClosed on_closed, WorkerStats* stats);
+
+  // The byte stream is open (the TLS handshake done).
+  virtual void on_connected(Transport transport) = 0;
+  // submit()'s own part: the stream is attached; send it or keep it waiting.
+  virtual void start(ProxyStream& stream) = 0;
+
+  // The final response head of `stream` is in stream.response: the router
+  // sees it first (and may retry elsewhere: false, the attempt is gone),
+  // then the client. `ended`: the head ends the response.
+  bool deliver_head(ProxyStream& stream, bool ended);
+  // Ends the attempt of `stream` that this connection cannot finish: before
+  // the answer began the router retries or fails it; after, the client gets
+  // UNAVAILABLE in its trailers (or a reset).
+  void fail_stream(ProxyStream& stream, const std::string& reason, UpstreamFailure failure);
 
   // Tells the pool once (the first close or drain-for-idle); later calls do nothing.
   void leave_pool() {
@@ -72,11 +98,22 @@ class UpstreamConnection : public UpstreamSide {
     callback(this);
   }
 
+  template <typename Connection>
+  std::shared_ptr<Connection> self() {
+    return std::static_pointer_cast<Connection>(shared_from_this());
+  }
+
+  boost::asio::io_context& io_;
+  Endpoint endpoint_;
+  UpstreamOptions options_;
+  std::optional<UpstreamTlsTarget> tls_;
+  std::shared_ptr<UpstreamConnector> connector_;  // while connecting
   std::string address_;
   uint64_t id_;
   std::string log_prefix_;  // "[U7 10.0.0.5:8080]" (h2) / "[H7 ...]" (HTTP/1.1)
   UpstreamHandlers handlers_;
   WorkerStats* stats_;  // the worker's; outlives the connection's I/O
+  bool connecting_ = false;  // connect() started and its end not yet handled
 
  private:
   OnClosed on_closed_;

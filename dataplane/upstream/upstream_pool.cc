@@ -3,6 +3,7 @@
 #include "dataplane/upstream/h1_client_connection.h"
 #include "dataplane/upstream/h2_client_connection.h"
 
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -72,9 +73,8 @@ const UpstreamPool::ResolvedTls& UpstreamPool::resolve_tls(const UpstreamTls& tl
   return resolved;
 }
 
-Result<std::shared_ptr<UpstreamConnection>> UpstreamPool::connection_for(const Endpoint& endpoint,
-                                                                         const UpstreamKind& kind) {
-  if (closing_) return std::shared_ptr<UpstreamConnection>();
+Result<UpstreamConnection*> UpstreamPool::connection_for(const Endpoint& endpoint, const UpstreamKind& kind) {
+  if (closing_) return nullptr;
   const ResolvedTls* tls = nullptr;
   if (kind.tls) {
     tls = &resolve_tls(*kind.tls, kind.tls_in_table);
@@ -88,7 +88,7 @@ Result<std::shared_ptr<UpstreamConnection>> UpstreamPool::connection_for(const E
   }
   Entry& entry = it->second;
   for (auto& connection : entry.connections) {
-    if (connection->accepting_streams()) return connection;
+    if (connection->accepting_streams()) return connection.get();
   }
   std::optional<UpstreamTlsTarget> target;
   if (tls) {
@@ -96,13 +96,7 @@ Result<std::shared_ptr<UpstreamConnection>> UpstreamPool::connection_for(const E
     target->alpn = kind.http1 ? "http/1.1" : "h2";
   }
   Key key = it->first;
-  auto on_closed = [this, key](UpstreamConnection* closed) {
-    if (closing_) return;
-    auto it = connections_.find(key);
-    if (it == connections_.end()) return;
-    std::erase_if(it->second.connections, [closed](const auto& c) { return c.get() == closed; });
-    if (it->second.connections.empty()) connections_.erase(it);
-  };
+  auto on_closed = [this, key](UpstreamConnection* closed) { release(closed, key); };
   std::shared_ptr<UpstreamConnection> connection;
   if (kind.http1) {
     auto h1 = std::make_shared<H1ClientConnection>(io_, endpoint, options_, std::move(target), handlers_,
@@ -115,7 +109,26 @@ Result<std::shared_ptr<UpstreamConnection>> UpstreamPool::connection_for(const E
   }
   entry.connections.push_back(connection);
   connection->connect();
-  return connection;
+  return connection.get();
+}
+
+void UpstreamPool::release(UpstreamConnection* closed, const Key& key) {
+  if (closing_) return;
+  std::shared_ptr<UpstreamConnection> owned;
+  auto take = [&](std::vector<std::shared_ptr<UpstreamConnection>>& list) {
+    auto it = std::find_if(list.begin(), list.end(), [closed](const auto& c) { return c.get() == closed; });
+    if (it == list.end()) return false;
+    owned = std::move(*it);
+    list.erase(it);
+    return true;
+  };
+  auto it = connections_.find(key);
+  if (it != connections_.end() && take(it->second.connections)) {
+    if (it->second.connections.empty()) connections_.erase(it);
+  } else {
+    take(draining_);
+  }
+  if (owned) boost::asio::post(io_, [owned = std::move(owned)] {});
 }
 
 void UpstreamPool::retain_only(const std::unordered_set<std::string>& addresses) {
@@ -129,6 +142,7 @@ void UpstreamPool::retain_only(const std::unordered_set<std::string>& addresses)
     it = connections_.erase(it);
     for (auto& connection : list) {
       spdlog::debug("upstream {} left the routing table; draining", connection->address());
+      draining_.push_back(connection);
       connection->drain();
     }
   }
@@ -138,15 +152,18 @@ void UpstreamPool::close_all() {
   closing_ = true;
   auto all = std::move(connections_);
   connections_.clear();
+  auto draining = std::move(draining_);
+  draining_.clear();
   for (auto& [_, entry] : all) {
     for (auto& connection : entry.connections) connection->close("shutting down");
   }
+  for (auto& connection : draining) connection->close("shutting down");
 }
 
 size_t UpstreamPool::connection_count() const {
   size_t n = 0;
   for (const auto& [_, entry] : connections_) n += entry.connections.size();
-  return n;
+  return n + draining_.size();
 }
 
 }  // namespace grpc_ingress

@@ -26,28 +26,40 @@ struct UpstreamKind {
   bool tls_in_table = true;
 };
 
+// Where the router finds a connection for a stream's attempt: the worker's
+// UpstreamPool, or a test's fake pods.
+class ConnectionSource {
+ public:
+  virtual ~ConnectionSource() = default;
+  // A connection to `endpoint` that can take a stream now (maybe still
+  // connecting), owned by the source; nullptr once it is closing; an error
+  // when the cluster's TLS settings cannot make a TLS context.
+  virtual Result<UpstreamConnection*> connection_for(const Endpoint& endpoint, const UpstreamKind& kind) = 0;
+  // Pods no longer in the table (`addresses` are the ones left): no new
+  // streams; their connections close once their streams finish.
+  virtual void retain_only(const std::unordered_set<std::string>& addresses) = 0;
+};
+
 // The upstream connections of one worker, per pod address and kind. An
 // HTTP/2 pod gets one connection that carries many streams; another opens
 // only when the pod's concurrent-stream limit is reached. An HTTP/1.1
 // connection carries one request at a time and is kept alive for the next.
+// The pool owns every connection until it closes, draining ones included, so
+// streams can point at the connection serving them without owning it.
 // Worker thread only.
-class UpstreamPool {
+class UpstreamPool : public ConnectionSource {
  public:
   UpstreamPool(boost::asio::io_context& io, const UpstreamOptions& options,
                UpstreamHandlers handlers, WorkerStats* stats);
-  ~UpstreamPool();
+  ~UpstreamPool() override;
 
-  // A connection to `endpoint` that can take a stream now (maybe still
-  // connecting); nullptr once the pool is closing; an error when the
-  // cluster's TLS settings cannot make a TLS context.
-  Result<std::shared_ptr<UpstreamConnection>> connection_for(const Endpoint& endpoint, const UpstreamKind& kind);
-
-  // Pods no longer in the table: no new streams; their connections close
-  // (HTTP/2 with GOAWAY) once their streams finish. Called with every new
-  // table (it also forgets the TLS settings resolved for the old one).
-  void retain_only(const std::unordered_set<std::string>& addresses);
+  Result<UpstreamConnection*> connection_for(const Endpoint& endpoint, const UpstreamKind& kind) override;
+  // HTTP/2 connections say GOAWAY when they go. Called with every new table
+  // (it also forgets the TLS settings resolved for the old one).
+  void retain_only(const std::unordered_set<std::string>& addresses) override;
 
   void close_all();
+  // Open connections, draining ones included.
   size_t connection_count() const;
 
  private:
@@ -93,6 +105,10 @@ class UpstreamPool {
     std::string error;
   };
 
+  // A connection closed: the pool lets go of it once the current handler
+  // is done with it (it may be deep in its own call stack).
+  void release(UpstreamConnection* closed, const Key& key);
+
   // The TLS target for a connection of `kind` (built once per set of Secrets).
   Result<UpstreamTlsTarget> tls_target(const UpstreamTls& tls);
   const ResolvedTls& resolve_tls(const UpstreamTls& tls, bool in_table);
@@ -103,6 +119,8 @@ class UpstreamPool {
   WorkerStats* stats_;
   bool closing_ = false;
   std::unordered_map<Key, Entry, KeyHash, KeyEqual> connections_;
+  // Out of the table, finishing their streams: no new ones pick them.
+  std::vector<std::shared_ptr<UpstreamConnection>> draining_;
   // By CA + client certificate + key: contexts outlive their clusters'
   // tables in the connections that hold them.
   std::map<std::string, TlsContext> tls_contexts_;

@@ -1,0 +1,415 @@
+// The router driven against fake pods, without sockets: which pod each
+// attempt goes to, what the client is told, when a call is retried, when a
+// pod is ejected. The pods are UpstreamConnections that only record the
+// attempts given to them and answer, refuse, reset or close when a test says
+// so, the way the HTTP/2 and HTTP/1.1 connections report to the router.
+
+#include "dataplane/router.h"
+
+#include "tests/unit/run_until.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+using namespace grpc_ingress;
+using grpc_ingress::testing::run_until;
+
+namespace {
+
+class FakePod : public UpstreamConnection {
+ public:
+  FakePod(boost::asio::io_context& io, const Endpoint& endpoint, UpstreamHandlers handlers)
+      : UpstreamConnection(io, endpoint, UpstreamOptions{}, std::nullopt, "F", std::move(handlers),
+                           [](UpstreamConnection*) {}, nullptr) {}
+
+  bool accepting_streams() const override { return !closed_; }
+  void drain() override {}
+  // Like a connection that drops: every attempt it holds fails.
+  void close(const std::string& reason) override {
+    closed_ = true;
+    auto held = std::move(streams);
+    streams.clear();
+    for (ProxyStream* stream : held) fail_stream(*stream, reason, UpstreamFailure::kReset);
+  }
+  void request_data_ready(ProxyStream&) override {}
+  void response_body_consumed(ProxyStream&, size_t) override {}
+  void cancel(ProxyStream& stream) override {
+    forget(stream);
+    stream.detach_upstream();
+    ++cancelled;
+  }
+
+  // A trailers-only gRPC answer with `grpc_status`, then the pod's stream ends.
+  void answer(ProxyStream& stream, int grpc_status) {
+    stream.response.status = 200;
+    std::string status = std::to_string(grpc_status);
+    stream.response.headers = {{"content-type", "application/grpc"}, {"grpc-status", status}};
+    if (!deliver_head(stream, true)) return;  // retried: the router cancelled this attempt
+    forget(stream);
+    stream.detach_upstream();
+  }
+  // REFUSED_STREAM: the pod never processed it.
+  void refuse(ProxyStream& stream) {
+    forget(stream);
+    fail_stream(stream, "pod refused the stream", UpstreamFailure::kRefused);
+  }
+  // A reset before any answer: the pod may have seen it.
+  void reset(ProxyStream& stream) {
+    forget(stream);
+    fail_stream(stream, "pod reset the stream", UpstreamFailure::kReset);
+  }
+
+  std::vector<ProxyStream*> streams;  // attempts running here
+  int started = 0;
+  int cancelled = 0;
+
+ protected:
+  void on_connected(Transport) override {}
+  void start(ProxyStream& stream) override {
+    streams.push_back(&stream);
+    ++started;
+  }
+
+ private:
+  void forget(ProxyStream& stream) { std::erase(streams, &stream); }
+  bool closed_ = false;
+};
+
+// The pods of the table, one connection each, handed to the router.
+class FakePods : public ConnectionSource {
+ public:
+  explicit FakePods(boost::asio::io_context& io) : io_(io) {}
+
+  Result<UpstreamConnection*> connection_for(const Endpoint& endpoint, const UpstreamKind&) override {
+    auto& pod = pods_[endpoint.address()];
+    if (!pod || !pod->accepting_streams()) pod = std::make_shared<FakePod>(io_, endpoint, handlers);
+    return pod.get();
+  }
+  void retain_only(const std::unordered_set<std::string>&) override {}
+
+  FakePod& pod(const std::string& address) { return *pods_.at(address); }
+  bool has(const std::string& address) const { return pods_.count(address) > 0; }
+  // The pod running `stream`'s current attempt.
+  FakePod* serving(const ProxyStream& stream) {
+    for (auto& [_, pod] : pods_) {
+      if (std::find(pod->streams.begin(), pod->streams.end(), &stream) != pod->streams.end()) return pod.get();
+    }
+    return nullptr;
+  }
+  int started() const {
+    int n = 0;
+    for (const auto& [_, pod] : pods_) n += pod->started;
+    return n;
+  }
+
+  UpstreamHandlers handlers;
+
+ private:
+  boost::asio::io_context& io_;
+  std::map<std::string, std::shared_ptr<FakePod>> pods_;
+};
+
+// The client's side: what it was answered.
+class FakeClient : public DownstreamSide {
+ public:
+  void response_headers_ready(ProxyStream& stream) override {
+    stream.response_started = true;
+    answered = true;
+    http_status = stream.response.status;
+    for (const Header& header : stream.response.headers) {
+      if (header.name == "grpc-status") grpc_status = std::stoi(std::string(header.value));
+    }
+  }
+  void response_data_ready(ProxyStream&) override {}
+  void request_body_consumed(ProxyStream&, size_t) override {}
+  void reset(ProxyStream&, uint32_t code) override { reset_code = code; }
+
+  bool answered = false;
+  int http_status = 0;
+  int grpc_status = -1;
+  std::optional<uint32_t> reset_code;
+};
+
+Cluster cluster_of(int pods) {
+  Cluster cluster;
+  cluster.name = "default/greeter:50051";
+  cluster.service_namespace = "default";
+  cluster.service = "greeter";
+  cluster.port = "50051";
+  cluster.lb_policy = LoadBalancePolicy::kRoundRobin;
+  cluster.protocol = UpstreamProtocol::kH2;
+  for (int i = 0; i < pods; ++i) {
+    cluster.endpoints.push_back({"10.0.0." + std::to_string(i + 1), 50051, "greeter-" + std::to_string(i), true});
+  }
+  return cluster;
+}
+
+std::shared_ptr<const RouteTable> table_of(Cluster cluster, RetryPolicy retry = {}) {
+  auto table = std::make_shared<RouteTable>();
+  table->clusters.push_back(std::move(cluster));
+  Route route;
+  route.path = "/";
+  route.cluster = 0;
+  route.ingress_namespace = "default";
+  route.ingress_name = "greeter";
+  route.retry = retry;
+  VirtualHost host;
+  host.host = "greeter.example.com";
+  host.routes.push_back(route);
+  table->exact_hosts["greeter.example.com"] = host;
+  table->sort_routes();
+  return table;
+}
+
+struct Setup {
+  boost::asio::io_context io;
+  FakePods pods{io};
+  WorkerStats stats;
+  EndpointStates states;
+  Router router{io, pods, stats, states, std::chrono::seconds(60), 1};
+  std::shared_ptr<FakeClient> client = std::make_shared<FakeClient>();
+
+  Setup(Cluster cluster, RetryPolicy retry = {}) {
+    pods.handlers = {[this](const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
+                            UpstreamFailure failure) { router.upstream_failed(stream, reason, failure); },
+                     [this](const std::shared_ptr<ProxyStream>& stream) { return router.upstream_answered(stream); }};
+    router.set_table(table_of(std::move(cluster), retry));
+  }
+
+  // A unary gRPC call, its request complete, dispatched to the router.
+  std::shared_ptr<ProxyStream> call(std::string_view host = "greeter.example.com",
+                                    std::string_view timeout = "") {
+    auto stream = ProxyStream::make(1, next_id += 2, std::weak_ptr<DownstreamSide>(client));
+    stream->method = "POST";
+    stream->scheme = "http";
+    stream->authority = stream->keep(host);
+    stream->path = "/helloworld.Greeter/SayHello";
+    stream->request_headers = {{"content-type", "application/grpc"}, {"te", "trailers"}};
+    if (!timeout.empty()) stream->request_headers.push_back({"grpc-timeout", timeout});
+    stream->grpc = true;
+    const uint8_t message[] = {0, 0, 0, 0, 0};
+    stream->request_body.append(message, sizeof(message));
+    stream->request_ended = true;
+    router.dispatch(stream);
+    return stream;
+  }
+
+  // Runs the loop until `stream` has an attempt running at a pod; that pod.
+  FakePod* attempt_of(const ProxyStream& stream) {
+    FakePod* pod = nullptr;
+    run_until(io, [&] { return (pod = pods.serving(stream)) != nullptr || client->answered; },
+              std::chrono::seconds(2));
+    return pod;
+  }
+
+  ClusterStats& cluster_stats() { return *stats.cluster(router.table()->clusters[0]); }
+  int32_t next_id = 1;
+};
+
+}  // namespace
+
+TEST_CASE("router: a call goes to one pod and the pod's answer reaches the client", "[router]") {
+  Setup setup(cluster_of(3));
+  auto stream = setup.call();
+  FakePod* pod = setup.attempt_of(*stream);
+  REQUIRE(pod != nullptr);
+  CHECK(stream->upstream() == pod);
+  CHECK(setup.pods.started() == 1);
+  pod->answer(*stream, 0);
+  CHECK(setup.client->answered);
+  CHECK(setup.client->grpc_status == 0);
+  CHECK(stream->upstream() == nullptr);
+  CHECK(setup.cluster_stats().upstream_requests == 1);
+  CHECK(setup.cluster_stats().active_streams == 0);
+  CHECK(setup.cluster_stats().retries == 0);
+}
+
+TEST_CASE("router: calls are spread over the pods, one attempt per call", "[router]") {
+  Setup setup(cluster_of(3));
+  std::map<std::string, int> per_pod;
+  for (int i = 0; i < 30; ++i) {
+    auto stream = setup.call();
+    FakePod* pod = setup.attempt_of(*stream);
+    REQUIRE(pod != nullptr);
+    per_pod[pod->address()]++;
+    pod->answer(*stream, 0);
+  }
+  CHECK(per_pod.size() == 3);
+  for (const auto& [_, n] : per_pod) CHECK(n == 10);
+}
+
+TEST_CASE("router: a refused call is tried on the other pods, never the same one twice", "[router]") {
+  Setup setup(cluster_of(3));
+  auto stream = setup.call();
+  std::set<std::string> tried;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    FakePod* pod = setup.attempt_of(*stream);
+    REQUIRE(pod != nullptr);
+    CHECK(tried.insert(pod->address()).second);
+    pod->refuse(*stream);
+    CHECK(stream->upstream() == nullptr);  // the refusing pod let go of it
+  }
+  // Every pod refused: the client is told, and no pod gets it a fourth time.
+  REQUIRE(run_until(setup.io, [&] { return setup.client->answered; }, std::chrono::seconds(2)));
+  CHECK(setup.client->grpc_status == static_cast<int>(GrpcStatus::kUnavailable));
+  CHECK(setup.pods.started() == 3);
+  CHECK(setup.cluster_stats().retries == 2);
+}
+
+TEST_CASE("router: an UNAVAILABLE answer is retried on another pod and the first pod's stream is cancelled",
+          "[router]") {
+  Setup setup(cluster_of(3));
+  auto stream = setup.call();
+  FakePod* first = setup.attempt_of(*stream);
+  REQUIRE(first != nullptr);
+  first->answer(*stream, static_cast<int>(GrpcStatus::kUnavailable));
+  CHECK_FALSE(setup.client->answered);  // the client never sees the retried answer
+  CHECK(first->cancelled == 1);
+  CHECK(first->streams.empty());
+  FakePod* second = setup.attempt_of(*stream);
+  REQUIRE(second != nullptr);
+  CHECK(second != first);
+  second->answer(*stream, 0);
+  CHECK(setup.client->grpc_status == 0);
+  CHECK(setup.cluster_stats().retries == 1);
+  CHECK(setup.cluster_stats().active_streams == 0);
+}
+
+TEST_CASE("router: retries stop at the route's limit and the client gets the pod's answer", "[router]") {
+  RetryPolicy retry;
+  retry.retries = 1;
+  Setup setup(cluster_of(3), retry);
+  auto stream = setup.call();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    FakePod* pod = setup.attempt_of(*stream);
+    REQUIRE(pod != nullptr);
+    pod->answer(*stream, static_cast<int>(GrpcStatus::kUnavailable));
+  }
+  REQUIRE(setup.client->answered);
+  CHECK(setup.client->grpc_status == static_cast<int>(GrpcStatus::kUnavailable));
+  CHECK(setup.pods.started() == 2);
+}
+
+TEST_CASE("router: a reset the pod may have acted on is retried only when UNAVAILABLE is retryable", "[router]") {
+  RetryPolicy no_retry;
+  no_retry.retry_on = 0;
+  Setup setup(cluster_of(3), no_retry);
+  auto stream = setup.call();
+  FakePod* pod = setup.attempt_of(*stream);
+  REQUIRE(pod != nullptr);
+  pod->reset(*stream);
+  REQUIRE(setup.client->answered);
+  CHECK(setup.client->grpc_status == static_cast<int>(GrpcStatus::kUnavailable));
+  CHECK(setup.pods.started() == 1);
+
+  Setup retrying(cluster_of(3));  // the default retry-on: unavailable
+  auto call = retrying.call();
+  FakePod* first = retrying.attempt_of(*call);
+  REQUIRE(first != nullptr);
+  first->reset(*call);
+  FakePod* second = retrying.attempt_of(*call);
+  REQUIRE(second != nullptr);
+  CHECK(second != first);
+  second->answer(*call, 0);
+  CHECK(retrying.client->grpc_status == 0);
+}
+
+TEST_CASE("router: a connection lost before the answer fails over to another pod", "[router]") {
+  Setup setup(cluster_of(2));
+  auto stream = setup.call();
+  FakePod* first = setup.attempt_of(*stream);
+  REQUIRE(first != nullptr);
+  std::string lost = first->address();
+  first->close("pod went away");
+  FakePod* second = setup.attempt_of(*stream);
+  REQUIRE(second != nullptr);
+  CHECK(second->address() != lost);
+  second->answer(*stream, 0);
+  CHECK(setup.client->grpc_status == 0);
+}
+
+TEST_CASE("router: a pod failing calls in a row is ejected and gets no more calls", "[router]") {
+  Cluster cluster = cluster_of(2);
+  cluster.outlier_detection.consecutive_failures = 2;
+  RetryPolicy no_retry;
+  no_retry.retry_on = 0;
+  Setup setup(cluster, no_retry);
+  const std::string bad = "10.0.0.1:50051";
+  int failures = 0;
+  for (int i = 0; i < 10 && failures < 2; ++i) {
+    auto stream = setup.call();
+    FakePod* pod = setup.attempt_of(*stream);
+    REQUIRE(pod != nullptr);
+    if (pod->address() == bad) {
+      pod->reset(*stream);
+      ++failures;
+    } else {
+      pod->answer(*stream, 0);
+    }
+  }
+  REQUIRE(failures == 2);
+  auto state = setup.states.find("default/greeter:50051", bad);
+  REQUIRE(state != nullptr);
+  CHECK(state->ejected(std::chrono::steady_clock::now()));
+  CHECK(setup.cluster_stats().outlier_ejections == 1);
+  for (int i = 0; i < 10; ++i) {
+    auto stream = setup.call();
+    FakePod* pod = setup.attempt_of(*stream);
+    REQUIRE(pod != nullptr);
+    CHECK(pod->address() != bad);
+    pod->answer(*stream, 0);
+  }
+}
+
+TEST_CASE("router: a passed deadline answers DEADLINE_EXCEEDED and cancels the pod's stream", "[router]") {
+  Setup setup(cluster_of(1));
+  auto stream = setup.call("greeter.example.com", "30m");
+  FakePod* pod = setup.attempt_of(*stream);
+  REQUIRE(pod != nullptr);
+  REQUIRE(run_until(setup.io, [&] { return setup.client->answered; }, std::chrono::seconds(3)));
+  CHECK(setup.client->grpc_status == static_cast<int>(GrpcStatus::kDeadlineExceeded));
+  CHECK(pod->cancelled == 1);
+  CHECK(pod->streams.empty());
+  CHECK(stream->upstream() == nullptr);
+}
+
+TEST_CASE("router: a stream that goes away takes its attempt with it; the pod no longer points at it", "[router]") {
+  Setup setup(cluster_of(1));
+  auto stream = setup.call();
+  FakePod* pod = setup.attempt_of(*stream);
+  REQUIRE(pod != nullptr);
+  REQUIRE(pod->streams.size() == 1);
+  stream->closed = true;
+  stream.reset();  // the client's session let go of it: the only owner
+  CHECK(pod->streams.empty());
+  CHECK(pod->cancelled == 1);
+  CHECK(setup.cluster_stats().active_streams == 0);
+  auto state = setup.states.find("default/greeter:50051", "10.0.0.1:50051");
+  REQUIRE(state != nullptr);
+  CHECK(state->active_streams == 0);
+}
+
+TEST_CASE("router: a call for a host with no route answers UNIMPLEMENTED without a pod", "[router]") {
+  Setup setup(cluster_of(2));
+  auto stream = setup.call("unknown.example.com");
+  CHECK(setup.client->answered);
+  CHECK(setup.client->grpc_status == static_cast<int>(GrpcStatus::kUnimplemented));
+  CHECK(setup.pods.started() == 0);
+}
+
+TEST_CASE("router: every pod at its stream limit answers RESOURCE_EXHAUSTED", "[router]") {
+  Cluster cluster = cluster_of(1);
+  cluster.max_streams_per_endpoint = 1;
+  Setup setup(cluster);
+  auto first = setup.call();
+  FakePod* pod = setup.attempt_of(*first);
+  REQUIRE(pod != nullptr);
+  auto second = setup.call();
+  CHECK(setup.client->answered);
+  CHECK(setup.client->grpc_status == static_cast<int>(GrpcStatus::kResourceExhausted));
+  CHECK(setup.cluster_stats().over_limit == 1);
+  CHECK(pod->streams.size() == 1);
+}
