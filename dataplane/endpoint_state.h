@@ -26,7 +26,8 @@ struct EndpointState {
   std::atomic<uint32_t> consecutive_failures{0};
   std::atomic<int64_t> ejected_until{0};  // Clock ticks; 0 or past: not ejected
   std::atomic<uint32_t> ejections{0};     // so far in a row: the back-off doubles with each
-  // Circuit limits, over all workers.
+  // Circuit limits, over all workers. Streams are counted only for clusters
+  // with a per-endpoint stream limit: unlimited calls write nothing shared.
   std::atomic<int64_t> active_streams{0};
   std::atomic<int64_t> pending_streams{0};  // waiting for a connection to the pod
 

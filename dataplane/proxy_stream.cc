@@ -32,11 +32,10 @@ void ProxyStream::set_pending(bool pending) {
   if (attempt.state) attempt.state->pending_streams.fetch_add(pending ? 1 : -1, std::memory_order_relaxed);
 }
 
-void ProxyStream::begin_attempt(const Endpoint* endpoint, std::shared_ptr<EndpointStats> stats,
-                                std::shared_ptr<EndpointState> state) {
+void ProxyStream::begin_attempt(const Endpoint* endpoint, EndpointStats* stats, EndpointState* state, bool limited) {
   cancel_upstream();  // a no-op: the last attempt ended before a new one begins
   set_pending(false);
-  attempt = UpstreamRequest{.endpoint = endpoint, .stats = std::move(stats), .state = std::move(state)};
+  attempt = UpstreamRequest{.endpoint = endpoint, .stats = stats, .state = state, .limited = limited};
 }
 
 bool ProxyStream::message_too_big(GrpcMessageScanner& scanner, const uint8_t* data, size_t n,
@@ -181,14 +180,14 @@ void ProxyStream::attach(UpstreamSide& connection) {
     bump(attempt.stats->requests);
     bump(attempt.stats->active_streams, int64_t{1});
   }
-  if (attempt.state) attempt.state->active_streams.fetch_add(1, std::memory_order_relaxed);
+  if (attempt.state && attempt.limited) attempt.state->active_streams.fetch_add(1, std::memory_order_relaxed);
 }
 
 void ProxyStream::detach_upstream() {
   if (!attempt.connection) return;
   attempt.connection = nullptr;
   set_pending(false);
-  if (attempt.state) attempt.state->active_streams.fetch_sub(1, std::memory_order_relaxed);
+  if (attempt.state && attempt.limited) attempt.state->active_streams.fetch_sub(1, std::memory_order_relaxed);
   if (cluster_stats) bump(cluster_stats->active_streams, int64_t{-1});
   if (attempt.stats) {
     bump(attempt.stats->active_streams, int64_t{-1});

@@ -65,10 +65,14 @@ class UpstreamSide {
 // at the stream without owning it and forgets it when the attempt ends, or
 // when the stream cancels it (or dies): neither owns the other, so there is
 // no cycle to break.
+//
+// The pod and its stats and state belong to the stream's table (which the
+// stream holds), or are null for an attempt outside the running table.
 struct UpstreamRequest {
   const Endpoint* endpoint = nullptr;  // the pod, in the stream's table
-  std::shared_ptr<EndpointStats> stats;
-  std::shared_ptr<EndpointState> state;  // shared by workers: circuit limits
+  EndpointStats* stats = nullptr;      // this worker's
+  EndpointState* state = nullptr;      // shared by workers: health, ejection, circuit limits
+  bool limited = false;                // the cluster limits streams per pod: count them in `state`
   UpstreamSide* connection = nullptr;     // null: no stream open at the pod
   int32_t id = -1;                        // the pod's stream id; -1 while waiting for the connection
   uint32_t slot = 0;                      // where the connection keeps it (StreamSlots)
@@ -219,8 +223,9 @@ class ProxyStream : public std::enable_shared_from_this<ProxyStream> {
 
   // A new attempt at `endpoint` (null: none chosen, e.g. a health probe's
   // pod outside any table). The previous one must have been detached.
-  void begin_attempt(const Endpoint* endpoint, std::shared_ptr<EndpointStats> stats,
-                     std::shared_ptr<EndpointState> state);
+  // `limited`: count the attempt's stream in state->active_streams (only
+  // then: the count is written by every worker).
+  void begin_attempt(const Endpoint* endpoint, EndpointStats* stats, EndpointState* state, bool limited);
   // Called by the connection that takes the attempt's stream / forgets it
   // (it ended at the pod, failed, or was cancelled). Keep the gauges exact.
   void attach(UpstreamSide& connection);

@@ -79,16 +79,17 @@ void Router::set_table(std::shared_ptr<const RouteTable> table) {
   std::for_each(table->any_host.routes.begin(), table->any_host.routes.end(), resolve_route);
   if (table->default_route) resolve_route(*table->default_route);
   stats_.retain_endpoints(*table);
+  auto applied = std::make_shared<AppliedTable>();
   cluster_stats_.clear();
-  endpoint_stats_.clear();
   for (const Cluster& cluster : table->clusters) {
     cluster_stats_.push_back(stats_.cluster(cluster));
-    auto& per_endpoint = endpoint_stats_.emplace_back();
+    auto& per_endpoint = applied->endpoint_stats.emplace_back();
     for (const Endpoint& endpoint : cluster.endpoints) per_endpoint.push_back(stats_.endpoint(cluster, endpoint));
   }
-  states_ = endpoint_states_.resolve(*table);
-
-  table_ = std::move(table);
+  applied->states = endpoint_states_.resolve(*table);
+  applied->table = std::move(table);
+  table_ = std::shared_ptr<const RouteTable>(applied, applied->table.get());
+  applied_ = std::move(applied);
   pool_.retain_only(addresses);
 }
 
@@ -232,7 +233,7 @@ void Router::answer_health_bridge(const std::shared_ptr<ProxyStream>& stream) {
   }
   const Route& route = *stream->route;
   for (uint32_t index : route.health_of_clusters) {
-    const auto& states = states_[index];
+    const auto& states = applied_->states[index];
     bool healthy = std::any_of(states.begin(), states.end(), [](const auto& state) {
       return state->health.load(std::memory_order_relaxed) == EndpointState::kHealthy;
     });
@@ -303,7 +304,7 @@ void Router::start_deadline(const std::shared_ptr<ProxyStream>& stream) {
 }
 
 const std::vector<std::shared_ptr<EndpointState>>* Router::states_of(const ProxyStream& stream) const {
-  return stream.table == table_ ? &states_[stream.cluster] : nullptr;
+  return stream.table == table_ ? &applied_->states[stream.cluster] : nullptr;
 }
 
 void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::string& last_failure) {
@@ -323,7 +324,7 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
     state.balancer = make_load_balancer(cluster.lb_policy, seed_);
   }
   PickContext context = pick_context(*stream);
-  if (current) context.stats = &endpoint_stats_[stream->cluster];
+  if (current) context.stats = &applied_->endpoint_stats[stream->cluster];
   if (cluster.lb_policy == LoadBalancePolicy::kRingHash) {
     if (const std::string_view* key = stream->request_headers.find(cluster.hash_header)) context.hash_key = *key;
   }
@@ -347,9 +348,11 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
   }
   size_t index = static_cast<size_t>(endpoint - cluster.endpoints.data());
   stream->tried_endpoints.push_back(static_cast<uint32_t>(index));
-  stream->begin_attempt(
-      endpoint, current ? endpoint_stats_[stream->cluster][index] : stats_.find_endpoint(cluster.name, endpoint->address()),
-      current ? states_[stream->cluster][index] : nullptr);
+  // Resolved for the running table only: an attempt on an older snapshot
+  // (a retry across a table change) goes uncounted per pod and unlimited.
+  stream->begin_attempt(endpoint, current ? applied_->endpoint_stats[stream->cluster][index].get() : nullptr,
+                        current ? applied_->states[stream->cluster][index].get() : nullptr,
+                        cluster.max_streams_per_endpoint > 0);
   UpstreamKind kind{.http1 = cluster.protocol == UpstreamProtocol::kHttp1 ||
                              (cluster.protocol == UpstreamProtocol::kAuto && !stream->grpc),
                     .tls = cluster.tls.enabled ? &cluster.tls : nullptr};
@@ -463,12 +466,15 @@ bool Router::upstream_answered(const std::shared_ptr<ProxyStream>& stream) {
 }
 
 void Router::record_outcome(ProxyStream& stream, bool failed) {
-  EndpointState* state = stream.attempt.state.get();
+  EndpointState* state = stream.attempt.state;
   if (!state || !stream.table) return;
   const Cluster& cluster = stream.table->clusters[stream.cluster];
   const OutlierDetection& detection = cluster.outlier_detection;
   if (!failed) {
-    state->consecutive_failures.store(0, std::memory_order_relaxed);
+    // Read before writing: a line every worker reads stays shared while calls succeed.
+    if (state->consecutive_failures.load(std::memory_order_relaxed)) {
+      state->consecutive_failures.store(0, std::memory_order_relaxed);
+    }
     if (state->ejections.load(std::memory_order_relaxed) && !state->ejected(std::chrono::steady_clock::now())) {
       state->ejections.store(0, std::memory_order_relaxed);  // back in good standing: the back-off resets
     }

@@ -81,15 +81,22 @@ class Router {
   std::chrono::milliseconds stream_idle_timeout_;
   uint64_t seed_;
   std::mt19937_64 random_;
-  std::shared_ptr<const RouteTable> table_;
+  // The running table as this worker applied it: the snapshot and what was
+  // resolved for it. `table_` shares its count, so the count every stream
+  // copies is this worker's alone (the snapshot's own is shared by all).
+  struct AppliedTable {
+    std::shared_ptr<const RouteTable> table;
+    std::vector<std::vector<std::shared_ptr<EndpointStats>>> endpoint_stats;  // [cluster][endpoint]
+    std::vector<std::vector<std::shared_ptr<EndpointState>>> states;          // [cluster][endpoint]
+  };
+  std::shared_ptr<AppliedTable> applied_;
+  std::shared_ptr<const RouteTable> table_;  // applied_->table, counted with applied_
   std::unordered_map<std::string, ClusterState> clusters_;  // by cluster name
 
   // Stats resolved when the table is applied, so a request only follows pointers.
   RouteStats* unrouted_stats_;
   std::unordered_map<const Route*, RouteStats*> route_stats_;
   std::vector<ClusterStats*> cluster_stats_;                            // by cluster index
-  std::vector<std::vector<std::shared_ptr<EndpointStats>>> endpoint_stats_;  // [cluster][endpoint]
-  std::vector<std::vector<std::shared_ptr<EndpointState>>> states_;           // [cluster][endpoint]
   std::vector<ClusterState*> cluster_states_;                                 // by cluster index
 };
 

@@ -15,7 +15,7 @@
 namespace grpc_ingress {
 
 Worker::Worker(int index, const DownstreamOptions& downstream, const UpstreamOptions& upstream,
-               EndpointStates& states)
+               EndpointStates& states, ConnectionSource* pods)
     : buffers_(nullptr, downstream.max_worker_buffer_bytes,
                [this] {
                  // Called while bytes are being queued: reset streams once that call is over.
@@ -37,7 +37,7 @@ Worker::Worker(int index, const DownstreamOptions& downstream, const UpstreamOpt
                                return router_.upstream_answered(stream);
                              }},
             &stats_),
-      router_(io_, pool_, stats_, states, downstream.stream_idle_timeout, random_()) {
+      router_(io_, pods ? *pods : pool_, stats_, states, downstream.stream_idle_timeout, random_()) {
   if (index == 0) health_checker_.emplace(io_, pool_, states);
   buffers_.mirror_into(&stats_.buffered_bytes);
 }
@@ -121,11 +121,11 @@ void Worker::stop() {
 
 void Worker::post(std::function<void()> fn) { boost::asio::post(io_, std::move(fn)); }
 
-void Worker::adopt(boost::asio::ip::tcp::socket socket) {
+void Worker::adopt(Transport transport) {
   uint64_t id = next_downstream_connection_id();
   connections_[id] = {};
   connection_count_.fetch_add(1, std::memory_order_relaxed);
-  start_detector(id, Transport(std::move(socket)));
+  start_detector(id, std::move(transport));
 }
 
 void Worker::adopt_tls(boost::asio::ip::tcp::socket socket, std::shared_ptr<const ServerTlsContexts> contexts) {

@@ -35,9 +35,10 @@ namespace grpc_ingress {
 class Worker {
  public:
   // `states` (the data plane's) must outlive the worker. Worker 0 also runs
-  // the active health checks.
+  // the active health checks. `pods`: where the router finds connections to
+  // pods instead of the worker's pool (unit tests; must outlive the worker).
   Worker(int index, const DownstreamOptions& downstream, const UpstreamOptions& upstream,
-         EndpointStates& states);
+         EndpointStates& states, ConnectionSource* pods = nullptr);
   ~Worker();
 
   void start();
@@ -51,7 +52,8 @@ class Worker {
 
   // Worker thread only.
   // A new client connection: its first bytes decide the protocol.
-  void adopt(boost::asio::ip::tcp::socket socket);
+  void adopt(boost::asio::ip::tcp::socket socket) { adopt(Transport(std::move(socket))); }
+  void adopt(Transport transport);
   // A new connection on the TLS port: the handshake with `contexts`, then ALPN
   // (or the first bytes) decide.
   void adopt_tls(boost::asio::ip::tcp::socket socket, std::shared_ptr<const ServerTlsContexts> contexts);

@@ -57,6 +57,8 @@ class UpstreamConnection : public UpstreamSide, public std::enable_shared_from_t
 
   // Starts the TCP connect (and TLS handshake); streams submitted meanwhile wait.
   void connect();
+  // Runs over a byte stream already open (unit tests: a MemoryPipe) instead.
+  void connect_over(Transport transport) { on_connected(std::move(transport)); }
   // Can take another stream now (maybe still connecting).
   virtual bool accepting_streams() const = 0;
   // Carries the stream's current attempt: now, or once connected.

@@ -1,11 +1,10 @@
-// The router driven against fake pods, without sockets: which pod each
-// attempt goes to, what the client is told, when a call is retried, when a
-// pod is ejected. The pods are UpstreamConnections that only record the
-// attempts given to them and answer, refuse, reset or close when a test says
-// so, the way the HTTP/2 and HTTP/1.1 connections report to the router.
+// The router driven against fake pods (fake_pods.h), without sockets: which
+// pod each attempt goes to, what the client is told, when a call is retried,
+// when a pod is ejected.
 
 #include "dataplane/router.h"
 
+#include "tests/unit/dataplane/fake_pods.h"
 #include "tests/unit/run_until.h"
 
 #include <catch2/catch.hpp>
@@ -15,154 +14,9 @@
 #include <set>
 
 using namespace grpc_ingress;
-using grpc_ingress::testing::run_until;
+using namespace grpc_ingress::testing;
 
 namespace {
-
-class FakePod : public UpstreamConnection {
- public:
-  FakePod(boost::asio::io_context& io, const Endpoint& endpoint, UpstreamHandlers handlers)
-      : UpstreamConnection(io, endpoint, UpstreamOptions{}, std::nullopt, "F", std::move(handlers),
-                           [](UpstreamConnection*) {}, nullptr) {}
-
-  bool accepting_streams() const override { return !closed_; }
-  void drain() override {}
-  // Like a connection that drops: every attempt it holds fails.
-  void close(const std::string& reason) override {
-    closed_ = true;
-    auto held = std::move(streams);
-    streams.clear();
-    for (ProxyStream* stream : held) fail_stream(*stream, reason, UpstreamFailure::kReset);
-  }
-  void request_data_ready(ProxyStream&) override {}
-  void response_body_consumed(ProxyStream&, size_t) override {}
-  void cancel(ProxyStream& stream) override {
-    forget(stream);
-    stream.detach_upstream();
-    ++cancelled;
-  }
-
-  // A trailers-only gRPC answer with `grpc_status`, then the pod's stream ends.
-  void answer(ProxyStream& stream, int grpc_status) {
-    stream.response.status = 200;
-    std::string status = std::to_string(grpc_status);
-    stream.response.headers = {{"content-type", "application/grpc"}, {"grpc-status", status}};
-    if (!deliver_head(stream, true)) return;  // retried: the router cancelled this attempt
-    forget(stream);
-    stream.detach_upstream();
-  }
-  // REFUSED_STREAM: the pod never processed it.
-  void refuse(ProxyStream& stream) {
-    forget(stream);
-    fail_stream(stream, "pod refused the stream", UpstreamFailure::kRefused);
-  }
-  // A reset before any answer: the pod may have seen it.
-  void reset(ProxyStream& stream) {
-    forget(stream);
-    fail_stream(stream, "pod reset the stream", UpstreamFailure::kReset);
-  }
-
-  std::vector<ProxyStream*> streams;  // attempts running here
-  int started = 0;
-  int cancelled = 0;
-
- protected:
-  void on_connected(Transport) override {}
-  void start(ProxyStream& stream) override {
-    streams.push_back(&stream);
-    ++started;
-  }
-
- private:
-  void forget(ProxyStream& stream) { std::erase(streams, &stream); }
-  bool closed_ = false;
-};
-
-// The pods of the table, one connection each, handed to the router.
-class FakePods : public ConnectionSource {
- public:
-  explicit FakePods(boost::asio::io_context& io) : io_(io) {}
-
-  Result<UpstreamConnection*> connection_for(const Endpoint& endpoint, const UpstreamKind&) override {
-    auto& pod = pods_[endpoint.address()];
-    if (!pod || !pod->accepting_streams()) pod = std::make_shared<FakePod>(io_, endpoint, handlers);
-    return pod.get();
-  }
-  void retain_only(const std::unordered_set<std::string>&) override {}
-
-  FakePod& pod(const std::string& address) { return *pods_.at(address); }
-  bool has(const std::string& address) const { return pods_.count(address) > 0; }
-  // The pod running `stream`'s current attempt.
-  FakePod* serving(const ProxyStream& stream) {
-    for (auto& [_, pod] : pods_) {
-      if (std::find(pod->streams.begin(), pod->streams.end(), &stream) != pod->streams.end()) return pod.get();
-    }
-    return nullptr;
-  }
-  int started() const {
-    int n = 0;
-    for (const auto& [_, pod] : pods_) n += pod->started;
-    return n;
-  }
-
-  UpstreamHandlers handlers;
-
- private:
-  boost::asio::io_context& io_;
-  std::map<std::string, std::shared_ptr<FakePod>> pods_;
-};
-
-// The client's side: what it was answered.
-class FakeClient : public DownstreamSide {
- public:
-  void response_headers_ready(ProxyStream& stream) override {
-    stream.response_started = true;
-    answered = true;
-    http_status = stream.response.status;
-    for (const Header& header : stream.response.headers) {
-      if (header.name == "grpc-status") grpc_status = std::stoi(std::string(header.value));
-    }
-  }
-  void response_data_ready(ProxyStream&) override {}
-  void request_body_consumed(ProxyStream&, size_t) override {}
-  void reset(ProxyStream&, uint32_t code) override { reset_code = code; }
-
-  bool answered = false;
-  int http_status = 0;
-  int grpc_status = -1;
-  std::optional<uint32_t> reset_code;
-};
-
-Cluster cluster_of(int pods) {
-  Cluster cluster;
-  cluster.name = "default/greeter:50051";
-  cluster.service_namespace = "default";
-  cluster.service = "greeter";
-  cluster.port = "50051";
-  cluster.lb_policy = LoadBalancePolicy::kRoundRobin;
-  cluster.protocol = UpstreamProtocol::kH2;
-  for (int i = 0; i < pods; ++i) {
-    cluster.endpoints.push_back({"10.0.0." + std::to_string(i + 1), 50051, "greeter-" + std::to_string(i), true});
-  }
-  return cluster;
-}
-
-std::shared_ptr<const RouteTable> table_of(Cluster cluster, RetryPolicy retry = {}) {
-  auto table = std::make_shared<RouteTable>();
-  table->clusters.push_back(std::move(cluster));
-  Route route;
-  route.path = "/";
-  route.cluster = 0;
-  route.ingress_namespace = "default";
-  route.ingress_name = "greeter";
-  route.retry = retry;
-  VirtualHost host;
-  host.host = "greeter.example.com";
-  host.routes.push_back(route);
-  table->exact_hosts["greeter.example.com"] = host;
-  table->sort_routes();
-  return table;
-}
 
 struct Setup {
   boost::asio::io_context io;
@@ -272,6 +126,7 @@ TEST_CASE("router: an UNAVAILABLE answer is retried on another pod and the first
   FakePod* second = setup.attempt_of(*stream);
   REQUIRE(second != nullptr);
   CHECK(second != first);
+  CHECK(second->request_bytes == 5);  // the request body, replayed
   second->answer(*stream, 0);
   CHECK(setup.client->grpc_status == 0);
   CHECK(setup.cluster_stats().retries == 1);
@@ -377,18 +232,21 @@ TEST_CASE("router: a passed deadline answers DEADLINE_EXCEEDED and cancels the p
 }
 
 TEST_CASE("router: a stream that goes away takes its attempt with it; the pod no longer points at it", "[router]") {
-  Setup setup(cluster_of(1));
+  Cluster cluster = cluster_of(1);
+  cluster.max_streams_per_endpoint = 10;  // so the shared state counts the stream
+  Setup setup(cluster);
   auto stream = setup.call();
   FakePod* pod = setup.attempt_of(*stream);
   REQUIRE(pod != nullptr);
   REQUIRE(pod->streams.size() == 1);
+  auto state = setup.states.find("default/greeter:50051", "10.0.0.1:50051");
+  REQUIRE(state != nullptr);
+  CHECK(state->active_streams == 1);
   stream->closed = true;
   stream.reset();  // the client's session let go of it: the only owner
   CHECK(pod->streams.empty());
   CHECK(pod->cancelled == 1);
   CHECK(setup.cluster_stats().active_streams == 0);
-  auto state = setup.states.find("default/greeter:50051", "10.0.0.1:50051");
-  REQUIRE(state != nullptr);
   CHECK(state->active_streams == 0);
 }
 
