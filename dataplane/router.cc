@@ -304,12 +304,12 @@ void Router::start_deadline(const std::shared_ptr<ProxyStream>& stream) {
 }
 
 const std::vector<std::shared_ptr<EndpointState>>* Router::states_of(const ProxyStream& stream) const {
-  return stream.table == table_ ? &applied_->states[stream.cluster] : nullptr;
+  return on_running_table(stream) ? &applied_->states[stream.cluster] : nullptr;
 }
 
 void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::string& last_failure) {
   const Cluster& cluster = stream->table->clusters[stream->cluster];
-  const bool current = stream->table == table_;  // stats are resolved for the running table only
+  const bool current = on_running_table(*stream);  // stats are resolved for the running table only
   if (current) stream->cluster_stats = cluster_stats_[stream->cluster];
   if (cluster.endpoints.empty()) {
     stream->fail(GrpcStatus::kUnavailable, "no ready endpoints for service " + cluster.name);
@@ -395,7 +395,7 @@ bool Router::may_retry(ProxyStream& stream, bool transparent) {
   if (!has_untried_endpoint(stream)) return false;
   if (transparent) return stream.tried_endpoints.size() < kTransparentAttempts;
   if (stream.retries >= stream.route->retry.retries) return false;
-  if (stream.table == table_ && !cluster_states_[stream.cluster]->budget.try_spend()) {
+  if (on_running_table(stream) && !cluster_states_[stream.cluster]->budget.try_spend()) {
     if (stream.cluster_stats) bump(stream.cluster_stats->retries_over_budget);
     spdlog::debug("{} retry budget of {} spent; not retrying", stream.log_prefix(),
                   table_->clusters[stream.cluster].name);

@@ -71,6 +71,11 @@ class Router {
   void start_deadline(const std::shared_ptr<ProxyStream>& stream);
   void watch_idle(const std::shared_ptr<ProxyStream>& stream, std::chrono::milliseconds wait);
   void record_outcome(ProxyStream& stream, bool failed);
+  // `stream` began on the table this worker runs, as applied now: the same
+  // holder, not only the same snapshot, since its attempts point into it.
+  bool on_running_table(const ProxyStream& stream) const {
+    return !stream.table.owner_before(table_) && !table_.owner_before(stream.table);
+  }
   // The shared endpoint states of `stream`'s cluster, when it routes on the running table.
   const std::vector<std::shared_ptr<EndpointState>>* states_of(const ProxyStream& stream) const;
 

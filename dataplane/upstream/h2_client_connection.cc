@@ -383,13 +383,19 @@ void H2ClientConnection::close(const std::string& reason) {
   // Streams still waiting never reached the pod: another pod may serve them.
   auto waiting = std::move(pending_);
   pending_.clear();
+  auto running = streams_.take_all();
+  // Held while each is failed in turn: telling one may end another's client.
+  std::vector<std::shared_ptr<ProxyStream>> held;
+  held.reserve(waiting.size() + running.size());
+  for (ProxyStream* stream : waiting) held.push_back(stream->shared_from_this());
+  for (ProxyStream* stream : running) held.push_back(stream->shared_from_this());
   for (ProxyStream* stream : waiting) {
     if (!was_connected && stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
     fail_stream(*stream, reason, was_connected ? UpstreamFailure::kRefused : UpstreamFailure::kConnectFailed);
   }
   // Refused at the TLS layer, the pod never saw a request.
   bool refused = refused_by_tls();
-  for (ProxyStream* stream : streams_.take_all()) {
+  for (ProxyStream* stream : running) {
     if (session_) nghttp2_session_set_stream_user_data(session_, stream->attempt.id, nullptr);
     if (refused && !stream->response.ended && stream->cluster_stats) bump(stream->cluster_stats->connect_failures);
     fail_stream(*stream, refused ? reason : "connection to pod " + address_ + " lost: " + reason,
