@@ -102,7 +102,9 @@ class Worker {
   BufferAccount buffers_;
   bool budget_check_scheduled_ = false;
   int index_;
-  boost::asio::io_context io_;
+  // Run by one thread (others only post to it): Asio skips the wake-ups it
+  // would need to share the loop between threads.
+  boost::asio::io_context io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   DownstreamOptions downstream_options_;
   WorkerStats stats_;

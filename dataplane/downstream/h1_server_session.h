@@ -2,8 +2,8 @@
 
 #include "dataplane/transport.h"
 #include "dataplane/downstream/downstream_connection.h"
-#include "dataplane/downstream/h1_request_parser.h"
-#include "dataplane/downstream/h1_response.h"
+#include "dataplane/http1/request_parser.h"
+#include "dataplane/http1/response.h"
 #include "dataplane/proxy_stream.h"
 
 #include <boost/asio/steady_timer.hpp>

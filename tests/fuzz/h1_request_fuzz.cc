@@ -5,7 +5,7 @@
 //   byte 0: how many bytes arrive at a time; byte 1: body room per turn;
 //   byte 2: limits; the rest is what the client sent.
 
-#include "dataplane/downstream/h1_request_parser.h"
+#include "dataplane/http1/request_parser.h"
 #include "dataplane/grpc.h"
 #include "dataplane/proxy_stream.h"
 #include "tests/fuzz/fuzz_input.h"

@@ -7,7 +7,7 @@
 
 #include "dataplane/grpc.h"
 #include "dataplane/proxy_stream.h"
-#include "dataplane/upstream/h1_client_connection.h"
+#include "dataplane/http1/response_parser.h"
 #include "tests/fuzz/fuzz_input.h"
 
 #include <boost/beast/http/error.hpp>

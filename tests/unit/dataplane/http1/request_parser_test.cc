@@ -1,4 +1,4 @@
-#include "dataplane/downstream/h1_request_parser.h"
+#include "dataplane/http1/request_parser.h"
 
 #include <boost/beast/http/error.hpp>
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-#include "dataplane/downstream/h1_response.h"
+#include "dataplane/http1/response.h"
 
 #include <catch2/catch.hpp>
 
