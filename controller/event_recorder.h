@@ -1,9 +1,9 @@
 #pragma once
 
 #include "controller/kube_api.h"
-#include "controller/rejection.h"
-#include "controller/store.h"
-#include "controller/translator.h"
+#include "controller/translate/rejection.h"
+#include "controller/translate/store.h"
+#include "controller/translate/translator.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>

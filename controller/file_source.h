@@ -1,7 +1,7 @@
 #pragma once
 
 #include "common/result.h"
-#include "controller/store.h"
+#include "controller/translate/store.h"
 
 #include <boost/asio/io_context.hpp>
 

@@ -1,6 +1,6 @@
 #include "controller/kube_client.h"
 
-#include "controller/k8s_names.h"
+#include "controller/translate/k8s_names.h"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>

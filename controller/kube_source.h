@@ -4,7 +4,7 @@
 #include "controller/kube_api.h"
 #include "controller/kube_client.h"
 #include "controller/kube_informer.h"
-#include "controller/store.h"
+#include "controller/translate/store.h"
 
 #include <boost/asio/io_context.hpp>
 

@@ -14,7 +14,7 @@
 #include "controller/leader_election.h"
 #include "controller/status_writer.h"
 #include "controller/publisher.h"
-#include "controller/store.h"
+#include "controller/translate/store.h"
 #include "dataplane/dataplane.h"
 
 #include <boost/asio/io_context.hpp>

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "common/result.h"
-#include "controller/k8s_objects.h"
+#include "controller/translate/k8s_objects.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,7 +1,7 @@
 #include "controller/object_decoder.h"
 
 #include "common/base64.h"
-#include "controller/k8s_names.h"
+#include "controller/translate/k8s_names.h"
 
 #include <spdlog/spdlog.h>
 

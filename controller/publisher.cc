@@ -4,11 +4,11 @@
 
 namespace grpc_ingress {
 
-Publisher::Publisher(boost::asio::io_context& io, Store& store, Dataplane& dataplane,
-                     TranslatorOptions options, std::chrono::milliseconds debounce)
+Publisher::Publisher(boost::asio::io_context& io, Store& store, TableSink& sink, TranslatorOptions options,
+                     std::chrono::milliseconds debounce)
     : io_(io),
       store_(store),
-      dataplane_(dataplane),
+      sink_(sink),
       options_(std::move(options)),
       debounce_(debounce),
       timer_(io) {}
@@ -46,9 +46,8 @@ void Publisher::rebuild() {
   auto started = std::chrono::steady_clock::now();
   auto running = current();
   // A Secret that stops loading keeps the certificate the running table has.
-  options_.tls.last_good = running ? &running->tls : nullptr;
-  Translation translation = translate(store_, options_);
-  options_.tls.last_good = nullptr;
+  Translation translation =
+      translate(store_, options_, {.last_good = running ? &running->tls : nullptr, .checks = &certificate_checks_});
   report(translation.rejections);
   if (on_translated_) on_translated_(translation);
 
@@ -74,7 +73,7 @@ void Publisher::rebuild() {
   }
   std::shared_ptr<const RouteTable> snapshot = table;
   uint64_t version = table->version;
-  dataplane_.publish(snapshot, [this, version, started] {
+  sink_.publish(snapshot, [this, version, started] {
     last_apply_duration_ =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     last_applied_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -1,9 +1,9 @@
 #pragma once
 
 #include "common/route_table.h"
-#include "controller/store.h"
-#include "controller/translator.h"
-#include "dataplane/dataplane.h"
+#include "common/table_sink.h"
+#include "controller/translate/store.h"
+#include "controller/translate/translator.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -24,9 +24,9 @@ namespace grpc_ingress {
 // rejected objects. Controller thread, except the accessors marked otherwise.
 class Publisher {
  public:
-  // `store` and `dataplane` must outlive the publisher.
-  Publisher(boost::asio::io_context& io, Store& store, Dataplane& dataplane,
-            TranslatorOptions options, std::chrono::milliseconds debounce);
+  // `store` and `sink` (the data plane) must outlive the publisher.
+  Publisher(boost::asio::io_context& io, Store& store, TableSink& sink, TranslatorOptions options,
+            std::chrono::milliseconds debounce);
 
   // Watches the store; builds the first table as soon as the store has synced.
   void start();
@@ -53,8 +53,9 @@ class Publisher {
 
   boost::asio::io_context& io_;
   Store& store_;
-  Dataplane& dataplane_;
+  TableSink& sink_;
   TranslatorOptions options_;
+  CertificateChecks certificate_checks_;
   std::chrono::milliseconds debounce_;
   boost::asio::steady_timer timer_;
   bool scheduled_ = false;

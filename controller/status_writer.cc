@@ -1,6 +1,6 @@
 #include "controller/status_writer.h"
 
-#include "controller/k8s_names.h"
+#include "controller/translate/k8s_names.h"
 
 #include <spdlog/spdlog.h>
 

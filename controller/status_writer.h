@@ -1,11 +1,11 @@
 #pragma once
 
 #include "common/result.h"
-#include "controller/k8s_objects.h"
+#include "controller/translate/k8s_objects.h"
 #include "controller/kube_api.h"
 #include "controller/kube_informer.h"
-#include "controller/store.h"
-#include "controller/translator.h"
+#include "controller/translate/store.h"
+#include "controller/translate/translator.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>

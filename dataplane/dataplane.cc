@@ -1,6 +1,6 @@
 #include "dataplane/dataplane.h"
 
-#include "dataplane/tls/tls_certificate.h"
+#include "common/tls_certificate.h"
 #include "dataplane/worker.h"
 
 #include <boost/asio/post.hpp>

@@ -3,6 +3,7 @@
 #include "common/metrics.h"
 #include "common/result.h"
 #include "common/route_table.h"
+#include "common/table_sink.h"
 #include "dataplane/downstream/downstream_connection.h"
 #include "dataplane/endpoint_state.h"
 #include "dataplane/tls/server_tls.h"
@@ -34,7 +35,7 @@ struct DataplaneOptions {
 
 // The traffic side of the process: one acceptor thread that hands accepted
 // connections to N worker threads in turn, and the workers.
-class Dataplane {
+class Dataplane : public TableSink {
  public:
   explicit Dataplane(DataplaneOptions options);
   ~Dataplane();
@@ -46,7 +47,7 @@ class Dataplane {
   // Any thread. `applied` runs once every worker routes with `table`. New
   // TLS certificates are loaded here, on the caller's thread, and serve the
   // next handshakes; established connections keep theirs.
-  void publish(std::shared_ptr<const RouteTable> table, std::function<void()> applied);
+  void publish(std::shared_ptr<const RouteTable> table, std::function<void()> applied) override;
 
   // Any thread. Stops accepting, sends GOAWAY to every client and lets running
   // streams finish; `done` runs (on some thread) when every client connection

@@ -1,6 +1,6 @@
 #include "dataplane/upstream/upstream_connector.h"
 
-#include "dataplane/tls/tls_certificate.h"
+#include "common/tls_certificate.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>

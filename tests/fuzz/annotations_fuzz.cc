@@ -3,8 +3,8 @@
 //   Lines of "key=value"; a key without '/' is one of ours
 //   ("retries=3" is grpc-ingress.io/retries).
 
-#include "controller/annotations.h"
-#include "controller/k8s_objects.h"
+#include "controller/translate/annotations.h"
+#include "controller/translate/k8s_objects.h"
 #include "tests/fuzz/fuzz_input.h"
 
 #include <cstdint>

@@ -2,7 +2,7 @@
 // manifest in, typed objects (or InvalidObject with a reason) out. It must
 // never throw, whatever the JSON holds.
 
-#include "controller/k8s_objects.h"
+#include "controller/translate/k8s_objects.h"
 #include "controller/object_decoder.h"
 #include "tests/fuzz/fuzz_input.h"
 

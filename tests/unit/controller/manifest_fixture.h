@@ -2,7 +2,7 @@
 
 #include "controller/manifest_reader.h"
 #include "controller/object_decoder.h"
-#include "controller/store.h"
+#include "controller/translate/store.h"
 
 #include <catch2/catch.hpp>
 

@@ -109,7 +109,7 @@ std::string grpc_message(std::string_view payload) {
 
 }  // namespace
 
-TEST_CASE("codecs: a unary call crosses both HTTP/2 codecs; the pod sees the request, the client its answer",
+TEST_CASE("codecs: a unary call crosses both HTTP/2 codecs: the pod sees the request, the client its answer",
           "[codec]") {
   Wire wire;
   auto side = std::make_shared<FakeClient>();

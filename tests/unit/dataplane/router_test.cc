@@ -231,7 +231,7 @@ TEST_CASE("router: a passed deadline answers DEADLINE_EXCEEDED and cancels the p
   CHECK(stream->upstream() == nullptr);
 }
 
-TEST_CASE("router: a stream that goes away takes its attempt with it; the pod no longer points at it", "[router]") {
+TEST_CASE("router: a stream that goes away takes its attempt with it, and the pod no longer points at it", "[router]") {
   Cluster cluster = cluster_of(1);
   cluster.max_streams_per_endpoint = 10;  // so the shared state counts the stream
   Setup setup(cluster);

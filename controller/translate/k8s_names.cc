@@ -1,4 +1,4 @@
-#include "controller/k8s_names.h"
+#include "controller/translate/k8s_names.h"
 
 #include <arpa/inet.h>
 

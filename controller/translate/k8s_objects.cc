@@ -1,4 +1,4 @@
-#include "controller/k8s_objects.h"
+#include "controller/translate/k8s_objects.h"
 
 #include <type_traits>
 

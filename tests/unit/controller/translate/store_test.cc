@@ -1,4 +1,4 @@
-#include "controller/store.h"
+#include "controller/translate/store.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "controller/store.h"
+#include "controller/translate/store.h"
 
 #include <algorithm>
 #include <type_traits>

@@ -1,4 +1,4 @@
-#include "controller/translator.h"
+#include "controller/translate/translator.h"
 
 #include "tests/unit/controller/manifest_fixture.h"
 

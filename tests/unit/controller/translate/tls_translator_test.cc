@@ -2,8 +2,8 @@
 // the default certificate, ssl-redirect on routes, and what a broken Secret does.
 
 #include "common/base64.h"
-#include "controller/translator.h"
-#include "dataplane/tls/tls_certificate.h"
+#include "controller/translate/translator.h"
+#include "common/tls_certificate.h"
 #include "tests/unit/controller/manifest_fixture.h"
 
 #include <catch2/catch.hpp>
@@ -93,9 +93,8 @@ TEST_CASE("a missing or broken Secret is reported and its host keeps the certifi
 
   // The Secret's key is replaced by one that does not match.
   load_yaml(store, base + secret("a-tls", cert_a().cert_pem, cert_b().key_pem));
-  TranslatorOptions options;
-  options.tls.last_good = &good.table.tls;
-  Translation broken = translate(store, options);
+  TlsHistory history{.last_good = &good.table.tls};
+  Translation broken = translate(store, {}, history);
   CHECK(rejected(broken, "Secret", "a-tls", "does not match"));
   CHECK(rejected(broken, "Secret", "a-tls", "keeps the certificate it had"));
   REQUIRE(broken.table.tls.certificates.count("a.example"));
@@ -108,7 +107,7 @@ TEST_CASE("a missing or broken Secret is reported and its host keeps the certifi
 
   // Deleted outright.
   load_yaml(store, base);
-  Translation missing = translate(store, options);
+  Translation missing = translate(store, {}, history);
   CHECK(rejected(missing, "Secret", "a-tls", "no such Secret"));
   CHECK(missing.table.tls.certificates.count("a.example"));
 

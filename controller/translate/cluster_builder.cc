@@ -1,9 +1,9 @@
-#include "controller/cluster_builder.h"
+#include "controller/translate/cluster_builder.h"
 
 #include "common/text.h"
 
-#include "controller/k8s_names.h"
-#include "dataplane/tls/tls_certificate.h"
+#include "controller/translate/k8s_names.h"
+#include "common/tls_certificate.h"
 
 #include <algorithm>
 #include <tuple>

@@ -1,10 +1,10 @@
 #pragma once
 
 #include "common/route_table.h"
-#include "controller/annotations.h"
-#include "controller/k8s_objects.h"
-#include "controller/rejection.h"
-#include "controller/store.h"
+#include "controller/translate/annotations.h"
+#include "controller/translate/k8s_objects.h"
+#include "controller/translate/rejection.h"
+#include "controller/translate/store.h"
 
 #include <cstdint>
 #include <map>

@@ -1,10 +1,10 @@
-#include "controller/translator.h"
+#include "controller/translate/translator.h"
 
 #include "common/text.h"
 
-#include "controller/annotations.h"
-#include "controller/cluster_builder.h"
-#include "controller/k8s_names.h"
+#include "controller/translate/annotations.h"
+#include "controller/translate/cluster_builder.h"
+#include "controller/translate/k8s_names.h"
 
 #include <spdlog/spdlog.h>
 
@@ -336,7 +336,7 @@ void dedupe(std::vector<Rejection>& rejections) {
 
 }  // namespace
 
-Translation translate(const Store& store, const TranslatorOptions& options) {
+Translation translate(const Store& store, const TranslatorOptions& options, const TlsHistory& tls) {
   Translation out;
   for (const auto& [key, invalid] : store.invalid_objects()) {
     if (!in_watched_namespace(key.second.namespace_name, options)) continue;
@@ -372,7 +372,7 @@ Translation translate(const Store& store, const TranslatorOptions& options) {
   // After every main Ingress, so a canary finds its route whatever its age.
   for (const auto& [ingress, options] : canaries) merger.add_canary(*ingress, options);
   out.table = merger.take_table();
-  translate_tls(store, ours, options.tls, out.table, out.rejections);
+  translate_tls(store, ours, options.tls, tls, out.table, out.rejections);
   dedupe(out.rejections);
   return out;
 }

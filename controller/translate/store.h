@@ -1,6 +1,6 @@
 #pragma once
 
-#include "controller/k8s_objects.h"
+#include "controller/translate/k8s_objects.h"
 
 #include <array>
 #include <cstdint>

@@ -2,9 +2,9 @@
 // backend-protocol annotations, the Service port's appProtocol, and TLS to
 // pods with SNI, a CA and a client certificate from Secrets.
 
-#include "controller/annotations.h"
-#include "controller/translator.h"
-#include "dataplane/tls/tls_certificate.h"
+#include "controller/translate/annotations.h"
+#include "controller/translate/translator.h"
+#include "common/tls_certificate.h"
 
 #include "tests/unit/controller/manifest_fixture.h"
 

@@ -1,8 +1,8 @@
 // The resilience annotations (issue 4) as the translator turns them into the
 // routing table: health checks, outliers, retries, limits, canary, HTTP health bridge.
 
-#include "controller/annotations.h"
-#include "controller/translator.h"
+#include "controller/translate/annotations.h"
+#include "controller/translate/translator.h"
 
 #include "tests/unit/controller/manifest_fixture.h"
 

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "common/route_table.h"
-#include "controller/k8s_objects.h"
+#include "controller/translate/k8s_objects.h"
 
 #include <chrono>
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "dataplane/tls/tls_certificate.h"
+#include "common/tls_certificate.h"
 
 #include <openssl/bio.h>
 #include <openssl/ec.h>

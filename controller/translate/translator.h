@@ -1,9 +1,9 @@
 #pragma once
 
 #include "common/route_table.h"
-#include "controller/rejection.h"
-#include "controller/store.h"
-#include "controller/tls_translator.h"
+#include "controller/translate/rejection.h"
+#include "controller/translate/store.h"
+#include "controller/translate/tls_translator.h"
 
 #include <string>
 #include <vector>
@@ -27,8 +27,9 @@ struct Translation {
 
 // Store -> RouteTable, by the networking.k8s.io/v1 Ingress rules: class
 // selection, host and path matching, merging (the oldest Ingress wins a
-// conflict), Service port resolution and endpoint selection. Pure and
-// deterministic: the same store gives the same translation.
-Translation translate(const Store& store, const TranslatorOptions& options);
+// conflict), Service port resolution and endpoint selection. Deterministic:
+// the same arguments give the same translation; `tls` carries what it keeps
+// from the translations before (the running certificates, remembered checks).
+Translation translate(const Store& store, const TranslatorOptions& options, const TlsHistory& tls = {});
 
 }  // namespace grpc_ingress

@@ -1,4 +1,4 @@
-#include "controller/annotations.h"
+#include "controller/translate/annotations.h"
 
 #include "common/text.h"
 

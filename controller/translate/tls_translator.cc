@@ -1,12 +1,11 @@
-#include "controller/tls_translator.h"
+#include "controller/translate/tls_translator.h"
 
 #include "common/text.h"
 
-#include "controller/k8s_names.h"
-#include "dataplane/tls/tls_certificate.h"
+#include "controller/translate/k8s_names.h"
+#include "common/tls_certificate.h"
 
 #include <map>
-#include <mutex>
 #include <set>
 
 namespace grpc_ingress {
@@ -25,26 +24,15 @@ bool redirects(const ObjectMeta& meta) {
   return false;
 }
 
-// Parsing PEMs on every rebuild (each endpoint change) would cost; the
-// outcome depends on the bytes only, so it is remembered (bounded).
-Status checked(const std::string& cert_pem, const std::string& key_pem) {
-  static std::mutex mutex;
-  static std::map<std::pair<std::string, std::string>, std::string> problems;  // "" = fine
-  constexpr size_t kMaxRemembered = 1024;
-  std::lock_guard lock(mutex);
-  auto key = std::make_pair(cert_pem, key_pem);
-  auto it = problems.find(key);
-  if (it == problems.end()) {
-    if (problems.size() >= kMaxRemembered) problems.clear();
-    auto info = check_certificate(cert_pem, key_pem);
-    it = problems.emplace(std::move(key), info ? "" : info.error().message).first;
-  }
-  if (!it->second.empty()) return Error{it->second};
+Status check_pem(const std::string& cert_pem, const std::string& key_pem, CertificateChecks* checks) {
+  if (checks) return checks->check(cert_pem, key_pem);
+  auto info = check_certificate(cert_pem, key_pem);
+  if (!info) return Error{info.error().message};
   return Ok{};
 }
 
 // The certificate in Secret `key`, or why it cannot serve.
-Result<TlsCertificate> load_secret(const Store& store, const ObjectKey& key) {
+Result<TlsCertificate> load_secret(const Store& store, const ObjectKey& key, CertificateChecks* checks) {
   auto it = store.secrets().find(key);
   if (it == store.secrets().end()) {
     if (store.invalid_objects().count({ObjectKind::kSecret, key})) return Error{"the Secret does not decode"};
@@ -56,15 +44,17 @@ Result<TlsCertificate> load_secret(const Store& store, const ObjectKey& key) {
   if (cert == secret.data.end() || private_key == secret.data.end()) {
     return Error{"the Secret (type " + secret.type + ") needs data tls.crt and tls.key"};
   }
-  if (Status status = checked(cert->second, private_key->second); !status) return Error{status.error().message};
+  if (Status status = check_pem(cert->second, private_key->second, checks); !status) {
+    return Error{status.error().message};
+  }
   return TlsCertificate{key.to_string(), cert->second, private_key->second};
 }
 
 class TlsBuilder {
  public:
-  TlsBuilder(const Store& store, const TlsTranslatorOptions& options, RouteTable& table,
+  TlsBuilder(const Store& store, const TlsTranslatorOptions& options, const TlsHistory& history, RouteTable& table,
              std::vector<Rejection>& rejections)
-      : store_(store), options_(options), table_(table), rejections_(rejections) {}
+      : store_(store), options_(options), history_(history), table_(table), rejections_(rejections) {}
 
   void add(const Ingress& ingress) {
     const ObjectMeta& meta = ingress.metadata;
@@ -105,12 +95,12 @@ class TlsBuilder {
     const std::string& name = options_.default_certificate;
     size_t slash = name.find('/');
     ObjectKey key{slash == std::string::npos ? "" : name.substr(0, slash), name.substr(slash + 1)};
-    auto certificate = load_secret(store_, key);
+    auto certificate = load_secret(store_, key, history_.checks);
     if (certificate) {
       table_.tls.default_certificate = std::move(*certificate);
       return;
     }
-    const TlsSettings* last = options_.last_good;
+    const TlsSettings* last = history_.last_good;
     bool kept = last && last->default_certificate && last->default_certificate->secret == key.to_string();
     if (kept) table_.tls.default_certificate = last->default_certificate;
     reject("Secret", key.namespace_name, key.name,
@@ -130,12 +120,12 @@ class TlsBuilder {
       }
       return;
     }
-    auto certificate = load_secret(store_, secret);
+    auto certificate = load_secret(store_, secret, history_.checks);
     if (certificate) {
       table_.tls.certificates[host] = std::move(*certificate);
       return;
     }
-    const TlsSettings* last = options_.last_good;
+    const TlsSettings* last = history_.last_good;
     auto previous = last ? last->certificates.find(host) : std::map<std::string, TlsCertificate>::const_iterator();
     bool kept = last && previous != last->certificates.end() && previous->second.secret == secret.to_string();
     if (kept) table_.tls.certificates[host] = previous->second;
@@ -160,6 +150,7 @@ class TlsBuilder {
 
   const Store& store_;
   const TlsTranslatorOptions& options_;
+  const TlsHistory& history_;
   RouteTable& table_;
   std::vector<Rejection>& rejections_;
   std::map<std::string, std::pair<ObjectKey, ObjectKey>> owners_;  // host -> (Ingress, Secret)
@@ -167,9 +158,21 @@ class TlsBuilder {
 
 }  // namespace
 
+Status CertificateChecks::check(const std::string& cert_pem, const std::string& key_pem) {
+  auto key = std::make_pair(cert_pem, key_pem);
+  auto it = problems_.find(key);
+  if (it == problems_.end()) {
+    if (problems_.size() >= kMaxRemembered) problems_.clear();
+    auto info = check_certificate(cert_pem, key_pem);
+    it = problems_.emplace(std::move(key), info ? "" : info.error().message).first;
+  }
+  if (!it->second.empty()) return Error{it->second};
+  return Ok{};
+}
+
 void translate_tls(const Store& store, const std::vector<const Ingress*>& ours, const TlsTranslatorOptions& options,
-                   RouteTable& table, std::vector<Rejection>& rejections) {
-  TlsBuilder builder(store, options, table, rejections);
+                   const TlsHistory& history, RouteTable& table, std::vector<Rejection>& rejections) {
+  TlsBuilder builder(store, options, history, table, rejections);
   for (const Ingress* ingress : ours) builder.add(*ingress);
   builder.finish();
 }
