@@ -140,6 +140,16 @@ class Transport {
     socket().close(ignored);
   }
 
+  // Closes with a TCP reset, dropping what the peer has not read: for a peer
+  // that stopped reading, a graceful close would leave the kernel holding
+  // our unsent bytes (and the FIN behind them) until TCP gives up.
+  void abort() {
+    if (auto* pipe = memory()) return pipe->close();
+    boost::system::error_code ignored;
+    socket().set_option(boost::asio::socket_base::linger(true, 0), ignored);
+    socket().close(ignored);
+  }
+
   void set_no_delay() {
     if (memory()) return;
     boost::system::error_code ignored;

@@ -424,7 +424,12 @@ void H2ServerSession::arm_linger_timer() {
   linger_timer_->expires_after(options_.goaway_linger);
   linger_timer_->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     auto self_ptr = weak.lock();
-    if (!ec && self_ptr) self_ptr->close(self_ptr->lingering_ ? "closed after GOAWAY" : "GOAWAY not taken in time");
+    if (ec || !self_ptr) return;
+    // A client that has not closed by now (after an error GOAWAY) may not be
+    // reading at all: a graceful close would queue our FIN behind bytes it
+    // never takes, and the kernel would hold them. Reset instead.
+    self_ptr->transport_.abort();
+    self_ptr->close(self_ptr->lingering_ ? "closed after GOAWAY" : "GOAWAY not taken in time");
   });
 }
 
