@@ -4,7 +4,8 @@
   /usr/bin/python3 bench/bench.py robustness [options]   (bench/robustness.sh)
 
 Everything runs on 127.0.0.x; every process started is stopped by PID at the end.
-Results: stdout and bench/results/latest.md (load) or bench/results/robustness.md.
+Results: stdout and bench/results/latest.md (load at 8x8; other shapes load-c<C>m<M>.md) or
+bench/results/robustness.md.
 """
 
 import argparse

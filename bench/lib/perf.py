@@ -126,7 +126,10 @@ def run(args):
         info["load_end"] = load_average()
         info["request_bytes"] = os.path.getsize(body)
         text = render(info, args, targets, runs, one_connection, memory)
-    report.publish(text, "latest.md")
+    # The default load is the headline report; other shapes (e.g. one call at
+    # a time, for latency) get a file of their own beside it.
+    default_shape = (args.connections, args.streams) == (8, 8)
+    report.publish(text, "latest.md" if default_shape else f"load-c{args.connections}m{args.streams}.md")
     return 0
 
 
