@@ -1,7 +1,7 @@
 // Both HTTP/2 codecs wired to each other in memory, as Envoy's codec tests
 // wire a client codec to a server codec: our H2ClientConnection (the codec
 // that talks to pods) plays the client of a Worker whose H2ServerSession (the
-// codec that talks to clients) routes to fake pods (fake_pods.h). Real
+// codec that talks to clients) routes to fake pods (tests/fakes/fake_pods.h). Real
 // libnghttp2 frames cross a MemoryPipe; no socket, no process. What each case
 // stands for is what a gRPC client would see over a real connection.
 
@@ -9,7 +9,7 @@
 #include "dataplane/upstream/h2_client_connection.h"
 #include "dataplane/worker.h"
 
-#include "tests/unit/dataplane/fake_pods.h"
+#include "tests/fakes/fake_pods.h"
 #include "tests/unit/run_until.h"
 
 #include <catch2/catch.hpp>

@@ -1,10 +1,10 @@
-// The router driven against fake pods (fake_pods.h), without sockets: which
+// The router driven against fake pods (tests/fakes/fake_pods.h), without sockets: which
 // pod each attempt goes to, what the client is told, when a call is retried,
 // when a pod is ejected.
 
 #include "dataplane/router.h"
 
-#include "tests/unit/dataplane/fake_pods.h"
+#include "tests/fakes/fake_pods.h"
 #include "tests/unit/run_until.h"
 
 #include <catch2/catch.hpp>
