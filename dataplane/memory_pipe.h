@@ -56,7 +56,6 @@ class MemoryPipe : public std::enable_shared_from_this<MemoryPipe> {
       ec = boost::asio::error::broken_pipe;
     } else {
       peer->inbound_.append(static_cast<const char*>(buffer.data()), buffer.size());
-      written_ += buffer.size();
       peer->deliver();
     }
     size_t n = ec ? 0 : buffer.size();
@@ -80,11 +79,6 @@ class MemoryPipe : public std::enable_shared_from_this<MemoryPipe> {
     closed_ = true;
     shutdown_send();
   }
-
-  bool closed() const { return closed_; }
-  // Bytes this end wrote, and bytes waiting here for a read.
-  size_t written() const { return written_; }
-  size_t unread() const { return inbound_.size(); }
 
  private:
   // Completes the pending read with what has arrived, if anything has.
@@ -114,7 +108,6 @@ class MemoryPipe : public std::enable_shared_from_this<MemoryPipe> {
   bool eof_ = false;       // the peer sends no more
   bool sent_eof_ = false;  // this end sends no more
   bool closed_ = false;
-  size_t written_ = 0;
 };
 
 }  // namespace grpc_ingress

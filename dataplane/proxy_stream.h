@@ -189,7 +189,6 @@ class ProxyStream : public std::enable_shared_from_this<ProxyStream> {
   UpstreamRequest attempt;
   // The connection carrying the attempt's stream, while it runs at the pod.
   UpstreamSide* upstream() const { return attempt.connection; }
-  bool upstream_active() const { return attempt.connection != nullptr; }
 
   // The request body sent so far, kept while it is small enough to replay
   // on another pod when this one refuses the stream (kMaxReplayBytes).

@@ -24,15 +24,8 @@ bool redirects(const ObjectMeta& meta) {
   return false;
 }
 
-Status check_pem(const std::string& cert_pem, const std::string& key_pem, CertificateChecks* checks) {
-  if (checks) return checks->check(cert_pem, key_pem);
-  auto info = check_certificate(cert_pem, key_pem);
-  if (!info) return Error{info.error().message};
-  return Ok{};
-}
-
 // The certificate in Secret `key`, or why it cannot serve.
-Result<TlsCertificate> load_secret(const Store& store, const ObjectKey& key, CertificateChecks* checks) {
+Result<TlsCertificate> load_secret(const Store& store, const ObjectKey& key, CertificateChecks& checks) {
   auto it = store.secrets().find(key);
   if (it == store.secrets().end()) {
     if (store.invalid_objects().count({ObjectKind::kSecret, key})) return Error{"the Secret does not decode"};
@@ -44,7 +37,7 @@ Result<TlsCertificate> load_secret(const Store& store, const ObjectKey& key, Cer
   if (cert == secret.data.end() || private_key == secret.data.end()) {
     return Error{"the Secret (type " + secret.type + ") needs data tls.crt and tls.key"};
   }
-  if (Status status = check_pem(cert->second, private_key->second, checks); !status) {
+  if (Status status = checks.check(cert->second, private_key->second); !status) {
     return Error{status.error().message};
   }
   return TlsCertificate{key.to_string(), cert->second, private_key->second};
@@ -54,7 +47,12 @@ class TlsBuilder {
  public:
   TlsBuilder(const Store& store, const TlsTranslatorOptions& options, const TlsHistory& history, RouteTable& table,
              std::vector<Rejection>& rejections)
-      : store_(store), options_(options), history_(history), table_(table), rejections_(rejections) {}
+      : store_(store),
+        options_(options),
+        history_(history),
+        checks_(history.checks ? *history.checks : own_checks_),
+        table_(table),
+        rejections_(rejections) {}
 
   void add(const Ingress& ingress) {
     const ObjectMeta& meta = ingress.metadata;
@@ -95,7 +93,7 @@ class TlsBuilder {
     const std::string& name = options_.default_certificate;
     size_t slash = name.find('/');
     ObjectKey key{slash == std::string::npos ? "" : name.substr(0, slash), name.substr(slash + 1)};
-    auto certificate = load_secret(store_, key, history_.checks);
+    auto certificate = load_secret(store_, key, checks_);
     if (certificate) {
       table_.tls.default_certificate = std::move(*certificate);
       return;
@@ -120,7 +118,7 @@ class TlsBuilder {
       }
       return;
     }
-    auto certificate = load_secret(store_, secret, history_.checks);
+    auto certificate = load_secret(store_, secret, checks_);
     if (certificate) {
       table_.tls.certificates[host] = std::move(*certificate);
       return;
@@ -151,6 +149,8 @@ class TlsBuilder {
   const Store& store_;
   const TlsTranslatorOptions& options_;
   const TlsHistory& history_;
+  CertificateChecks own_checks_;  // when the caller keeps none: for this translation only
+  CertificateChecks& checks_;
   RouteTable& table_;
   std::vector<Rejection>& rejections_;
   std::map<std::string, std::pair<ObjectKey, ObjectKey>> owners_;  // host -> (Ingress, Secret)

@@ -50,9 +50,7 @@ class FakePod : public UpstreamConnection {
   // An answer with `body` as its one message's bytes and `grpc_status` in its
   // trailers; then the pod's stream ends.
   void respond(ProxyStream& stream, std::string_view body, int grpc_status) {
-    stream.response.status = 200;
-    stream.response.headers = {{"content-type", "application/grpc"}};
-    if (!deliver_head(stream, false)) return;
+    if (!start_response(stream)) return;
     send(stream, body);
     std::string status = std::to_string(grpc_status);
     stream.response.trailers = {{"grpc-status", status}};
