@@ -183,14 +183,15 @@ int run(const Options& options) {
   report << "## Initial sync: " << options.ingresses << " Ingresses, " << options.endpoints << " endpoints\n\n"
          << "| step | seconds after start |\n|---|---|\n";
   static const std::regex kListed(R"(kube: listed (\d+) (\w+) at resourceVersion \S+ \((\d+) page)");
-  static const std::regex kBuilt(R"(publishing routing table v(\d+): (\d+) route\(s\), (\d+) service port\(s\), (\d+) endpoint\(s\) \(built in (\d+) us\))");
+  static const std::regex kFirst(R"(publishing routing table v(\d+): (\d+) route\(s\), (\d+) service port\(s\), (\d+) endpoint\(s\).*\(built in (\d+) us)");
+  static const std::regex kBuilt(R"(publishing routing table v(\d+): .*\(built in (\d+) us)");
   std::smatch match;
   std::string first_build;
   for (const LogLine& line : lines) {
     if (std::regex_search(line.message, match, kListed)) {
       report << "| listed " << match[1] << " " << match[2] << " (" << match[3] << " pages) | "
              << fixed(line.seconds - start_at, 2) << " |\n";
-    } else if (std::regex_search(line.message, match, kBuilt) && match[1] == "1") {
+    } else if (std::regex_search(line.message, match, kFirst) && match[1] == "1") {
       first_build = std::string(match[2]) + " routes, " + std::string(match[3]) + " service ports, " +
                     std::string(match[4]) + " endpoints, built in " + fixed(std::stod(match[5]) / 1000.0) + " ms";
       report << "| first table published | " << fixed(line.seconds - start_at, 2) << " |\n";
@@ -240,7 +241,7 @@ int run(const Options& options) {
   std::vector<double> builds_ms;
   auto after = log_lines(ingress->process().stderr_text());
   for (size_t i = log_before; i < after.size(); ++i) {
-    if (std::regex_search(after[i].message, match, kBuilt)) builds_ms.push_back(std::stod(match[5]) / 1000.0);
+    if (std::regex_search(after[i].message, match, kBuilt)) builds_ms.push_back(std::stod(match[2]) / 1000.0);
   }
   report << "## EndpointSlice change in the API → first call answered by the new pod\n\n"
          << options.changes << " changes with the " << options.ingresses

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_set>
 
 namespace grpc_ingress {
 
@@ -86,7 +87,7 @@ bool precedes(const Route& a, const Route& b) {
 nlohmann::json route_json(const RouteTable& table, const Route& route) {
   nlohmann::json out = {{"path", route.path},
                         {"pathType", route.path_type == PathType::kExact ? "Exact" : "Prefix"},
-                        {"cluster", table.clusters[route.cluster].name},
+                        {"cluster", table.clusters[route.cluster]->name},
                         {"ingress", route.ingress_namespace + "/" + route.ingress_name},
                         {"retries", route.retry.retries},
                         {"retryOn", route.retry.retry_on}};
@@ -96,7 +97,7 @@ nlohmann::json route_json(const RouteTable& table, const Route& route) {
   if (!route.cors_allow_origin.empty()) out["corsAllowOrigin"] = route.cors_allow_origin;
   if (route.canary) {
     const Canary& canary = *route.canary;
-    out["canary"] = {{"cluster", table.clusters[canary.cluster].name},
+    out["canary"] = {{"cluster", table.clusters[canary.cluster]->name},
                      {"header", canary.header},
                      {"headerValue", canary.header_value},
                      {"cookie", canary.cookie},
@@ -107,7 +108,7 @@ nlohmann::json route_json(const RouteTable& table, const Route& route) {
   if (route.ssl_redirect) out["sslRedirect"] = true;
   if (route.health_bridge) {
     nlohmann::json clusters = nlohmann::json::array();
-    for (uint32_t index : route.health_of_clusters) clusters.push_back(table.clusters[index].name);
+    for (uint32_t index : route.health_of_clusters) clusters.push_back(table.clusters[index]->name);
     out["healthBridgeOf"] = clusters;
   }
   return out;
@@ -128,41 +129,95 @@ const Route* RouteTable::match(std::string_view authority, std::string_view path
 
   // The most specific host that has rules decides, as in ingress-nginx and
   // Envoy: a request for a known host never falls through to another host's rules.
-  const VirtualHost* vhost = &any_host;
+  const VirtualHost* vhost = any_host.get();
   if (auto it = exact_hosts.find(host); it != exact_hosts.end()) {
-    vhost = &it->second;
+    vhost = it->second.get();
   } else if (auto dot = host.find('.'); dot != std::string::npos && dot > 0) {
     if (auto it = wildcard_hosts.find("*" + host.substr(dot)); it != wildcard_hosts.end()) {
-      vhost = &it->second;
+      vhost = it->second.get();
     }
   }
-  if (const Route* route = match_in(*vhost, path)) return route;
+  if (vhost) {
+    if (const Route* route = match_in(*vhost, path)) return route;
+  }
   return default_route ? &*default_route : nullptr;
 }
 
-bool RouteTable::same_routing(const RouteTable& other) const {
-  return clusters == other.clusters && exact_hosts == other.exact_hosts &&
-         wildcard_hosts == other.wildcard_hosts && any_host == other.any_host &&
-         default_route == other.default_route && tls == other.tls;
+namespace {
+
+// Equal objects, or both absent; the same object is equal without a look inside.
+template <typename T>
+bool same_object(const std::shared_ptr<const T>& a, const std::shared_ptr<const T>& b) {
+  return a == b || (a && b && *a == *b);
 }
 
-void RouteTable::sort_routes() {
-  auto sort = [](VirtualHost& vhost) {
-    std::stable_sort(vhost.routes.begin(), vhost.routes.end(), precedes);
-  };
-  for (auto& [_, vhost] : exact_hosts) sort(vhost);
-  for (auto& [_, vhost] : wildcard_hosts) sort(vhost);
-  sort(any_host);
+bool same_hosts(const VirtualHosts& a, const VirtualHosts& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.first == y.first && same_object(x.second, y.second);
+  });
 }
+
+}  // namespace
+
+bool RouteTable::same_routing(const RouteTable& other) const {
+  return std::equal(clusters.begin(), clusters.end(), other.clusters.begin(), other.clusters.end(),
+                    same_object<Cluster>) &&
+         same_hosts(exact_hosts, other.exact_hosts) && same_hosts(wildcard_hosts, other.wildcard_hosts) &&
+         same_object(any_host, other.any_host) && default_route == other.default_route && tls == other.tls;
+}
+
+size_t RouteTable::cluster_count() const {
+  return static_cast<size_t>(std::count_if(clusters.begin(), clusters.end(), [](const auto& c) { return c != nullptr; }));
+}
+
+size_t RouteTable::route_count() const {
+  size_t routes = default_route ? 1 : 0;
+  for_each_host([&](const VirtualHost& vhost) { routes += vhost.routes.size(); });
+  return routes;
+}
+
+size_t RouteTable::endpoint_count() const {
+  size_t endpoints = 0;
+  for_each_cluster([&](uint32_t, const Cluster& cluster) { endpoints += cluster.endpoints.size(); });
+  return endpoints;
+}
+
+ClusterDiff diff_clusters(const RouteTable* before, const RouteTable& after) {
+  ClusterDiff diff;
+  size_t old_size = before ? before->clusters.size() : 0;
+  std::vector<const std::string*> dropped;
+  for (size_t slot = 0; slot < std::max(old_size, after.clusters.size()); ++slot) {
+    const Cluster* old_cluster = slot < old_size ? before->clusters[slot].get() : nullptr;
+    const Cluster* new_cluster = slot < after.clusters.size() ? after.clusters[slot].get() : nullptr;
+    if (old_cluster == new_cluster) continue;
+    if (new_cluster) {
+      diff.changed.push_back(static_cast<uint32_t>(slot));
+    } else {
+      diff.emptied.push_back(static_cast<uint32_t>(slot));
+    }
+    if (old_cluster && (!new_cluster || new_cluster->name != old_cluster->name)) dropped.push_back(&old_cluster->name);
+  }
+  // A name dropped from one slot may live on in another changed one (tables
+  // not made by one translator need not keep slots).
+  if (dropped.empty()) return diff;
+  std::unordered_set<std::string_view> changed_names;
+  for (uint32_t slot : diff.changed) changed_names.insert(after.clusters[slot]->name);
+  for (const std::string* name : dropped) {
+    if (!changed_names.count(*name)) diff.gone.push_back(*name);
+  }
+  return diff;
+}
+
+void VirtualHost::sort_routes() { std::stable_sort(routes.begin(), routes.end(), precedes); }
 
 std::string RouteTable::to_json() const {
   nlohmann::json hosts = nlohmann::json::array();
-  for (const auto& [_, vhost] : exact_hosts) hosts.push_back(vhost_json(*this, vhost));
-  for (const auto& [_, vhost] : wildcard_hosts) hosts.push_back(vhost_json(*this, vhost));
-  if (!any_host.routes.empty()) hosts.push_back(vhost_json(*this, any_host));
+  for_each_host([&](const VirtualHost& vhost) {
+    if (!vhost.routes.empty()) hosts.push_back(vhost_json(*this, vhost));
+  });
 
   nlohmann::json clusters_json = nlohmann::json::array();
-  for (const Cluster& cluster : clusters) {
+  for_each_cluster([&](uint32_t, const Cluster& cluster) {
     nlohmann::json endpoints = nlohmann::json::array();
     for (const Endpoint& endpoint : cluster.endpoints) {
       endpoints.push_back(
@@ -197,7 +252,7 @@ std::string RouteTable::to_json() const {
                                                           {"problem", cluster.tls.problem}}
                                          : nlohmann::json(nullptr)},
                              {"endpoints", endpoints}});
-  }
+  });
   nlohmann::json out = {{"version", version}, {"hosts", hosts}, {"clusters", clusters_json}};
   out["defaultBackend"] =
       default_route ? route_json(*this, *default_route) : nlohmann::json(nullptr);

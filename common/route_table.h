@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -175,17 +176,29 @@ struct VirtualHost {
   std::string host;  // "" = every host, "a.example.com", "*.example.com"
   std::vector<Route> routes;
 
+  // Into precedence order; the builder calls it once.
+  void sort_routes();
+
   bool operator==(const VirtualHost&) const = default;
 };
 
+// A snapshot's parts are immutable and shared: the next snapshot keeps the
+// very objects (pointer-equal) of every cluster and host that did not change,
+// so building, publishing and applying a table cost what changed.
+using ClusterPtr = std::shared_ptr<const Cluster>;
+using VirtualHostPtr = std::shared_ptr<const VirtualHost>;
+using VirtualHosts = std::map<std::string, VirtualHostPtr>;
+
 struct RouteTable {
   uint64_t version = 0;  // increases with every publish; not part of equality
-  std::vector<Cluster> clusters;
-  std::map<std::string, VirtualHost> exact_hosts;     // key: lower-case host
-  std::map<std::string, VirtualHost> wildcard_hosts;  // key: "*.example.com"
-  VirtualHost any_host;                               // rules without a host
-  std::optional<Route> default_route;                 // Ingress defaultBackend
-  TlsSettings tls;                                    // certificates for the TLS port
+  // By slot (Route::cluster). A cluster keeps its slot from table to table
+  // while any route uses it; a slot no route uses is empty (nullptr).
+  std::vector<ClusterPtr> clusters;
+  VirtualHosts exact_hosts;               // key: lower-case host
+  VirtualHosts wildcard_hosts;            // key: "*.example.com"
+  VirtualHostPtr any_host;                // rules without a host; nullptr = none
+  std::optional<Route> default_route;     // Ingress defaultBackend
+  TlsSettings tls;                        // certificates for the TLS port
 
   // The route for a request, or nullptr (no route: gRPC status 12 / HTTP 404).
   // `authority` may carry a port; `path` may carry a query. The exact host's
@@ -193,16 +206,68 @@ struct RouteTable {
   // rules; then the default backend.
   const Route* match(std::string_view authority, std::string_view path) const;
 
-  const Cluster& cluster_of(const Route& route) const { return clusters[route.cluster]; }
+  const Cluster& cluster_of(const Route& route) const { return *clusters[route.cluster]; }
 
-  // Same routing, ignoring version.
+  // Same routing, ignoring version. Shared parts compare by pointer first.
   bool same_routing(const RouteTable& other) const;
 
-  // Sorts every host's routes into precedence order; call once after building.
-  void sort_routes();
+  // Calls fn(slot, cluster) for every cluster in use.
+  template <typename Fn>
+  void for_each_cluster(Fn&& fn) const {
+    for (size_t slot = 0; slot < clusters.size(); ++slot) {
+      if (clusters[slot]) fn(static_cast<uint32_t>(slot), *clusters[slot]);
+    }
+  }
+  // Calls fn(vhost) for every host with routes, the host-less rules last.
+  template <typename Fn>
+  void for_each_host(Fn&& fn) const {
+    for (const auto& [_, vhost] : exact_hosts) fn(*vhost);
+    for (const auto& [_, vhost] : wildcard_hosts) fn(*vhost);
+    if (any_host) fn(*any_host);
+  }
+  size_t cluster_count() const;
+  size_t route_count() const;  // the default route included
+  size_t endpoint_count() const;
 
   std::string to_json() const;  // for /debug/routes
 };
+
+// How `after`'s clusters differ from `before`'s, by slot: what a holder of
+// per-cluster state must redo when `after` replaces `before`.
+struct ClusterDiff {
+  std::vector<uint32_t> changed;  // slots of `after` whose cluster object is not `before`'s there
+  std::vector<uint32_t> emptied;  // slots that had a cluster in `before` and have none in `after`
+  std::vector<std::string> gone;  // names of `before`'s clusters that `after` has no more
+};
+ClusterDiff diff_clusters(const RouteTable* before, const RouteTable& after);
+
+// Calls fn(before_host, after_host) for every host whose route set is not the
+// same object in both tables (either may be nullptr: added or removed).
+template <typename Fn>
+void for_each_changed_host(const RouteTable* before, const RouteTable& after, Fn&& fn) {
+  const VirtualHosts none;
+  auto walk = [&](const VirtualHosts& old_hosts, const VirtualHosts& new_hosts) {
+    auto o = old_hosts.begin();
+    auto n = new_hosts.begin();
+    while (o != old_hosts.end() || n != new_hosts.end()) {
+      if (n == new_hosts.end() || (o != old_hosts.end() && o->first < n->first)) {
+        fn(o->second.get(), nullptr);
+        ++o;
+      } else if (o == old_hosts.end() || n->first < o->first) {
+        fn(nullptr, n->second.get());
+        ++n;
+      } else {
+        if (o->second != n->second) fn(o->second.get(), n->second.get());
+        ++o;
+        ++n;
+      }
+    }
+  };
+  walk(before ? before->exact_hosts : none, after.exact_hosts);
+  walk(before ? before->wildcard_hosts : none, after.wildcard_hosts);
+  const VirtualHost* old_any = before ? before->any_host.get() : nullptr;
+  if (old_any != after.any_host.get()) fn(old_any, after.any_host.get());
+}
 
 // Does `path` (no query) match route path `rule` of `type`? Prefix matches
 // element by element on '/': "/foo" matches "/foo", "/foo/", "/foo/bar", not "/foobar".

@@ -41,7 +41,7 @@
 namespace grpc_ingress {
 namespace {
 
-constexpr auto kPublishDebounce = std::chrono::milliseconds(50);
+constexpr auto kPublishDebounce = std::chrono::milliseconds(10);
 
 // The API source's own numbers; absent in --manifests mode.
 struct KubeParts {
@@ -76,7 +76,7 @@ std::string metrics_text(const Publisher& publisher, const Dataplane& dataplane,
   out.family("grpc_ingress_endpoints", "gauge",
              "Endpoints of each backend Service port in the running table, by state.");
   if (table) {
-    for (const Cluster& cluster : table->clusters) {
+    table->for_each_cluster([&](uint32_t, const Cluster& cluster) {
       size_t ready = 0;
       for (const Endpoint& endpoint : cluster.endpoints) ready += endpoint.ready ? 1 : 0;
       Labels labels = {{"namespace", cluster.service_namespace}, {"service", cluster.service}, {"port", cluster.port}};
@@ -85,7 +85,7 @@ std::string metrics_text(const Publisher& publisher, const Dataplane& dataplane,
       terminating_labels.emplace_back("state", "terminating");
       out.sample("grpc_ingress_endpoints", ready_labels, static_cast<double>(ready));
       out.sample("grpc_ingress_endpoints", terminating_labels, static_cast<double>(cluster.endpoints.size() - ready));
-    }
+    });
   }
   out.family("grpc_ingress_config_generation", "gauge", "Version of the routing table in use.");
   out.sample("grpc_ingress_config_generation", static_cast<double>(table ? table->version : 0));

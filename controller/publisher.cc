@@ -9,7 +9,7 @@ Publisher::Publisher(boost::asio::io_context& io, Store& store, TableSink& sink,
     : io_(io),
       store_(store),
       sink_(sink),
-      options_(std::move(options)),
+      translator_(std::move(options)),
       debounce_(debounce),
       timer_(io) {}
 
@@ -46,37 +46,47 @@ void Publisher::rebuild() {
   auto started = std::chrono::steady_clock::now();
   auto running = current();
   // A Secret that stops loading keeps the certificate the running table has.
-  Translation translation =
-      translate(store_, options_, {.last_good = running ? &running->tls : nullptr, .checks = &certificate_checks_});
+  Translation translation = translator_.translate(
+      store_, store_.take_changes(), {.last_good = running ? &running->tls : nullptr, .checks = &certificate_checks_});
+  auto translated = std::chrono::steady_clock::now();
+  if (!running || !running->same_routing(translation.table)) {
+    publish(std::make_shared<RouteTable>(std::move(translation.table)), translation, started, translated);
+  } else {
+    spdlog::debug("objects changed, routing did not; nothing to publish");
+  }
+  // After the hand-over, so that a change reaches the workers first.
   report(translation.rejections);
   if (on_translated_) on_translated_(translation);
+}
 
-  if (running && running->same_routing(translation.table)) {
-    spdlog::debug("objects changed, routing did not; nothing to publish");
-    return;
-  }
-  auto table = std::make_shared<RouteTable>(std::move(translation.table));
+void Publisher::publish(std::shared_ptr<RouteTable> table, const Translation& translation, Clock::time_point started,
+                        Clock::time_point translated) {
   table->version = next_version_++;
-
-  size_t routes = table->any_host.routes.size() + (table->default_route ? 1 : 0);
-  for (const auto& [_, vhost] : table->exact_hosts) routes += vhost.routes.size();
-  for (const auto& [_, vhost] : table->wildcard_hosts) routes += vhost.routes.size();
-  size_t endpoints = 0;
-  for (const Cluster& cluster : table->clusters) endpoints += cluster.endpoints.size();
-  auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
-  spdlog::info("publishing routing table v{}: {} route(s), {} service port(s), {} endpoint(s) (built in {} us)",
-               table->version, routes, table->clusters.size(), endpoints, took.count());
-
+  auto micros = [](auto duration) { return std::chrono::duration_cast<std::chrono::microseconds>(duration).count(); };
+  auto now = Clock::now();
+  if (translation.endpoints_only) {
+    spdlog::info("publishing routing table v{}: endpoints of {} service port(s) changed (built in {} us: "
+                 "translate {} us, compare {} us)",
+                 table->version, translation.clusters_changed, micros(now - started), micros(translated - started),
+                 micros(now - translated));
+  } else {
+    spdlog::info("publishing routing table v{}: {} route(s), {} service port(s), {} endpoint(s); {} service port(s) "
+                 "and {} host(s) changed (built in {} us: translate {} us, compare {} us)",
+                 table->version, table->route_count(), table->cluster_count(), table->endpoint_count(),
+                 translation.clusters_changed, translation.hosts_changed, micros(now - started),
+                 micros(translated - started), micros(now - translated));
+  }
   {
     std::lock_guard lock(mutex_);
     current_ = table;
   }
-  std::shared_ptr<const RouteTable> snapshot = table;
   uint64_t version = table->version;
-  sink_.publish(snapshot, [this, version, started] {
-    last_apply_duration_ =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  sink_.publish(std::move(table), [this, version, started, handed = Clock::now(), micros] {
+    auto applied = Clock::now();
+    last_apply_duration_ = std::chrono::duration<double>(applied - started).count();
     last_applied_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    spdlog::debug("routing table v{} serves on every worker, {} us after it was handed over ({} us after its build began)",
+                  version, micros(applied - handed), micros(applied - started));
     if (!ready_.exchange(true)) spdlog::info("routing table v{} serves on every worker: ready", version);
   });
 }

@@ -19,9 +19,9 @@
 namespace grpc_ingress {
 
 // Turns store changes into published RouteTables: coalesces a burst of
-// changes (debounce), rebuilds the whole table off the data-plane threads,
-// publishes only when routing differs from the running table, and reports
-// rejected objects. Controller thread, except the accessors marked otherwise.
+// changes (at most `debounce` after the first), translates again only what
+// they touched, off the data-plane threads, publishes only when routing
+// differs from the running table, and reports rejected objects. Controller thread, except the accessors marked otherwise.
 class Publisher {
  public:
   // `store` and `sink` (the data plane) must outlive the publisher.
@@ -32,7 +32,8 @@ class Publisher {
   void start();
 
   // Called with every translation (after each coalesced store change, whether
-  // routing changed or not): the status writer and the event recorder read it.
+  // routing changed or not), after its table went to the data plane (the
+  // table is moved out): the status writer and the event recorder read it.
   void set_on_translated(std::function<void(const Translation&)> callback) { on_translated_ = std::move(callback); }
 
   // Any thread: the first table serves on every worker.
@@ -47,14 +48,18 @@ class Publisher {
   std::vector<Rejection> rejections() const;
 
  private:
+  using Clock = std::chrono::steady_clock;
+
   void schedule();
   void rebuild();
+  void publish(std::shared_ptr<RouteTable> table, const Translation& translation, Clock::time_point started,
+               Clock::time_point translated);
   void report(const std::vector<Rejection>& rejections);
 
   boost::asio::io_context& io_;
   Store& store_;
   TableSink& sink_;
-  TranslatorOptions options_;
+  Translator translator_;
   CertificateChecks certificate_checks_;
   std::chrono::milliseconds debounce_;
   boost::asio::steady_timer timer_;

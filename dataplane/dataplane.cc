@@ -128,7 +128,11 @@ void Dataplane::publish(std::shared_ptr<const RouteTable> table, std::function<v
       spdlog::error("TLS: {}; the previous certificates stay in use", contexts.error().message);
     }
   }
-  endpoint_states_.retain(*table);
+  // What the workers share about endpoints: only the changed clusters' are looked at.
+  ClusterDiff diff = diff_clusters(published_.get(), *table);
+  for (const std::string& name : diff.gone) endpoint_states_.forget(name);
+  for (uint32_t slot : diff.changed) endpoint_states_.retain(*table->clusters[slot]);
+  published_ = table;
   auto remaining = std::make_shared<std::atomic<size_t>>(workers_.size());
   auto done = std::make_shared<std::function<void()>>(std::move(applied));
   for (auto& worker : workers_) {

@@ -44,7 +44,7 @@ class Dataplane : public TableSink {
   // default certificate, and starts the threads.
   Status start();
 
-  // Any thread. `applied` runs once every worker routes with `table`. New
+  // One thread at a time (the publisher's). `applied` runs once every worker routes with `table`. New
   // TLS certificates are loaded here, on the caller's thread, and serve the
   // next handshakes; established connections keep theirs.
   void publish(std::shared_ptr<const RouteTable> table, std::function<void()> applied) override;
@@ -76,6 +76,7 @@ class Dataplane : public TableSink {
 
   DataplaneOptions options_;
   EndpointStates endpoint_states_;  // shared by the workers; outlives them
+  std::shared_ptr<const RouteTable> published_;  // the last table given to publish()
   boost::asio::io_context accept_io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::ip::tcp::acceptor tls_acceptor_;

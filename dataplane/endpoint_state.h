@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/route_table.h"
+#include "dataplane/endpoint_map.h"
 
 #include <atomic>
 #include <chrono>
@@ -38,22 +39,8 @@ struct EndpointState {
 };
 
 // The state of every (cluster, endpoint) of the running table, shared by the
-// workers. The map changes only when a table is applied; the request path
-// uses the pointers resolved then.
-class EndpointStates {
- public:
-  // The state of `endpoint` in `cluster`, created on first use; any thread.
-  std::shared_ptr<EndpointState> get(const std::string& cluster, const std::string& address);
-  // The state if it exists, else nullptr; any thread.
-  std::shared_ptr<EndpointState> find(const std::string& cluster, const std::string& address) const;
-  // Forgets endpoints that are not in `table` (their streams keep their pointers).
-  void retain(const RouteTable& table);
-  // One pointer per endpoint per cluster of `table`, in table order.
-  std::vector<std::vector<std::shared_ptr<EndpointState>>> resolve(const RouteTable& table);
-
- private:
-  mutable std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<EndpointState>> states_;  // "cluster|address"
-};
+// workers. The publisher drops what a new table no longer has; each worker
+// resolves the clusters that changed when it applies the table.
+using EndpointStates = EndpointMap<EndpointState>;
 
 }  // namespace grpc_ingress

@@ -158,41 +158,61 @@ HealthChecker::HealthChecker(boost::asio::io_context& io, UpstreamPool& pool, En
     : io_(io), pool_(pool), states_(states) {}
 
 HealthChecker::~HealthChecker() {
-  for (auto& [_, target] : targets_) {
-    target->stopped = true;
-    target->timer.cancel();
+  for (auto& [_, targets] : targets_) {
+    for (auto& [_, target] : targets) {
+      target->stopped = true;
+      target->timer.cancel();
+    }
   }
 }
 
 void HealthChecker::set_table(const std::shared_ptr<const RouteTable>& table) {
-  std::map<std::string, std::shared_ptr<Target>> targets;
-  for (const Cluster& cluster : table->clusters) {
-    if (!cluster.health_check.enabled) continue;
-    for (const Endpoint& endpoint : cluster.endpoints) {
-      std::string key = cluster.name + "|" + endpoint.address();
-      auto it = targets_.find(key);
-      if (it != targets_.end() && it->second->config == cluster.health_check && it->second->tls == cluster.tls) {
-        targets[key] = std::move(it->second);
-        targets_.erase(it);
+  ClusterDiff diff = diff_clusters(table_.get(), *table);
+  for (const std::string& name : diff.gone) {
+    if (auto it = targets_.find(name); it != targets_.end()) {
+      update(it->second, nullptr);
+      targets_.erase(it);
+    }
+  }
+  for (uint32_t slot : diff.changed) {
+    const Cluster& cluster = *table->clusters[slot];
+    auto& targets = targets_[cluster.name];
+    update(targets, &cluster);
+    if (targets.empty()) targets_.erase(cluster.name);
+  }
+  table_ = table;
+}
+
+void HealthChecker::update(std::map<std::string, std::shared_ptr<Target>>& targets, const Cluster* cluster) {
+  std::map<std::string, std::shared_ptr<Target>> next;
+  if (cluster && cluster->health_check.enabled) {
+    auto states = states_.resolve(*cluster);
+    for (size_t i = 0; i < cluster->endpoints.size(); ++i) {
+      const Endpoint& endpoint = cluster->endpoints[i];
+      std::string address = endpoint.address();
+      auto it = targets.find(address);
+      if (it != targets.end() && it->second->config == cluster->health_check && it->second->tls == cluster->tls) {
+        next[address] = std::move(it->second);
+        targets.erase(it);
         continue;
       }
       auto target = std::make_shared<Target>(io_);
-      target->cluster = cluster.name;
+      target->cluster = cluster->name;
       target->endpoint = endpoint;
-      target->config = cluster.health_check;
-      target->tls = cluster.tls;
-      target->state = states_.get(cluster.name, endpoint.address());
-      targets[key] = target;
+      target->config = cluster->health_check;
+      target->tls = cluster->tls;
+      target->state = states[i];
+      next[address] = target;
       schedule(target, std::chrono::milliseconds(0));
     }
   }
   // Endpoints no longer checked: stop, and forget what checks said.
-  for (auto& [key, target] : targets_) {
+  for (auto& [address, target] : targets) {
     target->stopped = true;
     target->timer.cancel();
-    if (!targets.count(key)) target->state->health.store(EndpointState::kUnknown);
+    if (!next.count(address)) target->state->health.store(EndpointState::kUnknown);
   }
-  targets_ = std::move(targets);
+  targets = std::move(next);
 }
 
 void HealthChecker::schedule(const std::shared_ptr<Target>& target, std::chrono::milliseconds delay) {

@@ -24,6 +24,7 @@ class HealthChecker {
   ~HealthChecker();
 
   // Checks the endpoints of `table`: new ones at once, gone ones no more.
+  // Only clusters that are not the previous table's objects are looked at.
   void set_table(const std::shared_ptr<const RouteTable>& table);
 
   struct Target;  // one endpoint of one cluster under checks
@@ -31,11 +32,14 @@ class HealthChecker {
  private:
   void check(const std::shared_ptr<Target>& target);
   void schedule(const std::shared_ptr<Target>& target, std::chrono::milliseconds delay);
+  // The targets of one cluster (by address) become those of `cluster` (nullptr: none).
+  void update(std::map<std::string, std::shared_ptr<Target>>& targets, const Cluster* cluster);
 
   boost::asio::io_context& io_;
   UpstreamPool& pool_;
   EndpointStates& states_;
-  std::map<std::string, std::shared_ptr<Target>> targets_;  // "cluster|address"
+  std::shared_ptr<const RouteTable> table_;  // the one checked
+  std::map<std::string, std::map<std::string, std::shared_ptr<Target>>> targets_;  // cluster -> address -> target
 };
 
 }  // namespace grpc_ingress

@@ -195,7 +195,7 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
   out.family("grpc_ingress_endpoint_requests_total", "counter",
              "Streams opened to each pod (--metrics-per-endpoint).");
   std::vector<std::pair<Labels, EndpointTotals>> endpoints;
-  for (const Cluster& cluster : table->clusters) {
+  table->for_each_cluster([&](uint32_t, const Cluster& cluster) {
     for (const Endpoint& endpoint : cluster.endpoints) {
       endpoints.push_back({{{"namespace", cluster.service_namespace},
                             {"service", cluster.service},
@@ -204,7 +204,7 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
                             {"pod", endpoint.pod}},
                            sum_endpoint(workers_, cluster, endpoint)});
     }
-  }
+  });
   for (const auto& [labels, totals] : endpoints) {
     out.sample("grpc_ingress_endpoint_requests_total", labels, static_cast<double>(totals.requests));
   }
@@ -217,7 +217,7 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
 std::string Dataplane::endpoints_json(const RouteTable* table) const {
   nlohmann::json clusters = nlohmann::json::array();
   if (table) {
-    for (const Cluster& cluster : table->clusters) {
+    table->for_each_cluster([&](uint32_t, const Cluster& cluster) {
       nlohmann::json endpoints = nlohmann::json::array();
       for (const Endpoint& endpoint : cluster.endpoints) {
         EndpointTotals totals = sum_endpoint(workers_, cluster, endpoint);
@@ -237,7 +237,7 @@ std::string Dataplane::endpoints_json(const RouteTable* table) const {
                           {"service", cluster.service},
                           {"port", cluster.port},
                           {"endpoints", endpoints}});
-    }
+    });
   }
   return nlohmann::json{{"version", table ? table->version : 0}, {"clusters", clusters}}.dump(2) + "\n";
 }

@@ -53,44 +53,93 @@ Router::Router(boost::asio::io_context& io, ConnectionSource& pool, WorkerStats&
       unrouted_stats_(stats.route("", "", "")) {}
 
 void Router::set_table(std::shared_ptr<const RouteTable> table) {
-  std::unordered_map<std::string, ClusterState> clusters;
-  std::unordered_set<std::string> addresses;
-  for (const Cluster& cluster : table->clusters) {
-    auto it = clusters_.find(cluster.name);
-    ClusterState& state = clusters[cluster.name];
-    if (it != clusters_.end()) state = std::move(it->second);
+  const RouteTable* before = applied_ ? applied_->table.get() : nullptr;
+  ClusterDiff diff = diff_clusters(before, *table);
+  auto applied = std::make_shared<AppliedTable>();
+  if (applied_) applied->clusters = applied_->clusters;
+  applied->clusters.resize(table->clusters.size());
+  cluster_stats_.resize(table->clusters.size(), nullptr);
+  cluster_states_.resize(table->clusters.size(), nullptr);
+
+  // Pods of the new clusters are counted before those of the old ones are
+  // let go, so a pod that moves between them keeps its connections.
+  std::vector<std::string> unused_pods;
+  for (uint32_t slot : diff.changed) count_pods(*table->clusters[slot], +1, unused_pods);
+  auto drop = [&](uint32_t slot) {
+    if (before && slot < before->clusters.size() && before->clusters[slot]) {
+      count_pods(*before->clusters[slot], -1, unused_pods);
+    }
+  };
+  for (uint32_t slot : diff.emptied) {
+    drop(slot);
+    if (slot < applied->clusters.size()) {
+      applied->clusters[slot] = nullptr;
+      cluster_stats_[slot] = nullptr;
+      cluster_states_[slot] = nullptr;
+    }
+  }
+  for (uint32_t slot : diff.changed) {
+    drop(slot);
+    const Cluster& cluster = *table->clusters[slot];
+    ClusterState& state = clusters_[cluster.name];
     if (!state.balancer || state.policy != cluster.lb_policy) {
       state.policy = cluster.lb_policy;
-      state.balancer = make_load_balancer(cluster.lb_policy, seed_ + clusters.size());
+      state.balancer = make_load_balancer(cluster.lb_policy, seed_ + slot);
     }
-    for (const Endpoint& endpoint : cluster.endpoints) addresses.insert(endpoint.address());
+    auto resolved = std::make_shared<AppliedCluster>();
+    resolved->endpoint_stats = stats_.endpoints(cluster);
+    resolved->states = endpoint_states_.resolve(cluster);
+    applied->clusters[slot] = std::move(resolved);
+    cluster_stats_[slot] = stats_.cluster(cluster);
+    cluster_states_[slot] = &state;
   }
-  clusters_ = std::move(clusters);
-  cluster_states_.clear();
-  for (const Cluster& cluster : table->clusters) cluster_states_.push_back(&clusters_[cluster.name]);
+  for (const std::string& name : diff.gone) {
+    clusters_.erase(name);
+    stats_.forget_endpoints(name);
+  }
+  applied->clusters.resize(table->clusters.size());
+  cluster_stats_.resize(table->clusters.size());
+  cluster_states_.resize(table->clusters.size());
 
-  route_stats_.clear();
-  auto resolve_route = [&](const Route& route) {
-    route_stats_[&route] =
-        stats_.route(route.ingress_namespace, route.ingress_name, table->cluster_of(route).service);
-  };
-  for (const auto& [_, vhost] : table->exact_hosts) std::for_each(vhost.routes.begin(), vhost.routes.end(), resolve_route);
-  for (const auto& [_, vhost] : table->wildcard_hosts) std::for_each(vhost.routes.begin(), vhost.routes.end(), resolve_route);
-  std::for_each(table->any_host.routes.begin(), table->any_host.routes.end(), resolve_route);
-  if (table->default_route) resolve_route(*table->default_route);
-  stats_.retain_endpoints(*table);
-  auto applied = std::make_shared<AppliedTable>();
-  cluster_stats_.clear();
-  for (const Cluster& cluster : table->clusters) {
-    cluster_stats_.push_back(stats_.cluster(cluster));
-    auto& per_endpoint = applied->endpoint_stats.emplace_back();
-    for (const Endpoint& endpoint : cluster.endpoints) per_endpoint.push_back(stats_.endpoint(cluster, endpoint));
+  for_each_changed_host(before, *table, [&](const VirtualHost* old_host, const VirtualHost* new_host) {
+    resolve_routes(old_host, new_host, *table);
+  });
+  // The default route is a value of its table: resolved with every table.
+  if (before && before->default_route) route_stats_.erase(&*before->default_route);
+  if (table->default_route) {
+    const Route& route = *table->default_route;
+    route_stats_[&route] = stats_.route(route.ingress_namespace, route.ingress_name, table->cluster_of(route).service);
   }
-  applied->states = endpoint_states_.resolve(*table);
+
   applied->table = std::move(table);
   table_ = std::shared_ptr<const RouteTable>(applied, applied->table.get());
   applied_ = std::move(applied);
-  pool_.retain_only(addresses);
+  pool_.forget_pods(unused_pods);
+}
+
+void Router::resolve_routes(const VirtualHost* before, const VirtualHost* after, const RouteTable& table) {
+  if (before) {
+    for (const Route& route : before->routes) route_stats_.erase(&route);
+  }
+  if (after) {
+    for (const Route& route : after->routes) {
+      route_stats_[&route] = stats_.route(route.ingress_namespace, route.ingress_name, table.cluster_of(route).service);
+    }
+  }
+}
+
+void Router::count_pods(const Cluster& cluster, int delta, std::vector<std::string>& unused) {
+  for (const Endpoint& endpoint : cluster.endpoints) {
+    std::string address = endpoint.address();
+    if (delta > 0) {
+      ++pod_uses_[address];
+      continue;
+    }
+    auto it = pod_uses_.find(address);
+    if (it == pod_uses_.end() || --it->second > 0) continue;
+    pod_uses_.erase(it);
+    unused.push_back(std::move(address));
+  }
 }
 
 void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
@@ -211,7 +260,7 @@ uint32_t Router::choose_cluster(const ProxyStream& stream) {
 }
 
 bool Router::protocol_fits(const std::shared_ptr<ProxyStream>& stream) {
-  const Cluster& cluster = table_->clusters[stream->cluster];
+  const Cluster& cluster = *table_->clusters[stream->cluster];
   if (stream->grpc && cluster.protocol == UpstreamProtocol::kHttp1) {
     stream->fail(GrpcStatus::kUnimplemented,
                  "backend " + cluster.name + " speaks HTTP/1.1 (" + cluster.protocol_source +
@@ -233,12 +282,12 @@ void Router::answer_health_bridge(const std::shared_ptr<ProxyStream>& stream) {
   }
   const Route& route = *stream->route;
   for (uint32_t index : route.health_of_clusters) {
-    const auto& states = applied_->states[index];
+    const auto& states = applied_->clusters[index]->states;
     bool healthy = std::any_of(states.begin(), states.end(), [](const auto& state) {
       return state->health.load(std::memory_order_relaxed) == EndpointState::kHealthy;
     });
     if (!healthy) {
-      stream->respond(503, "no endpoint of " + table_->clusters[index].name + " passes its gRPC health check\n");
+      stream->respond(503, "no endpoint of " + table_->clusters[index]->name + " passes its gRPC health check\n");
       return;
     }
   }
@@ -304,11 +353,11 @@ void Router::start_deadline(const std::shared_ptr<ProxyStream>& stream) {
 }
 
 const std::vector<std::shared_ptr<EndpointState>>* Router::states_of(const ProxyStream& stream) const {
-  return on_running_table(stream) ? &applied_->states[stream.cluster] : nullptr;
+  return on_running_table(stream) ? &applied_->clusters[stream.cluster]->states : nullptr;
 }
 
 void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::string& last_failure) {
-  const Cluster& cluster = stream->table->clusters[stream->cluster];
+  const Cluster& cluster = *stream->table->clusters[stream->cluster];
   const bool current = on_running_table(*stream);  // stats are resolved for the running table only
   if (current) stream->cluster_stats = cluster_stats_[stream->cluster];
   if (cluster.endpoints.empty()) {
@@ -324,7 +373,7 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
     state.balancer = make_load_balancer(cluster.lb_policy, seed_);
   }
   PickContext context = pick_context(*stream);
-  if (current) context.stats = &applied_->endpoint_stats[stream->cluster];
+  if (current) context.stats = &applied_->clusters[stream->cluster]->endpoint_stats;
   if (cluster.lb_policy == LoadBalancePolicy::kRingHash) {
     if (const std::string_view* key = stream->request_headers.find(cluster.hash_header)) context.hash_key = *key;
   }
@@ -350,8 +399,9 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
   stream->tried_endpoints.push_back(static_cast<uint32_t>(index));
   // Resolved for the running table only: an attempt on an older snapshot
   // (a retry across a table change) goes uncounted per pod and unlimited.
-  stream->begin_attempt(endpoint, current ? applied_->endpoint_stats[stream->cluster][index].get() : nullptr,
-                        current ? applied_->states[stream->cluster][index].get() : nullptr,
+  const AppliedCluster* resolved = current ? applied_->clusters[stream->cluster].get() : nullptr;
+  stream->begin_attempt(endpoint, resolved ? resolved->endpoint_stats[index].get() : nullptr,
+                        resolved ? resolved->states[index].get() : nullptr,
                         cluster.max_streams_per_endpoint > 0);
   UpstreamKind kind{.http1 = cluster.protocol == UpstreamProtocol::kHttp1 ||
                              (cluster.protocol == UpstreamProtocol::kAuto && !stream->grpc),
@@ -371,7 +421,7 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
 }
 
 PickContext Router::pick_context(const ProxyStream& stream) const {
-  const Cluster& cluster = stream.table->clusters[stream.cluster];
+  const Cluster& cluster = *stream.table->clusters[stream.cluster];
   PickContext context{{stream.tried_endpoints.data(), stream.tried_endpoints.size()}};
   context.states = states_of(stream);
   context.max_streams = cluster.max_streams_per_endpoint;
@@ -381,7 +431,7 @@ PickContext Router::pick_context(const ProxyStream& stream) const {
 }
 
 bool Router::has_untried_endpoint(const ProxyStream& stream) const {
-  const Cluster& cluster = stream.table->clusters[stream.cluster];
+  const Cluster& cluster = *stream.table->clusters[stream.cluster];
   PickContext context = pick_context(stream);
   for (size_t i = 0; i < cluster.endpoints.size(); ++i) {
     if (context.usable(i)) return true;
@@ -398,7 +448,7 @@ bool Router::may_retry(ProxyStream& stream, bool transparent) {
   if (on_running_table(stream) && !cluster_states_[stream.cluster]->budget.try_spend()) {
     if (stream.cluster_stats) bump(stream.cluster_stats->retries_over_budget);
     spdlog::debug("{} retry budget of {} spent; not retrying", stream.log_prefix(),
-                  table_->clusters[stream.cluster].name);
+                  table_->clusters[stream.cluster]->name);
     return false;
   }
   ++stream.retries;
@@ -468,7 +518,7 @@ bool Router::upstream_answered(const std::shared_ptr<ProxyStream>& stream) {
 void Router::record_outcome(ProxyStream& stream, bool failed) {
   EndpointState* state = stream.attempt.state;
   if (!state || !stream.table) return;
-  const Cluster& cluster = stream.table->clusters[stream.cluster];
+  const Cluster& cluster = *stream.table->clusters[stream.cluster];
   const OutlierDetection& detection = cluster.outlier_detection;
   if (!failed) {
     // Read before writing: a line every worker reads stays shared while calls succeed.

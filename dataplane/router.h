@@ -32,9 +32,22 @@ class Router {
   Router(boost::asio::io_context& io, ConnectionSource& pool, WorkerStats& stats, EndpointStates& states,
          std::chrono::milliseconds stream_idle_timeout, uint64_t seed);
 
-  // Installs a new snapshot; balancer state of clusters that stay is kept.
+  // What this worker resolved for one cluster of the running table. A
+  // cluster object that stays in the next table keeps it (the same object).
+  struct AppliedCluster {
+    std::vector<std::shared_ptr<EndpointStats>> endpoint_stats;  // by endpoint
+    std::vector<std::shared_ptr<EndpointState>> states;          // by endpoint
+  };
+
+  // Installs a new snapshot in time proportional to what changed: only
+  // clusters and hosts that are not the running table's objects are resolved
+  // again; balancer state, stats and pod connections of the others stay.
   void set_table(std::shared_ptr<const RouteTable> table);
   const std::shared_ptr<const RouteTable>& table() const { return table_; }
+  // What was resolved for the cluster in `slot` of the running table (nullptr: none).
+  const AppliedCluster* applied_cluster(uint32_t slot) const {
+    return applied_ && slot < applied_->clusters.size() ? applied_->clusters[slot].get() : nullptr;
+  }
 
   // The request headers are complete: route, balance, forward.
   void dispatch(const std::shared_ptr<ProxyStream>& stream);
@@ -71,6 +84,8 @@ class Router {
   void start_deadline(const std::shared_ptr<ProxyStream>& stream);
   void watch_idle(const std::shared_ptr<ProxyStream>& stream, std::chrono::milliseconds wait);
   void record_outcome(ProxyStream& stream, bool failed);
+  void resolve_routes(const VirtualHost* before, const VirtualHost* after, const RouteTable& table);
+  void count_pods(const Cluster& cluster, int delta, std::vector<std::string>& unused);
   // `stream` began on the table this worker runs, as applied now: the same
   // holder, not only the same snapshot, since its attempts point into it.
   bool on_running_table(const ProxyStream& stream) const {
@@ -91,8 +106,7 @@ class Router {
   // copies is this worker's alone (the snapshot's own is shared by all).
   struct AppliedTable {
     std::shared_ptr<const RouteTable> table;
-    std::vector<std::vector<std::shared_ptr<EndpointStats>>> endpoint_stats;  // [cluster][endpoint]
-    std::vector<std::vector<std::shared_ptr<EndpointState>>> states;          // [cluster][endpoint]
+    std::vector<std::shared_ptr<const AppliedCluster>> clusters;  // by slot
   };
   std::shared_ptr<AppliedTable> applied_;
   std::shared_ptr<const RouteTable> table_;  // applied_->table, counted with applied_
@@ -101,8 +115,11 @@ class Router {
   // Stats resolved when the table is applied, so a request only follows pointers.
   RouteStats* unrouted_stats_;
   std::unordered_map<const Route*, RouteStats*> route_stats_;
-  std::vector<ClusterStats*> cluster_stats_;                            // by cluster index
-  std::vector<ClusterState*> cluster_states_;                                 // by cluster index
+  std::vector<ClusterStats*> cluster_stats_;   // by slot
+  std::vector<ClusterState*> cluster_states_;  // by slot
+  // Pod address -> clusters of the running table that have it: a pod no
+  // cluster has any more gets no new streams.
+  std::unordered_map<std::string, uint32_t> pod_uses_;
 };
 
 }  // namespace grpc_ingress

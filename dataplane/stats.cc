@@ -1,17 +1,12 @@
 #include "dataplane/stats.h"
 
 #include <cmath>
-#include <unordered_set>
 
 namespace grpc_ingress {
 namespace {
 constexpr size_t kFirstHttpSlot = kGrpcCodes;
 constexpr size_t kFirstClassSlot = kFirstHttpSlot + std::size(kHttpCodes);
 constexpr size_t kNoneSlot = kFirstClassSlot + 5;
-
-std::string endpoint_key(const std::string& cluster, const std::string& address) {
-  return cluster + "|" + address;
-}
 }  // namespace
 
 size_t grpc_code_slot(int grpc_status) {
@@ -97,27 +92,9 @@ ClusterStats* WorkerStats::cluster(const Cluster& cluster) {
   return slot.get();
 }
 
-std::shared_ptr<EndpointStats> WorkerStats::endpoint(const Cluster& cluster, const Endpoint& endpoint) {
-  std::lock_guard lock(mutex_);
-  auto& slot = endpoints_[endpoint_key(cluster.name, endpoint.address())];
-  if (!slot) slot = std::make_shared<EndpointStats>();
-  return slot;
-}
-
-void WorkerStats::retain_endpoints(const RouteTable& table) {
-  std::unordered_set<std::string> keep;
-  for (const Cluster& cluster : table.clusters) {
-    for (const Endpoint& endpoint : cluster.endpoints) keep.insert(endpoint_key(cluster.name, endpoint.address()));
-  }
-  std::lock_guard lock(mutex_);
-  std::erase_if(endpoints_, [&](const auto& entry) { return !keep.count(entry.first); });
-}
-
-std::shared_ptr<EndpointStats> WorkerStats::find_endpoint(const std::string& cluster,
-                                                          const std::string& address) const {
-  std::lock_guard lock(mutex_);
-  auto it = endpoints_.find(endpoint_key(cluster, address));
-  return it == endpoints_.end() ? nullptr : it->second;
+std::vector<std::shared_ptr<EndpointStats>> WorkerStats::endpoints(const Cluster& cluster) {
+  endpoints_.retain(cluster);
+  return endpoints_.resolve(cluster);
 }
 
 }  // namespace grpc_ingress

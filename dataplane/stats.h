@@ -2,6 +2,7 @@
 
 #include "common/metrics.h"
 #include "common/route_table.h"
+#include "dataplane/endpoint_map.h"
 #include "dataplane/downstream/downstream_connection.h"
 
 #include <array>
@@ -78,8 +79,11 @@ class WorkerStats {
   RouteStats* route(const std::string& namespace_name, const std::string& ingress,
                     const std::string& service);
   ClusterStats* cluster(const Cluster& cluster);
-  std::shared_ptr<EndpointStats> endpoint(const Cluster& cluster, const Endpoint& endpoint);
-  void retain_endpoints(const RouteTable& table);
+  // The stats of `cluster`'s endpoints, in its order; those of endpoints it
+  // no longer has are dropped.
+  std::vector<std::shared_ptr<EndpointStats>> endpoints(const Cluster& cluster);
+  // The cluster left the table: its endpoints' stats go (its cluster stats stay).
+  void forget_endpoints(const std::string& cluster) { endpoints_.forget(cluster); }
 
   // Any thread.
   template <typename Fn>
@@ -93,7 +97,9 @@ class WorkerStats {
     for (const auto& [_, stats] : clusters_) fn(*stats);
   }
   // nullptr when this worker has no stats for that endpoint.
-  std::shared_ptr<EndpointStats> find_endpoint(const std::string& cluster, const std::string& address) const;
+  std::shared_ptr<EndpointStats> find_endpoint(const std::string& cluster, const std::string& address) const {
+    return endpoints_.find(cluster, address);
+  }
 
   // Connection counters.
   std::array<std::atomic<uint64_t>, kDownstreamProtocols> downstream_connections_by_protocol{};
@@ -113,7 +119,7 @@ class WorkerStats {
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<RouteStats>> routes_;
   std::map<std::string, std::unique_ptr<ClusterStats>> clusters_;
-  std::map<std::string, std::shared_ptr<EndpointStats>> endpoints_;  // "cluster|address"
+  EndpointMap<EndpointStats> endpoints_;
 };
 
 }  // namespace grpc_ingress

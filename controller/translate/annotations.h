@@ -38,6 +38,8 @@ struct ClusterPolicy {
   std::string upstream_sni;
   std::optional<ObjectKey> upstream_ca_secret;
   std::optional<ObjectKey> upstream_client_secret;
+
+  bool operator==(const ClusterPolicy&) const = default;
 };
 
 // ingress-nginx's canary annotations of a canary Ingress.

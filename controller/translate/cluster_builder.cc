@@ -6,12 +6,11 @@
 #include "common/tls_certificate.h"
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 
 namespace grpc_ingress {
 namespace {
-
-constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
 
 const ServicePort* find_service_port(const Service& service, const PortRef& port) {
   for (const ServicePort& candidate : service.ports) {
@@ -96,243 +95,336 @@ void set_protocol(Cluster& cluster, const ClusterPolicy& policy, const std::stri
   }
 }
 
-}  // namespace
+// Builds one cluster from `store` and `record`'s inputs; its problems go to `record`.
+class ClusterMaker {
+ public:
+  ClusterMaker(const Store& store, ClusterRecord& record) : store_(store), record_(record) {}
 
-ClusterBuilder::ClusterBuilder(const Store& store, std::vector<Rejection>& rejections)
-    : store_(store), rejections_(rejections) {
-  for (const auto& [key, slice] : store.endpoint_slices()) {
-    auto label = slice.metadata.labels.find(kServiceNameLabel);
-    if (label == slice.metadata.labels.end()) continue;
-    slices_by_service_.emplace(std::pair{key.namespace_name, label->second}, &slice);
+  Cluster make() {
+    const std::string& namespace_name = record_.service.namespace_name;
+    const std::string& service = record_.service.name;
+    const ClusterPolicy& policy = record_.policy;
+    record_.problem.clear();
+    record_.setting_problems.clear();
+    record_.slice_rejections.clear();
+    Cluster cluster;
+    cluster.name = record_.name;
+    cluster.service_namespace = namespace_name;
+    cluster.service = service;
+    cluster.port = record_.port.to_string();
+    cluster.lb_policy = policy.policy;
+    cluster.hash_header = policy.hash_header;
+    cluster.health_check = record_.health_check;
+    cluster.outlier_detection = policy.outlier_detection;
+    cluster.max_streams_per_endpoint = policy.max_streams_per_endpoint;
+    cluster.max_pending_per_endpoint = policy.max_pending_per_endpoint;
+
+    std::string app_protocol;
+    auto found = store_.services().find(record_.service);
+    if (found == store_.services().end()) {
+      record_.problem = "Service " + namespace_name + "/" + service + " not found";
+    } else if (found->second.type == "ExternalName") {
+      record_.problem = "Service " + namespace_name + "/" + service +
+                        " is of type ExternalName, which has no endpoints to balance over";
+    } else if (const ServicePort* service_port = find_service_port(found->second, record_.port)) {
+      auto slices = store_.slices_of(record_.service);
+      cluster.endpoints = endpoints_of(slices, *service_port);
+      app_protocol = service_port->app_protocol.empty() ? slice_app_protocol(slices, *service_port)
+                                                        : service_port->app_protocol;
+    } else {
+      record_.problem = "Service " + namespace_name + "/" + service + " has no port " +
+                        (record_.port.number != 0 ? record_.port.to_string() : "named " + record_.port.name);
+    }
+    set_protocol(cluster, policy, app_protocol);
+    if (cluster.health_check.enabled && cluster.protocol == UpstreamProtocol::kHttp1) {
+      // grpc.health.v1 needs HTTP/2: every check of an HTTP/1.1 pod would fail
+      // and stop all its calls.
+      cluster.health_check.enabled = false;
+      record_.setting_problems.push_back("gRPC health checks are off: the pods speak HTTP/1.1 (" +
+                                         cluster.protocol_source + ")");
+    }
+    if (cluster.tls.enabled) {
+      set_tls(cluster);
+    } else if (policy.upstream_ca_secret || policy.upstream_client_secret || !policy.upstream_sni.empty()) {
+      record_.setting_problems.push_back(
+          "the upstream TLS annotations are ignored: the pods are spoken to in cleartext (" +
+          cluster.protocol_source + ")");
+    }
+    return cluster;
   }
+
+ private:
+  // The appProtocol the EndpointSlice controller copied to the slices' port.
+  static std::string slice_app_protocol(const std::vector<const EndpointSlice*>& slices,
+                                        const ServicePort& service_port) {
+    for (const EndpointSlice* slice : slices) {
+      const EndpointSlicePort* port = find_slice_port(*slice, service_port);
+      if (port && !port->app_protocol.empty()) return port->app_protocol;
+    }
+    return "";
+  }
+
+  const Secret* find_secret(const ObjectKey& key, const char* role, std::vector<std::string>& problems) const {
+    auto it = store_.secrets().find(key);
+    if (it != store_.secrets().end()) return &it->second;
+    bool broken = store_.invalid_objects().count({ObjectKind::kSecret, key}) > 0;
+    problems.push_back(std::string(role) + " Secret " + key.to_string() +
+                       (broken ? " does not decode" : " not found") + "; calls to its pods fail UNAVAILABLE");
+    return nullptr;
+  }
+
+  // TLS towards the pods: SNI, verification names, CA and client certificate from Secrets.
+  void set_tls(Cluster& cluster) {
+    const ClusterPolicy& policy = record_.policy;
+    UpstreamTls& tls = cluster.tls;
+    if (!policy.upstream_sni.empty()) {
+      tls.sni = policy.upstream_sni;
+      tls.verify_names = {tls.sni};
+    } else {
+      // The Service's cluster DNS name; a pod certificate may carry any of its forms.
+      std::string short_name = cluster.service + "." + cluster.service_namespace;
+      tls.sni = short_name + ".svc.cluster.local";
+      tls.verify_names = {tls.sni, short_name + ".svc", short_name, cluster.service};
+    }
+    std::vector<std::string> secret_problems;
+    std::string client_ca;
+    if (policy.upstream_client_secret) {
+      const ObjectKey& key = *policy.upstream_client_secret;
+      tls.secrets = "client certificate " + key.to_string();
+      if (const Secret* secret = find_secret(key, "upstream client certificate", secret_problems)) {
+        auto cert = secret->data.find("tls.crt");
+        auto private_key = secret->data.find("tls.key");
+        if (cert == secret->data.end() || private_key == secret->data.end()) {
+          secret_problems.push_back("upstream client certificate Secret " + key.to_string() +
+                                    " needs data tls.crt and tls.key");
+        } else if (auto checked = check_certificate(cert->second, private_key->second); !checked) {
+          secret_problems.push_back("upstream client certificate Secret " + key.to_string() + ": " +
+                                    checked.error().message);
+        } else {
+          tls.cert_pem = cert->second;
+          tls.key_pem = private_key->second;
+        }
+        if (auto ca = secret->data.find("ca.crt"); ca != secret->data.end()) client_ca = ca->second;
+      }
+    }
+    std::string ca_pem = client_ca;
+    std::string ca_source = policy.upstream_client_secret ? policy.upstream_client_secret->to_string() : "";
+    if (policy.upstream_ca_secret) {
+      const ObjectKey& key = *policy.upstream_ca_secret;
+      ca_pem.clear();
+      ca_source = key.to_string();
+      if (const Secret* secret = find_secret(key, "upstream CA", secret_problems)) {
+        auto ca = secret->data.find("ca.crt");
+        if (ca == secret->data.end()) {
+          secret_problems.push_back("upstream CA Secret " + key.to_string() + " has no data ca.crt");
+        } else {
+          ca_pem = ca->second;
+        }
+      }
+    }
+    if (!ca_pem.empty()) {
+      if (auto count = check_ca_bundle(ca_pem); !count) {
+        secret_problems.push_back("upstream CA Secret " + ca_source + ": " + count.error().message);
+      } else {
+        tls.ca_pem = std::move(ca_pem);
+        tls.secrets += std::string(tls.secrets.empty() ? "" : ", ") + "CA " + ca_source;
+      }
+    }
+    if (!secret_problems.empty()) {
+      tls.problem = secret_problems.front();
+      for (auto& problem : secret_problems) record_.setting_problems.push_back(std::move(problem));
+    }
+  }
+
+  std::vector<Endpoint> endpoints_of(const std::vector<const EndpointSlice*>& slices,
+                                     const ServicePort& service_port) {
+    std::vector<Endpoint> ready;
+    std::vector<Endpoint> terminating;
+    for (const EndpointSlice* slice : slices) add_slice_endpoints(*slice, service_port, ready, terminating);
+    // Terminating pods that still serve are better than failing every call.
+    std::vector<Endpoint> endpoints = ready.empty() ? std::move(terminating) : std::move(ready);
+    sort_and_dedupe(endpoints);
+    return endpoints;
+  }
+
+  void add_slice_endpoints(const EndpointSlice& slice, const ServicePort& service_port, std::vector<Endpoint>& ready,
+                           std::vector<Endpoint>& terminating) {
+    IpFamily family;
+    if (slice.address_type == "IPv4") {
+      family = IpFamily::kV4;
+    } else if (slice.address_type == "IPv6") {
+      family = IpFamily::kV6;
+    } else {
+      reject_slice(slice, "addressType " + slice.address_type + " is not supported (IPv4, IPv6)");
+      return;
+    }
+    const EndpointSlicePort* port = find_slice_port(slice, service_port);
+    if (port == nullptr || port->port == 0) return;
+
+    size_t bad_addresses = 0;
+    std::string first_bad;
+    for (const SliceEndpoint& endpoint : slice.endpoints) {
+      if (endpoint.addresses.empty()) continue;
+      const EndpointConditions& conditions = endpoint.conditions;
+      bool usable = conditions.ready || (conditions.serving && conditions.terminating);
+      if (!usable) continue;
+      // The API lets consumers use only the first address; the others are the same pod.
+      auto ip = canonical_ip(endpoint.addresses.front(), family);
+      if (!ip) {
+        if (bad_addresses++ == 0) first_bad = endpoint.addresses.front();
+        continue;
+      }
+      Endpoint out{*ip, static_cast<uint16_t>(port->port), endpoint.target_ref_name, conditions.ready};
+      (conditions.ready ? ready : terminating).push_back(std::move(out));
+    }
+    if (bad_addresses > 0) {
+      reject_slice(slice, std::to_string(bad_addresses) + " endpoint address(es) are not valid " +
+                              slice.address_type + " addresses (first: '" + first_bad + "'); skipped");
+    }
+  }
+
+  void reject_slice(const EndpointSlice& slice, std::string reason) {
+    record_.slice_rejections.push_back(
+        {"EndpointSlice", slice.metadata.namespace_name, slice.metadata.name, std::move(reason)});
+  }
+
+  const Store& store_;
+  ClusterRecord& record_;
+};
+
+// The record's cluster built anew; the object of `kept` when it is equal.
+ClusterPtr make_cluster(const Store& store, ClusterRecord& record, const ClusterPtr& kept) {
+  Cluster cluster = ClusterMaker(store, record).make();
+  if (kept && *kept == cluster) return kept;
+  return std::make_shared<const Cluster>(std::move(cluster));
 }
 
-uint32_t ClusterBuilder::cluster_for(const ObjectMeta& ingress, const std::string& service,
-                                     const PortRef& port, const ClusterPolicy& policy) {
+bool names_secret(const ClusterPolicy& policy) {
+  return policy.upstream_ca_secret || policy.upstream_client_secret;
+}
+
+}  // namespace
+
+ClusterBuilder::ClusterBuilder(const Store& store, const BuiltClusters* previous, const StoreChanges* changes)
+    : store_(store), previous_(previous), changes_(changes) {}
+
+uint32_t ClusterBuilder::cluster_for(const ObjectMeta& ingress, const std::string& service, const PortRef& port,
+                                     const ClusterPolicy& policy) {
   std::string name = ingress.namespace_name + "/" + service + ":" + port.to_string();
-  auto it = built_.find(name);
-  if (it == built_.end()) {
-    it = built_.emplace(name, build(ingress.namespace_name, service, port, policy)).first;
-  } else {
+  if (auto it = built_.slot_of.find(name); it != built_.slot_of.end()) {
     // One cluster per Service port: the oldest Ingress naming it sets its
     // policy, except that any Ingress may turn health checks on (its HTTP
     // health bridge depends on them).
-    Cluster& cluster = clusters_[it->second.index];
-    if (policy.health_check.enabled && !cluster.health_check.enabled) cluster.health_check = policy.health_check;
-    if (policy.backend_protocol != used_policies_[it->second.index].backend_protocol ||
-        policy.upstream_sni != used_policies_[it->second.index].upstream_sni ||
-        policy.upstream_ca_secret != used_policies_[it->second.index].upstream_ca_secret ||
-        policy.upstream_client_secret != used_policies_[it->second.index].upstream_client_secret) {
-      rejections_.push_back({"Ingress", ingress.namespace_name, ingress.name,
-                             "backend " + name + " is also used by an older Ingress, whose backend protocol and "
-                                 "upstream TLS settings apply (" + cluster.protocol_source + ")"});
-    }
-    if (policy.policy != cluster.lb_policy || policy.hash_header != cluster.hash_header) {
-      rejections_.push_back({"Ingress", ingress.namespace_name, ingress.name,
-                             "backend " + name + " is also used by an older Ingress, whose load-balance " +
-                                 to_string(cluster.lb_policy) + " applies"});
-    }
+    ClusterRecord& record = built_.records[it->second];
+    if (policy.health_check.enabled && !record.health_check.enabled) record.health_check = policy.health_check;
+    const ClusterPolicy& applied = record.policy;
+    record.uses.push_back(
+        {ingress.key(),
+         policy.backend_protocol != applied.backend_protocol || policy.upstream_sni != applied.upstream_sni ||
+             policy.upstream_ca_secret != applied.upstream_ca_secret ||
+             policy.upstream_client_secret != applied.upstream_client_secret,
+         policy.policy != applied.policy || policy.hash_header != applied.hash_header});
+    return it->second;
   }
-  if (!it->second.problem.empty()) {
-    rejections_.push_back({"Ingress", ingress.namespace_name, ingress.name,
-                           "backend " + name + ": " + it->second.problem +
-                               "; its routes answer UNAVAILABLE"});
+  // The slot it had; else one no cluster had; else a new one.
+  size_t before = previous_ ? previous_->records.size() : 0;
+  std::optional<uint32_t> had;
+  if (previous_) {
+    if (auto it = previous_->slot_of.find(name); it != previous_->slot_of.end()) had = it->second;
   }
-  for (const std::string& problem : it->second.setting_problems) {
-    rejections_.push_back({"Ingress", ingress.namespace_name, ingress.name, "backend " + name + ": " + problem});
-  }
-  return it->second.index;
-}
-
-ClusterBuilder::Built ClusterBuilder::build(const std::string& namespace_name,
-                                            const std::string& service, const PortRef& port,
-                                            const ClusterPolicy& policy) {
-  Built built;
-  built.index = static_cast<uint32_t>(clusters_.size());
-  Cluster cluster;
-  cluster.name = namespace_name + "/" + service + ":" + port.to_string();
-  cluster.service_namespace = namespace_name;
-  cluster.service = service;
-  cluster.port = port.to_string();
-  cluster.lb_policy = policy.policy;
-  cluster.hash_header = policy.hash_header;
-  cluster.health_check = policy.health_check;
-  cluster.outlier_detection = policy.outlier_detection;
-  cluster.max_streams_per_endpoint = policy.max_streams_per_endpoint;
-  cluster.max_pending_per_endpoint = policy.max_pending_per_endpoint;
-
-  std::string app_protocol;
-  auto found = store_.services().find({namespace_name, service});
-  if (found == store_.services().end()) {
-    built.problem = "Service " + namespace_name + "/" + service + " not found";
-  } else if (found->second.type == "ExternalName") {
-    built.problem = "Service " + namespace_name + "/" + service +
-                    " is of type ExternalName, which has no endpoints to balance over";
-  } else if (const ServicePort* service_port = find_service_port(found->second, port)) {
-    cluster.endpoints = endpoints_of(namespace_name, service, *service_port);
-    app_protocol = service_port->app_protocol.empty() ? slice_app_protocol(namespace_name, service, *service_port)
-                                                      : service_port->app_protocol;
+  uint32_t slot = 0;
+  if (had) {
+    slot = *had;
   } else {
-    built.problem = "Service " + namespace_name + "/" + service + " has no port " +
-                    (port.number != 0 ? port.to_string() : "named " + port.name);
+    while (next_free_ < before && !previous_->records[next_free_].name.empty()) ++next_free_;
+    slot = static_cast<uint32_t>(next_free_ < before ? next_free_++ : std::max(built_.records.size(), before));
   }
-  set_protocol(cluster, policy, app_protocol);
-  if (cluster.health_check.enabled && cluster.protocol == UpstreamProtocol::kHttp1) {
-    // grpc.health.v1 needs HTTP/2: every check of an HTTP/1.1 pod would fail
-    // and stop all its calls.
-    cluster.health_check.enabled = false;
-    built.setting_problems.push_back("gRPC health checks are off: the pods speak HTTP/1.1 (" + cluster.protocol_source + ")");
-  }
-  if (cluster.tls.enabled) {
-    set_tls(cluster, policy, built.setting_problems);
-  } else if (policy.upstream_ca_secret || policy.upstream_client_secret || !policy.upstream_sni.empty()) {
-    built.setting_problems.push_back("the upstream TLS annotations are ignored: the pods are spoken to in cleartext (" +
-                                 cluster.protocol_source + ")");
-  }
-  clusters_.push_back(std::move(cluster));
-  used_policies_.push_back(policy);
-  return built;
+  if (built_.records.size() <= slot) built_.records.resize(slot + 1);
+  ClusterRecord& record = built_.records[slot];
+  record.name = name;
+  record.service = {ingress.namespace_name, service};
+  record.port = port;
+  record.policy = policy;
+  record.health_check = policy.health_check;
+  record.uses.push_back({ingress.key()});
+  built_.slot_of.emplace(std::move(name), slot);
+  return slot;
 }
 
-std::string ClusterBuilder::slice_app_protocol(const std::string& namespace_name, const std::string& service,
-                                               const ServicePort& service_port) const {
-  auto [begin, end] = slices_by_service_.equal_range({namespace_name, service});
-  for (auto it = begin; it != end; ++it) {
-    const EndpointSlicePort* port = find_slice_port(*it->second, service_port);
-    if (port && !port->app_protocol.empty()) return port->app_protocol;
-  }
-  return "";
-}
-
-const Secret* ClusterBuilder::find_secret(const ObjectKey& key, const char* role,
-                                          std::vector<std::string>& problems) const {
-  auto it = store_.secrets().find(key);
-  if (it != store_.secrets().end()) return &it->second;
-  bool broken = store_.invalid_objects().count({ObjectKind::kSecret, key}) > 0;
-  problems.push_back(std::string(role) + " Secret " + key.to_string() +
-                     (broken ? " does not decode" : " not found") + "; calls to its pods fail UNAVAILABLE");
-  return nullptr;
-}
-
-void ClusterBuilder::set_tls(Cluster& cluster, const ClusterPolicy& policy, std::vector<std::string>& problems) {
-  UpstreamTls& tls = cluster.tls;
-  if (!policy.upstream_sni.empty()) {
-    tls.sni = policy.upstream_sni;
-    tls.verify_names = {tls.sni};
-  } else {
-    // The Service's cluster DNS name; a pod certificate may carry any of its forms.
-    std::string short_name = cluster.service + "." + cluster.service_namespace;
-    tls.sni = short_name + ".svc.cluster.local";
-    tls.verify_names = {tls.sni, short_name + ".svc", short_name, cluster.service};
-  }
-  std::vector<std::string> secret_problems;
-  std::string client_ca;
-  if (policy.upstream_client_secret) {
-    const ObjectKey& key = *policy.upstream_client_secret;
-    tls.secrets = "client certificate " + key.to_string();
-    if (const Secret* secret = find_secret(key, "upstream client certificate", secret_problems)) {
-      auto cert = secret->data.find("tls.crt");
-      auto private_key = secret->data.find("tls.key");
-      if (cert == secret->data.end() || private_key == secret->data.end()) {
-        secret_problems.push_back("upstream client certificate Secret " + key.to_string() +
-                                  " needs data tls.crt and tls.key");
-      } else if (auto checked = check_certificate(cert->second, private_key->second); !checked) {
-        secret_problems.push_back("upstream client certificate Secret " + key.to_string() + ": " +
-                                  checked.error().message);
-      } else {
-        tls.cert_pem = cert->second;
-        tls.key_pem = private_key->second;
-      }
-      if (auto ca = secret->data.find("ca.crt"); ca != secret->data.end()) client_ca = ca->second;
+bool ClusterBuilder::unchanged_since_previous(const ClusterRecord& record, const ClusterRecord& previous) const {
+  if (!changes_ || changes_->everything || previous.name != record.name || !previous.cluster) return false;
+  if (previous.policy != record.policy || previous.health_check != record.health_check) return false;
+  if (changes_->services.count(record.service)) return false;
+  if (names_secret(record.policy)) {
+    for (const auto& [kind, _] : changes_->objects) {
+      if (kind == ObjectKind::kSecret) return false;
     }
   }
-  std::string ca_pem = client_ca;
-  std::string ca_source = policy.upstream_client_secret ? policy.upstream_client_secret->to_string() : "";
-  if (policy.upstream_ca_secret) {
-    const ObjectKey& key = *policy.upstream_ca_secret;
-    ca_pem.clear();
-    ca_source = key.to_string();
-    if (const Secret* secret = find_secret(key, "upstream CA", secret_problems)) {
-      auto ca = secret->data.find("ca.crt");
-      if (ca == secret->data.end()) {
-        secret_problems.push_back("upstream CA Secret " + key.to_string() + " has no data ca.crt");
-      } else {
-        ca_pem = ca->second;
-      }
-    }
-  }
-  if (!ca_pem.empty()) {
-    if (auto count = check_ca_bundle(ca_pem); !count) {
-      secret_problems.push_back("upstream CA Secret " + ca_source + ": " + count.error().message);
+  return true;
+}
+
+BuiltClusters ClusterBuilder::finish(std::vector<ClusterPtr>& clusters) {
+  clusters.assign(built_.records.size(), nullptr);
+  for (uint32_t slot = 0; slot < built_.records.size(); ++slot) {
+    ClusterRecord& record = built_.records[slot];
+    if (record.name.empty()) continue;
+    const ClusterRecord* previous =
+        previous_ && slot < previous_->records.size() ? &previous_->records[slot] : nullptr;
+    if (previous && previous->name != record.name) previous = nullptr;
+    if (previous && unchanged_since_previous(record, *previous)) {
+      record.cluster = previous->cluster;
+      record.problem = previous->problem;
+      record.setting_problems = previous->setting_problems;
+      record.slice_rejections = previous->slice_rejections;
     } else {
-      tls.ca_pem = std::move(ca_pem);
-      tls.secrets += std::string(tls.secrets.empty() ? "" : ", ") + "CA " + ca_source;
+      record.cluster = make_cluster(store_, record, previous ? previous->cluster : nullptr);
+    }
+    clusters[slot] = record.cluster;
+    built_.slots_of_service[record.service].push_back(slot);
+  }
+  return std::move(built_);
+}
+
+size_t BuiltClusters::rebuild(const Store& store, const std::set<ObjectKey>& services,
+                              std::vector<ClusterPtr>& clusters) {
+  size_t changed = 0;
+  for (const ObjectKey& service : services) {
+    auto slots = slots_of_service.find(service);
+    if (slots == slots_of_service.end()) continue;
+    for (uint32_t slot : slots->second) {
+      ClusterRecord& record = records[slot];
+      ClusterPtr before = record.cluster;
+      record.cluster = make_cluster(store, record, before);
+      if (record.cluster != before) ++changed;
+      clusters[slot] = record.cluster;
     }
   }
-  if (!secret_problems.empty()) {
-    tls.problem = secret_problems.front();
-    for (auto& problem : secret_problems) problems.push_back(std::move(problem));
-  }
+  return changed;
 }
 
-std::vector<Endpoint> ClusterBuilder::endpoints_of(const std::string& namespace_name,
-                                                   const std::string& service,
-                                                   const ServicePort& service_port) {
-  std::vector<Endpoint> ready;
-  std::vector<Endpoint> terminating;
-  auto [begin, end] = slices_by_service_.equal_range({namespace_name, service});
-  for (auto it = begin; it != end; ++it) {
-    add_slice_endpoints(*it->second, service_port, ready, terminating);
-  }
-  // Terminating pods that still serve are better than failing every call.
-  std::vector<Endpoint> endpoints = ready.empty() ? std::move(terminating) : std::move(ready);
-  sort_and_dedupe(endpoints);
-  return endpoints;
-}
-
-void ClusterBuilder::add_slice_endpoints(const EndpointSlice& slice,
-                                         const ServicePort& service_port,
-                                         std::vector<Endpoint>& ready,
-                                         std::vector<Endpoint>& terminating) {
-  IpFamily family;
-  if (slice.address_type == "IPv4") {
-    family = IpFamily::kV4;
-  } else if (slice.address_type == "IPv6") {
-    family = IpFamily::kV6;
-  } else {
-    reject_slice(slice, "addressType " + slice.address_type + " is not supported (IPv4, IPv6)");
-    return;
-  }
-  const EndpointSlicePort* port = find_slice_port(slice, service_port);
-  if (port == nullptr || port->port == 0) return;
-
-  size_t bad_addresses = 0;
-  std::string first_bad;
-  for (const SliceEndpoint& endpoint : slice.endpoints) {
-    if (endpoint.addresses.empty()) continue;
-    const EndpointConditions& conditions = endpoint.conditions;
-    bool usable = conditions.ready || (conditions.serving && conditions.terminating);
-    if (!usable) continue;
-    // The API lets consumers use only the first address; the others are the same pod.
-    auto ip = canonical_ip(endpoint.addresses.front(), family);
-    if (!ip) {
-      if (bad_addresses++ == 0) first_bad = endpoint.addresses.front();
-      continue;
+void BuiltClusters::add_rejections(std::vector<Rejection>& out) const {
+  for (const ClusterRecord& record : records) {
+    if (record.name.empty()) continue;
+    for (size_t i = 0; i < record.uses.size(); ++i) {
+      const ClusterRecord::Use& use = record.uses[i];
+      auto reject = [&](std::string reason) {
+        out.push_back({"Ingress", use.ingress.namespace_name, use.ingress.name, std::move(reason)});
+      };
+      if (use.settings_conflict) {
+        reject("backend " + record.name + " is also used by an older Ingress, whose backend protocol and "
+               "upstream TLS settings apply (" + record.cluster->protocol_source + ")");
+      }
+      if (use.lb_conflict) {
+        reject("backend " + record.name + " is also used by an older Ingress, whose load-balance " +
+               to_string(record.cluster->lb_policy) + " applies");
+      }
+      if (!record.problem.empty()) {
+        reject("backend " + record.name + ": " + record.problem + "; its routes answer UNAVAILABLE");
+      }
+      for (const std::string& problem : record.setting_problems) reject("backend " + record.name + ": " + problem);
     }
-    Endpoint out{*ip, static_cast<uint16_t>(port->port), endpoint.target_ref_name,
-                 conditions.ready};
-    (conditions.ready ? ready : terminating).push_back(std::move(out));
+    out.insert(out.end(), record.slice_rejections.begin(), record.slice_rejections.end());
   }
-  if (bad_addresses > 0) {
-    reject_slice(slice, std::to_string(bad_addresses) + " endpoint address(es) are not valid " +
-                            slice.address_type + " addresses (first: '" + first_bad +
-                            "'); skipped");
-  }
-}
-
-void ClusterBuilder::reject_slice(const EndpointSlice& slice, std::string reason) {
-  rejections_.push_back(
-      {"EndpointSlice", slice.metadata.namespace_name, slice.metadata.name, std::move(reason)});
 }
 
 }  // namespace grpc_ingress

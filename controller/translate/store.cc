@@ -1,9 +1,29 @@
 #include "controller/translate/store.h"
 
 #include <algorithm>
+#include <optional>
 #include <type_traits>
+#include <utility>
 
 namespace grpc_ingress {
+namespace {
+
+constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
+
+// The Service a slice belongs to (namespace, kubernetes.io/service-name), if it names one.
+std::optional<ObjectKey> service_of(const EndpointSlice& slice) {
+  auto label = slice.metadata.labels.find(kServiceNameLabel);
+  if (label == slice.metadata.labels.end()) return std::nullopt;
+  return ObjectKey{slice.metadata.namespace_name, label->second};
+}
+
+}  // namespace
+
+bool StoreChanges::endpoints_only() const {
+  return !everything && std::all_of(objects.begin(), objects.end(), [](const auto& object) {
+    return object.first == ObjectKind::kService || object.first == ObjectKind::kEndpointSlice;
+  });
+}
 
 // Calls `fn` with the map that holds the valid objects of `kind`.
 template <typename ContentsT, typename Fn>
@@ -44,12 +64,43 @@ void Store::replace_kind(ObjectKind kind, std::vector<Object> objects) {
 
 void Store::upsert(Object object) {
   if (holds(contents_, object)) return;
+  ObjectKind kind = kind_of(object);
+  ObjectKey key = key_of(object);
+  note_change(kind, key);
+  if (const auto* slice = std::get_if<EndpointSlice>(&object)) {
+    if (auto service = service_of(*slice)) changes_.services.insert(*service);
+  }
   put(contents_, std::move(object));
   changed();
 }
 
 void Store::remove(ObjectKind kind, const ObjectKey& key) {
+  note_change(kind, key);
   if (erase(contents_, kind, key)) changed();
+}
+
+void Store::note_change(ObjectKind kind, const ObjectKey& key) {
+  changes_.objects.emplace(kind, key);
+  if (kind == ObjectKind::kService) changes_.services.insert(key);
+  if (kind == ObjectKind::kEndpointSlice) {
+    auto it = contents_.endpoint_slices.find(key);
+    if (it != contents_.endpoint_slices.end()) {
+      if (auto service = service_of(it->second)) changes_.services.insert(*service);
+    }
+  }
+}
+
+StoreChanges Store::take_changes() { return std::exchange(changes_, StoreChanges{}); }
+
+std::vector<const EndpointSlice*> Store::slices_of(const ObjectKey& service) const {
+  std::vector<const EndpointSlice*> out;
+  auto names = contents_.slices_by_service.find(service);
+  if (names == contents_.slices_by_service.end()) return out;
+  for (const std::string& name : names->second) {
+    auto it = contents_.endpoint_slices.find({service.namespace_name, name});
+    if (it != contents_.endpoint_slices.end()) out.push_back(&it->second);
+  }
+  return out;
 }
 
 size_t Store::count(ObjectKind kind) const {
@@ -79,6 +130,7 @@ void Store::put(Contents& contents, Object object) {
         } else if constexpr (std::is_same_v<T, Service>) {
           contents.services[key] = std::move(typed);
         } else if constexpr (std::is_same_v<T, EndpointSlice>) {
+          if (auto service = service_of(typed)) contents.slices_by_service[*service].insert(key.name);
           contents.endpoint_slices[key] = std::move(typed);
         } else {
           static_assert(std::is_same_v<T, Secret>);
@@ -89,6 +141,16 @@ void Store::put(Contents& contents, Object object) {
 }
 
 bool Store::erase(Contents& contents, ObjectKind kind, const ObjectKey& key) {
+  if (kind == ObjectKind::kEndpointSlice) {
+    auto it = contents.endpoint_slices.find(key);
+    if (it != contents.endpoint_slices.end()) {
+      if (auto service = service_of(it->second)) {
+        auto names = contents.slices_by_service.find(*service);
+        names->second.erase(key.name);
+        if (names->second.empty()) contents.slices_by_service.erase(names);
+      }
+    }
+  }
   bool erased_invalid = contents.invalid.erase({kind, key}) > 0;
   bool erased = with_map(contents, kind, [&](auto& map) { return map.erase(key) > 0; });
   return erased || erased_invalid;
@@ -126,12 +188,14 @@ void Store::clear_kind(Contents& contents, ObjectKind kind) {
     map.clear();
     return true;
   });
+  if (kind == ObjectKind::kEndpointSlice) contents.slices_by_service.clear();
 }
 
 void Store::commit(Contents next, std::array<bool, std::size(kAllObjectKinds)> synced) {
   bool first_sync = synced != synced_;
   synced_ = synced;
   if (!first_sync && next == contents_) return;
+  changes_.everything = true;
   contents_ = std::move(next);
   changed();
 }

@@ -6,10 +6,27 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <utility>
 #include <vector>
 
 namespace grpc_ingress {
+
+// What changed in a Store since the last Store::take_changes(), so that a
+// translation can redo only that.
+struct StoreChanges {
+  // A kind was replaced as a whole (a list, a relist, the manifest files):
+  // assume every object changed.
+  bool everything = false;
+  std::set<std::pair<ObjectKind, ObjectKey>> objects;  // upserted or removed, valid or not
+  // (namespace, Service name) of every Service or EndpointSlice among them
+  // (a slice counts for the Service it named before and after).
+  std::set<ObjectKey> services;
+
+  bool empty() const { return !everything && objects.empty(); }
+  // Only Services and EndpointSlices: routes, hosts and certificates stand.
+  bool endpoints_only() const;
+};
 
 // The current objects, typed, as the sources last saw them. Controller thread only.
 //
@@ -37,6 +54,12 @@ class Store {
   const Objects<Secret>& secrets() const { return contents_.secrets; }
   const InvalidObjects& invalid_objects() const { return contents_.invalid; }
 
+  // The valid EndpointSlices labelled with Service `service` (namespace, name), by slice name.
+  std::vector<const EndpointSlice*> slices_of(const ObjectKey& service) const;
+
+  // What changed since the last call (the first call: everything).
+  StoreChanges take_changes();
+
   // Objects of `kind` in the store, valid or not (for logs).
   size_t count(ObjectKind kind) const;
 
@@ -55,6 +78,8 @@ class Store {
     Objects<EndpointSlice> endpoint_slices;
     Objects<Secret> secrets;
     InvalidObjects invalid;
+    // (namespace, kubernetes.io/service-name) -> the names of its slices.
+    std::map<ObjectKey, std::set<std::string>> slices_by_service;
 
     bool operator==(const Contents&) const = default;
   };
@@ -69,10 +94,13 @@ class Store {
   // Takes `next` and notifies if it differs, or if a kind got its first list.
   void commit(Contents next, std::array<bool, std::size(kAllObjectKinds)> synced);
   void changed();
+  // Notes `kind`/`key` (about to change) in changes_.
+  void note_change(ObjectKind kind, const ObjectKey& key);
 
   Contents contents_;
   std::array<bool, std::size(kAllObjectKinds)> synced_{};
   uint64_t generation_ = 0;
+  StoreChanges changes_{.everything = true};
   std::function<void()> on_change_;
 };
 

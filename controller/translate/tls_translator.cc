@@ -45,13 +45,14 @@ Result<TlsCertificate> load_secret(const Store& store, const ObjectKey& key, Cer
 
 class TlsBuilder {
  public:
-  TlsBuilder(const Store& store, const TlsTranslatorOptions& options, const TlsHistory& history, RouteTable& table,
-             std::vector<Rejection>& rejections)
+  TlsBuilder(const Store& store, const TlsTranslatorOptions& options, const TlsHistory& history, TlsSettings& tls,
+             const RedirectMarker& mark_redirect, std::vector<Rejection>& rejections)
       : store_(store),
         options_(options),
         history_(history),
         checks_(history.checks ? *history.checks : own_checks_),
-        table_(table),
+        tls_(tls),
+        mark_redirect_(mark_redirect),
         rejections_(rejections) {}
 
   void add(const Ingress& ingress) {
@@ -84,23 +85,23 @@ class TlsBuilder {
         claim(meta, host, {meta.namespace_name, tls.secret_name});
       }
     }
-    for (const std::string& host : redirected) mark_redirect(meta, host);
+    for (const std::string& host : redirected) mark_redirect_(meta, host);
   }
 
   void finish() {
-    table_.tls.redirect_port = options_.redirect_port;
+    tls_.redirect_port = options_.redirect_port;
     if (options_.default_certificate.empty()) return;
     const std::string& name = options_.default_certificate;
     size_t slash = name.find('/');
     ObjectKey key{slash == std::string::npos ? "" : name.substr(0, slash), name.substr(slash + 1)};
     auto certificate = load_secret(store_, key, checks_);
     if (certificate) {
-      table_.tls.default_certificate = std::move(*certificate);
+      tls_.default_certificate = std::move(*certificate);
       return;
     }
     const TlsSettings* last = history_.last_good;
     bool kept = last && last->default_certificate && last->default_certificate->secret == key.to_string();
-    if (kept) table_.tls.default_certificate = last->default_certificate;
+    if (kept) tls_.default_certificate = last->default_certificate;
     reject("Secret", key.namespace_name, key.name,
            "--default-ssl-certificate: " + certificate.error().message +
                (kept ? "; the default certificate stays the one loaded before" : "; the self-signed one serves"));
@@ -120,26 +121,16 @@ class TlsBuilder {
     }
     auto certificate = load_secret(store_, secret, checks_);
     if (certificate) {
-      table_.tls.certificates[host] = std::move(*certificate);
+      tls_.certificates[host] = std::move(*certificate);
       return;
     }
     const TlsSettings* last = history_.last_good;
     auto previous = last ? last->certificates.find(host) : std::map<std::string, TlsCertificate>::const_iterator();
     bool kept = last && previous != last->certificates.end() && previous->second.secret == secret.to_string();
-    if (kept) table_.tls.certificates[host] = previous->second;
+    if (kept) tls_.certificates[host] = previous->second;
     reject("Secret", secret.namespace_name, secret.name,
            certificate.error().message + "; " + host +
                (kept ? " keeps the certificate it had" : " gets the default certificate"));
-  }
-
-  // The routes this Ingress gave `host` answer cleartext requests with a redirect.
-  void mark_redirect(const ObjectMeta& meta, const std::string& host) {
-    auto& hosts = host.starts_with("*.") ? table_.wildcard_hosts : table_.exact_hosts;
-    auto vhost = hosts.find(host);
-    if (vhost == hosts.end()) return;
-    for (Route& route : vhost->second.routes) {
-      if (route.ingress_namespace == meta.namespace_name && route.ingress_name == meta.name) route.ssl_redirect = true;
-    }
   }
 
   void reject(const std::string& kind, const std::string& namespace_name, const std::string& name, std::string reason) {
@@ -151,7 +142,8 @@ class TlsBuilder {
   const TlsHistory& history_;
   CertificateChecks own_checks_;  // when the caller keeps none: for this translation only
   CertificateChecks& checks_;
-  RouteTable& table_;
+  TlsSettings& tls_;
+  const RedirectMarker& mark_redirect_;
   std::vector<Rejection>& rejections_;
   std::map<std::string, std::pair<ObjectKey, ObjectKey>> owners_;  // host -> (Ingress, Secret)
 };
@@ -171,8 +163,9 @@ Status CertificateChecks::check(const std::string& cert_pem, const std::string& 
 }
 
 void translate_tls(const Store& store, const std::vector<const Ingress*>& ours, const TlsTranslatorOptions& options,
-                   const TlsHistory& history, RouteTable& table, std::vector<Rejection>& rejections) {
-  TlsBuilder builder(store, options, history, table, rejections);
+                   const TlsHistory& history, TlsSettings& tls, const RedirectMarker& mark_redirect,
+                   std::vector<Rejection>& rejections) {
+  TlsBuilder builder(store, options, history, tls, mark_redirect, rejections);
   for (const Ingress* ingress : ours) builder.add(*ingress);
   builder.finish();
 }

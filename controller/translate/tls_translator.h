@@ -8,6 +8,7 @@
 #include "controller/translate/store.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <utility>
 #include <string>
@@ -47,7 +48,10 @@ struct TlsHistory {
 // ssl-redirect flag on the routes of redirecting Ingresses' TLS hosts. A
 // missing or broken Secret is rejected with the reason and keeps the
 // certificate it had (else its hosts get the default one).
+// `mark_redirect(ingress, host)`: that Ingress's routes of `host` redirect.
+using RedirectMarker = std::function<void(const ObjectMeta& ingress, const std::string& host)>;
 void translate_tls(const Store& store, const std::vector<const Ingress*>& ours, const TlsTranslatorOptions& options,
-                   const TlsHistory& history, RouteTable& table, std::vector<Rejection>& rejections);
+                   const TlsHistory& history, TlsSettings& tls, const RedirectMarker& mark_redirect,
+                   std::vector<Rejection>& rejections);
 
 }  // namespace grpc_ingress

@@ -121,8 +121,9 @@ NormalizedPath normalize_path(const IngressPath& path) {
 // claim a host + path (or the default backend) keeps it.
 class IngressMerger {
  public:
-  IngressMerger(const Store& store, std::vector<Rejection>& rejections)
-      : rejections_(rejections), clusters_(store, rejections) {}
+  IngressMerger(const Store& store, std::vector<Rejection>& rejections, const BuiltClusters* previous,
+                const StoreChanges* changes)
+      : rejections_(rejections), clusters_(store, previous, changes) {}
 
   // A main (not canary) Ingress: its rules claim host + path.
   void add(const Ingress& ingress, const IngressOptions& options) {
@@ -176,10 +177,41 @@ class IngressMerger {
     });
   }
 
-  RouteTable take_table() {
-    table_.clusters = clusters_.take_clusters();
-    table_.sort_routes();
-    return std::move(table_);
+  // The routes `meta` gave `host` answer cleartext requests with a redirect.
+  void mark_redirect(const ObjectMeta& meta, const std::string& host) {
+    auto& hosts = host.starts_with("*.") ? wildcard_hosts_ : exact_hosts_;
+    auto vhost = hosts.find(host);
+    if (vhost == hosts.end()) return;
+    for (Route& route : vhost->second.routes) {
+      if (route.ingress_namespace == meta.namespace_name && route.ingress_name == meta.name) route.ssl_redirect = true;
+    }
+  }
+
+  // The table, sharing each host route set equal to `previous`'s (counted
+  // in `hosts_changed` when not), and the clusters built.
+  RouteTable take_table(const RouteTable* previous, BuiltClusters& built, size_t& hosts_changed) {
+    RouteTable table;
+    built = clusters_.finish(table.clusters);
+    auto share = [&](VirtualHost& vhost, const VirtualHostPtr* before) -> VirtualHostPtr {
+      vhost.sort_routes();
+      if (before && *before && **before == vhost) return *before;
+      ++hosts_changed;
+      return std::make_shared<const VirtualHost>(std::move(vhost));
+    };
+    auto share_all = [&](std::map<std::string, VirtualHost>& hosts, VirtualHosts& out, const VirtualHosts* before) {
+      for (auto& [name, vhost] : hosts) {
+        const VirtualHostPtr* had = nullptr;
+        if (before) {
+          if (auto it = before->find(name); it != before->end()) had = &it->second;
+        }
+        out.emplace_hint(out.end(), name, share(vhost, had));
+      }
+    };
+    share_all(exact_hosts_, table.exact_hosts, previous ? &previous->exact_hosts : nullptr);
+    share_all(wildcard_hosts_, table.wildcard_hosts, previous ? &previous->wildcard_hosts : nullptr);
+    if (any_host_) table.any_host = share(*any_host_, previous ? &previous->any_host : nullptr);
+    table.default_route = std::move(default_route_);
+    return table;
   }
 
  private:
@@ -273,7 +305,7 @@ class IngressMerger {
     uint32_t cluster =
         clusters_.cluster_for(meta, backend.service_name, backend.service_port, options.cluster);
     clusters.push_back(cluster);
-    table_.default_route = make_route(meta, PathType::kPrefix, "/", cluster, options);
+    default_route_ = make_route(meta, PathType::kPrefix, "/", cluster, options);
   }
 
   // grpc-ingress.io/http-health-path: an Exact route on each of the Ingress's
@@ -302,8 +334,11 @@ class IngressMerger {
   }
 
   VirtualHost& vhost_for(const std::string& host) {
-    if (host.empty()) return table_.any_host;
-    auto& hosts = host.starts_with("*.") ? table_.wildcard_hosts : table_.exact_hosts;
+    if (host.empty()) {
+      if (!any_host_) any_host_.emplace();
+      return *any_host_;
+    }
+    auto& hosts = host.starts_with("*.") ? wildcard_hosts_ : exact_hosts_;
     VirtualHost& vhost = hosts[host];
     vhost.host = host;
     return vhost;
@@ -315,7 +350,11 @@ class IngressMerger {
 
   std::vector<Rejection>& rejections_;
   ClusterBuilder clusters_;
-  RouteTable table_;
+  // The routes while they are built; shared once done (take_table).
+  std::map<std::string, VirtualHost> exact_hosts_;
+  std::map<std::string, VirtualHost> wildcard_hosts_;
+  std::optional<VirtualHost> any_host_;
+  std::optional<Route> default_route_;
   std::map<ClaimKey, ObjectKey> claims_;
   // Where each claimed path's route is, for canaries (map nodes do not move).
   std::map<ClaimKey, std::pair<VirtualHost*, size_t>> routes_by_claim_;
@@ -337,29 +376,55 @@ void dedupe(std::vector<Rejection>& rejections) {
 }  // namespace
 
 Translation translate(const Store& store, const TranslatorOptions& options, const TlsHistory& tls) {
-  Translation out;
-  for (const auto& [key, invalid] : store.invalid_objects()) {
-    if (!in_watched_namespace(key.second.namespace_name, options)) continue;
-    out.rejections.push_back({std::string(kind_name(invalid.kind)), invalid.key.namespace_name,
-                              invalid.key.name, invalid.reason});
-  }
+  return Translator(options).translate(store, StoreChanges{.everything = true}, tls);
+}
 
+Translation Translator::translate(const Store& store, const StoreChanges& changes, const TlsHistory& tls) {
+  if (kept_ && changes.endpoints_only()) return endpoints_changed(store, changes);
+  return full(store, kept_ ? &changes : nullptr, tls);
+}
+
+std::vector<Rejection> Translator::rejections(const Store& store) const {
+  std::vector<Rejection> out;
+  for (const auto& [key, invalid] : store.invalid_objects()) {
+    if (!in_watched_namespace(key.second.namespace_name, options_)) continue;
+    out.push_back({std::string(kind_name(invalid.kind)), invalid.key.namespace_name, invalid.key.name, invalid.reason});
+  }
+  out.insert(out.end(), kept_->ingress_rejections.begin(), kept_->ingress_rejections.end());
+  kept_->clusters.add_rejections(out);
+  out.insert(out.end(), kept_->tls_rejections.begin(), kept_->tls_rejections.end());
+  dedupe(out);
+  return out;
+}
+
+Translation Translator::endpoints_changed(const Store& store, const StoreChanges& changes) {
+  Translation out;
+  out.endpoints_only = true;
+  out.clusters_changed = kept_->clusters.rebuild(store, changes.services, kept_->table.clusters);
+  out.table = kept_->table;
+  out.rejections = rejections(store);
+  out.served_ingresses = kept_->served_ingresses;
+  return out;
+}
+
+Translation Translator::full(const Store& store, const StoreChanges* changes, const TlsHistory& tls) {
+  Kept next;
   std::vector<const Ingress*> ours;
   for (const auto& [key, ingress] : store.ingresses()) {
-    if (!in_watched_namespace(key.namespace_name, options)) continue;
-    if (!is_our_ingress(ingress, store, options)) {
+    if (!in_watched_namespace(key.namespace_name, options_)) continue;
+    if (!is_our_ingress(ingress, store, options_)) {
       spdlog::debug("translator: Ingress {} belongs to another class; skipped", key.to_string());
       continue;
     }
     ours.push_back(&ingress);
-    out.served_ingresses.push_back(key);
+    next.served_ingresses.push_back(key);
   }
   std::sort(ours.begin(), ours.end(), [](const Ingress* a, const Ingress* b) {
     return std::tie(a->metadata.creation_timestamp, a->metadata.namespace_name, a->metadata.name) <
            std::tie(b->metadata.creation_timestamp, b->metadata.namespace_name, b->metadata.name);
   });
 
-  IngressMerger merger(store, out.rejections);
+  IngressMerger merger(store, next.ingress_rejections, kept_ ? &kept_->clusters : nullptr, changes);
   std::vector<std::pair<const Ingress*, IngressOptions>> canaries;
   for (const Ingress* ingress : ours) {
     IngressOptions options = read_annotations(ingress->metadata);
@@ -371,9 +436,24 @@ Translation translate(const Store& store, const TranslatorOptions& options, cons
   }
   // After every main Ingress, so a canary finds its route whatever its age.
   for (const auto& [ingress, options] : canaries) merger.add_canary(*ingress, options);
-  out.table = merger.take_table();
-  translate_tls(store, ours, options.tls, tls, out.table, out.rejections);
-  dedupe(out.rejections);
+  TlsSettings tls_settings;
+  translate_tls(
+      store, ours, options_.tls, tls, tls_settings,
+      [&](const ObjectMeta& meta, const std::string& host) { merger.mark_redirect(meta, host); },
+      next.tls_rejections);
+
+  Translation out;
+  next.table = merger.take_table(kept_ ? &kept_->table : nullptr, next.clusters, out.hosts_changed);
+  next.table.tls = std::move(tls_settings);
+  for (uint32_t slot = 0; slot < next.table.clusters.size(); ++slot) {
+    const ClusterPtr& cluster = next.table.clusters[slot];
+    bool kept = kept_ && slot < kept_->table.clusters.size() && kept_->table.clusters[slot] == cluster;
+    if (cluster && !kept) ++out.clusters_changed;
+  }
+  kept_ = std::move(next);
+  out.table = kept_->table;
+  out.rejections = rejections(store);
+  out.served_ingresses = kept_->served_ingresses;
   return out;
 }
 

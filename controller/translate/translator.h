@@ -1,10 +1,12 @@
 #pragma once
 
 #include "common/route_table.h"
+#include "controller/translate/cluster_builder.h"
 #include "controller/translate/rejection.h"
 #include "controller/translate/store.h"
 #include "controller/translate/tls_translator.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,10 @@ struct Translation {
   // The Ingresses of our class in the watched namespaces, routed or not, in key
   // order: the ones whose status the leader writes.
   std::vector<ObjectKey> served_ingresses;
+  // How much was redone, for the log and the scale benchmark.
+  bool endpoints_only = false;  // only the clusters of changed Services or slices were rebuilt
+  size_t clusters_changed = 0;  // cluster objects that are not the previous table's
+  size_t hosts_changed = 0;     // host route sets that are not the previous table's
 };
 
 // Store -> RouteTable, by the networking.k8s.io/v1 Ingress rules: class
@@ -31,5 +37,40 @@ struct Translation {
 // the same arguments give the same translation; `tls` carries what it keeps
 // from the translations before (the running certificates, remembered checks).
 Translation translate(const Store& store, const TranslatorOptions& options, const TlsHistory& tls = {});
+
+// The same translation, made again and again: it keeps what it built, so
+// the next redoes only what the store's changes touch. A change of
+// EndpointSlices or Services rebuilds the clusters of those Services and
+// nothing else; any other change merges the Ingresses again but keeps every
+// cluster whose Service, slices and policy did not change. Either way the
+// table shares (pointer-equal) every cluster and host route set that is equal
+// to the previous one's. Controller thread.
+class Translator {
+ public:
+  explicit Translator(TranslatorOptions options) : options_(std::move(options)) {}
+
+  // `changes`: what changed since the previous call (Store::take_changes).
+  Translation translate(const Store& store, const StoreChanges& changes, const TlsHistory& tls = {});
+
+  const TranslatorOptions& options() const { return options_; }
+
+ private:
+  // What the last translation built.
+  struct Kept {
+    RouteTable table;
+    BuiltClusters clusters;
+    std::vector<Rejection> ingress_rejections;  // from merging the Ingresses
+    std::vector<Rejection> tls_rejections;
+    std::vector<ObjectKey> served_ingresses;
+  };
+
+  Translation full(const Store& store, const StoreChanges* changes, const TlsHistory& tls);
+  Translation endpoints_changed(const Store& store, const StoreChanges& changes);
+  // The translation's rejections: invalid objects first, then the kept parts.
+  std::vector<Rejection> rejections(const Store& store) const;
+
+  TranslatorOptions options_;
+  std::optional<Kept> kept_;
+};
 
 }  // namespace grpc_ingress

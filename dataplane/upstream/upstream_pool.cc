@@ -131,10 +131,12 @@ void UpstreamPool::release(UpstreamConnection* closed, const Key& key) {
   if (owned) boost::asio::post(io_, [owned = std::move(owned)] {});
 }
 
-void UpstreamPool::retain_only(const std::unordered_set<std::string>& addresses) {
+void UpstreamPool::forget_pods(const std::vector<std::string>& addresses) {
   resolved_tls_.clear();
+  if (addresses.empty()) return;
+  std::unordered_set<std::string_view> gone(addresses.begin(), addresses.end());
   for (auto it = connections_.begin(); it != connections_.end();) {
-    if (addresses.count(it->second.address)) {
+    if (!gone.count(it->second.address)) {
       ++it;
       continue;
     }

@@ -35,9 +35,10 @@ class ConnectionSource {
   // connecting), owned by the source; nullptr once it is closing; an error
   // when the cluster's TLS settings cannot make a TLS context.
   virtual Result<UpstreamConnection*> connection_for(const Endpoint& endpoint, const UpstreamKind& kind) = 0;
-  // Pods no longer in the table (`addresses` are the ones left): no new
-  // streams; their connections close once their streams finish.
-  virtual void retain_only(const std::unordered_set<std::string>& addresses) = 0;
+  // Called with every new table: `addresses` ("ip:port") are pods no cluster
+  // of it has any more. They get no new streams; their connections close
+  // once their streams finish.
+  virtual void forget_pods(const std::vector<std::string>& addresses) = 0;
 };
 
 // The upstream connections of one worker, per pod address and kind. An
@@ -54,9 +55,9 @@ class UpstreamPool : public ConnectionSource {
   ~UpstreamPool() override;
 
   Result<UpstreamConnection*> connection_for(const Endpoint& endpoint, const UpstreamKind& kind) override;
-  // HTTP/2 connections say GOAWAY when they go. Called with every new table
-  // (it also forgets the TLS settings resolved for the old one).
-  void retain_only(const std::unordered_set<std::string>& addresses) override;
+  // HTTP/2 connections say GOAWAY when they go. It also forgets the TLS
+  // settings resolved for the old table.
+  void forget_pods(const std::vector<std::string>& addresses) override;
 
   void close_all();
   // Open connections, draining ones included.

@@ -121,7 +121,9 @@ class FakePods : public ConnectionSource {
     if (!pod || !pod->accepting_streams()) pod = std::make_shared<FakePod>(io_, endpoint, handlers);
     return pod.get();
   }
-  void retain_only(const std::unordered_set<std::string>&) override {}
+  void forget_pods(const std::vector<std::string>& addresses) override {
+    forgotten.insert(forgotten.end(), addresses.begin(), addresses.end());
+  }
 
   FakePod& pod(const std::string& address) { return *pods_.at(address); }
   bool has(const std::string& address) const { return pods_.count(address) > 0; }
@@ -139,6 +141,7 @@ class FakePods : public ConnectionSource {
   }
 
   UpstreamHandlers handlers;
+  std::vector<std::string> forgotten;  // every address forget_pods() was given
 
  private:
   boost::asio::io_context& io_;
@@ -204,7 +207,7 @@ inline Cluster cluster_of(int pods) {
 // Host greeter.example.com routed to `cluster`.
 inline std::shared_ptr<const RouteTable> table_of(Cluster cluster, RetryPolicy retry = {}) {
   auto table = std::make_shared<RouteTable>();
-  table->clusters.push_back(std::move(cluster));
+  table->clusters.push_back(std::make_shared<const Cluster>(std::move(cluster)));
   Route route;
   route.path = "/";
   route.cluster = 0;
@@ -214,8 +217,7 @@ inline std::shared_ptr<const RouteTable> table_of(Cluster cluster, RetryPolicy r
   VirtualHost host;
   host.host = "greeter.example.com";
   host.routes.push_back(route);
-  table->exact_hosts["greeter.example.com"] = host;
-  table->sort_routes();
+  table->exact_hosts["greeter.example.com"] = std::make_shared<const VirtualHost>(std::move(host));
   return table;
 }
 

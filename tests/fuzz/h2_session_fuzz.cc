@@ -59,7 +59,8 @@ std::shared_ptr<const RouteTable> make_table(uint16_t dead_port) {
   dead_h1.name = "default/dead-h1:80";
   dead_h1.service = "dead-h1";
   dead_h1.protocol = UpstreamProtocol::kHttp1;
-  table->clusters = {empty, dead, dead_h1};
+  table->clusters = {std::make_shared<const Cluster>(empty), std::make_shared<const Cluster>(dead),
+                     std::make_shared<const Cluster>(dead_h1)};
 
   Route greeter{.path = "/helloworld.Greeter", .cluster = 0, .ingress_namespace = "default",
                 .ingress_name = "greeter"};
@@ -72,11 +73,11 @@ std::shared_ptr<const RouteTable> make_table(uint16_t dead_port) {
   health.health_bridge = true;
   health.health_of_clusters = {0};
   Route echo{.path = "/echo", .cluster = 1, .ingress_namespace = "default", .ingress_name = "echo"};
-  table->any_host.routes = {greeter, health, echo};
+  table->any_host = std::make_shared<const VirtualHost>(VirtualHost{.routes = {greeter, health, echo}});
 
   Route web{.path = "/", .cluster = 2, .ingress_namespace = "default", .ingress_name = "web"};
-  table->exact_hosts["web.example"] = VirtualHost{.host = "web.example", .routes = {web}};
-  table->wildcard_hosts["*.example"] = VirtualHost{.host = "*.example", .routes = {echo}};
+  table->exact_hosts["web.example"] = std::make_shared<const VirtualHost>(VirtualHost{.host = "web.example", .routes = {web}});
+  table->wildcard_hosts["*.example"] = std::make_shared<const VirtualHost>(VirtualHost{.host = "*.example", .routes = {echo}});
   return table;
 }
 

@@ -38,9 +38,10 @@ std::shared_ptr<const RouteTable> greeter_table(const std::vector<std::unique_pt
   Cluster greeter{.name = "default/greeter:50051", .service_namespace = "default", .service = "greeter",
                   .port = "50051"};
   for (const auto& pod : pods) greeter.endpoints.push_back({.ip = pod->ip(), .port = pod->port(), .pod = pod->name()});
-  table->clusters = {greeter};
-  table->any_host.routes = {
-      Route{.path = "/helloworld.Greeter", .cluster = 0, .ingress_namespace = "default", .ingress_name = "greeter"}};
+  table->clusters = {std::make_shared<const Cluster>(std::move(greeter))};
+  table->any_host = std::make_shared<const VirtualHost>(VirtualHost{
+      .routes = {Route{
+          .path = "/helloworld.Greeter", .cluster = 0, .ingress_namespace = "default", .ingress_name = "greeter"}}});
   return table;
 }
 

@@ -4,6 +4,16 @@
 
 using namespace grpc_ingress;
 
+namespace {
+
+VirtualHostPtr host_of(std::vector<Route> routes) {
+  VirtualHost host{.routes = std::move(routes)};
+  host.sort_routes();
+  return std::make_shared<const VirtualHost>(std::move(host));
+}
+
+}  // namespace
+
 TEST_CASE("prefix paths match element by element", "[route_table]") {
   struct Case {
     const char* rule;
@@ -37,11 +47,10 @@ TEST_CASE("the most specific host decides, unmatched paths go to the default bac
           "[route_table]") {
   RouteTable table;
   table.clusters.resize(4);
-  table.exact_hosts["a.example.com"].routes.push_back({PathType::kPrefix, "/x", 0, "", ""});
-  table.wildcard_hosts["*.example.com"].routes.push_back({PathType::kPrefix, "/w", 1, "", ""});
-  table.any_host.routes.push_back({PathType::kPrefix, "/y", 2, "", ""});
+  table.exact_hosts["a.example.com"] = host_of({{PathType::kPrefix, "/x", 0, "", ""}});
+  table.wildcard_hosts["*.example.com"] = host_of({{PathType::kPrefix, "/w", 1, "", ""}});
+  table.any_host = host_of({{PathType::kPrefix, "/y", 2, "", ""}});
   table.default_route = Route{PathType::kPrefix, "/", 3, "", ""};
-  table.sort_routes();
 
   CHECK(table.match("a.example.com", "/x/1")->cluster == 0);
   CHECK(table.match("A.Example.com:8080", "/x/1")->cluster == 0);
@@ -58,7 +67,7 @@ TEST_CASE("the most specific host decides, unmatched paths go to the default bac
 TEST_CASE("without a default backend an unmatched request has no route", "[route_table]") {
   RouteTable table;
   table.clusters.resize(1);
-  table.exact_hosts["a.example.com"].routes.push_back({PathType::kExact, "/x", 0, "", ""});
+  table.exact_hosts["a.example.com"] = host_of({{PathType::kExact, "/x", 0, "", ""}});
   CHECK(table.match("a.example.com", "/x") != nullptr);
   CHECK(table.match("a.example.com", "/x/y") == nullptr);
   CHECK(table.match("b.example.com", "/x") == nullptr);

@@ -42,12 +42,6 @@ std::vector<std::string> pods(int n) {
   return out;
 }
 
-size_t endpoint_count(const RouteTable& table) {
-  size_t n = 0;
-  for (const Cluster& cluster : table.clusters) n += cluster.endpoints.size();
-  return n;
-}
-
 struct Setup {
   boost::asio::io_context io;
   Store store;
@@ -79,7 +73,7 @@ TEST_CASE("publisher: nothing goes out before the store has listed every kind, t
   REQUIRE(run_until(setup.io, [&] { return !setup.sink.tables.empty(); }, std::chrono::seconds(2)));
   const RouteTable& first = *setup.sink.tables.at(0);
   CHECK(first.version == 1);
-  CHECK(endpoint_count(first) == 2);
+  CHECK(first.endpoint_count() == 2);
   CHECK(first.match("greeter.example.com", "/helloworld.Greeter/SayHello") != nullptr);
   CHECK(setup.publisher.current() == setup.sink.tables.at(0));
   CHECK_FALSE(setup.publisher.ready());  // no worker has it yet
@@ -99,7 +93,7 @@ TEST_CASE("publisher: a burst of changes inside the debounce becomes one table w
   setup.settle();
   REQUIRE(setup.sink.tables.size() == 2);
   CHECK(setup.sink.tables.back()->version == 2);
-  CHECK(endpoint_count(*setup.sink.tables.back()) == 6);
+  CHECK(setup.sink.tables.back()->endpoint_count() == 6);
 }
 
 TEST_CASE("publisher: a change that leaves routing alone is translated but publishes nothing", "[publisher]") {

@@ -59,7 +59,7 @@ struct Setup {
     return pod;
   }
 
-  ClusterStats& cluster_stats() { return *stats.cluster(router.table()->clusters[0]); }
+  ClusterStats& cluster_stats() { return *stats.cluster(*router.table()->clusters[0]); }
   int32_t next_id = 1;
 };
 
@@ -270,4 +270,60 @@ TEST_CASE("router: every pod at its stream limit answers RESOURCE_EXHAUSTED", "[
   CHECK(setup.client->grpc_status == static_cast<int>(GrpcStatus::kResourceExhausted));
   CHECK(setup.cluster_stats().over_limit == 1);
   CHECK(pod->streams.size() == 1);
+}
+
+TEST_CASE("router: a table in which only another Service changed keeps this Service's state and pod connections",
+          "[router][incremental]") {
+  Setup setup(cluster_of(3));
+  auto first = setup.router.table();
+  const Router::AppliedCluster* resolved = setup.router.applied_cluster(0);
+  REQUIRE(resolved != nullptr);
+  // Round robin: a, b, then (after the table change) c, which shows the balancer kept its place.
+  std::vector<std::string> order;
+  auto call_once = [&] {
+    auto stream = setup.call();
+    FakePod* pod = setup.attempt_of(*stream);
+    REQUIRE(pod != nullptr);
+    order.push_back(pod->address());
+    pod->answer(*stream, 0);
+  };
+  call_once();
+  call_once();
+
+  // Another Service joins: the greeter cluster and host are the very same objects.
+  auto next = std::make_shared<RouteTable>(*first);
+  Cluster other = cluster_of(2);
+  other.name = "default/other:50051";
+  other.service = "other";
+  for (Endpoint& endpoint : other.endpoints) endpoint.ip = "10.0.1." + endpoint.ip.substr(7);
+  next->clusters.push_back(std::make_shared<const Cluster>(std::move(other)));
+  next->exact_hosts["other.example.com"] = std::make_shared<const VirtualHost>(
+      VirtualHost{.host = "other.example.com", .routes = {Route{.path = "/", .cluster = 1}}});
+  setup.router.set_table(next);
+  CHECK(setup.router.applied_cluster(0) == resolved);  // not resolved again
+  CHECK(setup.router.applied_cluster(1) != nullptr);
+  CHECK(setup.pods.forgotten.empty());                 // no pod connection let go
+  call_once();
+  CHECK(std::set<std::string>(order.begin(), order.end()).size() == 3);
+  CHECK(setup.cluster_stats().upstream_requests == 3);  // the same counters
+
+  // The greeter Service loses a pod: only its cluster is resolved again, and only that pod is let go.
+  auto smaller = std::make_shared<RouteTable>(*next);
+  Cluster greeter = *first->clusters[0];
+  greeter.endpoints.pop_back();
+  smaller->clusters[0] = std::make_shared<const Cluster>(std::move(greeter));
+  const Router::AppliedCluster* other_resolved = setup.router.applied_cluster(1);
+  setup.router.set_table(smaller);
+  CHECK(setup.router.applied_cluster(0) != resolved);
+  CHECK(setup.router.applied_cluster(1) == other_resolved);
+  CHECK(setup.pods.forgotten == std::vector<std::string>{"10.0.0.3:50051"});
+
+  // The other Service leaves: its pods are let go, the greeter's stay.
+  auto without = std::make_shared<RouteTable>(*smaller);
+  without->clusters.pop_back();
+  without->exact_hosts.erase("other.example.com");
+  setup.router.set_table(without);
+  CHECK(setup.router.applied_cluster(1) == nullptr);
+  CHECK(setup.pods.forgotten ==
+        std::vector<std::string>{"10.0.0.3:50051", "10.0.1.1:50051", "10.0.1.2:50051"});
 }

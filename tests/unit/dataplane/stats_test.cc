@@ -28,18 +28,18 @@ TEST_CASE("request durations fall into the first bucket whose bound they do not 
 
 TEST_CASE("stats of pods that left the table are dropped, routes and services are kept", "[stats]") {
   WorkerStats stats;
-  RouteTable table;
   Cluster cluster;
   cluster.name = "default/greeter:grpc";
   cluster.endpoints = {{"10.0.0.1", 50051, "a", true}, {"10.0.0.2", 50051, "b", true}};
-  table.clusters.push_back(cluster);
   RouteStats* route = stats.route("default", "ing", "greeter");
-  auto a = stats.endpoint(cluster, cluster.endpoints[0]);
-  auto b = stats.endpoint(cluster, cluster.endpoints[1]);
+  auto resolved = stats.endpoints(cluster);
+  auto a = resolved[0];
   bump(a->requests);
-  table.clusters[0].endpoints.pop_back();
-  stats.retain_endpoints(table);
+  cluster.endpoints.pop_back();
+  CHECK(stats.endpoints(cluster) == std::vector{a});
   CHECK(stats.find_endpoint(cluster.name, "10.0.0.1:50051") == a);
   CHECK(stats.find_endpoint(cluster.name, "10.0.0.2:50051") == nullptr);
+  stats.forget_endpoints(cluster.name);
+  CHECK(stats.find_endpoint(cluster.name, "10.0.0.1:50051") == nullptr);
   CHECK(stats.route("default", "ing", "greeter") == route);
 }

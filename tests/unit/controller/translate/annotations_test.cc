@@ -160,7 +160,7 @@ TEST_CASE("a canary Ingress joins the main route of the same host and path", "[a
     REQUIRE(route);
     CHECK(translation.table.cluster_of(*route).service == "greeter");
     REQUIRE(route->canary);
-    CHECK(translation.table.clusters[route->canary->cluster].service == "canary");
+    CHECK(translation.table.clusters[route->canary->cluster]->service == "canary");
     CHECK(route->canary->weight == 20);
     CHECK(route->canary->weight_total == 100);
     CHECK(route->canary->header == "x-canary");
@@ -202,7 +202,7 @@ TEST_CASE("the HTTP health bridge is an Exact route on the Ingress's hosts", "[a
   REQUIRE(route);
   CHECK(route->health_bridge);
   CHECK(route->health_of_clusters.size() == 2);
-  for (uint32_t index : route->health_of_clusters) CHECK(translation.table.clusters[index].health_check.enabled);
+  for (uint32_t index : route->health_of_clusters) CHECK(translation.table.clusters[index]->health_check.enabled);
   // Only "/" itself: other paths route as before.
   const Route* grpc = translation.table.match("a.example.com", "/helloworld.Greeter/SayHello");
   REQUIRE(grpc);

@@ -68,7 +68,7 @@ TEST_CASE("each TLS host gets the certificate of the Secret its Ingress names") 
   CHECK_FALSE(out.table.tls.default_certificate);
   CHECK(out.rejections.empty());
   // No ssl-redirect annotation: served on both ports.
-  CHECK_FALSE(out.table.exact_hosts.at("a.example").routes[0].ssl_redirect);
+  CHECK_FALSE(out.table.exact_hosts.at("a.example")->routes[0].ssl_redirect);
 }
 
 TEST_CASE("ssl-redirect marks the routes of the Ingress's TLS hosts only") {
@@ -79,9 +79,9 @@ TEST_CASE("ssl-redirect marks the routes of the Ingress's TLS hosts only") {
                                 .annotations = "grpc-ingress.io/ssl-redirect: 'true'"}) +
                        tls_ingress("nginx", "n.example", "a-tls", "nginx.ingress.kubernetes.io/ssl-redirect: 'true'"));
   Translation out = translate(store, {});
-  CHECK(out.table.exact_hosts.at("a.example").routes[0].ssl_redirect);
-  CHECK(out.table.exact_hosts.at("n.example").routes[0].ssl_redirect);
-  CHECK_FALSE(out.table.exact_hosts.at("plain.example").routes[0].ssl_redirect);  // no spec.tls
+  CHECK(out.table.exact_hosts.at("a.example")->routes[0].ssl_redirect);
+  CHECK(out.table.exact_hosts.at("n.example")->routes[0].ssl_redirect);
+  CHECK_FALSE(out.table.exact_hosts.at("plain.example")->routes[0].ssl_redirect);  // no spec.tls
 }
 
 TEST_CASE("a missing or broken Secret is reported and its host keeps the certificate it had, else gets the default") {

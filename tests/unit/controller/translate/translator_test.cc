@@ -360,8 +360,8 @@ TEST_CASE("each load-balance annotation value picks its policy", "[translator]")
         base_services() +
         ingress({.name = "a", .rules = {rule("", {path("/", "Prefix")})}, .annotations = c.annotations}));
     REQUIRE(translation.table.clusters.size() == 1);
-    CHECK(translation.table.clusters[0].lb_policy == c.policy);
-    CHECK(translation.table.clusters[0].hash_header == c.hash_header);
+    CHECK(translation.table.clusters[0]->lb_policy == c.policy);
+    CHECK(translation.table.clusters[0]->hash_header == c.hash_header);
   }
 }
 
@@ -456,7 +456,7 @@ TEST_CASE("translator keeps the usable endpoints of EndpointSlices", "[translato
   };
   for (const Case& c : cases) {
     DYNAMIC_SECTION(c.rule) {
-      CHECK(endpoint_texts(translate_svc(c.manifests, c.port).table.clusters[0]) == c.endpoints);
+      CHECK(endpoint_texts(*translate_svc(c.manifests, c.port).table.clusters[0]) == c.endpoints);
     }
   }
 }
@@ -483,7 +483,7 @@ TEST_CASE("translator rejects EndpointSlices it cannot use", "[translator]") {
   for (const Case& c : cases) {
     DYNAMIC_SECTION(c.rule) {
       Translation translation = translate_svc(c.manifests);
-      CHECK(endpoint_texts(translation.table.clusters[0]) == c.endpoints);
+      CHECK(endpoint_texts(*translation.table.clusters[0]) == c.endpoints);
       check_rejections(translation, {c.rejection});
       CHECK(translation.rejections[0].kind == "EndpointSlice");
       CHECK(translation.rejections[0].name == "svc-slice");
@@ -498,11 +498,11 @@ TEST_CASE("translator shares one cluster per Service port", "[translator]") {
       ingress({.name = "b",
                .rules = {rule("b.test", {path("/", "Prefix"), path("/o", "Prefix", "other")})}}));
   REQUIRE(translation.table.clusters.size() == 2);
-  CHECK(translation.table.clusters[0].name == kGreeter);
-  CHECK(translation.table.clusters[0].service_namespace == "default");
-  CHECK(translation.table.clusters[0].service == "greeter");
-  CHECK(translation.table.clusters[0].port == "grpc");
-  CHECK(translation.table.clusters[1].name == kOther);
+  CHECK(translation.table.clusters[0]->name == kGreeter);
+  CHECK(translation.table.clusters[0]->service_namespace == "default");
+  CHECK(translation.table.clusters[0]->service == "greeter");
+  CHECK(translation.table.clusters[0]->port == "grpc");
+  CHECK(translation.table.clusters[1]->name == kOther);
   CHECK(translation.table.match("a.test", "/1")->cluster == 0);
   CHECK(translation.table.match("b.test", "/")->cluster == 0);
   const Route* route = translation.table.match("b.test", "/o");

@@ -38,7 +38,7 @@ Translation translate_web(const std::string& app_protocol, const std::string& an
 
 const Cluster& web_cluster(const Translation& translation) {
   REQUIRE(translation.table.clusters.size() == 1);
-  return translation.table.clusters.front();
+  return *translation.table.clusters.front();
 }
 
 std::string rejections_of(const Translation& translation) {
@@ -116,7 +116,7 @@ TEST_CASE("the EndpointSlice port's appProtocol counts when the Service port has
                             .slice_port = "{name: http, port: 8080, appProtocol: kubernetes.io/h2c}",
                             .endpoints = {endpoint("127.0.0.5", "web-0")}}) +
                        ingress({.name = "web", .rules = {rule("", {path("/", "Prefix", "web", "http")})}}));
-  CHECK(translate(store, {}).table.clusters.at(0).protocol == UpstreamProtocol::kH2);
+  CHECK(translate(store, {}).table.clusters.at(0)->protocol == UpstreamProtocol::kH2);
 }
 
 TEST_CASE("backend-protocol overrides appProtocol", "[upstream]") {
@@ -208,7 +208,7 @@ TEST_CASE("a backend shared by two Ingresses keeps the oldest's protocol and rep
                          .created = "2024-02-01T00:00:00Z", .annotations = "grpc-ingress.io/backend-protocol: HTTP"}));
   Translation translation = translate(store, {});
   REQUIRE(translation.table.clusters.size() == 1);
-  CHECK(translation.table.clusters[0].grpc_only);
+  CHECK(translation.table.clusters[0]->grpc_only);
   CHECK_THAT(rejections_of(translation), Catch::Matchers::Contains("Ingress new: backend default/web:http is also used"));
 }
 

@@ -1,0 +1,237 @@
+// The translator kept across changes (Translator): what each kind of change
+// rebuilds, shown by which parts of the new table are the previous table's
+// very objects; and that the result always equals a translation from scratch.
+
+#include "controller/translate/translator.h"
+
+#include "tests/unit/controller/manifest_fixture.h"
+
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+using namespace grpc_ingress;
+using namespace grpc_ingress::testing;
+
+namespace {
+
+std::string app(const std::string& name, const std::vector<std::string>& endpoints, const std::string& created) {
+  return ingress({.name = name,
+                  .rules = {rule(name + ".example.com", {path("/" + name, "Prefix", name)})},
+                  .created = created}) +
+         service({.name = name, .endpoints = endpoints});
+}
+
+// Four Services behind four hosts, and host-less rules.
+std::string cluster_yaml() {
+  return app("a", {endpoint("10.0.0.1", "a-1")}, "2026-01-01T00:00:01Z") +
+         app("b", {endpoint("10.0.1.1", "b-1"), endpoint("10.0.1.2", "b-2")}, "2026-01-01T00:00:02Z") +
+         app("c", {endpoint("10.0.2.1", "c-1")}, "2026-01-01T00:00:03Z") +
+         app("d", {endpoint("10.0.3.1", "d-1")}, "2026-01-01T00:00:04Z") +
+         ingress({.name = "everywhere", .rules = {rule("", {path("/all", "Prefix", "a")})}});
+}
+
+// The one object of `kind` in `yaml`.
+Object object_of(const std::string& yaml, ObjectKind kind) {
+  for (Object& object : objects_from_yaml(yaml)) {
+    if (kind_of(object) == kind) return object;
+  }
+  FAIL("no such object in the YAML");
+  return {};
+}
+
+struct Kept {
+  Store store;
+  Translator translator{TranslatorOptions{}};
+
+  Kept() { load_yaml(store, cluster_yaml()); }
+  Translation next() { return translator.translate(store, store.take_changes()); }
+};
+
+uint32_t slot_of(const RouteTable& table, const std::string& name) {
+  for (uint32_t slot = 0; slot < table.clusters.size(); ++slot) {
+    if (table.clusters[slot] && table.clusters[slot]->name == name) return slot;
+  }
+  FAIL("no cluster " << name);
+  return 0;
+}
+
+std::set<std::tuple<std::string, std::string, std::string, std::string>> as_set(const std::vector<Rejection>& rejections) {
+  std::set<std::tuple<std::string, std::string, std::string, std::string>> out;
+  for (const Rejection& r : rejections) out.emplace(r.kind, r.namespace_name, r.name, r.reason);
+  return out;
+}
+
+// What an incremental translation made equals a translation from scratch.
+void check_same_as_scratch(const Translation& kept, const Store& store) {
+  Translation scratch = translate(store, TranslatorOptions{});
+  INFO("kept: " << kept.table.to_json() << "\nscratch: " << scratch.table.to_json());
+  // Slots may differ from a fresh numbering; compare what each request gets.
+  CHECK(kept.table.route_count() == scratch.table.route_count());
+  CHECK(kept.table.cluster_count() == scratch.table.cluster_count());
+  for (const char* host : {"a.example.com", "b.example.com", "c.example.com", "d.example.com", "e.example.com",
+                           "other.example.com"}) {
+    for (const char* path : {"/a", "/b", "/c", "/d", "/e", "/all", "/none"}) {
+      const Route* a = kept.table.match(host, path);
+      const Route* b = scratch.table.match(host, path);
+      INFO(host << path);
+      REQUIRE((a == nullptr) == (b == nullptr));
+      if (a) CHECK(kept.table.cluster_of(*a) == scratch.table.cluster_of(*b));
+    }
+  }
+  CHECK(as_set(kept.rejections) == as_set(scratch.rejections));
+  CHECK(kept.served_ingresses == scratch.served_ingresses);
+}
+
+}  // namespace
+
+TEST_CASE("incremental: an EndpointSlice change rebuilds its Service's cluster and nothing else",
+          "[translator][incremental]") {
+  Kept kept;
+  Translation first = kept.next();
+  REQUIRE(first.table.cluster_count() == 4);
+
+  kept.store.upsert(object_of(service({.name = "b", .endpoints = {endpoint("10.0.1.1", "b-1"), endpoint("10.0.1.3", "b-3")}}),
+                              ObjectKind::kEndpointSlice));
+  Translation second = kept.next();
+  CHECK(second.endpoints_only);
+  CHECK(second.clusters_changed == 1);
+  const RouteTable& before = first.table;
+  const RouteTable& after = second.table;
+  uint32_t b = slot_of(after, "default/b:grpc");
+  CHECK(b == slot_of(before, "default/b:grpc"));
+  CHECK(after.clusters[b] != before.clusters[b]);
+  CHECK(after.clusters[b]->endpoints.back().ip == "10.0.1.3");
+  for (uint32_t slot = 0; slot < after.clusters.size(); ++slot) {
+    if (slot != b) CHECK(after.clusters[slot] == before.clusters[slot]);  // the same objects
+  }
+  for (const auto& [host, routes] : after.exact_hosts) CHECK(routes == before.exact_hosts.at(host));
+  CHECK(after.any_host == before.any_host);
+  check_same_as_scratch(second, kept.store);
+
+  // A slice change that changes nothing a cluster keeps (a pod that is not
+  // serving) leaves even that cluster's object.
+  kept.store.upsert(object_of(service({.name = "c", .endpoints = {endpoint("10.0.2.1", "c-1"),
+                                                                  endpoint("10.0.2.2", "c-2", "ready: false, serving: false")}}),
+                              ObjectKind::kEndpointSlice));
+  Translation third = kept.next();
+  CHECK(third.endpoints_only);
+  CHECK(third.clusters_changed == 0);
+  CHECK(third.table.clusters == after.clusters);
+}
+
+TEST_CASE("incremental: an Ingress change rebuilds the hosts it touches and keeps every cluster",
+          "[translator][incremental]") {
+  Kept kept;
+  Translation first = kept.next();
+  kept.store.upsert(object_of(ingress({.name = "a",
+                                       .rules = {rule("a.example.com", {path("/a", "Prefix", "a"),
+                                                                        path("/a2", "Exact", "a")})},
+                                       .created = "2026-01-01T00:00:01Z"}),
+                              ObjectKind::kIngress));
+  Translation second = kept.next();
+  CHECK_FALSE(second.endpoints_only);
+  CHECK(second.hosts_changed == 1);
+  CHECK(second.clusters_changed == 0);
+  CHECK(second.table.clusters == first.table.clusters);
+  CHECK(second.table.exact_hosts.at("a.example.com") != first.table.exact_hosts.at("a.example.com"));
+  CHECK(second.table.exact_hosts.at("a.example.com")->routes.size() == 2);
+  for (const char* host : {"b.example.com", "c.example.com", "d.example.com"}) {
+    CHECK(second.table.exact_hosts.at(host) == first.table.exact_hosts.at(host));
+  }
+  CHECK(second.table.any_host == first.table.any_host);
+  check_same_as_scratch(second, kept.store);
+}
+
+TEST_CASE("incremental: a cluster keeps its slot while it is used, and a freed slot goes to a new cluster",
+          "[translator][incremental]") {
+  Kept kept;
+  Translation first = kept.next();
+  uint32_t b = slot_of(first.table, "default/b:grpc");
+  uint32_t c = slot_of(first.table, "default/c:grpc");
+
+  kept.store.remove(ObjectKind::kIngress, {"default", "b"});
+  Translation second = kept.next();
+  CHECK(second.table.clusters[b] == nullptr);  // nothing routes to Service b any more
+  CHECK(second.table.clusters[c] == first.table.clusters[c]);
+  CHECK(second.table.exact_hosts.count("b.example.com") == 0);
+  check_same_as_scratch(second, kept.store);
+
+  for (const Object& object : objects_from_yaml(app("e", {endpoint("10.0.4.1", "e-1")}, "2026-01-01T00:00:05Z"))) {
+    kept.store.upsert(object);
+  }
+  Translation third = kept.next();
+  CHECK(slot_of(third.table, "default/e:grpc") == b);
+  CHECK(third.table.clusters[c] == first.table.clusters[c]);
+  CHECK(third.table.cluster_of(*third.table.match("e.example.com", "/e")).name == "default/e:grpc");
+  check_same_as_scratch(third, kept.store);
+}
+
+TEST_CASE("incremental: Services that come and go change their cluster and its rejections only",
+          "[translator][incremental]") {
+  Kept kept;
+  Translation first = kept.next();
+  CHECK(first.rejections.empty());
+
+  kept.store.remove(ObjectKind::kService, {"default", "d"});
+  Translation second = kept.next();
+  CHECK(second.endpoints_only);
+  CHECK(second.clusters_changed == 1);
+  REQUIRE(second.rejections.size() == 1);
+  CHECK(second.rejections[0].name == "d");
+  CHECK_THAT(second.rejections[0].reason, Catch::Matchers::Contains("Service default/d not found"));
+  uint32_t d = slot_of(second.table, "default/d:grpc");
+  CHECK(second.table.clusters[d]->endpoints.empty());
+  check_same_as_scratch(second, kept.store);
+
+  kept.store.upsert(object_of(service({.name = "d", .endpoints = {endpoint("10.0.3.1", "d-1")}}), ObjectKind::kService));
+  Translation third = kept.next();
+  CHECK(third.rejections.empty());
+  CHECK(third.table.clusters[d]->endpoints.size() == 1);
+  check_same_as_scratch(third, kept.store);
+
+  // A slice with a bad address is reported through the cluster that reads it, and forgotten when fixed.
+  kept.store.upsert(object_of(service({.name = "a", .endpoints = {endpoint("10.0.0.1", "a-1"), endpoint("not-an-ip", "x")}}),
+                              ObjectKind::kEndpointSlice));
+  Translation fourth = kept.next();
+  REQUIRE(fourth.rejections.size() == 1);
+  CHECK(fourth.rejections[0].kind == "EndpointSlice");
+  check_same_as_scratch(fourth, kept.store);
+  kept.store.upsert(object_of(service({.name = "a", .endpoints = {endpoint("10.0.0.1", "a-1")}}),
+                              ObjectKind::kEndpointSlice));
+  CHECK(kept.next().rejections.empty());
+}
+
+TEST_CASE("incremental: a run of mixed changes always equals a translation from scratch", "[translator][incremental]") {
+  Kept kept;
+  kept.next();
+  std::vector<std::function<void(Store&)>> changes = {
+      [](Store& store) { store.remove(ObjectKind::kEndpointSlice, {"default", "a-slice"}); },
+      [](Store& store) {
+        store.upsert(object_of(ingress({.name = "b2", .rules = {rule("b.example.com", {path("/b", "Prefix", "c")})}}),
+                               ObjectKind::kIngress));  // older than b: takes its path
+      },
+      [](Store& store) {
+        store.upsert(object_of(service({.name = "c", .port = 50052, .endpoints = {endpoint("10.0.2.9", "c-9")}}),
+                               ObjectKind::kService));
+      },
+      [](Store& store) {
+        store.upsert(object_of(service({.name = "c", .port = 50052, .endpoints = {endpoint("10.0.2.9", "c-9")}}),
+                               ObjectKind::kEndpointSlice));
+      },
+      [](Store& store) { store.remove(ObjectKind::kIngress, {"default", "everywhere"}); },
+      [](Store& store) {
+        for (const Object& object : objects_from_yaml(app("a", {endpoint("10.0.0.7", "a-7")}, "2026-01-01T00:00:01Z"))) {
+          store.upsert(object);
+        }
+      },
+  };
+  for (size_t i = 0; i < changes.size(); ++i) {
+    INFO("after change " << i);
+    changes[i](kept.store);
+    check_same_as_scratch(kept.next(), kept.store);
+  }
+}
