@@ -5,13 +5,22 @@
 //     and N EndpointSlices sharing E endpoints, preloaded into the fake. From the
 //     start of grpc-ingress to /readyz 200: the list of each kind (when it
 //     completed, from the binary's log), the first table build, RSS and CPU time.
-//  2. Change to route: with those objects in place, one more Service of two real
-//     gRPC pods; its EndpointSlice is switched from one pod to the other R times
-//     through the API while a client calls back to back. Each switch is timed from
-//     the API write to the first call the new pod answers; every change rebuilds
-//     the whole table of N Ingresses.
+//  2. EndpointSlice change to route: with those objects in place, one more
+//     Service of two real gRPC pods; its EndpointSlice is switched from one pod
+//     to the other R times through the API while a client calls back to back.
+//     Each switch is timed from the API write to the first call the new pod
+//     answers, and broken into phases from the binary's (debug) log: the watch
+//     event decoded, the translation, the comparison with the running table,
+//     the hand-over to every worker.
+//  3. Ingress change to route: I times, an Ingress for a new host is written; a
+//     client already connected with that authority calls until it is answered.
+//  4. Sustained churn: EndpointSlices of the N Services rewritten at U per second
+//     for S seconds while the client calls; every half second the pods'
+//     EndpointSlice is switched and timed as in 2 (the lag under churn), and the
+//     client's call latency is compared with an idle stretch just before.
 //
-// Usage: kube-sync-bench [--ingresses 10000] [--endpoints 100000] [--changes 20] [--out FILE]
+// Usage: kube-sync-bench [--ingresses 10000] [--endpoints 100000] [--changes 100]
+//          [--ingress-changes 100] [--churn-rate 200] [--churn-seconds 60] [--out FILE]
 
 #include "tests/integration/api_objects.h"
 #include "tests/integration/continuous_caller.h"
@@ -23,6 +32,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -43,7 +54,10 @@ using nlohmann::json;
 struct Options {
   int ingresses = 10'000;
   int endpoints = 100'000;
-  int changes = 20;
+  int changes = 100;
+  int ingress_changes = 100;
+  int churn_rate = 200;  // EndpointSlice writes per second
+  int churn_seconds = 60;
   std::string out;
 };
 
@@ -52,14 +66,40 @@ std::string ip_of(int index) {
          std::to_string(index & 255);
 }
 
+int per_service(const Options& options) { return std::max(1, options.endpoints / std::max(1, options.ingresses)); }
+
+// The EndpointSlice of Service app-`i`. Version 0 holds its share of the
+// endpoints; each later version has one pod replaced (as a rolling update does).
+json slice_object(const Options& options, int i, int version) {
+  std::string name = "app-" + std::to_string(i);
+  int share = per_service(options);
+  int first_ip = 1 + i * share;
+  json endpoints = json::array();
+  for (int e = 0; e < share; ++e) {
+    bool replaced = version > 0 && e == version % share;
+    int ip = replaced ? 0x800000 + (first_ip + e + version * 7919) % 0x7fffff : first_ip + e;
+    std::string pod = name + "-" + std::to_string(e) + (replaced ? "-v" + std::to_string(version) : "");
+    endpoints.push_back({{"addresses", {ip_of(ip)}},
+                         {"conditions", {{"ready", true}, {"serving", true}, {"terminating", false}}},
+                         {"targetRef", {{"kind", "Pod"}, {"name", pod}}}});
+  }
+  return {{"apiVersion", "discovery.k8s.io/v1"},
+          {"kind", "EndpointSlice"},
+          {"metadata",
+           {{"name", name + "-slice"},
+            {"namespace", "bench-" + std::to_string(i % 20)},
+            {"labels", {{"kubernetes.io/service-name", name}}}}},
+          {"addressType", "IPv4"},
+          {"ports", {{{"name", "grpc"}, {"port", 50051}}}},
+          {"endpoints", endpoints}};
+}
+
 // The cluster's objects: Ingress i routes host app-i.bench.example.com, path
 // /bench.App<i>, to Service app-i, whose EndpointSlice holds its share of the
 // endpoints.
 json cluster_objects(const Options& options) {
   json objects = json::array();
   objects.push_back(yaml_documents(ManifestDir::ingress_class_yaml())[0]);
-  int per_service = std::max(1, options.endpoints / std::max(1, options.ingresses));
-  int next_ip = 1;
   for (int i = 0; i < options.ingresses; ++i) {
     std::string name = "app-" + std::to_string(i);
     std::string ns = "bench-" + std::to_string(i % 20);
@@ -81,21 +121,7 @@ json cluster_objects(const Options& options) {
                        {"spec",
                         {{"clusterIP", "None"},
                          {"ports", {{{"name", "grpc"}, {"port", 80}, {"targetPort", "grpc"}}}}}}});
-    json endpoints = json::array();
-    for (int e = 0; e < per_service; ++e) {
-      endpoints.push_back({{"addresses", {ip_of(next_ip++)}},
-                           {"conditions", {{"ready", true}, {"serving", true}, {"terminating", false}}},
-                           {"targetRef", {{"kind", "Pod"}, {"name", name + "-" + std::to_string(e)}}}});
-    }
-    objects.push_back({{"apiVersion", "discovery.k8s.io/v1"},
-                       {"kind", "EndpointSlice"},
-                       {"metadata",
-                        {{"name", name + "-slice"},
-                         {"namespace", ns},
-                         {"labels", {{"kubernetes.io/service-name", name}}}}},
-                       {"addressType", "IPv4"},
-                       {"ports", {{{"name", "grpc"}, {"port", 50051}}}},
-                       {"endpoints", endpoints}});
+    objects.push_back(slice_object(options, i, 0));
   }
   return objects;
 }
@@ -151,6 +177,77 @@ std::string fixed(double value, int digits = 1) {
   return text;
 }
 
+// Milliseconds, summarised as one row of a Markdown table.
+struct Samples {
+  std::vector<double> values;
+
+  Samples() = default;
+  explicit Samples(std::vector<double> v) : values(std::move(v)) {}
+  void add(double value) { values.push_back(value); }
+  size_t size() const { return values.size(); }
+  double at(double p) const { return percentile(values, p); }
+  static std::string header() { return "| ms | n | p50 | p90 | p99 | max |\n|---|---|---|---|---|---|\n"; }
+  std::string row(const std::string& label) const {
+    if (values.empty()) return "| " + label + " | 0 | | | | |\n";
+    return "| " + label + " | " + std::to_string(values.size()) + " | " + fixed(at(0.5), 2) + " | " + fixed(at(0.9), 2) +
+           " | " + fixed(at(0.99), 2) + " | " + fixed(at(1.0), 2) + " |\n";
+  }
+};
+
+// As log_lines() counts time: seconds since midnight UTC.
+double seconds_of_day(std::chrono::system_clock::time_point at) {
+  return std::fmod(std::chrono::duration<double>(at.time_since_epoch()).count(), 86400.0);
+}
+
+// Where the time of the changes went, from grpc-ingress's log.
+struct Phases {
+  Samples decoded;           // API write → the watch event decoded
+  Samples translate;         // per table published
+  Samples compare;
+  Samples handover;          // handed to the data plane → every worker uses it
+  Samples build_to_applied;  // build start → every worker uses it
+  int tables = 0;
+
+  std::string rows() const {
+    return decoded.row("API write → watch event decoded") + translate.row("translate, per table") +
+           compare.row("compare with the running table, per table") +
+           handover.row("hand-over → every worker uses the table") +
+           build_to_applied.row("build start → every worker uses the table");
+  }
+};
+
+// The phases in lines[from...]; `written_at` (seconds_of_day) are the API
+// writes, each matched to the first later event line containing `event`.
+Phases phases_of(const std::vector<LogLine>& lines, size_t from, const std::vector<double>& written_at,
+                 const std::string& event) {
+  static const std::regex kPublished(
+      R"(publishing routing table v\d+: .*\(built in \d+ us: translate (\d+) us, compare (\d+) us\))");
+  static const std::regex kApplied(
+      R"(routing table v\d+ serves on every worker, (\d+) us after it was handed over \((\d+) us after its build began\))");
+  Phases out;
+  std::smatch match;
+  for (size_t i = from; i < lines.size(); ++i) {
+    if (std::regex_search(lines[i].message, match, kPublished)) {
+      ++out.tables;
+      out.translate.add(std::stod(match[1]) / 1000.0);
+      out.compare.add(std::stod(match[2]) / 1000.0);
+    } else if (std::regex_search(lines[i].message, match, kApplied)) {
+      out.handover.add(std::stod(match[1]) / 1000.0);
+      out.build_to_applied.add(std::stod(match[2]) / 1000.0);
+    }
+  }
+  size_t cursor = from;
+  for (double written : written_at) {
+    while (cursor < lines.size() &&
+           (lines[cursor].seconds < written || lines[cursor].message.find("kube: " + event) == std::string::npos)) {
+      ++cursor;
+    }
+    if (cursor == lines.size()) break;
+    out.decoded.add((lines[cursor].seconds - written) * 1000.0);
+  }
+  return out;
+}
+
 int run(const Options& options) {
   TempDir tmp;
   std::ostringstream report;
@@ -171,7 +268,8 @@ int run(const Options& options) {
   IngressOptions ingress_options;
   ingress_options.threads = 2;
   ingress_options.ready_timeout = std::chrono::minutes(10);
-  ingress_options.extra_args = {"--log-level", std::getenv("KUBE_BENCH_DEBUG") ? "debug" : "info", "--access-log=false"};
+  // Debug: the phases of each change come from the informer's and publisher's debug lines.
+  ingress_options.extra_args = {"--log-level", "debug", "--access-log=false"};
   auto started = Clock::now();
   auto ingress = start_api_mode(*api, tmp.path(), ingress_options);
   double ready_s = std::chrono::duration<double>(Clock::now() - started).count();
@@ -184,7 +282,6 @@ int run(const Options& options) {
          << "| step | seconds after start |\n|---|---|\n";
   static const std::regex kListed(R"(kube: listed (\d+) (\w+) at resourceVersion \S+ \((\d+) page)");
   static const std::regex kFirst(R"(publishing routing table v(\d+): (\d+) route\(s\), (\d+) service port\(s\), (\d+) endpoint\(s\).*\(built in (\d+) us)");
-  static const std::regex kBuilt(R"(publishing routing table v(\d+): .*\(built in (\d+) us)");
   std::smatch match;
   std::string first_build;
   for (const LogLine& line : lines) {
@@ -201,7 +298,7 @@ int run(const Options& options) {
          << "First table: " << first_build << ". grpc-ingress after the sync: RSS " << fixed(sync_rss / 1024.0)
          << " MiB, CPU " << fixed(sync_cpu, 2) << " s (user + system, the whole start-up).\n\n";
 
-  // ---- change to route ----
+  // ---- EndpointSlice change to route ----
   std::cerr << "ready after " << fixed(ready_s, 2) << " s; measuring " << options.changes << " endpoint changes...\n";
   ApiObjects objects(*api);
   auto a = Pod::start(tmp.path(), "latency-a");
@@ -214,47 +311,137 @@ int run(const Options& options) {
     std::cerr << "the latency Service was never routed\n";
     return 1;
   }
-  ContinuousCaller caller(ingress->target(), 2s, std::chrono::minutes(30));
+  ContinuousCaller caller(ingress->target(), 2s, std::chrono::minutes(60));
   if (!caller.wait_for_pod("latency-a", Clock::now() - 1s, 30s)) {
     std::cerr << "the latency Service never answered: " << caller.summary() << "\n";
     return 1;
   }
-  size_t log_before = log_lines(ingress->process().stderr_text()).size();
-  std::vector<double> delays_ms;
-  std::vector<double> applies_ms;
-  for (int i = 0; i < options.changes; ++i) {
-    const Pod& next = i % 2 == 0 ? *b : *a;
+  bool on_a = true;
+  // Switches the latency Service to its other pod; ms until that pod answered, or -1.
+  auto switch_pods = [&](std::vector<double>& written_at) -> double {
+    const Pod& next = on_a ? *b : *a;
+    on_a = !on_a;
     auto written = Clock::now();
+    written_at.push_back(seconds_of_day(std::chrono::system_clock::now()));
     objects.write_endpoints("latency", {next.endpoint()});
-    if (!caller.wait_for_pod(next.name(), written, 30s)) {
-      std::cerr << "change " << i << ": " << next.name() << " never answered\n";
+    if (!caller.wait_for_pod(next.name(), written, 30s)) return -1;
+    return std::chrono::duration<double, std::milli>(*caller.first_answer(next.name(), written) - written).count();
+  };
+
+  size_t log_before = log_lines(ingress->process().stderr_text()).size();
+  Samples delays;
+  std::vector<double> written_at;
+  for (int i = 0; i < options.changes; ++i) {
+    double delay = switch_pods(written_at);
+    if (delay < 0) {
+      std::cerr << "change " << i << ": the new pod never answered\n";
       continue;
     }
-    delays_ms.push_back(
-        std::chrono::duration<double, std::milli>(*caller.first_answer(next.name(), written) - written).count());
-    std::this_thread::sleep_for(300ms);  // let the old slice's deletion settle before the next change
-    // Build start to every worker using the table, for the last table of this change.
-    double apply_s = metric_value(*ingress, "grpc_ingress_config_apply_duration_seconds");
-    if (apply_s >= 0) applies_ms.push_back(apply_s * 1000);
+    delays.add(delay);
+    std::this_thread::sleep_for(100ms);  // let the old slice's deletion settle before the next change
+  }
+  auto slice_lines = log_lines(ingress->process().stderr_text());
+  Phases slice_phases = phases_of(slice_lines, log_before, written_at, "EndpointSlice default/latency");
+  report << "## EndpointSlice change in the API → first call answered by the new pod\n\n"
+         << delays.size() << " changes with the " << options.ingresses
+         << " Ingresses above in the store; a client calling back to back over one channel. Phases from "
+            "grpc-ingress's log, one sample per routing table published.\n\n"
+         << Samples::header() << delays.row("API write → first call on the new pod") << slice_phases.rows()
+         << "\nCalls: " << caller.summary() << ". The first two phases include the fake API server (Python) "
+         << "writing and delivering the watch event; the build waits up to 10 ms for more events.\n\n";
+
+  // ---- Ingress change to route ----
+  std::cerr << "measuring " << options.ingress_changes << " Ingress changes...\n";
+  log_before = slice_lines.size();
+  Samples ingress_delays;
+  std::vector<double> ingress_written_at;
+  for (int i = 0; i < options.ingress_changes; ++i) {
+    std::string host = "route-" + std::to_string(i) + ".latency.example.com";
+    auto stub = helloworld::Greeter::NewStub(make_channel(ingress->target(), host));
+    say_hello(*stub, 2s);  // connected (and answered "no route") before the change
+    auto written = Clock::now();
+    ingress_written_at.push_back(seconds_of_day(std::chrono::system_clock::now()));
+    objects.write_ingress({.name = "route-" + std::to_string(i), .host = host,
+                           .paths = {{.path = kGreeterPath, .service = "latency"}}});
+    if (!wait_until([&] { return say_hello(*stub, 1s).ok(); }, 30s, 1ms)) {
+      std::cerr << "Ingress change " << i << ": never routed\n";
+      continue;
+    }
+    ingress_delays.add(std::chrono::duration<double, std::milli>(Clock::now() - written).count());
+  }
+  auto ingress_lines = log_lines(ingress->process().stderr_text());
+  Phases ingress_phases = phases_of(ingress_lines, log_before, ingress_written_at, "Ingress default/route-");
+  report << "## Ingress change in the API → routed\n\n"
+         << ingress_delays.size() << " new Ingresses, each for a new host, written while a client already "
+            "connected with that host calls until it is answered (the delay is measured to the end of the "
+            "first answered call).\n\n"
+         << Samples::header() << ingress_delays.row("API write → first call answered") << ingress_phases.rows() << "\n";
+
+  // ---- sustained churn ----
+  if (options.churn_seconds > 0 && options.churn_rate > 0) {
+    std::cerr << "idle stretch, then " << options.churn_rate << " EndpointSlice writes/s for " << options.churn_seconds
+              << " s...\n";
+    auto idle_from = Clock::now();
+    std::this_thread::sleep_for(10s);
+    auto idle_to = Clock::now();
+    log_before = log_lines(ingress->process().stderr_text()).size();
+    double cpu_before = cpu_seconds(ingress->process().pid());
+
+    std::atomic<bool> stop{false};
+    std::atomic<int> writes{0}, write_errors{0};
+    const auto churn_from = Clock::now();
+    const auto churn_to = churn_from + std::chrono::seconds(options.churn_seconds);
+    std::thread writer([&] {
+      const auto period = std::chrono::duration<double>(1.0 / options.churn_rate);
+      for (int k = 0; !stop && Clock::now() < churn_to; ++k) {
+        std::this_thread::sleep_until(churn_from + std::chrono::duration_cast<Clock::duration>(period * k));
+        int service = k % options.ingresses;
+        json slice = slice_object(options, service, 1 + k / options.ingresses);
+        slice["metadata"].erase("resourceVersion");
+        try {
+          ApiResponse response = api->request("PUT", FakeApiServer::path_of(slice), slice.dump());
+          if (response.status == 200) {
+            ++writes;
+          } else {
+            ++write_errors;
+          }
+        } catch (const std::exception&) {
+          ++write_errors;
+        }
+      }
+    });
+    Samples lags;
+    std::vector<double> lag_written_at;
+    while (Clock::now() + 1s < churn_to) {
+      auto next = Clock::now() + 500ms;
+      double delay = switch_pods(lag_written_at);
+      if (delay >= 0) lags.add(delay);
+      std::this_thread::sleep_until(next);
+    }
+    std::this_thread::sleep_until(churn_to);
+    stop = true;
+    writer.join();
+    auto churn_end = Clock::now();
+    double churn_cpu = cpu_seconds(ingress->process().pid()) - cpu_before;
+    auto churn_lines = log_lines(ingress->process().stderr_text());
+    Phases churn_phases = phases_of(churn_lines, log_before, lag_written_at, "EndpointSlice default/latency");
+    double seconds = std::chrono::duration<double>(churn_end - churn_from).count();
+    Samples idle_calls(caller.latencies_ms(idle_from, idle_to));
+    Samples churn_calls(caller.latencies_ms(churn_from, churn_end));
+    report << "## Sustained churn: " << options.churn_rate << " EndpointSlice writes/s for " << options.churn_seconds
+           << " s\n\n"
+           << writes.load() << " writes answered 200 (" << fixed(writes.load() / seconds) << "/s), " << write_errors.load()
+           << " failed; " << churn_phases.tables << " routing tables published ("
+           << fixed(churn_phases.tables / seconds) << "/s); grpc-ingress CPU " << fixed(100 * churn_cpu / seconds)
+           << "% of one core. Every 0.5 s the latency Service's pods are switched as above.\n\n"
+           << Samples::header() << lags.row("API write → first call on the new pod, under churn")
+           << churn_phases.rows() << idle_calls.row("call latency, idle 10 s before (ms)")
+           << churn_calls.row("call latency during the churn (ms)") << "\n"
+           << "p99 call latency during the churn / idle: " << fixed(churn_calls.at(0.99) /
+                                                                   std::max(1e-9, idle_calls.at(0.99)), 2)
+           << " (the fake API server and the writer share the 2 cores with grpc-ingress).\n\n";
   }
   caller.stop();
-  std::vector<double> builds_ms;
-  auto after = log_lines(ingress->process().stderr_text());
-  for (size_t i = log_before; i < after.size(); ++i) {
-    if (std::regex_search(after[i].message, match, kBuilt)) builds_ms.push_back(std::stod(match[2]) / 1000.0);
-  }
-  report << "## EndpointSlice change in the API → first call answered by the new pod\n\n"
-         << options.changes << " changes with the " << options.ingresses
-         << " Ingresses above in the store; a client calling back to back over one channel.\n\n"
-         << "| | median | p90 | max |\n|---|---|---|---|\n"
-         << "| API write → first call on the new pod (ms) | " << fixed(percentile(delays_ms, 0.5)) << " | "
-         << fixed(percentile(delays_ms, 0.9)) << " | " << fixed(percentile(delays_ms, 1.0)) << " |\n"
-         << "| table build per change (ms) | " << fixed(percentile(builds_ms, 0.5)) << " | "
-         << fixed(percentile(builds_ms, 0.9)) << " | " << fixed(percentile(builds_ms, 1.0)) << " |\n"
-         << "| table build start → every worker uses it (ms) | " << fixed(percentile(applies_ms, 0.5)) << " | "
-         << fixed(percentile(applies_ms, 0.9)) << " | " << fixed(percentile(applies_ms, 1.0)) << " |\n\n"
-         << "Calls: " << caller.summary() << ". The delay includes the fake API server's write and watch "
-         << "delivery and the publisher's 50 ms debounce.\n";
 
   std::cout << report.str();
   if (!options.out.empty()) std::ofstream(options.out) << report.str();
@@ -281,10 +468,17 @@ int main(int argc, char** argv) {
       options.endpoints = std::stoi(value());
     } else if (arg == "--changes") {
       options.changes = std::stoi(value());
+    } else if (arg == "--ingress-changes") {
+      options.ingress_changes = std::stoi(value());
+    } else if (arg == "--churn-rate") {
+      options.churn_rate = std::stoi(value());
+    } else if (arg == "--churn-seconds") {
+      options.churn_seconds = std::stoi(value());
     } else if (arg == "--out") {
       options.out = value();
     } else {
-      std::cerr << "usage: kube-sync-bench [--ingresses 10000] [--endpoints 100000] [--changes 20] [--out FILE]\n";
+      std::cerr << "usage: kube-sync-bench [--ingresses 10000] [--endpoints 100000] [--changes 100] "
+                   "[--ingress-changes 100] [--churn-rate 200] [--churn-seconds 60] [--out FILE]\n";
       return arg == "--help" ? 0 : 2;
     }
   }

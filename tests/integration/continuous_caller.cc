@@ -11,9 +11,11 @@ ContinuousCaller::ContinuousCaller(const std::string& target, std::chrono::milli
     auto stub = helloworld::Greeter::NewStub(make_channel(target_));
     const auto give_up = Clock::now() + limit;
     while (!stop_ && Clock::now() < give_up) {
+      auto started = Clock::now();
       CallResult result = say_hello(*stub, deadline);
+      auto ended = Clock::now();
       std::lock_guard lock(mutex_);
-      outcomes_.push_back({Clock::now(), std::move(result)});
+      outcomes_.push_back({ended, std::move(result), std::chrono::duration<double, std::milli>(ended - started).count()});
     }
   });
 }
@@ -55,6 +57,15 @@ int ContinuousCaller::calls_after(Clock::time_point after) const {
   int count = 0;
   for (const Outcome& o : outcomes_) count += o.at >= after;
   return count;
+}
+
+std::vector<double> ContinuousCaller::latencies_ms(Clock::time_point from, Clock::time_point to) const {
+  std::lock_guard lock(mutex_);
+  std::vector<double> out;
+  for (const Outcome& o : outcomes_) {
+    if (o.at >= from && o.at < to && o.result.ok()) out.push_back(o.took_ms);
+  }
+  return out;
 }
 
 std::map<std::string, int> ContinuousCaller::failures() const {

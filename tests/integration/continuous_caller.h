@@ -19,8 +19,9 @@ namespace grpc_ingress::testing {
 class ContinuousCaller {
  public:
   struct Outcome {
-    Clock::time_point at;
+    Clock::time_point at;  // when it ended
     CallResult result;
+    double took_ms = 0;
   };
 
   // Starts calling SayHello on one channel to `target`, each call with
@@ -41,6 +42,8 @@ class ContinuousCaller {
   int answers_from(const std::string& pod, Clock::time_point after) const;
   int calls() const;
   int calls_after(Clock::time_point after) const;
+  // How long each call answered OK that ended in [from, to) took, in ms.
+  std::vector<double> latencies_ms(Clock::time_point from, Clock::time_point to) const;
   // Failed calls by "CODE 'message'".
   std::map<std::string, int> failures() const;
   // One line for test output: calls, failures and answers per pod.

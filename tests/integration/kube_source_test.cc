@@ -15,7 +15,10 @@
 #include <filesystem>
 #include <fstream>
 #include <atomic>
+#include <mutex>
+#include <set>
 #include <thread>
+#include <vector>
 
 namespace grpc_ingress::testing {
 namespace {
@@ -306,6 +309,98 @@ TEST_CASE("in-cluster: with no source flag the service account's token and CA re
     CHECK((path.find("/namespaces/default/") != std::string::npos || path.ends_with("/ingressclasses")));
   }
   CHECK(reads >= 10);  // five lists and five watches at least
+}
+
+// What an incremental control plane is for: in a big cluster some Service is
+// always rolling. A Service whose own objects do not change must not notice.
+TEST_CASE("API mode: while other Services' EndpointSlices and Ingresses churn, a client of one Service loses no call and keeps its pod connection",
+          "[kube][incremental]") {
+  FakeCluster cluster;
+  auto& [tmp, api, objects] = cluster;
+  auto steady = Pod::start(tmp.path(), "steady-0");
+  objects.write_service("steady", {steady->endpoint()});
+  objects.write_ingress({.name = "steady", .paths = {{.path = kEchoPath, .service = "steady"}}});
+  constexpr int kOthers = 20;
+  auto other_endpoints = [](int service, int round) {
+    // Addresses no call goes to (other hosts): only the tables change.
+    std::vector<EndpointSpec> endpoints;
+    for (int i = 0; i < 1 + (round % 3); ++i) {
+      endpoints.push_back({.ip = "10.9." + std::to_string(service) + "." + std::to_string(1 + (round + i) % 200),
+                           .port = 50051, .pod = "other-" + std::to_string(service) + "-" + std::to_string(i)});
+    }
+    return endpoints;
+  };
+  for (int s = 0; s < kOthers; ++s) {
+    std::string name = "other-" + std::to_string(s);
+    objects.write_service(name, other_endpoints(s, 0));
+    objects.write_ingress({.name = name, .host = name + ".example.com", .paths = {{.path = "/", .service = name}}});
+  }
+  auto ingress = start_api_mode(*api, tmp.path());
+
+  // One client, one channel, calling back to back on its own thread; it only records.
+  struct Outcome {
+    grpc::StatusCode code;
+    std::string peer;  // the pod's view of the connection it came over
+  };
+  std::mutex mutex;
+  std::vector<Outcome> outcomes;
+  std::atomic<bool> stop{false};
+  std::thread caller([&] {
+    auto stub = test::Echo::NewStub(make_channel(ingress->target()));
+    const auto give_up = Clock::now() + 60s;
+    while (!stop && Clock::now() < give_up) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + 2s);
+      test::EchoRequest request;
+      test::EchoReply reply;
+      grpc::Status status = stub->Unary(&context, request, &reply);
+      std::lock_guard lock(mutex);
+      outcomes.push_back({status.error_code(), reply.peer()});
+    }
+  });
+  auto answered = [&] {
+    std::lock_guard lock(mutex);
+    return std::count_if(outcomes.begin(), outcomes.end(), [](const Outcome& o) { return o.code == grpc::StatusCode::OK; });
+  };
+  REQUIRE(wait_until([&] { return answered() > 0; }, 5s));
+
+  // Churn: every other Service's slice is rewritten again and again, and
+  // every tenth round an Ingress comes or goes; bounded in rounds and time.
+  double generation = metric_value(*ingress, "grpc_ingress_config_generation");
+  const auto churn_until = Clock::now() + 6s;
+  int writes = 0;
+  for (int round = 1; round <= 40 && Clock::now() < churn_until; ++round) {
+    for (int s = 0; s < kOthers; ++s) {
+      objects.write_endpoints("other-" + std::to_string(s), other_endpoints(s, round));
+      ++writes;
+    }
+    if (round % 10 == 0) {
+      objects.write_ingress({.name = "extra", .host = "extra.example.com", .paths = {{.path = "/", .service = "other-0"}}});
+    } else if (round % 10 == 5) {
+      objects.remove_ingress("extra");
+    }
+  }
+  std::this_thread::sleep_for(500ms);  // the last tables reach the workers, calls go on
+  stop = true;
+  caller.join();
+  double tables = metric_value(*ingress, "grpc_ingress_config_generation") - generation;
+
+  std::lock_guard lock(mutex);
+  INFO(writes << " slice writes, " << tables << " tables published, " << outcomes.size() << " calls");
+  CHECK(tables >= 10);  // the churn reached the data plane
+  CHECK(outcomes.size() >= 100);
+  std::set<std::string> peers;
+  size_t failed = 0;
+  for (const Outcome& outcome : outcomes) {
+    if (outcome.code != grpc::StatusCode::OK) {
+      ++failed;
+    } else {
+      peers.insert(outcome.peer);
+    }
+  }
+  CHECK(failed == 0);
+  INFO("connections the pod saw: " << peers.size());
+  CHECK(peers.size() == 1);  // one connection from grpc-ingress to the pod, never replaced
 }
 
 }  // namespace

@@ -192,6 +192,7 @@ class EchoService final : public test::Echo::Service {
     add_trailers(context, *request);
     echo_metadata(context, *request, *reply);
     reply->set_pod(pod_);
+    reply->set_peer(context->peer());
     reply->set_message(request->message());
     reply->set_payload(request->payload());
     return requested_status(*request);
