@@ -351,19 +351,28 @@ int run(const Options& options) {
          << "writing and delivering the watch event; the build waits up to 10 ms for more events.\n\n";
 
   // ---- Ingress change to route ----
+  // New hosts route to Service "routed" (pod b); until its Ingress is
+  // applied, a new host gets the host-less latency rules (pod a).
   std::cerr << "measuring " << options.ingress_changes << " Ingress changes...\n";
-  log_before = slice_lines.size();
+  objects.write_endpoints("latency", {a->endpoint()});
+  objects.write_service("routed", {b->endpoint()});
+  on_a = true;
+  caller.wait_for_pod("latency-a", Clock::now(), 30s);
+  log_before = log_lines(ingress->process().stderr_text()).size();
   Samples ingress_delays;
   std::vector<double> ingress_written_at;
   for (int i = 0; i < options.ingress_changes; ++i) {
     std::string host = "route-" + std::to_string(i) + ".latency.example.com";
     auto stub = helloworld::Greeter::NewStub(make_channel(ingress->target(), host));
-    say_hello(*stub, 2s);  // connected (and answered "no route") before the change
+    if (say_hello(*stub, 2s).pod != "latency-a") {  // connected, and not routed yet
+      std::cerr << "Ingress change " << i << ": the host is answered before its Ingress exists\n";
+      continue;
+    }
     auto written = Clock::now();
     ingress_written_at.push_back(seconds_of_day(std::chrono::system_clock::now()));
     objects.write_ingress({.name = "route-" + std::to_string(i), .host = host,
-                           .paths = {{.path = kGreeterPath, .service = "latency"}}});
-    if (!wait_until([&] { return say_hello(*stub, 1s).ok(); }, 30s, 1ms)) {
+                           .paths = {{.path = kGreeterPath, .service = "routed"}}});
+    if (!wait_until([&] { return say_hello(*stub, 1s).pod == "latency-b"; }, 30s, 1ms)) {
       std::cerr << "Ingress change " << i << ": never routed\n";
       continue;
     }
@@ -381,6 +390,9 @@ int run(const Options& options) {
   if (options.churn_seconds > 0 && options.churn_rate > 0) {
     std::cerr << "idle stretch, then " << options.churn_rate << " EndpointSlice writes/s for " << options.churn_seconds
               << " s...\n";
+    // The same calls straight to a pod, as a control: what the machine itself
+    // does to latency while the API server and the writer are busy.
+    ContinuousCaller direct(b->address(), 2s, std::chrono::minutes(10));
     auto idle_from = Clock::now();
     std::this_thread::sleep_for(10s);
     auto idle_to = Clock::now();
@@ -426,8 +438,11 @@ int run(const Options& options) {
     auto churn_lines = log_lines(ingress->process().stderr_text());
     Phases churn_phases = phases_of(churn_lines, log_before, lag_written_at, "EndpointSlice default/latency");
     double seconds = std::chrono::duration<double>(churn_end - churn_from).count();
+    direct.stop();
     Samples idle_calls(caller.latencies_ms(idle_from, idle_to));
     Samples churn_calls(caller.latencies_ms(churn_from, churn_end));
+    Samples idle_direct(direct.latencies_ms(idle_from, idle_to));
+    Samples churn_direct(direct.latencies_ms(churn_from, churn_end));
     report << "## Sustained churn: " << options.churn_rate << " EndpointSlice writes/s for " << options.churn_seconds
            << " s\n\n"
            << writes.load() << " writes answered 200 (" << fixed(writes.load() / seconds) << "/s), " << write_errors.load()
@@ -435,11 +450,13 @@ int run(const Options& options) {
            << fixed(churn_phases.tables / seconds) << "/s); grpc-ingress CPU " << fixed(100 * churn_cpu / seconds)
            << "% of one core. Every 0.5 s the latency Service's pods are switched as above.\n\n"
            << Samples::header() << lags.row("API write → first call on the new pod, under churn")
-           << churn_phases.rows() << idle_calls.row("call latency, idle 10 s before (ms)")
-           << churn_calls.row("call latency during the churn (ms)") << "\n"
-           << "p99 call latency during the churn / idle: " << fixed(churn_calls.at(0.99) /
-                                                                   std::max(1e-9, idle_calls.at(0.99)), 2)
-           << " (the fake API server and the writer share the 2 cores with grpc-ingress).\n\n";
+           << churn_phases.rows() << idle_calls.row("call through grpc-ingress, idle 10 s before")
+           << churn_calls.row("call through grpc-ingress, during the churn")
+           << idle_direct.row("call straight to the pod (control), idle") << churn_direct.row("call straight to the pod (control), during the churn") << "\n"
+           << "p99 call latency during the churn / idle: through grpc-ingress "
+           << fixed(churn_calls.at(0.99) / std::max(1e-9, idle_calls.at(0.99)), 2) << ", straight to the pod "
+           << fixed(churn_direct.at(0.99) / std::max(1e-9, idle_direct.at(0.99)), 2)
+           << " (the fake API server, the writer and both callers share the 2 cores with grpc-ingress).\n\n";
   }
   caller.stop();
 

@@ -152,7 +152,7 @@ bool same_object(const std::shared_ptr<const T>& a, const std::shared_ptr<const 
 }
 
 bool same_hosts(const VirtualHosts& a, const VirtualHosts& b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+  return a.shares(b) || std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
     return x.first == y.first && same_object(x.second, y.second);
   });
 }

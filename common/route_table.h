@@ -187,7 +187,36 @@ struct VirtualHost {
 // so building, publishing and applying a table cost what changed.
 using ClusterPtr = std::shared_ptr<const Cluster>;
 using VirtualHostPtr = std::shared_ptr<const VirtualHost>;
-using VirtualHosts = std::map<std::string, VirtualHostPtr>;
+
+// Hosts by name. Copies share one map until a copy is changed (copy on
+// write): a snapshot whose hosts did not change costs nothing to copy,
+// compare or free. Published snapshots are never changed.
+class VirtualHosts {
+ public:
+  using Map = std::map<std::string, VirtualHostPtr>;
+  using const_iterator = Map::const_iterator;
+
+  const_iterator begin() const { return map_->cbegin(); }
+  const_iterator end() const { return map_->cend(); }
+  const_iterator find(const std::string& host) const { return map_->find(host); }
+  size_t count(const std::string& host) const { return map_->count(host); }
+  const VirtualHostPtr& at(const std::string& host) const { return map_->at(host); }
+  size_t size() const { return map_->size(); }
+  bool empty() const { return map_->empty(); }
+  // The same map, shared: equal without a look inside.
+  bool shares(const VirtualHosts& other) const { return map_ == other.map_; }
+
+  VirtualHostPtr& operator[](const std::string& host) { return edit()[host]; }
+  size_t erase(const std::string& host) { return edit().erase(host); }
+
+ private:
+  Map& edit() {
+    if (map_.use_count() > 1) map_ = std::make_shared<Map>(*map_);
+    return *map_;
+  }
+
+  std::shared_ptr<Map> map_ = std::make_shared<Map>();
+};
 
 struct RouteTable {
   uint64_t version = 0;  // increases with every publish; not part of equality
@@ -247,6 +276,7 @@ template <typename Fn>
 void for_each_changed_host(const RouteTable* before, const RouteTable& after, Fn&& fn) {
   const VirtualHosts none;
   auto walk = [&](const VirtualHosts& old_hosts, const VirtualHosts& new_hosts) {
+    if (old_hosts.shares(new_hosts)) return;
     auto o = old_hosts.begin();
     auto n = new_hosts.begin();
     while (o != old_hosts.end() || n != new_hosts.end()) {

@@ -168,7 +168,7 @@ void StatusWriter::set_leading(bool leading) {
 
 void StatusWriter::on_translated(const Translation& translation) {
   if (translation.endpoints_only) return;  // the same Ingresses are served
-  served_ = std::set<ObjectKey>(translation.served_ingresses.begin(), translation.served_ingresses.end());
+  served_ = std::set<ObjectKey>(translation.served_ingresses->begin(), translation.served_ingresses->end());
   reconcile();
 }
 

@@ -306,7 +306,10 @@ bool names_secret(const ClusterPolicy& policy) {
 }  // namespace
 
 ClusterBuilder::ClusterBuilder(const Store& store, const BuiltClusters* previous, const StoreChanges* changes)
-    : store_(store), previous_(previous), changes_(changes) {}
+    : store_(store), previous_(previous), changes_(changes) {
+  // Every slot the previous table had, at once: clusters take theirs in any order.
+  if (previous_) built_.records.resize(previous_->records.size());
+}
 
 uint32_t ClusterBuilder::cluster_for(const ObjectMeta& ingress, const std::string& service, const PortRef& port,
                                      const ClusterPolicy& policy) {

@@ -199,13 +199,16 @@ class IngressMerger {
       return std::make_shared<const VirtualHost>(std::move(vhost));
     };
     auto share_all = [&](std::map<std::string, VirtualHost>& hosts, VirtualHosts& out, const VirtualHosts* before) {
+      size_t changed_before = hosts_changed;
       for (auto& [name, vhost] : hosts) {
         const VirtualHostPtr* had = nullptr;
         if (before) {
           if (auto it = before->find(name); it != before->end()) had = &it->second;
         }
-        out.emplace_hint(out.end(), name, share(vhost, had));
+        out[name] = share(vhost, had);
       }
+      // Not one host changed, came or went: the previous map itself.
+      if (before && hosts_changed == changed_before && out.size() == before->size()) out = *before;
     };
     share_all(exact_hosts_, table.exact_hosts, previous ? &previous->exact_hosts : nullptr);
     share_all(wildcard_hosts_, table.wildcard_hosts, previous ? &previous->wildcard_hosts : nullptr);
@@ -409,6 +412,7 @@ Translation Translator::endpoints_changed(const Store& store, const StoreChanges
 
 Translation Translator::full(const Store& store, const StoreChanges* changes, const TlsHistory& tls) {
   Kept next;
+  auto served = std::make_shared<std::vector<ObjectKey>>();
   std::vector<const Ingress*> ours;
   for (const auto& [key, ingress] : store.ingresses()) {
     if (!in_watched_namespace(key.namespace_name, options_)) continue;
@@ -417,7 +421,7 @@ Translation Translator::full(const Store& store, const StoreChanges* changes, co
       continue;
     }
     ours.push_back(&ingress);
-    next.served_ingresses.push_back(key);
+    served->push_back(key);
   }
   std::sort(ours.begin(), ours.end(), [](const Ingress* a, const Ingress* b) {
     return std::tie(a->metadata.creation_timestamp, a->metadata.namespace_name, a->metadata.name) <
@@ -442,6 +446,12 @@ Translation Translator::full(const Store& store, const StoreChanges* changes, co
       [&](const ObjectMeta& meta, const std::string& host) { merger.mark_redirect(meta, host); },
       next.tls_rejections);
 
+  // The same Ingresses as before: the same list.
+  if (kept_ && *kept_->served_ingresses == *served) {
+    next.served_ingresses = kept_->served_ingresses;
+  } else {
+    next.served_ingresses = std::move(served);
+  }
   Translation out;
   next.table = merger.take_table(kept_ ? &kept_->table : nullptr, next.clusters, out.hosts_changed);
   next.table.tls = std::move(tls_settings);

@@ -6,6 +6,7 @@
 #include "controller/translate/store.h"
 #include "controller/translate/tls_translator.h"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,8 +24,9 @@ struct Translation {
   RouteTable table;  // version 0: the publisher numbers what it publishes
   std::vector<Rejection> rejections;  // in a stable order, without duplicates
   // The Ingresses of our class in the watched namespaces, routed or not, in key
-  // order: the ones whose status the leader writes.
-  std::vector<ObjectKey> served_ingresses;
+  // order: the ones whose status the leader writes. Shared with the next
+  // translations while it does not change.
+  std::shared_ptr<const std::vector<ObjectKey>> served_ingresses = std::make_shared<std::vector<ObjectKey>>();
   // How much was redone, for the log and the scale benchmark.
   bool endpoints_only = false;  // only the clusters of changed Services or slices were rebuilt
   size_t clusters_changed = 0;  // cluster objects that are not the previous table's
@@ -61,7 +63,7 @@ class Translator {
     BuiltClusters clusters;
     std::vector<Rejection> ingress_rejections;  // from merging the Ingresses
     std::vector<Rejection> tls_rejections;
-    std::vector<ObjectKey> served_ingresses;
+    std::shared_ptr<const std::vector<ObjectKey>> served_ingresses;
   };
 
   Translation full(const Store& store, const StoreChanges* changes, const TlsHistory& tls);

@@ -32,7 +32,7 @@ json ingress_json(const std::string& name, const std::string& rv, const json& lo
 
 Translation serving(std::vector<ObjectKey> keys) {
   Translation translation;
-  translation.served_ingresses = std::move(keys);
+  translation.served_ingresses = std::make_shared<std::vector<ObjectKey>>(std::move(keys));
   return translation;
 }
 

@@ -83,7 +83,7 @@ void check_same_as_scratch(const Translation& kept, const Store& store) {
     }
   }
   CHECK(as_set(kept.rejections) == as_set(scratch.rejections));
-  CHECK(kept.served_ingresses == scratch.served_ingresses);
+  CHECK(*kept.served_ingresses == *scratch.served_ingresses);
 }
 
 }  // namespace
