@@ -70,10 +70,10 @@ void Publisher::publish(std::shared_ptr<RouteTable> table, const Translation& tr
                  table->version, translation.clusters_changed, micros(now - started), micros(translated - started),
                  micros(now - translated));
   } else {
-    spdlog::info("publishing routing table v{}: {} route(s), {} service port(s), {} endpoint(s); {} service port(s) "
-                 "and {} host(s) changed (built in {} us: translate {} us, compare {} us)",
+    spdlog::info("publishing routing table v{}: {} route(s), {} service port(s), {} endpoint(s); {} Ingress(es) "
+                 "merged, {} service port(s) and {} host(s) changed (built in {} us: translate {} us, compare {} us)",
                  table->version, table->route_count(), table->cluster_count(), table->endpoint_count(),
-                 translation.clusters_changed, translation.hosts_changed, micros(now - started),
+                 translation.ingresses_merged, translation.clusters_changed, translation.hosts_changed, micros(now - started),
                  micros(translated - started), micros(now - translated));
   }
   {

@@ -305,87 +305,111 @@ bool names_secret(const ClusterPolicy& policy) {
 
 }  // namespace
 
-ClusterBuilder::ClusterBuilder(const Store& store, const BuiltClusters* previous, const StoreChanges* changes)
-    : store_(store), previous_(previous), changes_(changes) {
-  // Every slot the previous table had, at once: clusters take theirs in any order.
-  if (previous_) built_.records.resize(previous_->records.size());
+ClusterBuilder::ClusterBuilder(const Store& store, BuiltClusters& built, const StoreChanges* changes)
+    : store_(store), built_(built), changes_(changes) {}
+
+void ClusterBuilder::forget_uses(const ObjectKey& ingress, const std::vector<uint32_t>& slots) {
+  for (uint32_t slot : slots) {
+    if (slot >= built_.records.size()) continue;
+    std::erase_if(built_.records[slot].uses, [&](const ClusterRecord::Use& use) { return use.ingress.key == ingress; });
+    touched_.insert(slot);
+  }
 }
 
-uint32_t ClusterBuilder::cluster_for(const ObjectMeta& ingress, const std::string& service, const PortRef& port,
+void ClusterBuilder::forget_all_uses() {
+  for (uint32_t slot = 0; slot < built_.records.size(); ++slot) {
+    built_.records[slot].uses.clear();
+    touched_.insert(slot);
+  }
+}
+
+uint32_t ClusterBuilder::cluster_for(const IngressAge& ingress, const std::string& service, const PortRef& port,
                                      const ClusterPolicy& policy) {
-  std::string name = ingress.namespace_name + "/" + service + ":" + port.to_string();
-  if (auto it = built_.slot_of.find(name); it != built_.slot_of.end()) {
-    // One cluster per Service port: the oldest Ingress naming it sets its
-    // policy, except that any Ingress may turn health checks on (its HTTP
-    // health bridge depends on them).
-    ClusterRecord& record = built_.records[it->second];
-    if (policy.health_check.enabled && !record.health_check.enabled) record.health_check = policy.health_check;
-    const ClusterPolicy& applied = record.policy;
-    record.uses.push_back(
-        {ingress.key(),
-         policy.backend_protocol != applied.backend_protocol || policy.upstream_sni != applied.upstream_sni ||
-             policy.upstream_ca_secret != applied.upstream_ca_secret ||
-             policy.upstream_client_secret != applied.upstream_client_secret,
-         policy.policy != applied.policy || policy.hash_header != applied.hash_header});
-    return it->second;
-  }
-  // The slot it had; else one no cluster had; else a new one.
-  size_t before = previous_ ? previous_->records.size() : 0;
-  std::optional<uint32_t> had;
-  if (previous_) {
-    if (auto it = previous_->slot_of.find(name); it != previous_->slot_of.end()) had = it->second;
-  }
+  std::string name = ingress.key.namespace_name + "/" + service + ":" + port.to_string();
   uint32_t slot = 0;
-  if (had) {
-    slot = *had;
+  if (auto it = built_.slot_of.find(name); it != built_.slot_of.end()) {
+    slot = it->second;
   } else {
-    while (next_free_ < before && !previous_->records[next_free_].name.empty()) ++next_free_;
-    slot = static_cast<uint32_t>(next_free_ < before ? next_free_++ : std::max(built_.records.size(), before));
+    // A slot no cluster has (the lowest), else a new one.
+    if (!built_.free_slots.empty()) {
+      slot = *built_.free_slots.begin();
+      built_.free_slots.erase(built_.free_slots.begin());
+    } else {
+      slot = static_cast<uint32_t>(built_.records.size());
+      built_.records.emplace_back();
+    }
+    ClusterRecord& record = built_.records[slot];
+    record = ClusterRecord{};
+    record.name = name;
+    record.service = {ingress.key.namespace_name, service};
+    record.port = port;
+    built_.slot_of.emplace(std::move(name), slot);
+    built_.slots_of_service[record.service].insert(slot);
   }
-  if (built_.records.size() <= slot) built_.records.resize(slot + 1);
-  ClusterRecord& record = built_.records[slot];
-  record.name = name;
-  record.service = {ingress.namespace_name, service};
-  record.port = port;
-  record.policy = policy;
-  record.health_check = policy.health_check;
-  record.uses.push_back({ingress.key()});
-  built_.slot_of.emplace(std::move(name), slot);
+  auto& uses = built_.records[slot].uses;
+  auto at = std::upper_bound(uses.begin(), uses.end(), ingress,
+                             [](const IngressAge& age, const ClusterRecord::Use& use) { return age < use.ingress; });
+  uses.insert(at, {ingress, policy});
+  touched_.insert(slot);
   return slot;
 }
 
-bool ClusterBuilder::unchanged_since_previous(const ClusterRecord& record, const ClusterRecord& previous) const {
-  if (!changes_ || changes_->everything || previous.name != record.name || !previous.cluster) return false;
-  if (previous.policy != record.policy || previous.health_check != record.health_check) return false;
-  if (changes_->services.count(record.service)) return false;
+bool ClusterBuilder::inputs_changed(const ClusterRecord& record) const {
+  if (!changes_ || changes_->everything || changes_->services.count(record.service)) return true;
   if (names_secret(record.policy)) {
     for (const auto& [kind, _] : changes_->objects) {
-      if (kind == ObjectKind::kSecret) return false;
+      if (kind == ObjectKind::kSecret) return true;
     }
   }
-  return true;
+  return false;
 }
 
-BuiltClusters ClusterBuilder::finish(std::vector<ClusterPtr>& clusters) {
-  clusters.assign(built_.records.size(), nullptr);
-  for (uint32_t slot = 0; slot < built_.records.size(); ++slot) {
+size_t ClusterBuilder::finish(std::vector<ClusterPtr>& clusters) {
+  size_t changed = 0;
+  clusters.resize(built_.records.size());
+  for (uint32_t slot : touched_) {
     ClusterRecord& record = built_.records[slot];
     if (record.name.empty()) continue;
-    const ClusterRecord* previous =
-        previous_ && slot < previous_->records.size() ? &previous_->records[slot] : nullptr;
-    if (previous && previous->name != record.name) previous = nullptr;
-    if (previous && unchanged_since_previous(record, *previous)) {
-      record.cluster = previous->cluster;
-      record.problem = previous->problem;
-      record.setting_problems = previous->setting_problems;
-      record.slice_rejections = previous->slice_rejections;
-    } else {
-      record.cluster = make_cluster(store_, record, previous ? previous->cluster : nullptr);
+    if (record.uses.empty()) {  // no Ingress names it any more
+      built_.slot_of.erase(record.name);
+      auto service = built_.slots_of_service.find(record.service);
+      service->second.erase(slot);
+      if (service->second.empty()) built_.slots_of_service.erase(service);
+      record = ClusterRecord{};
+      built_.free_slots.insert(slot);
+      if (clusters[slot]) ++changed;
+      clusters[slot] = nullptr;
+      continue;
     }
+    // The oldest Ingress naming it sets its policy, except that any Ingress
+    // may turn health checks on (its HTTP health bridge depends on them).
+    const ClusterPolicy& policy = record.uses.front().policy;
+    HealthCheck health_check = policy.health_check;
+    for (const ClusterRecord::Use& use : record.uses) {
+      if (use.policy.health_check.enabled) {
+        health_check = use.policy.health_check;
+        break;
+      }
+    }
+    if (record.cluster && record.policy == policy && record.health_check == health_check && !inputs_changed(record)) {
+      clusters[slot] = record.cluster;
+      continue;
+    }
+    record.policy = policy;
+    record.health_check = health_check;
+    ClusterPtr before = record.cluster;
+    record.cluster = make_cluster(store_, record, before);
+    if (record.cluster != clusters[slot]) ++changed;
     clusters[slot] = record.cluster;
-    built_.slots_of_service[record.service].push_back(slot);
   }
-  return std::move(built_);
+  // Free slots at the end give their room back.
+  while (!built_.records.empty() && built_.records.back().name.empty()) {
+    built_.free_slots.erase(static_cast<uint32_t>(built_.records.size() - 1));
+    built_.records.pop_back();
+  }
+  clusters.resize(built_.records.size());
+  touched_.clear();
+  return changed;
 }
 
 size_t BuiltClusters::rebuild(const Store& store, const std::set<ObjectKey>& services,
@@ -408,16 +432,19 @@ size_t BuiltClusters::rebuild(const Store& store, const std::set<ObjectKey>& ser
 void BuiltClusters::add_rejections(std::vector<Rejection>& out) const {
   for (const ClusterRecord& record : records) {
     if (record.name.empty()) continue;
-    for (size_t i = 0; i < record.uses.size(); ++i) {
-      const ClusterRecord::Use& use = record.uses[i];
+    const ClusterPolicy& applied = record.policy;
+    for (const ClusterRecord::Use& use : record.uses) {
       auto reject = [&](std::string reason) {
-        out.push_back({"Ingress", use.ingress.namespace_name, use.ingress.name, std::move(reason)});
+        out.push_back({"Ingress", use.ingress.key.namespace_name, use.ingress.key.name, std::move(reason)});
       };
-      if (use.settings_conflict) {
+      const ClusterPolicy& policy = use.policy;
+      if (policy.backend_protocol != applied.backend_protocol || policy.upstream_sni != applied.upstream_sni ||
+          policy.upstream_ca_secret != applied.upstream_ca_secret ||
+          policy.upstream_client_secret != applied.upstream_client_secret) {
         reject("backend " + record.name + " is also used by an older Ingress, whose backend protocol and "
                "upstream TLS settings apply (" + record.cluster->protocol_source + ")");
       }
-      if (use.lb_conflict) {
+      if (policy.policy != applied.policy || policy.hash_header != applied.hash_header) {
         reject("backend " + record.name + " is also used by an older Ingress, whose load-balance " +
                to_string(record.cluster->lb_policy) + " applies");
       }

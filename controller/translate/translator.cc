@@ -121,9 +121,7 @@ NormalizedPath normalize_path(const IngressPath& path) {
 // claim a host + path (or the default backend) keeps it.
 class IngressMerger {
  public:
-  IngressMerger(const Store& store, std::vector<Rejection>& rejections, const BuiltClusters* previous,
-                const StoreChanges* changes)
-      : rejections_(rejections), clusters_(store, previous, changes) {}
+  explicit IngressMerger(ClusterBuilder& clusters) : clusters_(clusters) {}
 
   // A main (not canary) Ingress: its rules claim host + path.
   void add(const Ingress& ingress, const IngressOptions& options) {
@@ -164,8 +162,7 @@ class IngressMerger {
       }
       const CanaryPolicy& policy = *options.canary;
       Canary canary;
-      canary.cluster = clusters_.cluster_for(meta, path.backend.service_name, path.backend.service_port,
-                                             options.cluster);
+      canary.cluster = cluster_for(meta, path.backend, options.cluster);
       canary.header = policy.header;
       canary.header_value = policy.header_value;
       canary.cookie = policy.cookie;
@@ -187,34 +184,58 @@ class IngressMerger {
     }
   }
 
-  // The table, sharing each host route set equal to `previous`'s (counted
-  // in `hosts_changed` when not), and the clusters built.
-  RouteTable take_table(const RouteTable* previous, BuiltClusters& built, size_t& hosts_changed) {
-    RouteTable table;
-    built = clusters_.finish(table.clusters);
-    auto share = [&](VirtualHost& vhost, const VirtualHostPtr* before) -> VirtualHostPtr {
-      vhost.sort_routes();
-      if (before && *before && **before == vhost) return *before;
-      ++hosts_changed;
-      return std::make_shared<const VirtualHost>(std::move(vhost));
-    };
-    auto share_all = [&](std::map<std::string, VirtualHost>& hosts, VirtualHosts& out, const VirtualHosts* before) {
-      size_t changed_before = hosts_changed;
-      for (auto& [name, vhost] : hosts) {
-        const VirtualHostPtr* had = nullptr;
-        if (before) {
-          if (auto it = before->find(name); it != before->end()) had = &it->second;
-        }
-        out[name] = share(vhost, had);
+  // What each Ingress merged made: its rejections and the clusters it named.
+  std::map<ObjectKey, MergedIngress> take_merged() { return std::move(merged_); }
+  std::optional<Route> take_default_route() { return std::move(default_route_); }
+
+  // Puts the route set built for `host` (or none) into `table`: the object
+  // `previous` has when equal (else counted in `hosts_changed`).
+  void place_host(const std::string& host, RouteTable& table, const RouteTable* previous, size_t& hosts_changed) {
+    VirtualHost* built = nullptr;
+    if (host.empty()) {
+      if (any_host_) built = &*any_host_;
+    } else {
+      auto& hosts = host.starts_with("*.") ? wildcard_hosts_ : exact_hosts_;
+      if (auto it = hosts.find(host); it != hosts.end()) built = &it->second;
+    }
+    const VirtualHostPtr* before = nullptr;
+    if (previous) {
+      if (host.empty()) {
+        before = &previous->any_host;
+      } else {
+        const VirtualHosts& hosts = host.starts_with("*.") ? previous->wildcard_hosts : previous->exact_hosts;
+        if (auto it = hosts.find(host); it != hosts.end()) before = &it->second;
       }
-      // Not one host changed, came or went: the previous map itself.
-      if (before && hosts_changed == changed_before && out.size() == before->size()) out = *before;
-    };
-    share_all(exact_hosts_, table.exact_hosts, previous ? &previous->exact_hosts : nullptr);
-    share_all(wildcard_hosts_, table.wildcard_hosts, previous ? &previous->wildcard_hosts : nullptr);
-    if (any_host_) table.any_host = share(*any_host_, previous ? &previous->any_host : nullptr);
-    table.default_route = std::move(default_route_);
-    return table;
+    }
+    VirtualHostPtr placed;
+    if (built) {
+      built->sort_routes();
+      if (before && *before && **before == *built) {
+        placed = *before;
+      } else {
+        placed = std::make_shared<const VirtualHost>(std::move(*built));
+      }
+    }
+    if (placed != (before ? *before : nullptr)) ++hosts_changed;
+    if (host.empty()) {
+      table.any_host = std::move(placed);
+    } else {
+      VirtualHosts& hosts = host.starts_with("*.") ? table.wildcard_hosts : table.exact_hosts;
+      if (placed) {
+        hosts[host] = std::move(placed);
+      } else if (hosts.count(host)) {
+        hosts.erase(host);
+      }
+    }
+  }
+
+  // Every host this merge built routes for.
+  std::vector<std::string> built_hosts() const {
+    std::vector<std::string> out;
+    for (const auto& [host, _] : exact_hosts_) out.push_back(host);
+    for (const auto& [host, _] : wildcard_hosts_) out.push_back(host);
+    if (any_host_) out.push_back("");
+    return out;
   }
 
  private:
@@ -285,8 +306,7 @@ class IngressMerger {
                        "' is already routed by " + *by + "; path skipped");
       return;
     }
-    uint32_t cluster = clusters_.cluster_for(meta, path.backend.service_name,
-                                             path.backend.service_port, options.cluster);
+    uint32_t cluster = cluster_for(meta, path.backend, options.cluster);
     clusters.push_back(cluster);
     VirtualHost& vhost = vhost_for(host);
     routes_by_claim_[key] = {&vhost, vhost.routes.size()};
@@ -305,8 +325,7 @@ class IngressMerger {
       return;
     }
     default_owner_ = meta.key();
-    uint32_t cluster =
-        clusters_.cluster_for(meta, backend.service_name, backend.service_port, options.cluster);
+    uint32_t cluster = cluster_for(meta, backend, options.cluster);
     clusters.push_back(cluster);
     default_route_ = make_route(meta, PathType::kPrefix, "/", cluster, options);
   }
@@ -348,11 +367,17 @@ class IngressMerger {
   }
 
   void reject(const ObjectMeta& meta, std::string reason) {
-    rejections_.push_back({"Ingress", meta.namespace_name, meta.name, std::move(reason)});
+    merged_[meta.key()].rejections.push_back({"Ingress", meta.namespace_name, meta.name, std::move(reason)});
   }
 
-  std::vector<Rejection>& rejections_;
-  ClusterBuilder clusters_;
+  uint32_t cluster_for(const ObjectMeta& meta, const IngressBackend& backend, const ClusterPolicy& policy) {
+    uint32_t slot = clusters_.cluster_for(IngressAge::of(meta), backend.service_name, backend.service_port, policy);
+    merged_[meta.key()].slots.push_back(slot);
+    return slot;
+  }
+
+  ClusterBuilder& clusters_;
+  std::map<ObjectKey, MergedIngress> merged_;
   // The routes while they are built; shared once done (take_table).
   std::map<std::string, VirtualHost> exact_hosts_;
   std::map<std::string, VirtualHost> wildcard_hosts_;
@@ -376,6 +401,19 @@ void dedupe(std::vector<Rejection>& rejections) {
   });
 }
 
+
+// The route sets an Ingress's rules can reach (more is harmless: a host with
+// nothing built for it stays as the other Ingresses make it).
+std::set<std::string> hosts_of(const Ingress& ingress) {
+  std::set<std::string> hosts;
+  for (const IngressRule& rule : ingress.rules) hosts.insert(lower_case(rule.host));
+  if (hosts.empty()) hosts.insert("");  // a health bridge of an Ingress without rules
+  return hosts;
+}
+
+// More Ingresses than this to merge again: merging them all is as cheap.
+constexpr size_t kMaxScope = 256;
+
 }  // namespace
 
 Translation translate(const Store& store, const TranslatorOptions& options, const TlsHistory& tls) {
@@ -383,8 +421,48 @@ Translation translate(const Store& store, const TranslatorOptions& options, cons
 }
 
 Translation Translator::translate(const Store& store, const StoreChanges& changes, const TlsHistory& tls) {
-  if (kept_ && changes.endpoints_only()) return endpoints_changed(store, changes);
-  return full(store, kept_ ? &changes : nullptr, tls);
+  if (!kept_) return merge(store, nullptr, tls, std::nullopt);
+  if (changes.endpoints_only()) return endpoints_changed(store, changes);
+  return merge(store, &changes, tls, scope_of(store, changes));
+}
+
+std::optional<Translator::Scope> Translator::scope_of(const Store& store, const StoreChanges& changes) const {
+  if (changes.everything) return std::nullopt;
+  Scope scope;
+  std::vector<std::string> pending;  // hosts whose Ingresses are not in the scope yet
+  // Adds `key`; false when it has (or had) a default backend, which every Ingress competes for.
+  auto take = [&](const ObjectKey& key) {
+    if (!scope.ingresses.insert(key).second) return true;
+    auto reach = [&](const std::set<std::string>& hosts) {
+      for (const std::string& host : hosts) {
+        if (scope.hosts.insert(host).second) pending.push_back(host);
+      }
+    };
+    if (auto before = kept_->ingresses.find(key); before != kept_->ingresses.end()) {
+      if (before->second.default_backend) return false;
+      reach(before->second.hosts);
+    }
+    if (auto now = store.ingresses().find(key); now != store.ingresses().end()) {
+      if (now->second.default_backend) return false;
+      reach(hosts_of(now->second));
+    }
+    return true;
+  };
+  for (const auto& [kind, key] : changes.objects) {
+    if (kind == ObjectKind::kService || kind == ObjectKind::kEndpointSlice) continue;
+    if (kind != ObjectKind::kIngress || !take(key)) return std::nullopt;
+  }
+  // Every Ingress that reaches one of those hosts competes for its paths.
+  while (!pending.empty()) {
+    std::string host = std::move(pending.back());
+    pending.pop_back();
+    auto sharing = kept_->by_host.find(host);
+    if (sharing == kept_->by_host.end()) continue;
+    for (const ObjectKey& key : sharing->second) {
+      if (!take(key) || scope.ingresses.size() > kMaxScope) return std::nullopt;
+    }
+  }
+  return scope;
 }
 
 std::vector<Rejection> Translator::rejections(const Store& store) const {
@@ -393,7 +471,12 @@ std::vector<Rejection> Translator::rejections(const Store& store) const {
     if (!in_watched_namespace(key.second.namespace_name, options_)) continue;
     out.push_back({std::string(kind_name(invalid.kind)), invalid.key.namespace_name, invalid.key.name, invalid.reason});
   }
-  out.insert(out.end(), kept_->ingress_rejections.begin(), kept_->ingress_rejections.end());
+  std::vector<const MergedIngress*> rejected;
+  for (const auto& [_, merged] : kept_->ingresses) {
+    if (!merged.rejections.empty()) rejected.push_back(&merged);
+  }
+  std::sort(rejected.begin(), rejected.end(), [](const MergedIngress* a, const MergedIngress* b) { return a->age < b->age; });
+  for (const MergedIngress* merged : rejected) out.insert(out.end(), merged->rejections.begin(), merged->rejections.end());
   kept_->clusters.add_rejections(out);
   out.insert(out.end(), kept_->tls_rejections.begin(), kept_->tls_rejections.end());
   dedupe(out);
@@ -410,25 +493,48 @@ Translation Translator::endpoints_changed(const Store& store, const StoreChanges
   return out;
 }
 
-Translation Translator::full(const Store& store, const StoreChanges* changes, const TlsHistory& tls) {
-  Kept next;
-  auto served = std::make_shared<std::vector<ObjectKey>>();
+Translation Translator::merge(const Store& store, const StoreChanges* changes, const TlsHistory& tls,
+                              const std::optional<Scope>& scope) {
+  if (!kept_) kept_.emplace();
+  Kept& kept = *kept_;
+  ClusterBuilder clusters(store, kept.clusters, changes);
+  // Forget what the Ingresses merged again made before.
+  auto forget = [&](const ObjectKey& key) {
+    auto it = kept.ingresses.find(key);
+    if (it == kept.ingresses.end()) return;
+    clusters.forget_uses(key, it->second.slots);
+    for (const std::string& host : it->second.hosts) {
+      auto sharing = kept.by_host.find(host);
+      sharing->second.erase(key);
+      if (sharing->second.empty()) kept.by_host.erase(sharing);
+    }
+    kept.ingresses.erase(it);
+  };
   std::vector<const Ingress*> ours;
-  for (const auto& [key, ingress] : store.ingresses()) {
-    if (!in_watched_namespace(key.namespace_name, options_)) continue;
+  auto consider = [&](const ObjectKey& key, const Ingress& ingress) {
+    if (!in_watched_namespace(key.namespace_name, options_)) return;
     if (!is_our_ingress(ingress, store, options_)) {
       spdlog::debug("translator: Ingress {} belongs to another class; skipped", key.to_string());
-      continue;
+      return;
     }
     ours.push_back(&ingress);
-    served->push_back(key);
+  };
+  if (scope) {
+    for (const ObjectKey& key : scope->ingresses) {
+      forget(key);
+      if (auto it = store.ingresses().find(key); it != store.ingresses().end()) consider(key, it->second);
+    }
+  } else {
+    clusters.forget_all_uses();
+    kept.ingresses.clear();
+    kept.by_host.clear();
+    for (const auto& [key, ingress] : store.ingresses()) consider(key, ingress);
   }
   std::sort(ours.begin(), ours.end(), [](const Ingress* a, const Ingress* b) {
-    return std::tie(a->metadata.creation_timestamp, a->metadata.namespace_name, a->metadata.name) <
-           std::tie(b->metadata.creation_timestamp, b->metadata.namespace_name, b->metadata.name);
+    return IngressAge::of(a->metadata) < IngressAge::of(b->metadata);
   });
 
-  IngressMerger merger(store, next.ingress_rejections, kept_ ? &kept_->clusters : nullptr, changes);
+  IngressMerger merger(clusters);
   std::vector<std::pair<const Ingress*, IngressOptions>> canaries;
   for (const Ingress* ingress : ours) {
     IngressOptions options = read_annotations(ingress->metadata);
@@ -440,30 +546,77 @@ Translation Translator::full(const Store& store, const StoreChanges* changes, co
   }
   // After every main Ingress, so a canary finds its route whatever its age.
   for (const auto& [ingress, options] : canaries) merger.add_canary(*ingress, options);
-  TlsSettings tls_settings;
-  translate_tls(
-      store, ours, options_.tls, tls, tls_settings,
-      [&](const ObjectMeta& meta, const std::string& host) { merger.mark_redirect(meta, host); },
-      next.tls_rejections);
 
-  // The same Ingresses as before: the same list.
-  if (kept_ && *kept_->served_ingresses == *served) {
-    next.served_ingresses = kept_->served_ingresses;
-  } else {
-    next.served_ingresses = std::move(served);
+  // What each merged Ingress reaches, for the next scope.
+  std::map<ObjectKey, MergedIngress> merged = merger.take_merged();
+  for (const Ingress* ingress : ours) {
+    MergedIngress& entry = merged[ingress->metadata.key()];
+    entry.age = IngressAge::of(ingress->metadata);
+    entry.hosts = hosts_of(*ingress);
+    entry.default_backend = ingress->default_backend.has_value();
+    entry.tls = !ingress->tls.empty();
   }
+  for (auto& [key, entry] : merged) {
+    for (const std::string& host : entry.hosts) kept.by_host[host].insert(key);
+    kept.ingresses.insert_or_assign(key, std::move(entry));
+  }
+
+  // Certificates come from every Ingress of ours with spec.tls, oldest first;
+  // the redirects they set mark the routes merged now (the others keep theirs).
+  std::vector<const Ingress*> with_tls;
+  for (const auto& [key, entry] : kept.ingresses) {
+    if (!entry.tls) continue;
+    if (auto it = store.ingresses().find(key); it != store.ingresses().end()) with_tls.push_back(&it->second);
+  }
+  std::sort(with_tls.begin(), with_tls.end(), [](const Ingress* a, const Ingress* b) {
+    return IngressAge::of(a->metadata) < IngressAge::of(b->metadata);
+  });
+  TlsSettings tls_settings;
+  kept.tls_rejections.clear();
+  translate_tls(
+      store, with_tls, options_.tls, tls, tls_settings,
+      [&](const ObjectMeta& meta, const std::string& host) { merger.mark_redirect(meta, host); },
+      kept.tls_rejections);
+
   Translation out;
-  next.table = merger.take_table(kept_ ? &kept_->table : nullptr, next.clusters, out.hosts_changed);
-  next.table.tls = std::move(tls_settings);
-  for (uint32_t slot = 0; slot < next.table.clusters.size(); ++slot) {
-    const ClusterPtr& cluster = next.table.clusters[slot];
-    bool kept = kept_ && slot < kept_->table.clusters.size() && kept_->table.clusters[slot] == cluster;
-    if (cluster && !kept) ++out.clusters_changed;
+  out.ingresses_merged = ours.size();
+  RouteTable table;
+  if (scope) {
+    table = kept.table;  // shares every host outside the scope
+    for (const std::string& host : scope->hosts) merger.place_host(host, table, &kept.table, out.hosts_changed);
+  } else {
+    for (const std::string& host : merger.built_hosts()) merger.place_host(host, table, &kept.table, out.hosts_changed);
+    // Hosts that went count as changed; not one changed: the previous maps themselves.
+    auto count_gone = [&](const VirtualHosts& before, const VirtualHosts& now) {
+      for (const auto& [host, _] : before) out.hosts_changed += now.count(host) ? 0 : 1;
+    };
+    count_gone(kept.table.exact_hosts, table.exact_hosts);
+    count_gone(kept.table.wildcard_hosts, table.wildcard_hosts);
+    if (kept.table.any_host && !table.any_host) ++out.hosts_changed;
+    if (out.hosts_changed == 0) {
+      table.exact_hosts = kept.table.exact_hosts;
+      table.wildcard_hosts = kept.table.wildcard_hosts;
+    }
+    table.default_route = merger.take_default_route();
   }
-  kept_ = std::move(next);
-  out.table = kept_->table;
+  table.tls = std::move(tls_settings);
+  table.clusters = kept.table.clusters;
+  out.clusters_changed = clusters.finish(table.clusters);
+  // Services whose objects changed in the same batch, outside the clusters settled above.
+  if (changes && !changes->services.empty()) {
+    out.clusters_changed += kept.clusters.rebuild(store, changes->services, table.clusters);
+  }
+
+  // The same Ingresses served as before: the same list.
+  auto served = std::make_shared<std::vector<ObjectKey>>();
+  served->reserve(kept.ingresses.size());
+  for (const auto& [key, _] : kept.ingresses) served->push_back(key);
+  if (*served != *kept.served_ingresses) kept.served_ingresses = std::move(served);
+
+  kept.table = table;
+  out.table = std::move(table);
   out.rejections = rejections(store);
-  out.served_ingresses = kept_->served_ingresses;
+  out.served_ingresses = kept.served_ingresses;
   return out;
 }
 

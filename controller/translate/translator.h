@@ -7,7 +7,9 @@
 #include "controller/translate/tls_translator.h"
 
 #include <memory>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,7 @@ struct Translation {
   bool endpoints_only = false;  // only the clusters of changed Services or slices were rebuilt
   size_t clusters_changed = 0;  // cluster objects that are not the previous table's
   size_t hosts_changed = 0;     // host route sets that are not the previous table's
+  size_t ingresses_merged = 0;  // Ingresses of ours merged again
 };
 
 // Store -> RouteTable, by the networking.k8s.io/v1 Ingress rules: class
@@ -40,13 +43,26 @@ struct Translation {
 // from the translations before (the running certificates, remembered checks).
 Translation translate(const Store& store, const TranslatorOptions& options, const TlsHistory& tls = {});
 
+// What merging one of our Ingresses made, kept for the next translation.
+struct MergedIngress {
+  IngressAge age;
+  std::set<std::string> hosts;  // the route sets its rules can reach ("" = host-less rules)
+  std::vector<uint32_t> slots;  // the clusters it named
+  std::vector<Rejection> rejections;
+  bool default_backend = false;
+  bool tls = false;
+};
+
 // The same translation, made again and again: it keeps what it built, so
 // the next redoes only what the store's changes touch. A change of
 // EndpointSlices or Services rebuilds the clusters of those Services and
-// nothing else; any other change merges the Ingresses again but keeps every
-// cluster whose Service, slices and policy did not change. Either way the
-// table shares (pointer-equal) every cluster and host route set that is equal
-// to the previous one's. Controller thread.
+// nothing else. A change of Ingresses merges again only the Ingresses that
+// share a host with them (the closure), and rebuilds only their hosts and
+// the clusters whose uses changed. Anything else (IngressClasses, Secrets,
+// a relist, a default backend) merges every Ingress again, still keeping
+// each cluster whose Service, slices and policy did not change. Either way
+// the table shares (pointer-equal) every cluster and host route set that is
+// equal to the previous one's. Controller thread.
 class Translator {
  public:
   explicit Translator(TranslatorOptions options) : options_(std::move(options)) {}
@@ -61,14 +77,22 @@ class Translator {
   struct Kept {
     RouteTable table;
     BuiltClusters clusters;
-    std::vector<Rejection> ingress_rejections;  // from merging the Ingresses
+    std::map<ObjectKey, MergedIngress> ingresses;          // ours, merged
+    std::map<std::string, std::set<ObjectKey>> by_host;  // which of them reach each host
     std::vector<Rejection> tls_rejections;
-    std::shared_ptr<const std::vector<ObjectKey>> served_ingresses;
+    std::shared_ptr<const std::vector<ObjectKey>> served_ingresses = std::make_shared<std::vector<ObjectKey>>();
+  };
+  // The Ingresses to merge again and the hosts they reach; nullopt: all.
+  struct Scope {
+    std::set<ObjectKey> ingresses;
+    std::set<std::string> hosts;
   };
 
-  Translation full(const Store& store, const StoreChanges* changes, const TlsHistory& tls);
+  std::optional<Scope> scope_of(const Store& store, const StoreChanges& changes) const;
+  Translation merge(const Store& store, const StoreChanges* changes, const TlsHistory& tls,
+                    const std::optional<Scope>& scope);
   Translation endpoints_changed(const Store& store, const StoreChanges& changes);
-  // The translation's rejections: invalid objects first, then the kept parts.
+  // The translation's rejections: invalid objects, Ingresses (oldest first), clusters, TLS.
   std::vector<Rejection> rejections(const Store& store) const;
 
   TranslatorOptions options_;

@@ -79,9 +79,14 @@ void check_same_as_scratch(const Translation& kept, const Store& store) {
       const Route* b = scratch.table.match(host, path);
       INFO(host << path);
       REQUIRE((a == nullptr) == (b == nullptr));
-      if (a) CHECK(kept.table.cluster_of(*a) == scratch.table.cluster_of(*b));
+      if (!a) continue;
+      CHECK(kept.table.cluster_of(*a) == scratch.table.cluster_of(*b));
+      CHECK(a->ssl_redirect == b->ssl_redirect);
+      REQUIRE(a->canary.has_value() == b->canary.has_value());
+      if (a->canary) CHECK(kept.table.clusters[a->canary->cluster]->name == scratch.table.clusters[b->canary->cluster]->name);
     }
   }
+  CHECK(kept.table.tls == scratch.table.tls);
   CHECK(as_set(kept.rejections) == as_set(scratch.rejections));
   CHECK(*kept.served_ingresses == *scratch.served_ingresses);
 }
@@ -134,6 +139,7 @@ TEST_CASE("incremental: an Ingress change rebuilds the hosts it touches and keep
                               ObjectKind::kIngress));
   Translation second = kept.next();
   CHECK_FALSE(second.endpoints_only);
+  CHECK(second.ingresses_merged == 1);  // no other Ingress reaches a.example.com
   CHECK(second.hosts_changed == 1);
   CHECK(second.clusters_changed == 0);
   CHECK(second.table.clusters == first.table.clusters);
@@ -228,10 +234,99 @@ TEST_CASE("incremental: a run of mixed changes always equals a translation from 
           store.upsert(object);
         }
       },
+      [](Store& store) {  // TLS with a redirect, its Secret missing
+        store.upsert(object_of(
+            "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: e-tls, namespace: default, "
+            "annotations: {nginx.ingress.kubernetes.io/ssl-redirect: 'true'}}\nspec:\n  ingressClassName: grpc\n"
+            "  tls: [{hosts: [e.example.com], secretName: missing}]\n  rules: [" +
+                rule("e.example.com", {path("/e", "Prefix", "a")}) + "]\n",
+            ObjectKind::kIngress));
+      },
+      [](Store& store) {
+        store.upsert(object_of(ingress({.name = "a-canary",
+                                        .rules = {rule("a.example.com", {path("/a", "Prefix", "d")})},
+                                        .annotations = "nginx.ingress.kubernetes.io/canary: 'true', "
+                                                       "nginx.ingress.kubernetes.io/canary-by-header: 'x-canary'"}),
+                               ObjectKind::kIngress));
+      },
+      [](Store& store) { store.remove(ObjectKind::kIngress, {"default", "a"}); },  // the canary is left alone
+      [](Store& store) { store.remove(ObjectKind::kIngress, {"default", "e-tls"}); },
   };
   for (size_t i = 0; i < changes.size(); ++i) {
     INFO("after change " << i);
     changes[i](kept.store);
     check_same_as_scratch(kept.next(), kept.store);
   }
+}
+
+TEST_CASE("incremental: an Ingress change merges again every Ingress that shares a host with it, and no other",
+          "[translator][incremental]") {
+  Kept kept;
+  Translation start = kept.next();
+  // An older Ingress on b.example.com claims /b first; a canary joins it.
+  for (const Object& object : objects_from_yaml(
+           ingress({.name = "b-old", .rules = {rule("b.example.com", {path("/b", "Prefix", "c"), path("/old", "Exact", "c")})},
+                    .created = "2025-01-01T00:00:00Z"}) +
+           ingress({.name = "b-canary",
+                    .rules = {rule("b.example.com", {path("/b", "Prefix", "d")})},
+                    .created = "2026-06-01T00:00:00Z",
+                    .annotations = "nginx.ingress.kubernetes.io/canary: 'true', "
+                                   "nginx.ingress.kubernetes.io/canary-weight: '10'"}))) {
+    kept.store.upsert(object);
+  }
+  Translation first = kept.next();
+  CHECK(first.ingresses_merged == 3);  // b-old, b and the canary share the host
+  CHECK(first.table.exact_hosts.at("a.example.com") == start.table.exact_hosts.at("a.example.com"));
+  CHECK(first.table.cluster_of(*first.table.match("b.example.com", "/b")).name == "default/c:grpc");
+  check_same_as_scratch(first, kept.store);
+
+  // b-old gives /b up: b, its younger rival, gets it (and the canary stays on it).
+  kept.store.upsert(object_of(ingress({.name = "b-old", .rules = {rule("b.example.com", {path("/old", "Exact", "c")})},
+                                       .created = "2025-01-01T00:00:00Z"}),
+                              ObjectKind::kIngress));
+  Translation second = kept.next();
+  CHECK(second.ingresses_merged == 3);
+  CHECK(second.hosts_changed == 1);
+  const Route* route = second.table.match("b.example.com", "/b");
+  REQUIRE(route != nullptr);
+  CHECK(second.table.cluster_of(*route).name == "default/b:grpc");
+  REQUIRE(route->canary.has_value());
+  CHECK(second.table.clusters[route->canary->cluster]->name == "default/d:grpc");
+  for (const char* host : {"a.example.com", "c.example.com", "d.example.com"}) {
+    CHECK(second.table.exact_hosts.at(host) == first.table.exact_hosts.at(host));
+  }
+  check_same_as_scratch(second, kept.store);
+
+  // An Ingress that leaves our class is forgotten, its host goes; one that joins is merged.
+  kept.store.upsert(object_of(ingress({.name = "d",
+                                       .rules = {rule("d.example.com", {path("/d", "Prefix", "d")})},
+                                       .class_name = "nginx",
+                                       .created = "2026-01-01T00:00:04Z"}),
+                              ObjectKind::kIngress));
+  Translation third = kept.next();
+  CHECK(third.ingresses_merged == 0);
+  CHECK(third.table.exact_hosts.count("d.example.com") == 0);
+  CHECK(std::find(third.served_ingresses->begin(), third.served_ingresses->end(), ObjectKey{"default", "d"}) ==
+        third.served_ingresses->end());
+  check_same_as_scratch(third, kept.store);
+}
+
+TEST_CASE("incremental: a default backend, an IngressClass or a Secret change merges every Ingress again",
+          "[translator][incremental]") {
+  Kept kept;
+  kept.next();
+  kept.store.upsert(object_of(ingress({.name = "fallback", .created = "2026-01-01T00:00:09Z",
+                                       .default_backend = "{service: {name: c, port: {name: grpc}}}"}),
+                              ObjectKind::kIngress));
+  Translation with_default = kept.next();
+  CHECK(with_default.ingresses_merged == 6);
+  CHECK(with_default.table.default_route.has_value());
+  check_same_as_scratch(with_default, kept.store);
+
+  kept.store.upsert(object_of(secret("unused", "kubernetes.io/tls", {}), ObjectKind::kSecret));
+  Translation after_secret = kept.next();
+  CHECK(after_secret.ingresses_merged == 6);
+  CHECK(after_secret.clusters_changed == 0);  // no cluster reads that Secret
+  CHECK(after_secret.table.clusters == with_default.table.clusters);
+  check_same_as_scratch(after_secret, kept.store);
 }
