@@ -214,6 +214,10 @@ TEST_CASE("a 401 makes grpc-ingress re-read its token file and retry at once, ev
   auto ingress = Ingress::start_with_source({"--kubeconfig", kubeconfig.string()}, tmp.path());
   ContinuousCaller caller(ingress->target());
   REQUIRE(caller.wait_for_pod("greeter-a", Clock::now() - 1s, 5s));
+  // Every kind's watch answered (a reset before its answer is a failed
+  // request, not a dropped watch), so the rotation below meets open watches.
+  REQUIRE(wait_until(
+      [&] { return metric_value(*ingress, "grpc_ingress_kube_requests_total{verb=\"WATCH\",code=\"200\"}") >= 5; }, 5s));
 
   // The server rotates; the file gets the new token in place, same size, and
   // its old mtime back: only the 401 can tell the client to read it again.
