@@ -110,10 +110,12 @@ bench: build bench-deps bench-check
 bench-robustness: build bench-deps bench-check
 	bash bench/robustness.sh --build-dir $(BUILD_DIR) $(BENCH_ARGS)
 
-# Kubernetes API mode at scale against the fake API server: initial sync of 10,000
-# Ingresses / 100,000 endpoints and EndpointSlice-change-to-routed delay.
+# Kubernetes API mode at scale against the fake API server, at 10,000 Ingresses /
+# 100,000 endpoints and at 50,000 / 500,000: initial sync, EndpointSlice and Ingress
+# change to routed, sustained churn. BENCH_ARGS (e.g. --churn-seconds 0) goes to both runs.
 bench-kube: build
 	$(BUILD_DIR)/kube-sync-bench --out bench/results/kube-sync.md $(BENCH_ARGS)
+	$(BUILD_DIR)/kube-sync-bench --ingresses 50000 --endpoints 500000 --out bench/results/kube-sync-50k.md $(BENCH_ARGS)
 
 # UBSan only reports and goes on unless told to stop; a report must fail the test.
 SANITIZER_ENV ?= ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1

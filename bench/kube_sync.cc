@@ -202,6 +202,7 @@ double seconds_of_day(std::chrono::system_clock::time_point at) {
 // Where the time of the changes went, from grpc-ingress's log.
 struct Phases {
   Samples decoded;           // API write → the watch event decoded
+  std::vector<double> decoded_by_write;  // the same, by write (-1: not found)
   Samples translate;         // per table published
   Samples compare;
   Samples handover;          // handed to the data plane → every worker uses it
@@ -244,6 +245,18 @@ Phases phases_of(const std::vector<LogLine>& lines, size_t from, const std::vect
     }
     if (cursor == lines.size()) break;
     out.decoded.add((lines[cursor].seconds - written) * 1000.0);
+    out.decoded_by_write.push_back(out.decoded.values.back());
+  }
+  out.decoded_by_write.resize(written_at.size(), -1);
+  return out;
+}
+
+// What grpc-ingress itself took of each change: from the watch event decoded
+// to the first call answered (`delays` and the writes in the same order; -1: missing).
+Samples own_share(const std::vector<double>& delays, const Phases& phases) {
+  Samples out;
+  for (size_t i = 0; i < delays.size() && i < phases.decoded_by_write.size(); ++i) {
+    if (delays[i] >= 0 && phases.decoded_by_write[i] >= 0) out.add(delays[i] - phases.decoded_by_write[i]);
   }
   return out;
 }
@@ -330,9 +343,10 @@ int run(const Options& options) {
 
   size_t log_before = log_lines(ingress->process().stderr_text()).size();
   Samples delays;
-  std::vector<double> written_at;
+  std::vector<double> written_at, delay_by_write;
   for (int i = 0; i < options.changes; ++i) {
     double delay = switch_pods(written_at);
+    delay_by_write.push_back(delay);
     if (delay < 0) {
       std::cerr << "change " << i << ": the new pod never answered\n";
       continue;
@@ -347,6 +361,7 @@ int run(const Options& options) {
          << " Ingresses above in the store; a client calling back to back over one channel. Phases from "
             "grpc-ingress's log, one sample per routing table published.\n\n"
          << Samples::header() << delays.row("API write → first call on the new pod") << slice_phases.rows()
+         << own_share(delay_by_write, slice_phases).row("watch event decoded → first call on the new pod")
          << "\nCalls: " << caller.summary() << ". The first two phases include the fake API server (Python) "
          << "writing and delivering the watch event; the build waits up to 10 ms for more events.\n\n";
 
@@ -360,7 +375,7 @@ int run(const Options& options) {
   caller.wait_for_pod("latency-a", Clock::now(), 30s);
   log_before = log_lines(ingress->process().stderr_text()).size();
   Samples ingress_delays;
-  std::vector<double> ingress_written_at;
+  std::vector<double> ingress_written_at, ingress_delay_by_write;
   for (int i = 0; i < options.ingress_changes; ++i) {
     std::string host = "route-" + std::to_string(i) + ".latency.example.com";
     auto stub = helloworld::Greeter::NewStub(make_channel(ingress->target(), host));
@@ -374,9 +389,11 @@ int run(const Options& options) {
                            .paths = {{.path = kGreeterPath, .service = "routed"}}});
     if (!wait_until([&] { return say_hello(*stub, 1s).pod == "latency-b"; }, 30s, 1ms)) {
       std::cerr << "Ingress change " << i << ": never routed\n";
+      ingress_delay_by_write.push_back(-1);
       continue;
     }
     ingress_delays.add(std::chrono::duration<double, std::milli>(Clock::now() - written).count());
+    ingress_delay_by_write.push_back(ingress_delays.values.back());
   }
   auto ingress_lines = log_lines(ingress->process().stderr_text());
   Phases ingress_phases = phases_of(ingress_lines, log_before, ingress_written_at, "Ingress default/route-");
@@ -384,7 +401,8 @@ int run(const Options& options) {
          << ingress_delays.size() << " new Ingresses, each for a new host, written while a client already "
             "connected with that host calls until it is answered (the delay is measured to the end of the "
             "first answered call).\n\n"
-         << Samples::header() << ingress_delays.row("API write → first call answered") << ingress_phases.rows() << "\n";
+         << Samples::header() << ingress_delays.row("API write → first call answered") << ingress_phases.rows()
+         << own_share(ingress_delay_by_write, ingress_phases).row("watch event decoded → first call answered") << "\n";
 
   // ---- sustained churn ----
   if (options.churn_seconds > 0 && options.churn_rate > 0) {
@@ -423,10 +441,11 @@ int run(const Options& options) {
       }
     });
     Samples lags;
-    std::vector<double> lag_written_at;
+    std::vector<double> lag_written_at, lag_by_write;
     while (Clock::now() + 1s < churn_to) {
       auto next = Clock::now() + 500ms;
       double delay = switch_pods(lag_written_at);
+      lag_by_write.push_back(delay);
       if (delay >= 0) lags.add(delay);
       std::this_thread::sleep_until(next);
     }
@@ -450,7 +469,9 @@ int run(const Options& options) {
            << fixed(churn_phases.tables / seconds) << "/s); grpc-ingress CPU " << fixed(100 * churn_cpu / seconds)
            << "% of one core. Every 0.5 s the latency Service's pods are switched as above.\n\n"
            << Samples::header() << lags.row("API write → first call on the new pod, under churn")
-           << churn_phases.rows() << idle_calls.row("call through grpc-ingress, idle 10 s before")
+           << churn_phases.rows()
+           << own_share(lag_by_write, churn_phases).row("watch event decoded → first call on the new pod")
+           << idle_calls.row("call through grpc-ingress, idle 10 s before")
            << churn_calls.row("call through grpc-ingress, during the churn")
            << idle_direct.row("call straight to the pod (control), idle") << churn_direct.row("call straight to the pod (control), during the churn") << "\n"
            << "p99 call latency during the churn / idle: through grpc-ingress "

@@ -376,6 +376,7 @@ size_t ClusterBuilder::finish(std::vector<ClusterPtr>& clusters) {
       service->second.erase(slot);
       if (service->second.empty()) built_.slots_of_service.erase(service);
       record = ClusterRecord{};
+      built_.rejecting.erase(slot);
       built_.free_slots.insert(slot);
       if (clusters[slot]) ++changed;
       clusters[slot] = nullptr;
@@ -391,16 +392,15 @@ size_t ClusterBuilder::finish(std::vector<ClusterPtr>& clusters) {
         break;
       }
     }
-    if (record.cluster && record.policy == policy && record.health_check == health_check && !inputs_changed(record)) {
-      clusters[slot] = record.cluster;
-      continue;
+    if (!record.cluster || record.policy != policy || record.health_check != health_check || inputs_changed(record)) {
+      record.policy = policy;
+      record.health_check = health_check;
+      ClusterPtr before = record.cluster;
+      record.cluster = make_cluster(store_, record, before);
     }
-    record.policy = policy;
-    record.health_check = health_check;
-    ClusterPtr before = record.cluster;
-    record.cluster = make_cluster(store_, record, before);
     if (record.cluster != clusters[slot]) ++changed;
     clusters[slot] = record.cluster;
+    built_.settle_rejections(slot);  // its users may have changed
   }
   // Free slots at the end give their room back.
   while (!built_.records.empty() && built_.records.back().name.empty()) {
@@ -424,37 +424,47 @@ size_t BuiltClusters::rebuild(const Store& store, const std::set<ObjectKey>& ser
       record.cluster = make_cluster(store, record, before);
       if (record.cluster != before) ++changed;
       clusters[slot] = record.cluster;
+      settle_rejections(slot);
     }
   }
   return changed;
 }
 
-void BuiltClusters::add_rejections(std::vector<Rejection>& out) const {
-  for (const ClusterRecord& record : records) {
-    if (record.name.empty()) continue;
-    const ClusterPolicy& applied = record.policy;
-    for (const ClusterRecord::Use& use : record.uses) {
-      auto reject = [&](std::string reason) {
-        out.push_back({"Ingress", use.ingress.key.namespace_name, use.ingress.key.name, std::move(reason)});
-      };
-      const ClusterPolicy& policy = use.policy;
-      if (policy.backend_protocol != applied.backend_protocol || policy.upstream_sni != applied.upstream_sni ||
-          policy.upstream_ca_secret != applied.upstream_ca_secret ||
-          policy.upstream_client_secret != applied.upstream_client_secret) {
-        reject("backend " + record.name + " is also used by an older Ingress, whose backend protocol and "
-               "upstream TLS settings apply (" + record.cluster->protocol_source + ")");
-      }
-      if (policy.policy != applied.policy || policy.hash_header != applied.hash_header) {
-        reject("backend " + record.name + " is also used by an older Ingress, whose load-balance " +
-               to_string(record.cluster->lb_policy) + " applies");
-      }
-      if (!record.problem.empty()) {
-        reject("backend " + record.name + ": " + record.problem + "; its routes answer UNAVAILABLE");
-      }
-      for (const std::string& problem : record.setting_problems) reject("backend " + record.name + ": " + problem);
+void ClusterRecord::settle_rejections() {
+  rejections.clear();
+  for (const Use& use : uses) {
+    auto reject = [&](std::string reason) {
+      rejections.push_back({"Ingress", use.ingress.key.namespace_name, use.ingress.key.name, std::move(reason)});
+    };
+    const ClusterPolicy& used = use.policy;
+    if (used.backend_protocol != policy.backend_protocol || used.upstream_sni != policy.upstream_sni ||
+        used.upstream_ca_secret != policy.upstream_ca_secret ||
+        used.upstream_client_secret != policy.upstream_client_secret) {
+      reject("backend " + name + " is also used by an older Ingress, whose backend protocol and "
+             "upstream TLS settings apply (" + cluster->protocol_source + ")");
     }
-    out.insert(out.end(), record.slice_rejections.begin(), record.slice_rejections.end());
+    if (used.policy != policy.policy || used.hash_header != policy.hash_header) {
+      reject("backend " + name + " is also used by an older Ingress, whose load-balance " +
+             to_string(cluster->lb_policy) + " applies");
+    }
+    if (!problem.empty()) reject("backend " + name + ": " + problem + "; its routes answer UNAVAILABLE");
+    for (const std::string& setting : setting_problems) reject("backend " + name + ": " + setting);
   }
+  rejections.insert(rejections.end(), slice_rejections.begin(), slice_rejections.end());
+}
+
+void BuiltClusters::settle_rejections(uint32_t slot) {
+  ClusterRecord& record = records[slot];
+  record.settle_rejections();
+  if (record.rejections.empty()) {
+    rejecting.erase(slot);
+  } else {
+    rejecting.insert(slot);
+  }
+}
+
+void BuiltClusters::add_rejections(std::vector<Rejection>& out) const {
+  for (uint32_t slot : rejecting) out.insert(out.end(), records[slot].rejections.begin(), records[slot].rejections.end());
 }
 
 }  // namespace grpc_ingress

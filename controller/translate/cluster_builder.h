@@ -42,6 +42,10 @@ struct ClusterRecord {
   std::string problem;  // why it has no endpoints by construction; empty if none
   std::vector<std::string> setting_problems;  // protocol and upstream TLS settings that cannot apply
   std::vector<Rejection> slice_rejections;    // about the EndpointSlices read
+  std::vector<Rejection> rejections;          // all it says, about its users and its slices
+
+  // Sets `rejections` from the rest; after every change of uses or build.
+  void settle_rejections();
 };
 
 // The clusters of the running translation, by slot (RouteTable::clusters).
@@ -50,9 +54,13 @@ struct BuiltClusters {
   std::map<std::string, uint32_t> slot_of;                      // by cluster name
   std::map<ObjectKey, std::set<uint32_t>> slots_of_service;     // by (namespace, Service)
   std::set<uint32_t> free_slots;                                // below records.size()
+  std::set<uint32_t> rejecting;                                 // slots whose record has rejections
 
-  // What the clusters say about the Ingresses that name them and about their slices.
+  // What the clusters say about the Ingresses that name them and about their
+  // slices; costs what they say, not the number of clusters.
   void add_rejections(std::vector<Rejection>& out) const;
+  // After `slot`'s record changed: its rejections again.
+  void settle_rejections(uint32_t slot);
   // The Services or slices of `services` changed: rebuilds their clusters
   // from `store`, here and in `clusters`. Returns the clusters that changed.
   size_t rebuild(const Store& store, const std::set<ObjectKey>& services, std::vector<ClusterPtr>& clusters);

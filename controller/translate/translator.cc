@@ -471,12 +471,7 @@ std::vector<Rejection> Translator::rejections(const Store& store) const {
     if (!in_watched_namespace(key.second.namespace_name, options_)) continue;
     out.push_back({std::string(kind_name(invalid.kind)), invalid.key.namespace_name, invalid.key.name, invalid.reason});
   }
-  std::vector<const MergedIngress*> rejected;
-  for (const auto& [_, merged] : kept_->ingresses) {
-    if (!merged.rejections.empty()) rejected.push_back(&merged);
-  }
-  std::sort(rejected.begin(), rejected.end(), [](const MergedIngress* a, const MergedIngress* b) { return a->age < b->age; });
-  for (const MergedIngress* merged : rejected) out.insert(out.end(), merged->rejections.begin(), merged->rejections.end());
+  out.insert(out.end(), kept_->ingress_rejections.begin(), kept_->ingress_rejections.end());
   kept_->clusters.add_rejections(out);
   out.insert(out.end(), kept_->tls_rejections.begin(), kept_->tls_rejections.end());
   dedupe(out);
@@ -607,11 +602,40 @@ Translation Translator::merge(const Store& store, const StoreChanges* changes, c
     out.clusters_changed += kept.clusters.rebuild(store, changes->services, table.clusters);
   }
 
-  // The same Ingresses served as before: the same list.
-  auto served = std::make_shared<std::vector<ObjectKey>>();
-  served->reserve(kept.ingresses.size());
-  for (const auto& [key, _] : kept.ingresses) served->push_back(key);
-  if (*served != *kept.served_ingresses) kept.served_ingresses = std::move(served);
+  // The same Ingresses served as before: the same list; else the list with
+  // the scope's comings and goings (sorted, as kept.ingresses is).
+  if (scope) {
+    std::shared_ptr<std::vector<ObjectKey>> served;
+    for (const ObjectKey& key : scope->ingresses) {
+      const std::vector<ObjectKey>& now = served ? *served : *kept.served_ingresses;
+      auto at = std::lower_bound(now.begin(), now.end(), key);
+      bool listed = at != now.end() && *at == key;
+      if (listed == (kept.ingresses.count(key) > 0)) continue;
+      if (!served) served = std::make_shared<std::vector<ObjectKey>>(*kept.served_ingresses);
+      auto place = std::lower_bound(served->begin(), served->end(), key);
+      if (listed) {
+        served->erase(place);
+      } else {
+        served->insert(place, key);
+      }
+    }
+    if (served) kept.served_ingresses = std::move(served);
+  } else {
+    auto served = std::make_shared<std::vector<ObjectKey>>();
+    served->reserve(kept.ingresses.size());
+    for (const auto& [key, _] : kept.ingresses) served->push_back(key);
+    if (*served != *kept.served_ingresses) kept.served_ingresses = std::move(served);
+  }
+
+  std::vector<const MergedIngress*> rejected;
+  for (const auto& [_, entry] : kept.ingresses) {
+    if (!entry.rejections.empty()) rejected.push_back(&entry);
+  }
+  std::sort(rejected.begin(), rejected.end(), [](const MergedIngress* a, const MergedIngress* b) { return a->age < b->age; });
+  kept.ingress_rejections.clear();
+  for (const MergedIngress* entry : rejected) {
+    kept.ingress_rejections.insert(kept.ingress_rejections.end(), entry->rejections.begin(), entry->rejections.end());
+  }
 
   kept.table = table;
   out.table = std::move(table);

@@ -79,6 +79,7 @@ class Translator {
     BuiltClusters clusters;
     std::map<ObjectKey, MergedIngress> ingresses;          // ours, merged
     std::map<std::string, std::set<ObjectKey>> by_host;  // which of them reach each host
+    std::vector<Rejection> ingress_rejections;  // theirs, oldest Ingress first
     std::vector<Rejection> tls_rejections;
     std::shared_ptr<const std::vector<ObjectKey>> served_ingresses = std::make_shared<std::vector<ObjectKey>>();
   };
