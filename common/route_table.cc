@@ -166,6 +166,13 @@ bool RouteTable::same_routing(const RouteTable& other) const {
          same_object(any_host, other.any_host) && default_route == other.default_route && tls == other.tls;
 }
 
+const VirtualHost* RouteTable::host_routes(const std::string& host) const {
+  if (host.empty()) return any_host.get();
+  const VirtualHosts& hosts = host.starts_with("*.") ? wildcard_hosts : exact_hosts;
+  auto it = hosts.find(host);
+  return it == hosts.end() ? nullptr : it->second.get();
+}
+
 size_t RouteTable::cluster_count() const {
   return static_cast<size_t>(std::count_if(clusters.begin(), clusters.end(), [](const auto& c) { return c != nullptr; }));
 }

@@ -228,6 +228,11 @@ struct RouteTable {
   VirtualHostPtr any_host;                // rules without a host; nullptr = none
   std::optional<Route> default_route;     // Ingress defaultBackend
   TlsSettings tls;                        // certificates for the TLS port
+  // Hosts ("" = the host-less rules) whose route set is not the one of table
+  // `base_version` (the table published before this one), when the builder
+  // knows: a holder of per-host state then looks at those only. 0: unknown.
+  uint64_t base_version = 0;
+  std::vector<std::string> changed_hosts;
 
   // The route for a request, or nullptr (no route: gRPC status 12 / HTTP 404).
   // `authority` may carry a port; `path` may carry a query. The exact host's
@@ -236,6 +241,8 @@ struct RouteTable {
   const Route* match(std::string_view authority, std::string_view path) const;
 
   const Cluster& cluster_of(const Route& route) const { return *clusters[route.cluster]; }
+  // The route set of `host` ("" = the host-less rules; "*.example.com"), or nullptr.
+  const VirtualHost* host_routes(const std::string& host) const;
 
   // Same routing, ignoring version. Shared parts compare by pointer first.
   bool same_routing(const RouteTable& other) const;
@@ -274,6 +281,14 @@ ClusterDiff diff_clusters(const RouteTable* before, const RouteTable& after);
 // same object in both tables (either may be nullptr: added or removed).
 template <typename Fn>
 void for_each_changed_host(const RouteTable* before, const RouteTable& after, Fn&& fn) {
+  if (before && after.base_version != 0 && after.base_version == before->version) {
+    for (const std::string& host : after.changed_hosts) {
+      const VirtualHost* old_host = before->host_routes(host);
+      const VirtualHost* new_host = after.host_routes(host);
+      if (old_host != new_host) fn(old_host, new_host);
+    }
+    return;
+  }
   const VirtualHosts none;
   auto walk = [&](const VirtualHosts& old_hosts, const VirtualHosts& new_hosts) {
     if (old_hosts.shares(new_hosts)) return;

@@ -49,7 +49,15 @@ void Publisher::rebuild() {
   Translation translation = translator_.translate(
       store_, store_.take_changes(), {.last_good = running ? &running->tls : nullptr, .checks = &certificate_checks_});
   auto translated = std::chrono::steady_clock::now();
-  if (!running || !running->same_routing(translation.table)) {
+  // The translator shares every part that did not change: routing changed
+  // exactly when it says a cluster or host did (or the default route or TLS).
+  bool changed = !running || translation.clusters_changed > 0 || translation.hosts_changed > 0 ||
+                 running->default_route != translation.table.default_route || running->tls != translation.table.tls;
+  if (changed) {
+    if (running && translation.changed_hosts) {
+      translation.table.base_version = running->version;
+      translation.table.changed_hosts = std::move(*translation.changed_hosts);
+    }
     publish(std::make_shared<RouteTable>(std::move(translation.table)), translation, started, translated);
   } else {
     spdlog::debug("objects changed, routing did not; nothing to publish");

@@ -481,6 +481,7 @@ std::vector<Rejection> Translator::rejections(const Store& store) const {
 Translation Translator::endpoints_changed(const Store& store, const StoreChanges& changes) {
   Translation out;
   out.endpoints_only = true;
+  out.changed_hosts.emplace();
   out.clusters_changed = kept_->clusters.rebuild(store, changes.services, kept_->table.clusters);
   out.table = kept_->table;
   out.rejections = rejections(store);
@@ -578,7 +579,12 @@ Translation Translator::merge(const Store& store, const StoreChanges* changes, c
   RouteTable table;
   if (scope) {
     table = kept.table;  // shares every host outside the scope
-    for (const std::string& host : scope->hosts) merger.place_host(host, table, &kept.table, out.hosts_changed);
+    out.changed_hosts.emplace();
+    for (const std::string& host : scope->hosts) {
+      size_t before = out.hosts_changed;
+      merger.place_host(host, table, &kept.table, out.hosts_changed);
+      if (out.hosts_changed != before) out.changed_hosts->push_back(host);
+    }
   } else {
     for (const std::string& host : merger.built_hosts()) merger.place_host(host, table, &kept.table, out.hosts_changed);
     // Hosts that went count as changed; not one changed: the previous maps themselves.

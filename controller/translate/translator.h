@@ -34,6 +34,9 @@ struct Translation {
   size_t clusters_changed = 0;  // cluster objects that are not the previous table's
   size_t hosts_changed = 0;     // host route sets that are not the previous table's
   size_t ingresses_merged = 0;  // Ingresses of ours merged again
+  // The hosts whose route set changed ("" = host-less rules), when known
+  // without a look at every host (not after a full merge).
+  std::optional<std::vector<std::string>> changed_hosts;
 };
 
 // Store -> RouteTable, by the networking.k8s.io/v1 Ingress rules: class

@@ -327,3 +327,26 @@ TEST_CASE("router: a table in which only another Service changed keeps this Serv
   CHECK(setup.pods.forgotten ==
         std::vector<std::string>{"10.0.0.3:50051", "10.0.1.1:50051", "10.0.1.2:50051"});
 }
+
+TEST_CASE("router: a table that names the hosts it changed is applied by looking at those hosts only",
+          "[router][incremental]") {
+  Setup setup(cluster_of(2));
+  auto first = std::make_shared<RouteTable>(*setup.router.table());
+  first->version = 7;
+  setup.router.set_table(first);
+  // A new host for the same Service, named as the only change since version 7.
+  auto next = std::make_shared<RouteTable>(*first);
+  next->version = 8;
+  next->base_version = 7;
+  next->exact_hosts["new.example.com"] = std::make_shared<const VirtualHost>(VirtualHost{
+      .host = "new.example.com", .routes = {Route{.path = "/", .cluster = 0, .ingress_namespace = "default",
+                                                  .ingress_name = "new"}}});
+  next->changed_hosts = {"new.example.com"};
+  setup.router.set_table(next);
+  auto stream = setup.call("new.example.com");
+  FakePod* pod = setup.attempt_of(*stream);
+  REQUIRE(pod != nullptr);
+  pod->answer(*stream, 0);
+  CHECK(setup.client->grpc_status == 0);
+  CHECK(stream->route_stats == setup.stats.route("default", "new", "greeter"));  // its stats were resolved
+}

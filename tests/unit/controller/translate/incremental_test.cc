@@ -141,6 +141,8 @@ TEST_CASE("incremental: an Ingress change rebuilds the hosts it touches and keep
   CHECK_FALSE(second.endpoints_only);
   CHECK(second.ingresses_merged == 1);  // no other Ingress reaches a.example.com
   CHECK(second.hosts_changed == 1);
+  REQUIRE(second.changed_hosts.has_value());
+  CHECK(*second.changed_hosts == std::vector<std::string>{"a.example.com"});
   CHECK(second.clusters_changed == 0);
   CHECK(second.table.clusters == first.table.clusters);
   CHECK(second.table.exact_hosts.at("a.example.com") != first.table.exact_hosts.at("a.example.com"));
