@@ -411,6 +411,12 @@ std::set<std::string> hosts_of(const Ingress& ingress) {
   return hosts;
 }
 
+// Oldest first, as IngressAge orders them (without copying the names).
+bool older(const Ingress* a, const Ingress* b) {
+  return std::tie(a->metadata.creation_timestamp, a->metadata.namespace_name, a->metadata.name) <
+         std::tie(b->metadata.creation_timestamp, b->metadata.namespace_name, b->metadata.name);
+}
+
 // More Ingresses than this to merge again: merging them all is as cheap.
 constexpr size_t kMaxScope = 256;
 
@@ -526,9 +532,7 @@ Translation Translator::merge(const Store& store, const StoreChanges* changes, c
     kept.by_host.clear();
     for (const auto& [key, ingress] : store.ingresses()) consider(key, ingress);
   }
-  std::sort(ours.begin(), ours.end(), [](const Ingress* a, const Ingress* b) {
-    return IngressAge::of(a->metadata) < IngressAge::of(b->metadata);
-  });
+  std::sort(ours.begin(), ours.end(), older);
 
   IngressMerger merger(clusters);
   std::vector<std::pair<const Ingress*, IngressOptions>> canaries;
@@ -564,9 +568,7 @@ Translation Translator::merge(const Store& store, const StoreChanges* changes, c
     if (!entry.tls) continue;
     if (auto it = store.ingresses().find(key); it != store.ingresses().end()) with_tls.push_back(&it->second);
   }
-  std::sort(with_tls.begin(), with_tls.end(), [](const Ingress* a, const Ingress* b) {
-    return IngressAge::of(a->metadata) < IngressAge::of(b->metadata);
-  });
+  std::sort(with_tls.begin(), with_tls.end(), older);
   TlsSettings tls_settings;
   kept.tls_rejections.clear();
   translate_tls(
