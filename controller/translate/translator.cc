@@ -378,7 +378,7 @@ class IngressMerger {
 
   ClusterBuilder& clusters_;
   std::map<ObjectKey, MergedIngress> merged_;
-  // The routes while they are built; shared once done (take_table).
+  // The routes while they are built; shared once done (place_host).
   std::map<std::string, VirtualHost> exact_hosts_;
   std::map<std::string, VirtualHost> wildcard_hosts_;
   std::optional<VirtualHost> any_host_;
