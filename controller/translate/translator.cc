@@ -220,10 +220,13 @@ class IngressMerger {
     if (host.empty()) {
       table.any_host = std::move(placed);
     } else {
+      // Written only when it differs: a write copies a map the table still shares.
       VirtualHosts& hosts = host.starts_with("*.") ? table.wildcard_hosts : table.exact_hosts;
+      auto it = hosts.find(host);
+      bool present = it != hosts.end();
       if (placed) {
-        hosts[host] = std::move(placed);
-      } else if (hosts.count(host)) {
+        if (!present || it->second != placed) hosts[host] = std::move(placed);
+      } else if (present) {
         hosts.erase(host);
       }
     }

@@ -152,6 +152,19 @@ TEST_CASE("incremental: an Ingress change rebuilds the hosts it touches and keep
   }
   CHECK(second.table.any_host == first.table.any_host);
   check_same_as_scratch(second, kept.store);
+
+  // A change that leaves every route as it was (an annotation of someone
+  // else's) publishes nothing new: the table shares the very host map.
+  kept.store.upsert(object_of(ingress({.name = "c",
+                                       .rules = {rule("c.example.com", {path("/c", "Prefix", "c")})},
+                                       .created = "2026-01-01T00:00:03Z",
+                                       .annotations = "example.com/owner: 'team-c'"}),
+                              ObjectKind::kIngress));
+  Translation third = kept.next();
+  CHECK(third.ingresses_merged == 1);
+  CHECK(third.hosts_changed == 0);
+  CHECK(third.clusters_changed == 0);
+  CHECK(third.table.exact_hosts.shares(second.table.exact_hosts));
 }
 
 TEST_CASE("incremental: a cluster keeps its slot while it is used, and a freed slot goes to a new cluster",
