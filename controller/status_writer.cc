@@ -163,12 +163,18 @@ void StatusWriter::set_leading(bool leading) {
   } else {
     queue_.clear();
     queued_.clear();
+    recheck_.clear();
   }
 }
 
 void StatusWriter::on_translated(const Translation& translation) {
   if (translation.endpoints_only) return;  // the same Ingresses are served
-  served_ = std::set<ObjectKey>(translation.served_ingresses->begin(), translation.served_ingresses->end());
+  std::set<ObjectKey> served(translation.served_ingresses->begin(), translation.served_ingresses->end());
+  // A write in flight for an Ingress that joined or left our class writes what was wanted before.
+  for (const ObjectKey& key : in_flight_) {
+    if (served.count(key) != served_.count(key)) recheck_.insert(key);
+  }
+  served_ = std::move(served);
   reconcile();
 }
 
@@ -177,6 +183,7 @@ void StatusWriter::set_addresses(std::vector<LoadBalancerIngress> addresses) {
   spdlog::info("status: Ingresses get the address(es) {} (Service {})", to_string(addresses),
                publish_service_key_ ? publish_service_key_->to_string() : "");
   addresses_ = std::move(addresses);
+  recheck_.insert(in_flight_.begin(), in_flight_.end());  // they write the old addresses
   reconcile();
 }
 
@@ -264,6 +271,10 @@ void StatusWriter::finish(const ObjectKey& key, bool success) {
   in_flight_.erase(key);
   if (success) {
     retries_.erase(key);
+    if (recheck_.erase(key)) {
+      reconcile();  // what it wrote was wanted when it began, maybe not now
+      return;
+    }
   } else {
     auto it = retries_.find(key);
     auto backoff = it == retries_.end() ? options_.retry_initial : std::min(it->second.backoff * 2, options_.retry_max);

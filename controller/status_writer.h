@@ -95,6 +95,8 @@ class StatusWriter : public std::enable_shared_from_this<StatusWriter> {
   std::deque<ObjectKey> queue_;
   std::set<ObjectKey> queued_;
   std::set<ObjectKey> in_flight_;
+  // In flight when the desired status may have changed: looked at again when done.
+  std::set<ObjectKey> recheck_;
   struct Retry {
     std::chrono::steady_clock::time_point at;
     std::chrono::milliseconds backoff;

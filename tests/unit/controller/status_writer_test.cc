@@ -133,6 +133,29 @@ TEST_CASE("an Ingress that stops being ours loses the addresses we wrote, and on
   CHECK(f.api.pending.empty());
 }
 
+TEST_CASE("an Ingress that leaves our class while its status is being written gets it taken back once the write ends") {
+  Fixture f({.publish_addresses = {"203.0.113.9"}});
+  f.put_ingress(ingress_json("web", "10"));
+  f.writer->set_leading(true);
+  f.writer->on_translated(serving({{"default", "web"}}));
+  KubeRequest get = f.next();
+  f.api.respond(200, ingress_json("web", "10"));
+  KubeRequest put = f.next();
+  CHECK(put.method == "PUT");
+  // While the write is in flight: the watch shows what it wrote, and the Ingress leaves our class.
+  f.put_ingress(ingress_json("web", "11", json::parse(R"([{"ip":"203.0.113.9"}])")));
+  f.writer->on_translated(serving({}));
+  CHECK(f.api.pending.size() == 1);  // nothing new while it is in flight
+  f.api.respond(200, ingress_json("web", "11", json::parse(R"([{"ip":"203.0.113.9"}])")));
+  // Done: the Ingress is looked at again, and what we wrote is taken back.
+  KubeRequest again = f.next();
+  CHECK(again.method == "GET");
+  f.api.respond(200, ingress_json("web", "11", json::parse(R"([{"ip":"203.0.113.9"}])")));
+  KubeRequest clear = f.next();
+  CHECK(clear.method == "PUT");
+  CHECK(json::parse(clear.body)["status"]["loadBalancer"] == json::object());
+}
+
 TEST_CASE("a failed status write is retried after a backoff, losing the lead stops the writes") {
   Fixture f({.publish_addresses = {"lb.example.com"}});
   f.put_ingress(ingress_json("web", "10"));
