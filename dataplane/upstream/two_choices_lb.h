@@ -1,6 +1,7 @@
 #pragma once
 
 #include "dataplane/upstream/round_robin_lb.h"
+#include "dataplane/upstream/small_random.h"
 
 #include <functional>
 #include <random>
@@ -22,7 +23,7 @@ class TwoChoicesLb : public LoadBalancer {
 
  private:
   RoundRobinLb round_robin_;
-  std::mt19937_64 random_;
+  SmallRandom random_;
   Cost cost_;
 };
 
