@@ -8,11 +8,6 @@
 
 namespace grpc_ingress {
 
-std::string Endpoint::address() const {
-  if (ip.find(':') != std::string::npos) return "[" + ip + "]:" + std::to_string(port);
-  return ip + ":" + std::to_string(port);
-}
-
 const char* to_string(LoadBalancePolicy policy) {
   switch (policy) {
     case LoadBalancePolicy::kLeastRequest: return "least_request";

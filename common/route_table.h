@@ -1,5 +1,6 @@
 #pragma once
 
+#include "common/ip_address.h"
 #include "common/tls_settings.h"
 
 #include <chrono>
@@ -18,14 +19,15 @@ namespace grpc_ingress {
 
 // One pod address:port.
 struct Endpoint {
-  std::string ip;
+  IpAddress ip;
   uint16_t port = 0;
   std::string pod;  // EndpointSlice targetRef name; for logs and /debug only
   // false: the pod is serving but terminating; used only when a cluster has no
   // ready endpoint left.
   bool ready = true;
 
-  std::string address() const;  // "ip:port", "[v6]:port"
+  std::string address() const { return pod_address().to_string(); }  // "ip:port", "[v6]:port"
+  PodAddress pod_address() const { return {ip, port}; }
   bool operator==(const Endpoint&) const = default;
 };
 

@@ -32,7 +32,7 @@ EndpointTotals sum_endpoint(const std::vector<std::unique_ptr<Worker>>& workers,
                             const Endpoint& endpoint) {
   EndpointTotals totals;
   for (const auto& worker : workers) {
-    if (auto stats = worker->stats().find_endpoint(cluster.name, endpoint.address())) {
+    if (auto stats = worker->stats().find_endpoint(cluster.name, endpoint.pod_address())) {
       totals.requests += read(stats->requests);
       totals.active += read(stats->active_streams);
     }
@@ -221,7 +221,7 @@ std::string Dataplane::endpoints_json(const RouteTable* table) const {
       nlohmann::json endpoints = nlohmann::json::array();
       for (const Endpoint& endpoint : cluster.endpoints) {
         EndpointTotals totals = sum_endpoint(workers_, cluster, endpoint);
-        auto state = endpoint_states_.find(cluster.name, endpoint.address());
+        auto state = endpoint_states_.find(cluster.name, endpoint.pod_address());
         static const char* const kHealth[] = {"unknown", "healthy", "unhealthy"};
         endpoints.push_back({{"address", endpoint.address()},
                              {"pod", endpoint.pod},

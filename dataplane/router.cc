@@ -63,7 +63,7 @@ void Router::set_table(std::shared_ptr<const RouteTable> table) {
 
   // Pods of the new clusters are counted before those of the old ones are
   // let go, so a pod that moves between them keeps its connections.
-  std::vector<std::string> unused_pods;
+  std::vector<PodAddress> unused_pods;
   for (uint32_t slot : diff.changed) count_pods(*table->clusters[slot], +1, unused_pods);
   auto drop = [&](uint32_t slot) {
     if (before && slot < before->clusters.size() && before->clusters[slot]) {
@@ -128,9 +128,9 @@ void Router::resolve_routes(const VirtualHost* before, const VirtualHost* after,
   }
 }
 
-void Router::count_pods(const Cluster& cluster, int delta, std::vector<std::string>& unused) {
+void Router::count_pods(const Cluster& cluster, int delta, std::vector<PodAddress>& unused) {
   for (const Endpoint& endpoint : cluster.endpoints) {
-    std::string address = endpoint.address();
+    PodAddress address = endpoint.pod_address();
     if (delta > 0) {
       ++pod_uses_[address];
       continue;
@@ -138,7 +138,7 @@ void Router::count_pods(const Cluster& cluster, int delta, std::vector<std::stri
     auto it = pod_uses_.find(address);
     if (it == pod_uses_.end() || --it->second > 0) continue;
     pod_uses_.erase(it);
-    unused.push_back(std::move(address));
+    unused.push_back(address);
   }
 }
 

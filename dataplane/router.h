@@ -85,7 +85,7 @@ class Router {
   void watch_idle(const std::shared_ptr<ProxyStream>& stream, std::chrono::milliseconds wait);
   void record_outcome(ProxyStream& stream, bool failed);
   void resolve_routes(const VirtualHost* before, const VirtualHost* after, const RouteTable& table);
-  void count_pods(const Cluster& cluster, int delta, std::vector<std::string>& unused);
+  void count_pods(const Cluster& cluster, int delta, std::vector<PodAddress>& unused);
   // `stream` began on the table this worker runs, as applied now: the same
   // holder, not only the same snapshot, since its attempts point into it.
   bool on_running_table(const ProxyStream& stream) const {
@@ -119,7 +119,7 @@ class Router {
   std::vector<ClusterState*> cluster_states_;  // by slot
   // Pod address -> clusters of the running table that have it: a pod no
   // cluster has any more gets no new streams.
-  std::unordered_map<std::string, uint32_t> pod_uses_;
+  std::unordered_map<PodAddress, uint32_t, PodAddressHash> pod_uses_;
 };
 
 }  // namespace grpc_ingress

@@ -97,7 +97,7 @@ class WorkerStats {
     for (const auto& [_, stats] : clusters_) fn(*stats);
   }
   // nullptr when this worker has no stats for that endpoint.
-  std::shared_ptr<EndpointStats> find_endpoint(const std::string& cluster, const std::string& address) const {
+  std::shared_ptr<EndpointStats> find_endpoint(const std::string& cluster, const PodAddress& address) const {
     return endpoints_.find(cluster, address);
   }
 

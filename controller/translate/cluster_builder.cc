@@ -269,7 +269,7 @@ class ClusterMaker {
       bool usable = conditions.ready || (conditions.serving && conditions.terminating);
       if (!usable) continue;
       // The API lets consumers use only the first address; the others are the same pod.
-      auto ip = canonical_ip(endpoint.addresses.front(), family);
+      auto ip = IpAddress::parse(endpoint.addresses.front(), family);
       if (!ip) {
         if (bad_addresses++ == 0) first_bad = endpoint.addresses.front();
         continue;

@@ -1,7 +1,5 @@
 #include "controller/translate/k8s_names.h"
 
-#include <arpa/inet.h>
-
 namespace grpc_ingress {
 namespace {
 
@@ -29,24 +27,6 @@ bool is_dns_subdomain(std::string_view name) {
     if (dot == std::string_view::npos) return true;
     name.remove_prefix(dot + 1);
   }
-}
-
-std::optional<std::string> canonical_ip(std::string_view address, IpFamily family) {
-  // inet_pton needs a terminated string, and an address never has a NUL in it.
-  if (address.size() >= INET6_ADDRSTRLEN || address.find('\0') != std::string_view::npos) {
-    return std::nullopt;
-  }
-  std::string text(address);
-  int af = family == IpFamily::kV4 ? AF_INET : AF_INET6;
-  unsigned char binary[sizeof(in6_addr)];
-  if (inet_pton(af, text.c_str(), binary) != 1) return std::nullopt;
-  char out[INET6_ADDRSTRLEN];
-  if (inet_ntop(af, binary, out, sizeof(out)) == nullptr) return std::nullopt;
-  return std::string(out);
-}
-
-bool is_ip_address(std::string_view text) {
-  return canonical_ip(text, IpFamily::kV4) || canonical_ip(text, IpFamily::kV6);
 }
 
 }  // namespace grpc_ingress

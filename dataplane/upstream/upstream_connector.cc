@@ -6,8 +6,22 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+
 namespace grpc_ingress {
 namespace {
+
+// The table holds addresses in binary already: nothing to parse per connection.
+boost::asio::ip::address to_asio(const IpAddress& ip) {
+  if (ip.family() == IpFamily::kV4) {
+    boost::asio::ip::address_v4::bytes_type bytes;
+    std::copy_n(ip.bytes(), bytes.size(), bytes.begin());
+    return boost::asio::ip::address_v4(bytes);
+  }
+  boost::asio::ip::address_v6::bytes_type bytes;
+  std::copy_n(ip.bytes(), bytes.size(), bytes.begin());
+  return boost::asio::ip::address_v6(bytes);
+}
 
 // ALPN's wire format: each protocol name after its length byte.
 std::string alpn_wire(const std::string& protocol) {
@@ -64,14 +78,7 @@ UpstreamConnector::UpstreamConnector(boost::asio::io_context& io, const Endpoint
 
 void UpstreamConnector::start(Done done) {
   done_ = std::move(done);
-  boost::system::error_code ec;
-  auto ip = boost::asio::ip::make_address(endpoint_.ip, ec);
   auto self = shared_from_this();
-  if (ec) {
-    // Later, not now: the caller is still setting up the connection.
-    boost::asio::post(socket_.get_executor(), [self] { self->finish(std::nullopt, "bad pod address " + self->endpoint_.ip); });
-    return;
-  }
   timer_.expires_after(timeout_);
   timer_.async_wait([self](boost::system::error_code ec) {
     if (ec || self->finished_) return;
@@ -79,7 +86,7 @@ void UpstreamConnector::start(Done done) {
     self->finish(std::nullopt, what + self->address_ + " timed out after " + std::to_string(self->timeout_.count()) +
                                    " ms");
   });
-  socket_.async_connect({ip, endpoint_.port}, [self](boost::system::error_code ec) {
+  socket_.async_connect({to_asio(endpoint_.ip), endpoint_.port}, [self](boost::system::error_code ec) {
     if (self->finished_) return;
     if (ec) {
       self->finish(std::nullopt, "connect to " + self->address_ + " failed: " + ec.message());

@@ -21,10 +21,9 @@ UpstreamPool::UpstreamPool(boost::asio::io_context& io, const UpstreamOptions& o
 
 UpstreamPool::~UpstreamPool() { close_all(); }
 
-size_t UpstreamPool::KeyHash::operator()(const KeyView& key) const {
-  size_t h = std::hash<std::string_view>()(key.ip);
-  h ^= (static_cast<size_t>(key.port) << 1 | key.http1) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-  h ^= std::hash<uint64_t>()(key.tls) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+size_t UpstreamPool::KeyHash::operator()(const Key& key) const {
+  size_t h = PodAddressHash()(key.pod);
+  h ^= (static_cast<size_t>(key.http1) | key.tls << 1) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
   return h;
 }
 
@@ -80,12 +79,7 @@ Result<UpstreamConnection*> UpstreamPool::connection_for(const Endpoint& endpoin
     tls = &resolve_tls(*kind.tls, kind.tls_in_table);
     if (!tls->error.empty()) return Error{tls->error};
   }
-  KeyView view(endpoint.ip, endpoint.port, kind.http1, tls ? tls->identity : 0);
-  auto it = connections_.find(view);
-  if (it == connections_.end()) {
-    it = connections_.try_emplace(Key{endpoint.ip, endpoint.port, kind.http1, view.tls}).first;
-    it->second.address = endpoint.address();
-  }
+  auto it = connections_.try_emplace(Key{endpoint.pod_address(), kind.http1, tls ? tls->identity : 0}).first;
   Entry& entry = it->second;
   for (auto& connection : entry.connections) {
     if (connection->accepting_streams()) return connection.get();
@@ -131,12 +125,12 @@ void UpstreamPool::release(UpstreamConnection* closed, const Key& key) {
   if (owned) boost::asio::post(io_, [owned = std::move(owned)] {});
 }
 
-void UpstreamPool::forget_pods(const std::vector<std::string>& addresses) {
+void UpstreamPool::forget_pods(const std::vector<PodAddress>& pods) {
   resolved_tls_.clear();
-  if (addresses.empty()) return;
-  std::unordered_set<std::string_view> gone(addresses.begin(), addresses.end());
+  if (pods.empty()) return;
+  std::unordered_set<PodAddress, PodAddressHash> gone(pods.begin(), pods.end());
   for (auto it = connections_.begin(); it != connections_.end();) {
-    if (!gone.count(it->second.address)) {
+    if (!gone.count(it->first.pod)) {
       ++it;
       continue;
     }

@@ -35,10 +35,10 @@ class ConnectionSource {
   // connecting), owned by the source; nullptr once it is closing; an error
   // when the cluster's TLS settings cannot make a TLS context.
   virtual Result<UpstreamConnection*> connection_for(const Endpoint& endpoint, const UpstreamKind& kind) = 0;
-  // Called with every new table: `addresses` ("ip:port") are pods no cluster
-  // of it has any more. They get no new streams; their connections close
+  // Called with every new table: `pods` are those no cluster of it has any
+  // more. They get no new streams; their connections close
   // once their streams finish.
-  virtual void forget_pods(const std::vector<std::string>& addresses) = 0;
+  virtual void forget_pods(const std::vector<PodAddress>& pods) = 0;
 };
 
 // The upstream connections of one worker, per pod address and kind. An
@@ -57,7 +57,7 @@ class UpstreamPool : public ConnectionSource {
   Result<UpstreamConnection*> connection_for(const Endpoint& endpoint, const UpstreamKind& kind) override;
   // HTTP/2 connections say GOAWAY when they go. It also forgets the TLS
   // settings resolved for the old table.
-  void forget_pods(const std::vector<std::string>& addresses) override;
+  void forget_pods(const std::vector<PodAddress>& pods) override;
 
   void close_all();
   // Open connections, draining ones included.
@@ -65,33 +65,17 @@ class UpstreamPool : public ConnectionSource {
 
  private:
   // Connections of one pod address and kind are interchangeable. Looked up on
-  // every request, so the lookup builds no string (KeyView).
+  // every request: binary, so the lookup builds and hashes no string.
   struct Key {
-    std::string ip;
-    uint16_t port = 0;
+    PodAddress pod;
     bool http1 = false;
     uint64_t tls = 0;  // 0: cleartext; else the TLS settings' identity (tls_identities_)
-  };
-  struct KeyView {
-    std::string_view ip;
-    uint16_t port = 0;
-    bool http1 = false;
-    uint64_t tls = 0;
-    KeyView(const Key& key) : ip(key.ip), port(key.port), http1(key.http1), tls(key.tls) {}
-    KeyView(std::string_view ip, uint16_t port, bool http1, uint64_t tls)
-        : ip(ip), port(port), http1(http1), tls(tls) {}
-    bool operator==(const KeyView&) const = default;
+    bool operator==(const Key&) const = default;
   };
   struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(const KeyView& key) const;
-  };
-  struct KeyEqual {
-    using is_transparent = void;
-    bool operator()(const KeyView& a, const KeyView& b) const { return a == b; }
+    size_t operator()(const Key& key) const;
   };
   struct Entry {
-    std::string address;
     std::vector<std::shared_ptr<UpstreamConnection>> connections;
   };
   struct TlsContext {
@@ -119,7 +103,7 @@ class UpstreamPool : public ConnectionSource {
   UpstreamHandlers handlers_;
   WorkerStats* stats_;
   bool closing_ = false;
-  std::unordered_map<Key, Entry, KeyHash, KeyEqual> connections_;
+  std::unordered_map<Key, Entry, KeyHash> connections_;
   // Out of the table, finishing their streams: no new ones pick them.
   std::vector<std::shared_ptr<UpstreamConnection>> draining_;
   // By CA + client certificate + key: contexts outlive their clusters'

@@ -121,8 +121,8 @@ class FakePods : public ConnectionSource {
     if (!pod || !pod->accepting_streams()) pod = std::make_shared<FakePod>(io_, endpoint, handlers);
     return pod.get();
   }
-  void forget_pods(const std::vector<std::string>& addresses) override {
-    forgotten.insert(forgotten.end(), addresses.begin(), addresses.end());
+  void forget_pods(const std::vector<PodAddress>& pods) override {
+    for (const PodAddress& pod : pods) forgotten.push_back(pod.to_string());
   }
 
   FakePod& pod(const std::string& address) { return *pods_.at(address); }
@@ -141,7 +141,7 @@ class FakePods : public ConnectionSource {
   }
 
   UpstreamHandlers handlers;
-  std::vector<std::string> forgotten;  // every address forget_pods() was given
+  std::vector<std::string> forgotten;  // every address forget_pods() was given, as "ip:port"
 
  private:
   boost::asio::io_context& io_;
@@ -199,7 +199,7 @@ inline Cluster cluster_of(int pods) {
   cluster.lb_policy = LoadBalancePolicy::kRoundRobin;
   cluster.protocol = UpstreamProtocol::kH2;
   for (int i = 0; i < pods; ++i) {
-    cluster.endpoints.push_back({"10.0.0." + std::to_string(i + 1), 50051, "greeter-" + std::to_string(i), true});
+    cluster.endpoints.push_back({IpAddress::from("10.0.0." + std::to_string(i + 1)), 50051, "greeter-" + std::to_string(i), true});
   }
   return cluster;
 }

@@ -54,7 +54,7 @@ std::shared_ptr<const RouteTable> make_table(uint16_t dead_port) {
   Cluster empty{.name = "default/greeter:50051", .service_namespace = "default", .service = "greeter",
                 .port = "50051"};
   Cluster dead{.name = "default/dead:80", .service_namespace = "default", .service = "dead", .port = "80"};
-  dead.endpoints.push_back({.ip = "127.0.0.1", .port = dead_port, .pod = "dead-0"});
+  dead.endpoints.push_back({.ip = IpAddress::from("127.0.0.1"), .port = dead_port, .pod = "dead-0"});
   Cluster dead_h1 = dead;
   dead_h1.name = "default/dead-h1:80";
   dead_h1.service = "dead-h1";

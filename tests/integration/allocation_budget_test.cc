@@ -37,7 +37,7 @@ std::shared_ptr<const RouteTable> greeter_table(const std::vector<std::unique_pt
   table->version = 1;
   Cluster greeter{.name = "default/greeter:50051", .service_namespace = "default", .service = "greeter",
                   .port = "50051"};
-  for (const auto& pod : pods) greeter.endpoints.push_back({.ip = pod->ip(), .port = pod->port(), .pod = pod->name()});
+  for (const auto& pod : pods) greeter.endpoints.push_back({.ip = IpAddress::from(pod->ip()), .port = pod->port(), .pod = pod->name()});
   table->clusters = {std::make_shared<const Cluster>(std::move(greeter))};
   table->any_host = std::make_shared<const VirtualHost>(VirtualHost{
       .routes = {Route{

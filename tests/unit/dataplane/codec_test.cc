@@ -45,7 +45,7 @@ struct Wire {
     UpstreamHandlers handlers{[this](const std::shared_ptr<ProxyStream>&, const std::string& reason,
                                      UpstreamFailure) { client_failures.push_back(reason); },
                               [](const std::shared_ptr<ProxyStream>&) { return true; }};
-    client = std::make_shared<H2ClientConnection>(worker.io(), Endpoint{"127.0.0.1", 8080, "ingress", true},
+    client = std::make_shared<H2ClientConnection>(worker.io(), Endpoint{IpAddress::from("127.0.0.1"), 8080, "ingress", true},
                                                   UpstreamOptions{}, std::nullopt, handlers,
                                                   [](UpstreamConnection*) {}, nullptr);
     client->connect_over(Transport(client_end));

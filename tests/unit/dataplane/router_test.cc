@@ -206,7 +206,7 @@ TEST_CASE("router: a pod failing calls in a row is ejected and gets no more call
     }
   }
   REQUIRE(failures == 2);
-  auto state = setup.states.find("default/greeter:50051", bad);
+  auto state = setup.states.find("default/greeter:50051", PodAddress{IpAddress::from("10.0.0.1"), 50051});
   REQUIRE(state != nullptr);
   CHECK(state->ejected(std::chrono::steady_clock::now()));
   CHECK(setup.cluster_stats().outlier_ejections == 1);
@@ -239,7 +239,7 @@ TEST_CASE("router: a stream that goes away takes its attempt with it, and the po
   FakePod* pod = setup.attempt_of(*stream);
   REQUIRE(pod != nullptr);
   REQUIRE(pod->streams.size() == 1);
-  auto state = setup.states.find("default/greeter:50051", "10.0.0.1:50051");
+  auto state = setup.states.find("default/greeter:50051", PodAddress{IpAddress::from("10.0.0.1"), 50051});
   REQUIRE(state != nullptr);
   CHECK(state->active_streams == 1);
   stream->closed = true;
@@ -295,7 +295,7 @@ TEST_CASE("router: a table in which only another Service changed keeps this Serv
   Cluster other = cluster_of(2);
   other.name = "default/other:50051";
   other.service = "other";
-  for (Endpoint& endpoint : other.endpoints) endpoint.ip = "10.0.1." + endpoint.ip.substr(7);
+  for (Endpoint& endpoint : other.endpoints) endpoint.ip = IpAddress::from("10.0.1." + endpoint.ip.to_string().substr(7));
   next->clusters.push_back(std::make_shared<const Cluster>(std::move(other)));
   next->exact_hosts["other.example.com"] = std::make_shared<const VirtualHost>(
       VirtualHost{.host = "other.example.com", .routes = {Route{.path = "/", .cluster = 1}}});

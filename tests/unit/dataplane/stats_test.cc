@@ -30,16 +30,16 @@ TEST_CASE("stats of pods that left the table are dropped, routes and services ar
   WorkerStats stats;
   Cluster cluster;
   cluster.name = "default/greeter:grpc";
-  cluster.endpoints = {{"10.0.0.1", 50051, "a", true}, {"10.0.0.2", 50051, "b", true}};
+  cluster.endpoints = {{IpAddress::from("10.0.0.1"), 50051, "a", true}, {IpAddress::from("10.0.0.2"), 50051, "b", true}};
   RouteStats* route = stats.route("default", "ing", "greeter");
   auto resolved = stats.endpoints(cluster);
   auto a = resolved[0];
   bump(a->requests);
   cluster.endpoints.pop_back();
   CHECK(stats.endpoints(cluster) == std::vector{a});
-  CHECK(stats.find_endpoint(cluster.name, "10.0.0.1:50051") == a);
-  CHECK(stats.find_endpoint(cluster.name, "10.0.0.2:50051") == nullptr);
+  CHECK(stats.find_endpoint(cluster.name, PodAddress{IpAddress::from("10.0.0.1"), 50051}) == a);
+  CHECK(stats.find_endpoint(cluster.name, PodAddress{IpAddress::from("10.0.0.2"), 50051}) == nullptr);
   stats.forget_endpoints(cluster.name);
-  CHECK(stats.find_endpoint(cluster.name, "10.0.0.1:50051") == nullptr);
+  CHECK(stats.find_endpoint(cluster.name, PodAddress{IpAddress::from("10.0.0.1"), 50051}) == nullptr);
   CHECK(stats.route("default", "ing", "greeter") == route);
 }

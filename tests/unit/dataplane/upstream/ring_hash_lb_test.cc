@@ -13,7 +13,7 @@ Cluster pods(int n) {
   Cluster cluster;
   cluster.name = "default/users:grpc";
   for (int i = 0; i < n; ++i) {
-    cluster.endpoints.push_back({"10.0.1." + std::to_string(i + 1), 50051, "pod-" + std::to_string(i), true});
+    cluster.endpoints.push_back({IpAddress::from("10.0.1." + std::to_string(i + 1)), 50051, "pod-" + std::to_string(i), true});
   }
   return cluster;
 }

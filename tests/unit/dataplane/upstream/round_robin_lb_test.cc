@@ -13,7 +13,7 @@ Cluster three_pods() {
   Cluster cluster;
   cluster.name = "default/greeter:50051";
   for (int i = 0; i < 3; ++i) {
-    cluster.endpoints.push_back({"10.0.0." + std::to_string(i + 1), 50051, "pod-" + std::to_string(i), true});
+    cluster.endpoints.push_back({IpAddress::from("10.0.0." + std::to_string(i + 1)), 50051, "pod-" + std::to_string(i), true});
   }
   return cluster;
 }

@@ -15,7 +15,7 @@ struct Pods {
   explicit Pods(int n) {
     cluster.name = "default/greeter:grpc";
     for (int i = 0; i < n; ++i) {
-      cluster.endpoints.push_back({"10.0.0." + std::to_string(i + 1), 50051, "pod-" + std::to_string(i), true});
+      cluster.endpoints.push_back({IpAddress::from("10.0.0." + std::to_string(i + 1)), 50051, "pod-" + std::to_string(i), true});
       stats.push_back(std::make_shared<EndpointStats>());
     }
   }
