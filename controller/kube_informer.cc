@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <random>
 
 namespace grpc_ingress {
 namespace {
@@ -85,8 +86,10 @@ Informer::Informer(boost::asio::io_context& io, KubeApi& api, ResourceType resou
       sink_(std::move(sink)),
       options_(options),
       on_restart_(std::move(on_restart)),
-      timer_(io),
-      random_(options.random_seed ? options.random_seed : std::random_device{}()) {}
+      clock_(options.time ? *options.time : steady_time()),
+      timer_(clock_.timer(io)),
+      random_(options.random_seed ? options.random_seed : std::random_device{}()),
+      backoff_(options.backoff, random_()) {}
 
 std::string Informer::path() const {
   std::string out = resource_.group_version_path;
@@ -102,7 +105,7 @@ void Informer::start() { list(""); }
 
 void Informer::stop() {
   stopped_ = true;
-  timer_.cancel();
+  timer_->cancel();
   if (watch_) watch_->cancel();
   watch_.reset();
 }
@@ -158,7 +161,7 @@ void Informer::list_page(KubeResponse response) {
   size_t count = pending_.size();
   bool first = !listed_;
   listed_ = true;
-  backoff_ = 0ms;
+  backoff_.reset();
   auto objects = std::move(pending_);
   pending_ = {};
   sink_.replace(std::move(objects));
@@ -180,7 +183,7 @@ void Informer::watch() {
   std::string target = path() + "?watch=1&allowWatchBookmarks=true&resourceVersion=" +
                        url_encode(resource_version_) + "&timeoutSeconds=" + std::to_string(timeout.count()) +
                        selector_query();
-  watch_started_ = std::chrono::steady_clock::now();
+  watch_started_ = clock_.now();
   watch_events_ = 0;
   auto self = shared_from_this();
   watch_ = api_.watch(
@@ -206,7 +209,7 @@ void Informer::on_event(const json& event) {
     watch_.reset();
     if (expired) {
       // Relist at once, unless watches keep failing that way right after a list.
-      bool healthy = std::chrono::steady_clock::now() - watch_started_ >= options_.healthy_watch;
+      bool healthy = clock_.now() - watch_started_ >= options_.healthy_watch;
       restart(RestartReason::kExpired, "watch: " + message, true, healthy);
     } else {
       restart(RestartReason::kError, "watch ERROR event: " + message, false, false);
@@ -236,7 +239,7 @@ void Informer::on_event(const json& event) {
 
 void Informer::on_watch_end(WatchEnd end) {
   watch_.reset();
-  bool healthy = std::chrono::steady_clock::now() - watch_started_ >= options_.healthy_watch;
+  bool healthy = clock_.now() - watch_started_ >= options_.healthy_watch;
   if (end.status == 410) {
     restart(RestartReason::kExpired, "watch answered 410: " + status_message(end.body), true, healthy);
   } else if (end.status != 200 && end.status != 0) {
@@ -254,19 +257,13 @@ void Informer::on_watch_end(WatchEnd end) {
   }
 }
 
-std::chrono::milliseconds Informer::next_backoff() {
-  backoff_ = backoff_ == 0ms ? options_.backoff_initial : std::min(backoff_ * 2, options_.backoff_max);
-  std::uniform_real_distribution<double> jitter(0.8, 1.2);
-  return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(backoff_.count()) * jitter(random_)));
-}
-
 void Informer::restart(RestartReason reason, const std::string& detail, bool relist, bool healthy) {
   if (on_restart_) on_restart_(resource_.plural, reason);
   std::chrono::milliseconds delay = 0ms;
   if (healthy) {
-    backoff_ = 0ms;
+    backoff_.reset();
   } else {
-    delay = next_backoff();
+    delay = backoff_.next();
   }
   std::string next = relist ? "listing again" : "watching again from resourceVersion " + resource_version_;
   if (delay == 0ms) {
@@ -278,9 +275,8 @@ void Informer::restart(RestartReason reason, const std::string& detail, bool rel
   // A watch can only resume from a version a list gave us.
   bool must_list = relist || !listed_;
   auto self = shared_from_this();
-  timer_.expires_after(delay);
-  timer_.async_wait([self, must_list](boost::system::error_code error) {
-    if (error || self->stopped_) return;
+  timer_->wait(delay, [self, must_list] {
+    if (self->stopped_) return;
     if (must_list) {
       self->list("");
     } else {

@@ -1,17 +1,18 @@
 #pragma once
 
-#include "controller/translate/k8s_objects.h"
+#include "common/small_random.h"
+#include "controller/backoff.h"
+#include "controller/time_source.h"
 #include "controller/kube_api.h"
+#include "controller/translate/k8s_objects.h"
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,12 +46,12 @@ struct InformerOptions {
   // (no events, no bookmarks, no end) is abandoned then.
   std::chrono::milliseconds watch_deadline_margin{30'000};
   // Failures back off exponentially from initial to max, each delay jittered by +-20%.
-  std::chrono::milliseconds backoff_initial{500};
-  std::chrono::milliseconds backoff_max{30'000};
+  BackoffOptions backoff{};
   // A watch that ran this long was healthy: when it ends, watch again at once
   // and forget the backoff.
   std::chrono::milliseconds healthy_watch{1'000};
   uint64_t random_seed = 0;  // 0: seeded from std::random_device
+  TimeSource* time = nullptr;  // nullptr: the steady clock; tests pass a fake one
 };
 
 // What an informer delivers; each call runs on the controller thread.
@@ -105,7 +106,6 @@ class Informer : public std::enable_shared_from_this<Informer> {
   void on_watch_end(WatchEnd end);
   // Counts and logs the restart, then lists or watches again after `delay`.
   void restart(RestartReason reason, const std::string& detail, bool relist, bool healthy);
-  std::chrono::milliseconds next_backoff();
   std::string selector_query() const;
 
   boost::asio::io_context& io_;
@@ -115,8 +115,10 @@ class Informer : public std::enable_shared_from_this<Informer> {
   InformerSink sink_;
   const InformerOptions options_;
   RestartCounter on_restart_;
-  boost::asio::steady_timer timer_;
-  std::mt19937_64 random_;
+  TimeSource& clock_;
+  std::unique_ptr<ClockTimer> timer_;
+  SmallRandom random_;
+  Backoff backoff_;
 
   bool stopped_ = false;
   bool listed_ = false;
@@ -124,9 +126,8 @@ class Informer : public std::enable_shared_from_this<Informer> {
   std::vector<Object> pending_;  // pages of the list in progress
   size_t pages_ = 0;
   std::shared_ptr<KubeWatch> watch_;
-  std::chrono::steady_clock::time_point watch_started_{};
+  TimeSource::TimePoint watch_started_{};
   uint64_t watch_events_ = 0;
-  std::chrono::milliseconds backoff_{0};  // 0: the next failure waits backoff_initial
 };
 
 // Percent-encodes a query parameter value (continue tokens, selectors).

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "dataplane/upstream/round_robin_lb.h"
-#include "dataplane/upstream/small_random.h"
+#include "common/small_random.h"
 
 #include <functional>
 #include <random>

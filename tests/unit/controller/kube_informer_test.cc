@@ -1,6 +1,7 @@
 #include "controller/kube_informer.h"
 
 #include "controller/kube_source.h"
+#include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_kube_api.h"
 #include "tests/unit/run_until.h"
 
@@ -11,18 +12,16 @@
 #include <functional>
 #include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 using namespace grpc_ingress;
+using grpc_ingress::testing::FakeClock;
 using grpc_ingress::testing::FakeKubeApi;
 using grpc_ingress::testing::run_until;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 json service(const std::string& name, int port, const std::string& rv, const std::string& ns = "default") {
   return {{"apiVersion", "v1"},
@@ -58,8 +57,7 @@ json expired_status() {
 InformerOptions fast_options() {
   InformerOptions options;
   options.page_size = 2;
-  options.backoff_initial = 20ms;
-  options.backoff_max = 80ms;
+  options.backoff = {.initial = 20ms, .max = 80ms};
   options.healthy_watch = 200ms;
   options.random_seed = 7;
   return options;
@@ -70,8 +68,11 @@ int port_of(const Store& store, const std::string& name) {
   return it == store.services().end() ? 0 : it->second.ports.at(0).port;
 }
 
+// The informer runs on a fake clock (as client-go's tests inject a fake
+// clock): backoffs and the healthy-watch rule are checked without sleeping.
 struct Fixture {
   boost::asio::io_context io;
+  FakeClock clock;
   FakeKubeApi api;
   Store store;
   std::map<std::string, int> restarts;  // reason -> count
@@ -85,12 +86,21 @@ struct Fixture {
         .upsert = [this](Object object) { store.upsert(std::move(object)); },
         .remove = [this, kind](ObjectKey key) { store.remove(kind, key); },
     };
+    options.time = &clock;
     informer = std::make_shared<Informer>(io, api, resource, ns, sink, options,
                                           [this](const std::string&, RestartReason reason) {
                                             ++restarts[std::string(restart_reason_name(reason))];
                                           });
   }
   ~Fixture() { informer->stop(); }
+
+  // Lets the informer's pending backoff pass on the clock; returns how long it was.
+  std::chrono::milliseconds pass_backoff() {
+    auto wait = clock.next_wait();
+    REQUIRE(wait);
+    clock.advance(*wait);
+    return *wait;
+  }
 
   // Lists `objects` in one page at `rv` and returns the watch that follows.
   std::shared_ptr<FakeKubeApi::Watch> list_and_watch(const std::vector<json>& objects, const std::string& rv) {
@@ -147,6 +157,7 @@ TEST_CASE("watch events add, change and delete objects, a bookmark only moves th
   // The server ends the watch (its timeoutSeconds): watch again from the
   // bookmark's version, without a list.
   watch->end();
+  f.pass_backoff();  // the watch lived no time at all on the clock
   REQUIRE(run_until(f.io, [&] { return f.api.open_watch() != nullptr; }));
   CHECK_THAT(f.api.open_watch()->target, Catch::Contains("resourceVersion=20&"));
   CHECK(f.api.pending.empty());
@@ -158,10 +169,14 @@ TEST_CASE("a dropped watch resumes from the last version seen, after the backoff
   f.informer->start();
   auto watch = f.list_and_watch({}, "10");
   watch->send(event("ADDED", service("a", 80, "15")));
-  auto dropped = Clock::now();
+  f.clock.advance(150ms);  // short of healthy_watch (200 ms)
   watch->end({.status = 200, .error = "watch stream: end of stream"});
+  f.io.poll();
+  CHECK(f.api.open_watch() == nullptr);
+  auto backoff = f.pass_backoff();
+  CHECK(backoff >= 16ms);  // the first step, 20 ms, jittered by at most 20%
+  CHECK(backoff <= 24ms);
   REQUIRE(run_until(f.io, [&] { return f.api.open_watch() != nullptr; }));
-  CHECK(Clock::now() - dropped >= 16ms);  // the first backoff step, jittered down by at most 20%
   CHECK_THAT(f.api.open_watch()->target, Catch::Contains("resourceVersion=15&"));
   CHECK(f.restarts["dropped"] == 1);
   CHECK(port_of(f.store, "a") == 80);
@@ -173,7 +188,8 @@ TEST_CASE("a watch the server never ends is abandoned at our deadline and resume
   auto watch = f.list_and_watch({service("a", 80, "3")}, "10");
   watch->send(bookmark("12"));
   watch->end({.status = 200, .error = "watch stream: timed out", .timed_out = true});
-  REQUIRE(run_until(f.io, [&] { return f.api.open_watch() != nullptr; }, 10ms));  // no backoff
+  CHECK_FALSE(f.clock.next_wait());  // no backoff: the clock need not move
+  REQUIRE(run_until(f.io, [&] { return f.api.open_watch() != nullptr; }));
   CHECK_THAT(f.api.open_watch()->target, Catch::Contains("resourceVersion=12&"));
   CHECK(f.restarts["timeout"] == 1);
   CHECK(f.api.pending.empty());
@@ -183,9 +199,10 @@ TEST_CASE("410 Gone as a watch ERROR event relists, keeping unchanged objects an
   Fixture f;
   f.informer->start();
   auto watch = f.list_and_watch({service("keep", 80, "3"), service("gone", 81, "4")}, "10");
-  std::this_thread::sleep_for(210ms);  // a healthy watch: the relist follows at once
+  f.clock.advance(210ms);  // a healthy watch: the relist follows at once
   watch->send(event("ERROR", expired_status()));
   CHECK(watch->cancelled);
+  CHECK_FALSE(f.clock.next_wait());
   REQUIRE(run_until(f.io, [&] { return !f.api.pending.empty(); }));
   CHECK(f.api.pending.front().request.target == "/api/v1/services?limit=2");
   const Service keep_before = f.store.services().at({"default", "keep"});
@@ -204,9 +221,11 @@ TEST_CASE("410 on a watch request and on a list continue page both start a full 
   f.informer->start();
   auto watch = f.list_and_watch({service("a", 80, "3")}, "10");
   watch->end({.status = 410, .body = expired_status().dump()});
+  f.pass_backoff();  // 410 right after a list: relisting waits, or a broken server would be hammered
   REQUIRE(run_until(f.io, [&] { return !f.api.pending.empty(); }));
   f.api.respond(200, list_of({service("a", 80, "3")}, "20", "next"));
   f.api.respond(410, expired_status());  // the continue token expired mid-list
+  f.pass_backoff();
   REQUIRE(run_until(f.io, [&] { return !f.api.pending.empty(); }));
   CHECK(f.api.pending.front().request.target == "/api/v1/services?limit=2");
   f.api.respond(200, list_of({service("b", 81, "30")}, "30"));
@@ -218,23 +237,24 @@ TEST_CASE("410 on a watch request and on a list continue page both start a full 
 TEST_CASE("failures back off exponentially up to the maximum, a successful list resets the backoff") {
   Fixture f;
   f.informer->start();
-  std::vector<Clock::duration> gaps;
-  auto last = Clock::now();
+  std::vector<std::chrono::milliseconds> waits;
   for (int i = 0; i < 5; ++i) {
     REQUIRE(run_until(f.io, [&] { return !f.api.pending.empty(); }));
-    gaps.push_back(Clock::now() - last);
     if (i % 2) {
       f.api.respond(500, {{"kind", "Status"}, {"code", 500}, {"message", "etcdserver: leader changed"}});
     } else {
       f.api.fail("connect 127.0.0.1:6443: Connection refused");
     }
-    last = Clock::now();
+    f.io.poll();
+    CHECK(f.api.pending.empty());  // nothing is asked before the wait has passed
+    waits.push_back(f.pass_backoff());
   }
-  // 20, 40, 80, 80 ms, each jittered by at most 20%: timers never fire early.
-  CHECK(gaps[1] >= 16ms);
-  CHECK(gaps[2] >= 32ms);
-  CHECK(gaps[3] >= 64ms);
-  CHECK(gaps[4] >= 64ms);
+  // 20, 40, 80, 80, 80 ms, each jittered by at most 20%.
+  const std::chrono::milliseconds steps[] = {20ms, 40ms, 80ms, 80ms, 80ms};
+  for (size_t i = 0; i < waits.size(); ++i) {
+    CHECK(waits[i] >= steps[i] * 8 / 10);
+    CHECK(waits[i] <= steps[i] * 12 / 10);
+  }
   CHECK(f.restarts["error"] == 5);
   CHECK_FALSE(f.store.synced());
 
@@ -244,10 +264,10 @@ TEST_CASE("failures back off exponentially up to the maximum, a successful list 
   auto watch = f.api.open_watch();
   REQUIRE(watch);
   watch->end({.status = 500, .body = "{}"});  // right after the list: the first step again
-  auto ended = Clock::now();
+  auto wait = f.pass_backoff();
+  CHECK(wait >= 16ms);
+  CHECK(wait <= 24ms);
   REQUIRE(run_until(f.io, [&] { return f.api.open_watch() != nullptr; }));
-  CHECK(Clock::now() - ended >= 16ms);
-  CHECK(Clock::now() - ended < 64ms * 4);
 }
 
 TEST_CASE("an object the decoder rejects is kept as invalid, so it is reported instead of vanishing") {
@@ -269,6 +289,7 @@ TEST_CASE("a watch event that is not an event restarts the watch") {
   watch->send({{"type", "SURPRISE"}});
   CHECK(watch->cancelled);
   CHECK(f.restarts["invalid"] == 1);
+  f.pass_backoff();
   REQUIRE(run_until(f.io, [&] { return f.api.open_watch() != nullptr; }));
 }
 
