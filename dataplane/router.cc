@@ -86,10 +86,11 @@ void Router::set_table(std::shared_ptr<const RouteTable> table) {
       state.policy = cluster.lb_policy;
       state.balancer = make_load_balancer(cluster.lb_policy, seed_ + slot);
     }
-    auto resolved = std::make_shared<AppliedCluster>();
-    resolved->endpoint_stats = stats_.endpoints(cluster);
-    resolved->states = endpoint_states_.resolve(cluster);
-    applied->clusters[slot] = std::move(resolved);
+    // A cluster this worker had calls for is resolved now; one it never
+    // served waits for its first call (resolved()): in a large table most
+    // clusters see no call on a given worker, and then cost it nothing.
+    bool in_use = applied->clusters[slot] != nullptr;
+    applied->clusters[slot] = in_use ? resolve(cluster) : nullptr;
     cluster_stats_[slot] = stats_.cluster(cluster);
     cluster_states_[slot] = &state;
   }
@@ -101,15 +102,9 @@ void Router::set_table(std::shared_ptr<const RouteTable> table) {
   cluster_stats_.resize(table->clusters.size());
   cluster_states_.resize(table->clusters.size());
 
-  for_each_changed_host(before, *table, [&](const VirtualHost* old_host, const VirtualHost* new_host) {
-    resolve_routes(old_host, new_host, *table);
-  });
-  // The default route is a value of its table: resolved with every table.
+  for_each_changed_host(before, *table, [&](const VirtualHost* old_host, const VirtualHost*) { forget_routes(old_host); });
+  // The default route is a value of its table: looked up again with every table.
   if (before && before->default_route) route_stats_.erase(&*before->default_route);
-  if (table->default_route) {
-    const Route& route = *table->default_route;
-    route_stats_[&route] = stats_.route(route.ingress_namespace, route.ingress_name, table->cluster_of(route).service);
-  }
 
   applied->table = std::move(table);
   table_ = std::shared_ptr<const RouteTable>(applied, applied->table.get());
@@ -117,15 +112,33 @@ void Router::set_table(std::shared_ptr<const RouteTable> table) {
   pool_.forget_pods(unused_pods);
 }
 
-void Router::resolve_routes(const VirtualHost* before, const VirtualHost* after, const RouteTable& table) {
+std::shared_ptr<const Router::AppliedCluster> Router::resolve(const Cluster& cluster) {
+  auto resolved = std::make_shared<AppliedCluster>();
+  resolved->endpoint_stats = stats_.endpoints(cluster);
+  resolved->states = endpoint_states_.resolve(cluster);
+  return resolved;
+}
+
+const Router::AppliedCluster& Router::resolved(uint32_t slot) {
+  auto& applied = applied_->clusters[slot];
+  if (!applied) applied = resolve(*applied_->table->clusters[slot]);
+  return *applied;
+}
+
+void Router::forget_routes(const VirtualHost* before) {
   if (before) {
     for (const Route& route : before->routes) route_stats_.erase(&route);
   }
-  if (after) {
-    for (const Route& route : after->routes) {
-      route_stats_[&route] = stats_.route(route.ingress_namespace, route.ingress_name, table.cluster_of(route).service);
-    }
-  }
+}
+
+RouteStats& Router::route_stats(const Route& route) {
+  auto it = route_stats_.find(&route);
+  if (it != route_stats_.end()) return *it->second;
+  // The route's first call on this worker since its host changed; most routes
+  // of a large table never get one here, and then cost this worker nothing.
+  RouteStats* stats = stats_.route(route.ingress_namespace, route.ingress_name, table_->cluster_of(route).service);
+  route_stats_.emplace(&route, stats);
+  return *stats;
 }
 
 void Router::count_pods(const Cluster& cluster, int delta, std::vector<PodAddress>& unused) {
@@ -149,9 +162,7 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
   }
   stream->table = table_;
   stream->route = table_->match(stream->authority, stream->path);
-  // find, not operator[]: the request path must not insert into the map.
-  auto stats = stream->route ? route_stats_.find(stream->route) : route_stats_.end();
-  stream->route_stats = stats != route_stats_.end() ? stats->second : unrouted_stats_;
+  stream->route_stats = stream->route ? &route_stats(*stream->route) : unrouted_stats_;
   if (!stream->route) {
     spdlog::debug("{} no route for host '{}' path '{}'", stream->log_prefix(), stream->authority,
                   stream->path);
@@ -282,7 +293,7 @@ void Router::answer_health_bridge(const std::shared_ptr<ProxyStream>& stream) {
   }
   const Route& route = *stream->route;
   for (uint32_t index : route.health_of_clusters) {
-    const auto& states = applied_->clusters[index]->states;
+    const auto& states = resolved(index).states;
     bool healthy = std::any_of(states.begin(), states.end(), [](const auto& state) {
       return state->health.load(std::memory_order_relaxed) == EndpointState::kHealthy;
     });
@@ -352,8 +363,8 @@ void Router::start_deadline(const std::shared_ptr<ProxyStream>& stream) {
   }));
 }
 
-const std::vector<std::shared_ptr<EndpointState>>* Router::states_of(const ProxyStream& stream) const {
-  return on_running_table(stream) ? &applied_->clusters[stream.cluster]->states : nullptr;
+const std::vector<std::shared_ptr<EndpointState>>* Router::states_of(const ProxyStream& stream) {
+  return on_running_table(stream) ? &resolved(stream.cluster).states : nullptr;
 }
 
 void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::string& last_failure) {
@@ -372,8 +383,9 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
     state.policy = cluster.lb_policy;
     state.balancer = make_load_balancer(cluster.lb_policy, seed_);
   }
+  const AppliedCluster* applied = current ? &resolved(stream->cluster) : nullptr;
   PickContext context = pick_context(*stream);
-  if (current) context.stats = &applied_->clusters[stream->cluster]->endpoint_stats;
+  if (applied) context.stats = &applied->endpoint_stats;
   if (cluster.lb_policy == LoadBalancePolicy::kRingHash) {
     if (const std::string_view* key = stream->request_headers.find(cluster.hash_header)) context.hash_key = *key;
   }
@@ -399,9 +411,8 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
   stream->tried_endpoints.push_back(static_cast<uint32_t>(index));
   // Resolved for the running table only: an attempt on an older snapshot
   // (a retry across a table change) goes uncounted per pod and unlimited.
-  const AppliedCluster* resolved = current ? applied_->clusters[stream->cluster].get() : nullptr;
-  stream->begin_attempt(endpoint, resolved ? resolved->endpoint_stats[index].get() : nullptr,
-                        resolved ? resolved->states[index].get() : nullptr,
+  stream->begin_attempt(endpoint, applied ? applied->endpoint_stats[index].get() : nullptr,
+                        applied ? applied->states[index].get() : nullptr,
                         cluster.max_streams_per_endpoint > 0);
   UpstreamKind kind{.http1 = cluster.protocol == UpstreamProtocol::kHttp1 ||
                              (cluster.protocol == UpstreamProtocol::kAuto && !stream->grpc),
@@ -420,7 +431,7 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
   (*connection)->submit(*stream);
 }
 
-PickContext Router::pick_context(const ProxyStream& stream) const {
+PickContext Router::pick_context(const ProxyStream& stream) {
   const Cluster& cluster = *stream.table->clusters[stream.cluster];
   PickContext context{{stream.tried_endpoints.data(), stream.tried_endpoints.size()}};
   context.states = states_of(stream);
@@ -430,7 +441,7 @@ PickContext Router::pick_context(const ProxyStream& stream) const {
   return context;
 }
 
-bool Router::has_untried_endpoint(const ProxyStream& stream) const {
+bool Router::has_untried_endpoint(const ProxyStream& stream) {
   const Cluster& cluster = *stream.table->clusters[stream.cluster];
   PickContext context = pick_context(stream);
   for (size_t i = 0; i < cluster.endpoints.size(); ++i) {

@@ -44,7 +44,8 @@ class Router {
   // again; balancer state, stats and pod connections of the others stay.
   void set_table(std::shared_ptr<const RouteTable> table);
   const std::shared_ptr<const RouteTable>& table() const { return table_; }
-  // What was resolved for the cluster in `slot` of the running table (nullptr: none).
+  // What was resolved for the cluster in `slot` of the running table
+  // (nullptr: none, or no call since the cluster changed).
   const AppliedCluster* applied_cluster(uint32_t slot) const {
     return applied_ && slot < applied_->clusters.size() ? applied_->clusters[slot].get() : nullptr;
   }
@@ -79,12 +80,14 @@ class Router {
   void retry(const std::shared_ptr<ProxyStream>& stream, std::string reason);
   bool may_retry(ProxyStream& stream, bool transparent);
   // What the balancer may pick from for `stream` (its tried endpoints excluded).
-  PickContext pick_context(const ProxyStream& stream) const;
-  bool has_untried_endpoint(const ProxyStream& stream) const;
+  PickContext pick_context(const ProxyStream& stream);
+  bool has_untried_endpoint(const ProxyStream& stream);
   void start_deadline(const std::shared_ptr<ProxyStream>& stream);
   void watch_idle(const std::shared_ptr<ProxyStream>& stream, std::chrono::milliseconds wait);
   void record_outcome(ProxyStream& stream, bool failed);
-  void resolve_routes(const VirtualHost* before, const VirtualHost* after, const RouteTable& table);
+  // The stats of the routes of a host that changed are looked up again at their next call.
+  void forget_routes(const VirtualHost* before);
+  RouteStats& route_stats(const Route& route);
   void count_pods(const Cluster& cluster, int delta, std::vector<PodAddress>& unused);
   // `stream` began on the table this worker runs, as applied now: the same
   // holder, not only the same snapshot, since its attempts point into it.
@@ -92,7 +95,11 @@ class Router {
     return !stream.table.owner_before(table_) && !table_.owner_before(stream.table);
   }
   // The shared endpoint states of `stream`'s cluster, when it routes on the running table.
-  const std::vector<std::shared_ptr<EndpointState>>* states_of(const ProxyStream& stream) const;
+  const std::vector<std::shared_ptr<EndpointState>>* states_of(const ProxyStream& stream);
+  // Per-endpoint stats and shared states of `cluster`, from the maps.
+  std::shared_ptr<const AppliedCluster> resolve(const Cluster& cluster);
+  // What is resolved for `slot` of the running table; resolved now at its first call.
+  const AppliedCluster& resolved(uint32_t slot);
 
   boost::asio::io_context& io_;
   ConnectionSource& pool_;
@@ -112,7 +119,8 @@ class Router {
   std::shared_ptr<const RouteTable> table_;  // applied_->table, counted with applied_
   std::unordered_map<std::string, ClusterState> clusters_;  // by cluster name
 
-  // Stats resolved when the table is applied, so a request only follows pointers.
+  // Stats resolved when the table is applied (routes: at their first call), so
+  // a request only follows pointers.
   RouteStats* unrouted_stats_;
   std::unordered_map<const Route*, RouteStats*> route_stats_;
   std::vector<ClusterStats*> cluster_stats_;   // by slot

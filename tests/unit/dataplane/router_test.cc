@@ -276,8 +276,6 @@ TEST_CASE("router: a table in which only another Service changed keeps this Serv
           "[router][incremental]") {
   Setup setup(cluster_of(3));
   auto first = setup.router.table();
-  const Router::AppliedCluster* resolved = setup.router.applied_cluster(0);
-  REQUIRE(resolved != nullptr);
   // Round robin: a, b, then (after the table change) c, which shows the balancer kept its place.
   std::vector<std::string> order;
   auto call_once = [&] {
@@ -287,8 +285,11 @@ TEST_CASE("router: a table in which only another Service changed keeps this Serv
     order.push_back(pod->address());
     pod->answer(*stream, 0);
   };
+  CHECK(setup.router.applied_cluster(0) == nullptr);  // resolved at its first call, not before
   call_once();
   call_once();
+  const Router::AppliedCluster* resolved = setup.router.applied_cluster(0);
+  REQUIRE(resolved != nullptr);
 
   // Another Service joins: the greeter cluster and host are the very same objects.
   auto next = std::make_shared<RouteTable>(*first);
@@ -301,8 +302,16 @@ TEST_CASE("router: a table in which only another Service changed keeps this Serv
       VirtualHost{.host = "other.example.com", .routes = {Route{.path = "/", .cluster = 1}}});
   setup.router.set_table(next);
   CHECK(setup.router.applied_cluster(0) == resolved);  // not resolved again
-  CHECK(setup.router.applied_cluster(1) != nullptr);
+  CHECK(setup.router.applied_cluster(1) == nullptr);   // nothing kept for a cluster before its first call
   CHECK(setup.pods.forgotten.empty());                 // no pod connection let go
+  {
+    auto stream = setup.call("other.example.com");
+    FakePod* pod = setup.attempt_of(*stream);
+    REQUIRE(pod != nullptr);
+    pod->answer(*stream, 0);
+  }
+  CHECK(setup.router.applied_cluster(1) != nullptr);   // resolved by that call
+  CHECK(setup.router.applied_cluster(0) == resolved);
   call_once();
   CHECK(std::set<std::string>(order.begin(), order.end()).size() == 3);
   CHECK(setup.cluster_stats().upstream_requests == 3);  // the same counters
@@ -314,6 +323,7 @@ TEST_CASE("router: a table in which only another Service changed keeps this Serv
   smaller->clusters[0] = std::make_shared<const Cluster>(std::move(greeter));
   const Router::AppliedCluster* other_resolved = setup.router.applied_cluster(1);
   setup.router.set_table(smaller);
+  CHECK(setup.router.applied_cluster(0) != nullptr);  // had calls: resolved again at once
   CHECK(setup.router.applied_cluster(0) != resolved);
   CHECK(setup.router.applied_cluster(1) == other_resolved);
   CHECK(setup.pods.forgotten == std::vector<std::string>{"10.0.0.3:50051"});
