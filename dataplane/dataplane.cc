@@ -132,13 +132,14 @@ void Dataplane::publish(std::shared_ptr<const RouteTable> table, std::function<v
   ClusterDiff diff = diff_clusters(published_.get(), *table);
   for (const std::string& name : diff.gone) endpoint_states_.forget(name);
   for (uint32_t slot : diff.changed) endpoint_states_.retain(*table->clusters[slot]);
+  auto gone_pods = std::make_shared<const std::vector<PodAddress>>(pod_uses_.apply(published_.get(), *table, diff));
   published_ = table;
   auto remaining = std::make_shared<std::atomic<size_t>>(workers_.size());
   auto done = std::make_shared<std::function<void()>>(std::move(applied));
   for (auto& worker : workers_) {
     Worker* w = worker.get();
-    w->post([w, table, remaining, done] {
-      w->apply_table(table);
+    w->post([w, table, gone_pods, remaining, done] {
+      w->apply_table(table, *gone_pods);
       if (remaining->fetch_sub(1) == 1 && *done) (*done)();
     });
   }

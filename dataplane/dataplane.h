@@ -6,6 +6,7 @@
 #include "common/table_sink.h"
 #include "dataplane/downstream/downstream_connection.h"
 #include "dataplane/endpoint_state.h"
+#include "dataplane/pod_uses.h"
 #include "dataplane/tls/server_tls.h"
 #include "dataplane/upstream/h2_client_connection.h"
 
@@ -77,6 +78,7 @@ class Dataplane : public TableSink {
   DataplaneOptions options_;
   EndpointStates endpoint_states_;  // shared by the workers; outlives them
   std::shared_ptr<const RouteTable> published_;  // the last table given to publish()
+  PodUses pod_uses_;  // of `published_`: which pods a new table drops, worked out once for every worker
   boost::asio::io_context accept_io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::ip::tcp::acceptor tls_acceptor_;

@@ -52,7 +52,7 @@ Router::Router(boost::asio::io_context& io, ConnectionSource& pool, WorkerStats&
       random_(seed),
       unrouted_stats_(stats.route("", "", "")) {}
 
-void Router::set_table(std::shared_ptr<const RouteTable> table) {
+void Router::set_table(std::shared_ptr<const RouteTable> table, const std::vector<PodAddress>& gone_pods) {
   const RouteTable* before = applied_ ? applied_->table.get() : nullptr;
   ClusterDiff diff = diff_clusters(before, *table);
   auto applied = std::make_shared<AppliedTable>();
@@ -61,17 +61,7 @@ void Router::set_table(std::shared_ptr<const RouteTable> table) {
   cluster_stats_.resize(table->clusters.size(), nullptr);
   cluster_states_.resize(table->clusters.size(), nullptr);
 
-  // Pods of the new clusters are counted before those of the old ones are
-  // let go, so a pod that moves between them keeps its connections.
-  std::vector<PodAddress> unused_pods;
-  for (uint32_t slot : diff.changed) count_pods(*table->clusters[slot], +1, unused_pods);
-  auto drop = [&](uint32_t slot) {
-    if (before && slot < before->clusters.size() && before->clusters[slot]) {
-      count_pods(*before->clusters[slot], -1, unused_pods);
-    }
-  };
   for (uint32_t slot : diff.emptied) {
-    drop(slot);
     if (slot < applied->clusters.size()) {
       applied->clusters[slot] = nullptr;
       cluster_stats_[slot] = nullptr;
@@ -79,7 +69,6 @@ void Router::set_table(std::shared_ptr<const RouteTable> table) {
     }
   }
   for (uint32_t slot : diff.changed) {
-    drop(slot);
     const Cluster& cluster = *table->clusters[slot];
     ClusterState& state = clusters_[cluster.name];
     if (!state.balancer || state.policy != cluster.lb_policy) {
@@ -109,7 +98,7 @@ void Router::set_table(std::shared_ptr<const RouteTable> table) {
   applied->table = std::move(table);
   table_ = std::shared_ptr<const RouteTable>(applied, applied->table.get());
   applied_ = std::move(applied);
-  pool_.forget_pods(unused_pods);
+  pool_.forget_pods(gone_pods);
 }
 
 std::shared_ptr<const Router::AppliedCluster> Router::resolve(const Cluster& cluster) {
@@ -139,20 +128,6 @@ RouteStats& Router::route_stats(const Route& route) {
   RouteStats* stats = stats_.route(route.ingress_namespace, route.ingress_name, table_->cluster_of(route).service);
   route_stats_.emplace(&route, stats);
   return *stats;
-}
-
-void Router::count_pods(const Cluster& cluster, int delta, std::vector<PodAddress>& unused) {
-  for (const Endpoint& endpoint : cluster.endpoints) {
-    PodAddress address = endpoint.pod_address();
-    if (delta > 0) {
-      ++pod_uses_[address];
-      continue;
-    }
-    auto it = pod_uses_.find(address);
-    if (it == pod_uses_.end() || --it->second > 0) continue;
-    pod_uses_.erase(it);
-    unused.push_back(address);
-  }
 }
 
 void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {

@@ -42,7 +42,9 @@ class Router {
   // Installs a new snapshot in time proportional to what changed: only
   // clusters and hosts that are not the running table's objects are resolved
   // again; balancer state, stats and pod connections of the others stay.
-  void set_table(std::shared_ptr<const RouteTable> table);
+  // `gone_pods` are the pods no cluster of `table` has any more (PodUses):
+  // their connections drain.
+  void set_table(std::shared_ptr<const RouteTable> table, const std::vector<PodAddress>& gone_pods = {});
   const std::shared_ptr<const RouteTable>& table() const { return table_; }
   // What was resolved for the cluster in `slot` of the running table
   // (nullptr: none, or no call since the cluster changed).
@@ -88,7 +90,6 @@ class Router {
   // The stats of the routes of a host that changed are looked up again at their next call.
   void forget_routes(const VirtualHost* before);
   RouteStats& route_stats(const Route& route);
-  void count_pods(const Cluster& cluster, int delta, std::vector<PodAddress>& unused);
   // `stream` began on the table this worker runs, as applied now: the same
   // holder, not only the same snapshot, since its attempts point into it.
   bool on_running_table(const ProxyStream& stream) const {
@@ -125,9 +126,6 @@ class Router {
   std::unordered_map<const Route*, RouteStats*> route_stats_;
   std::vector<ClusterStats*> cluster_stats_;   // by slot
   std::vector<ClusterState*> cluster_states_;  // by slot
-  // Pod address -> clusters of the running table that have it: a pod no
-  // cluster has any more gets no new streams.
-  std::unordered_map<PodAddress, uint32_t, PodAddressHash> pod_uses_;
 };
 
 }  // namespace grpc_ingress

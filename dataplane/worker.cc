@@ -208,9 +208,9 @@ void Worker::session_closed(uint64_t id) {
   connection_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void Worker::apply_table(std::shared_ptr<const RouteTable> table) {
+void Worker::apply_table(std::shared_ptr<const RouteTable> table, const std::vector<PodAddress>& gone_pods) {
   if (health_checker_) health_checker_->set_table(table);
-  router_.set_table(std::move(table));
+  router_.set_table(std::move(table), gone_pods);
 }
 
 void Worker::shutdown_sessions() {

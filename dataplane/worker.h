@@ -63,7 +63,7 @@ class Worker {
   // transport and the bytes already `received`.
   void start_session(uint64_t id, DownstreamProtocol protocol, Transport transport,
                      std::string_view received);
-  void apply_table(std::shared_ptr<const RouteTable> table);
+  void apply_table(std::shared_ptr<const RouteTable> table, const std::vector<PodAddress>& gone_pods = {});
   Router& router() { return router_; }
   const std::shared_ptr<const RouteTable>& table() const { return router_.table(); }
   // A fresh x-request-id (a random UUID v4).

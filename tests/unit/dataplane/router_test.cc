@@ -4,6 +4,8 @@
 
 #include "dataplane/router.h"
 
+#include "dataplane/pod_uses.h"
+
 #include "tests/fakes/fake_pods.h"
 #include "tests/unit/run_until.h"
 
@@ -30,8 +32,15 @@ struct Setup {
     pods.handlers = {[this](const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
                             UpstreamFailure failure) { router.upstream_failed(stream, reason, failure); },
                      [this](const std::shared_ptr<ProxyStream>& stream) { return router.upstream_answered(stream); }};
-    router.set_table(table_of(std::move(cluster), retry));
+    apply(table_of(std::move(cluster), retry));
   }
+
+  // As the data plane hands a table to a worker: with the pods it dropped.
+  void apply(std::shared_ptr<const RouteTable> table) {
+    auto gone = pod_uses.apply(router.table().get(), *table, diff_clusters(router.table().get(), *table));
+    router.set_table(std::move(table), gone);
+  }
+  PodUses pod_uses;
 
   // A unary gRPC call, its request complete, dispatched to the router.
   std::shared_ptr<ProxyStream> call(std::string_view host = "greeter.example.com",
@@ -300,7 +309,7 @@ TEST_CASE("router: a table in which only another Service changed keeps this Serv
   next->clusters.push_back(std::make_shared<const Cluster>(std::move(other)));
   next->exact_hosts["other.example.com"] = std::make_shared<const VirtualHost>(
       VirtualHost{.host = "other.example.com", .routes = {Route{.path = "/", .cluster = 1}}});
-  setup.router.set_table(next);
+  setup.apply(next);
   CHECK(setup.router.applied_cluster(0) == resolved);  // not resolved again
   CHECK(setup.router.applied_cluster(1) == nullptr);   // nothing kept for a cluster before its first call
   CHECK(setup.pods.forgotten.empty());                 // no pod connection let go
@@ -322,7 +331,7 @@ TEST_CASE("router: a table in which only another Service changed keeps this Serv
   greeter.endpoints.pop_back();
   smaller->clusters[0] = std::make_shared<const Cluster>(std::move(greeter));
   const Router::AppliedCluster* other_resolved = setup.router.applied_cluster(1);
-  setup.router.set_table(smaller);
+  setup.apply(smaller);
   CHECK(setup.router.applied_cluster(0) != nullptr);  // had calls: resolved again at once
   CHECK(setup.router.applied_cluster(0) != resolved);
   CHECK(setup.router.applied_cluster(1) == other_resolved);
@@ -332,7 +341,7 @@ TEST_CASE("router: a table in which only another Service changed keeps this Serv
   auto without = std::make_shared<RouteTable>(*smaller);
   without->clusters.pop_back();
   without->exact_hosts.erase("other.example.com");
-  setup.router.set_table(without);
+  setup.apply(without);
   CHECK(setup.router.applied_cluster(1) == nullptr);
   CHECK(setup.pods.forgotten ==
         std::vector<std::string>{"10.0.0.3:50051", "10.0.1.1:50051", "10.0.1.2:50051"});
@@ -343,7 +352,7 @@ TEST_CASE("router: a table that names the hosts it changed is applied by looking
   Setup setup(cluster_of(2));
   auto first = std::make_shared<RouteTable>(*setup.router.table());
   first->version = 7;
-  setup.router.set_table(first);
+  setup.apply(first);
   // A new host for the same Service, named as the only change since version 7.
   auto next = std::make_shared<RouteTable>(*first);
   next->version = 8;
@@ -352,7 +361,7 @@ TEST_CASE("router: a table that names the hosts it changed is applied by looking
       .host = "new.example.com", .routes = {Route{.path = "/", .cluster = 0, .ingress_namespace = "default",
                                                   .ingress_name = "new"}}});
   next->changed_hosts = {"new.example.com"};
-  setup.router.set_table(next);
+  setup.apply(next);
   auto stream = setup.call("new.example.com");
   FakePod* pod = setup.attempt_of(*stream);
   REQUIRE(pod != nullptr);
