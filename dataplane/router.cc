@@ -91,7 +91,8 @@ void Router::set_table(std::shared_ptr<const RouteTable> table, const std::vecto
   cluster_stats_.resize(table->clusters.size());
   cluster_states_.resize(table->clusters.size());
 
-  for_each_changed_host(before, *table, [&](const VirtualHost* old_host, const VirtualHost*) { forget_routes(old_host); });
+  for_each_changed_host(before, *table,
+                        [&](const VirtualHost* old_host, const VirtualHost*) { forget_routes(old_host); });
   // The default route is a value of its table: looked up again with every table.
   if (before && before->default_route) route_stats_.erase(&*before->default_route);
 
