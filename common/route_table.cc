@@ -188,7 +188,12 @@ ClusterDiff diff_clusters(const RouteTable* before, const RouteTable& after) {
   ClusterDiff diff;
   size_t old_size = before ? before->clusters.size() : 0;
   std::vector<const std::string*> dropped;
-  for (size_t slot = 0; slot < std::max(old_size, after.clusters.size()); ++slot) {
+  // The builder named the slots it changed against `before`: only those are
+  // looked at, so a table of 50,000 clusters costs what changed.
+  const bool hinted = before && after.base_version != 0 && after.base_version == before->version;
+  const size_t slots = hinted ? after.changed_clusters.size() : std::max(old_size, after.clusters.size());
+  for (size_t i = 0; i < slots; ++i) {
+    size_t slot = hinted ? after.changed_clusters[i] : i;
     const Cluster* old_cluster = slot < old_size ? before->clusters[slot].get() : nullptr;
     const Cluster* new_cluster = slot < after.clusters.size() ? after.clusters[slot].get() : nullptr;
     if (old_cluster == new_cluster) continue;

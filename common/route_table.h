@@ -235,6 +235,9 @@ struct RouteTable {
   // knows: a holder of per-host state then looks at those only. 0: unknown.
   uint64_t base_version = 0;
   std::vector<std::string> changed_hosts;
+  // With base_version: the cluster slots whose object is not that table's
+  // (emptied ones included), sorted; diff_clusters then looks at those only.
+  std::vector<uint32_t> changed_clusters;
 
   // The route for a request, or nullptr (no route: gRPC status 12 / HTTP 404).
   // `authority` may carry a port; `path` may carry a query. The exact host's

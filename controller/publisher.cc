@@ -57,6 +57,7 @@ void Publisher::rebuild() {
     if (running && translation.changed_hosts) {
       translation.table.base_version = running->version;
       translation.table.changed_hosts = std::move(*translation.changed_hosts);
+      translation.table.changed_clusters = translation.changed_clusters;
     }
     publish(std::make_shared<RouteTable>(std::move(translation.table)), translation, started, translated);
   } else {

@@ -364,8 +364,7 @@ bool ClusterBuilder::inputs_changed(const ClusterRecord& record) const {
   return false;
 }
 
-size_t ClusterBuilder::finish(std::vector<ClusterPtr>& clusters) {
-  size_t changed = 0;
+void ClusterBuilder::finish(std::vector<ClusterPtr>& clusters, std::vector<uint32_t>& changed) {
   clusters.resize(built_.records.size());
   for (uint32_t slot : touched_) {
     ClusterRecord& record = built_.records[slot];
@@ -378,7 +377,7 @@ size_t ClusterBuilder::finish(std::vector<ClusterPtr>& clusters) {
       record = ClusterRecord{};
       built_.rejecting.erase(slot);
       built_.free_slots.insert(slot);
-      if (clusters[slot]) ++changed;
+      if (clusters[slot]) changed.push_back(slot);
       clusters[slot] = nullptr;
       continue;
     }
@@ -398,7 +397,7 @@ size_t ClusterBuilder::finish(std::vector<ClusterPtr>& clusters) {
       ClusterPtr before = record.cluster;
       record.cluster = make_cluster(store_, record, before);
     }
-    if (record.cluster != clusters[slot]) ++changed;
+    if (record.cluster != clusters[slot]) changed.push_back(slot);
     clusters[slot] = record.cluster;
     built_.settle_rejections(slot);  // its users may have changed
   }
@@ -409,12 +408,10 @@ size_t ClusterBuilder::finish(std::vector<ClusterPtr>& clusters) {
   }
   clusters.resize(built_.records.size());
   touched_.clear();
-  return changed;
 }
 
-size_t BuiltClusters::rebuild(const Store& store, const std::set<ObjectKey>& services,
-                              std::vector<ClusterPtr>& clusters) {
-  size_t changed = 0;
+void BuiltClusters::rebuild(const Store& store, const std::set<ObjectKey>& services, std::vector<ClusterPtr>& clusters,
+                            std::vector<uint32_t>& changed) {
   for (const ObjectKey& service : services) {
     auto slots = slots_of_service.find(service);
     if (slots == slots_of_service.end()) continue;
@@ -422,12 +419,11 @@ size_t BuiltClusters::rebuild(const Store& store, const std::set<ObjectKey>& ser
       ClusterRecord& record = records[slot];
       ClusterPtr before = record.cluster;
       record.cluster = make_cluster(store, record, before);
-      if (record.cluster != before) ++changed;
+      if (record.cluster != before) changed.push_back(slot);
       clusters[slot] = record.cluster;
       settle_rejections(slot);
     }
   }
-  return changed;
 }
 
 void ClusterRecord::settle_rejections() {

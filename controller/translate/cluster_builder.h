@@ -62,8 +62,10 @@ struct BuiltClusters {
   // After `slot`'s record changed: its rejections again.
   void settle_rejections(uint32_t slot);
   // The Services or slices of `services` changed: rebuilds their clusters
-  // from `store`, here and in `clusters`. Returns the clusters that changed.
-  size_t rebuild(const Store& store, const std::set<ObjectKey>& services, std::vector<ClusterPtr>& clusters);
+  // from `store`, here and in `clusters`. Adds the slots whose cluster object
+  // changed to `changed`.
+  void rebuild(const Store& store, const std::set<ObjectKey>& services, std::vector<ClusterPtr>& clusters,
+               std::vector<uint32_t>& changed);
 };
 
 // Keeps the clusters of a table up to date as Ingresses are merged: one per
@@ -90,9 +92,9 @@ class ClusterBuilder {
                        const ClusterPolicy& policy);
 
   // Frees the slots no Ingress uses any more and builds (or keeps) the
-  // clusters whose uses changed; `clusters` follows. Returns the slots whose
-  // cluster object changed.
-  size_t finish(std::vector<ClusterPtr>& clusters);
+  // clusters whose uses changed; `clusters` follows. Adds the slots whose
+  // cluster object changed to `changed`.
+  void finish(std::vector<ClusterPtr>& clusters, std::vector<uint32_t>& changed);
 
  private:
   bool inputs_changed(const ClusterRecord& record) const;

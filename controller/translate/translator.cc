@@ -18,6 +18,14 @@
 namespace grpc_ingress {
 namespace {
 
+// A slot settled by the merge and rebuilt for its Service in the same batch is one change.
+void settle_changed_clusters(Translation& out) {
+  std::sort(out.changed_clusters.begin(), out.changed_clusters.end());
+  out.changed_clusters.erase(std::unique(out.changed_clusters.begin(), out.changed_clusters.end()),
+                             out.changed_clusters.end());
+  out.clusters_changed = out.changed_clusters.size();
+}
+
 constexpr const char* kClassAnnotation = "kubernetes.io/ingress.class";
 constexpr const char* kDefaultClassAnnotation = "ingressclass.kubernetes.io/is-default-class";
 
@@ -491,7 +499,8 @@ Translation Translator::endpoints_changed(const Store& store, const StoreChanges
   Translation out;
   out.endpoints_only = true;
   out.changed_hosts.emplace();
-  out.clusters_changed = kept_->clusters.rebuild(store, changes.services, kept_->table.clusters);
+  kept_->clusters.rebuild(store, changes.services, kept_->table.clusters, out.changed_clusters);
+  settle_changed_clusters(out);
   out.table = kept_->table;
   out.rejections = rejections(store);
   out.served_ingresses = kept_->served_ingresses;
@@ -607,11 +616,12 @@ Translation Translator::merge(const Store& store, const StoreChanges* changes, c
   }
   table.tls = std::move(tls_settings);
   table.clusters = kept.table.clusters;
-  out.clusters_changed = clusters.finish(table.clusters);
+  clusters.finish(table.clusters, out.changed_clusters);
   // Services whose objects changed in the same batch, outside the clusters settled above.
   if (changes && !changes->services.empty()) {
-    out.clusters_changed += kept.clusters.rebuild(store, changes->services, table.clusters);
+    kept.clusters.rebuild(store, changes->services, table.clusters, out.changed_clusters);
   }
+  settle_changed_clusters(out);
 
   // The same Ingresses served as before: the same list; else the list with
   // the scope's comings and goings (sorted, as kept.ingresses is).

@@ -32,6 +32,7 @@ struct Translation {
   // How much was redone, for the log and the scale benchmark.
   bool endpoints_only = false;  // only the clusters of changed Services or slices were rebuilt
   size_t clusters_changed = 0;  // cluster objects that are not the previous table's
+  std::vector<uint32_t> changed_clusters;  // their slots (emptied ones included), sorted
   size_t hosts_changed = 0;     // host route sets that are not the previous table's
   size_t ingresses_merged = 0;  // Ingresses of ours merged again
   // The hosts whose route set changed ("" = host-less rules), when known

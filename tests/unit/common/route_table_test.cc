@@ -72,3 +72,40 @@ TEST_CASE("without a default backend an unmatched request has no route", "[route
   CHECK(table.match("a.example.com", "/x/y") == nullptr);
   CHECK(table.match("b.example.com", "/x") == nullptr);
 }
+
+TEST_CASE("diff_clusters looks only at the slots a table names as changed from the one before it",
+          "[route_table][incremental]") {
+  auto cluster = [](std::string name) {
+    Cluster out;
+    out.name = std::move(name);
+    return std::make_shared<const Cluster>(std::move(out));
+  };
+  RouteTable before;
+  before.version = 7;
+  before.clusters = {cluster("a"), cluster("b"), cluster("c"), cluster("d")};
+
+  RouteTable after = before;
+  after.version = 8;
+  after.clusters[1] = cluster("b");  // rebuilt
+  after.clusters[2] = nullptr;       // c left
+  after.clusters.push_back(cluster("e"));
+
+  ClusterDiff full = diff_clusters(&before, after);
+  CHECK(full.changed == std::vector<uint32_t>{1, 4});
+  CHECK(full.emptied == std::vector<uint32_t>{2});
+  CHECK(full.gone == std::vector<std::string>{"c"});
+
+  // Named by the builder: the same answer from those slots alone.
+  after.base_version = 7;
+  after.changed_clusters = {1, 2, 4};
+  ClusterDiff hinted = diff_clusters(&before, after);
+  CHECK(hinted.changed == full.changed);
+  CHECK(hinted.emptied == full.emptied);
+  CHECK(hinted.gone == full.gone);
+
+  // The hint is trusted only against the table it was made from.
+  after.changed_clusters = {1};
+  CHECK(diff_clusters(&before, after).emptied.empty());  // slots not named are not looked at
+  before.version = 6;
+  CHECK(diff_clusters(&before, after).changed == full.changed);  // another base: a full look
+}

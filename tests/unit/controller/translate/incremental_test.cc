@@ -109,6 +109,7 @@ TEST_CASE("incremental: an EndpointSlice change rebuilds its Service's cluster a
   uint32_t b = slot_of(after, "default/b:grpc");
   CHECK(b == slot_of(before, "default/b:grpc"));
   CHECK(after.clusters[b] != before.clusters[b]);
+  CHECK(second.changed_clusters == std::vector<uint32_t>{b});  // workers look at this slot only
   CHECK(after.clusters[b]->endpoints.back().ip == IpAddress::from("10.0.1.3"));
   for (uint32_t slot = 0; slot < after.clusters.size(); ++slot) {
     if (slot != b) CHECK(after.clusters[slot] == before.clusters[slot]);  // the same objects
