@@ -13,9 +13,9 @@
 namespace grpc_ingress {
 
 // One T per (cluster, endpoint address), kept across tables: an endpoint
-// that stays in its cluster keeps its object. Any thread (one mutex); the
-// request path uses the pointers resolved when a table is applied, so the
-// map is touched only for clusters that changed. Per endpoint it holds a
+// that stays in its cluster keeps its object. Any thread (one mutex); a
+// worker resolves a cluster's pointers once (when the table is applied, or at
+// the cluster's first call after it changed), so a call does not touch it. Per endpoint it holds a
 // 20-byte binary address and a pointer, sorted per cluster: at 100,000
 // endpoints a map of strings cost five times as much.
 template <typename T>

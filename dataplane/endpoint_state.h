@@ -39,8 +39,9 @@ struct EndpointState {
 };
 
 // The state of every (cluster, endpoint) of the running table, shared by the
-// workers. The publisher drops what a new table no longer has; each worker
-// resolves the clusters that changed when it applies the table.
+// workers. The publisher drops what a new table no longer has; a worker
+// resolves a cluster when it applies a table that changed it, or at the
+// cluster's first call after that.
 using EndpointStates = EndpointMap<EndpointState>;
 
 }  // namespace grpc_ingress

@@ -87,10 +87,6 @@ void Router::set_table(std::shared_ptr<const RouteTable> table, const std::vecto
     clusters_.erase(name);
     stats_.forget_endpoints(name);
   }
-  applied->clusters.resize(table->clusters.size());
-  cluster_stats_.resize(table->clusters.size());
-  cluster_states_.resize(table->clusters.size());
-
   for_each_changed_host(before, *table,
                         [&](const VirtualHost* old_host, const VirtualHost*) { forget_routes(old_host); });
   // The default route is a value of its table: looked up again with every table.
@@ -351,10 +347,17 @@ void Router::forward(const std::shared_ptr<ProxyStream>& stream, const std::stri
     stream->fail(GrpcStatus::kUnavailable, "no ready endpoints for service " + cluster.name);
     return;
   }
-  // The running table's clusters were resolved when it was applied; one
-  // missing from it (the table changed under a retry) is found by name and
-  // gets a fresh balancer for the old snapshot.
-  ClusterState& state = current ? *cluster_states_[stream->cluster] : clusters_[cluster.name];
+  // The running table's clusters got their balancer when it was applied; an
+  // attempt on an older snapshot (the table changed under a retry) uses its
+  // cluster's if it is still in the table, else a stand-in, so a cluster
+  // already let go is not brought back.
+  ClusterState* kept = nullptr;
+  if (current) {
+    kept = cluster_states_[stream->cluster];
+  } else if (auto it = clusters_.find(cluster.name); it != clusters_.end()) {
+    kept = &it->second;
+  }
+  ClusterState& state = kept ? *kept : stale_cluster_;
   if (!state.balancer || state.policy != cluster.lb_policy) {
     state.policy = cluster.lb_policy;
     state.balancer = make_load_balancer(cluster.lb_policy, seed_);

@@ -119,6 +119,7 @@ class Router {
   std::shared_ptr<AppliedTable> applied_;
   std::shared_ptr<const RouteTable> table_;  // applied_->table, counted with applied_
   std::unordered_map<std::string, ClusterState> clusters_;  // by cluster name
+  ClusterState stale_cluster_;  // for attempts on a cluster the running table no longer has
 
   // Stats resolved when the table is applied (routes: at their first call), so
   // a request only follows pointers.

@@ -68,12 +68,13 @@ size_t reset_reason_slot(uint32_t h2_error_code);
 // Which buffer budget made the proxy reset a stream.
 enum BufferBudget : size_t { kBudgetConnection, kBudgetWorker, kBufferBudgets };
 
-// The stats one worker keeps. The maps change only when a table is applied
-// (the worker) and are read by scrapes (the admin thread): both take the
-// mutex; the request path only touches atomics through resolved pointers.
+// The stats one worker keeps. The maps change only when the worker resolves
+// a cluster or route (when a table is applied, or at its first call after it
+// changed) and are read by scrapes (the admin thread): both take the mutex;
+// otherwise the request path only touches atomics through resolved pointers.
 class WorkerStats {
  public:
-  // Worker thread, when a table is applied. Returned pointers stay valid for
+  // Worker thread, when it resolves a cluster or route. Returned pointers stay valid for
   // the worker's life (route and cluster stats are kept so counters never
   // reset); endpoint stats of pods gone from `table` are dropped from the map.
   RouteStats* route(const std::string& namespace_name, const std::string& ingress,
