@@ -401,6 +401,8 @@ void ClusterBuilder::finish(std::vector<ClusterPtr>& clusters, std::vector<uint3
     clusters[slot] = record.cluster;
     built_.settle_rejections(slot);  // its users may have changed
   }
+  // Services whose objects changed in the same batch, outside the clusters settled above.
+  if (changes_ && !changes_->services.empty()) built_.rebuild(store_, changes_->services, clusters, changed, touched_);
   // Free slots at the end give their room back.
   while (!built_.records.empty() && built_.records.back().name.empty()) {
     built_.free_slots.erase(static_cast<uint32_t>(built_.records.size() - 1));
@@ -411,11 +413,12 @@ void ClusterBuilder::finish(std::vector<ClusterPtr>& clusters, std::vector<uint3
 }
 
 void BuiltClusters::rebuild(const Store& store, const std::set<ObjectKey>& services, std::vector<ClusterPtr>& clusters,
-                            std::vector<uint32_t>& changed) {
+                            std::vector<uint32_t>& changed, const std::set<uint32_t>& built) {
   for (const ObjectKey& service : services) {
     auto slots = slots_of_service.find(service);
     if (slots == slots_of_service.end()) continue;
     for (uint32_t slot : slots->second) {
+      if (built.count(slot)) continue;
       ClusterRecord& record = records[slot];
       ClusterPtr before = record.cluster;
       record.cluster = make_cluster(store, record, before);

@@ -62,10 +62,10 @@ struct BuiltClusters {
   // After `slot`'s record changed: its rejections again.
   void settle_rejections(uint32_t slot);
   // The Services or slices of `services` changed: rebuilds their clusters
-  // from `store`, here and in `clusters`. Adds the slots whose cluster object
-  // changed to `changed`.
+  // from `store`, here and in `clusters`, but those in `built` (just built
+  // from the same store). Adds the slots whose cluster object changed to `changed`.
   void rebuild(const Store& store, const std::set<ObjectKey>& services, std::vector<ClusterPtr>& clusters,
-               std::vector<uint32_t>& changed);
+               std::vector<uint32_t>& changed, const std::set<uint32_t>& built = {});
 };
 
 // Keeps the clusters of a table up to date as Ingresses are merged: one per
@@ -92,8 +92,9 @@ class ClusterBuilder {
                        const ClusterPolicy& policy);
 
   // Frees the slots no Ingress uses any more and builds (or keeps) the
-  // clusters whose uses changed; `clusters` follows. Adds the slots whose
-  // cluster object changed to `changed`.
+  // clusters whose uses changed, then the other clusters of Services that
+  // changed; `clusters` follows. Adds the slots whose cluster object changed
+  // to `changed`.
   void finish(std::vector<ClusterPtr>& clusters, std::vector<uint32_t>& changed);
 
  private:

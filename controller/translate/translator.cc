@@ -18,11 +18,9 @@
 namespace grpc_ingress {
 namespace {
 
-// A slot settled by the merge and rebuilt for its Service in the same batch is one change.
+// Sorted, as RouteTable::changed_clusters is (each slot is named once).
 void settle_changed_clusters(Translation& out) {
   std::sort(out.changed_clusters.begin(), out.changed_clusters.end());
-  out.changed_clusters.erase(std::unique(out.changed_clusters.begin(), out.changed_clusters.end()),
-                             out.changed_clusters.end());
   out.clusters_changed = out.changed_clusters.size();
 }
 
@@ -617,10 +615,6 @@ Translation Translator::merge(const Store& store, const StoreChanges* changes, c
   table.tls = std::move(tls_settings);
   table.clusters = kept.table.clusters;
   clusters.finish(table.clusters, out.changed_clusters);
-  // Services whose objects changed in the same batch, outside the clusters settled above.
-  if (changes && !changes->services.empty()) {
-    kept.clusters.rebuild(store, changes->services, table.clusters, out.changed_clusters);
-  }
   settle_changed_clusters(out);
 
   // The same Ingresses served as before: the same list; else the list with

@@ -31,8 +31,7 @@ class FakeClock : public TimeSource {
   void advance(std::chrono::milliseconds by) {
     now_ += by;
     while (true) {
-      auto due = std::min_element(waits_.begin(), waits_.end(),
-                                  [](const Wait& a, const Wait& b) { return a.due < b.due; });
+      auto due = earliest_of(waits_);
       if (due == waits_.end() || due->due > now_) return;
       Wait wait = std::move(*due);
       waits_.erase(due);
@@ -44,8 +43,7 @@ class FakeClock : public TimeSource {
 
   // How long until the next wait is due; nullopt when nothing waits.
   std::optional<std::chrono::milliseconds> next_wait() const {
-    auto due = std::min_element(waits_.begin(), waits_.end(),
-                                [](const Wait& a, const Wait& b) { return a.due < b.due; });
+    auto due = earliest_of(waits_);
     if (due == waits_.end()) return std::nullopt;
     return std::chrono::duration_cast<std::chrono::milliseconds>(due->due - now_);
   }
@@ -58,6 +56,11 @@ class FakeClock : public TimeSource {
     boost::asio::io_context* io;
     std::function<void()> done;
   };
+
+  template <typename Waits>
+  static auto earliest_of(Waits& waits) -> decltype(waits.begin()) {
+    return std::min_element(waits.begin(), waits.end(), [](const Wait& a, const Wait& b) { return a.due < b.due; });
+  }
 
   class Timer : public ClockTimer {
    public:
