@@ -30,6 +30,7 @@ RUN apt-get update \
       libgcc-s1 \
       libmimalloc2.0 \
       libnghttp2-14 \
+      libre2-9 \
       libspdlog1.10 \
       libssl3 \
       libstdc++6 \

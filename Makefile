@@ -6,7 +6,7 @@
 # Dockerfile's build stage installs the same one through `make deps`.
 DEB_PACKAGES := \
 	build-essential cmake pkg-config ccache \
-	libboost-dev libnghttp2-dev libssl-dev libmimalloc-dev \
+	libboost-dev libnghttp2-dev libssl-dev libmimalloc-dev libre2-dev \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto \
 	nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev catch2 \
 	curl nghttp2-client python3 openssl \

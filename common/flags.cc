@@ -146,6 +146,15 @@ const std::map<std::string, FlagSpec>& specs() {
          return Ok{};
        }, "NAMESPACE/NAME of the Secret whose certificate answers TLS hosts without one (default: self-signed)"}},
       {"ssl-redirect-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.ssl_redirect_port); }, "port in the https URL that ssl-redirect sends HTTP/1.1 clients to (default 443, left out of the URL)"}},
+      {"gateway-api", {false, [](F& f, const std::string& v) -> Status {
+         if (v == "auto") { f.gateway_api = true; return Ok{}; }
+         if (v == "off") { f.gateway_api = false; return Ok{}; }
+         return Error{"must be auto or off, not '" + v + "'"};
+       }, "auto: serve Gateway API objects (GatewayClass, Gateway, GRPCRoute, HTTPRoute) where their CRDs are installed; off: Ingress only (default auto)"}},
+      {"gateway-controller-name", text(&F::gateway_controller_name, "GatewayClass spec.controllerName served (default grpc-ingress.io/gateway-controller)")},
+      {"gateway-http-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.gateway_http_port); }, "Gateway listeners of protocol HTTP on this port are served on --http-port (default 80)"}},
+      {"gateway-https-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.gateway_https_port); }, "Gateway listeners of protocol HTTPS on this port are served on --https-port (default 443)"}},
+      {"gateway-discovery-interval", {false, [](F& f, const std::string& v) { return parse_duration(v, f.gateway_discovery_interval); }, "how often the API is asked whether the Gateway API CRDs were installed (default 30s)"}},
       {"help", {true, [](F& f, const std::string& v) { return parse_bool(v, f.help); }, "print this help"}},
   };
   return kSpecs;

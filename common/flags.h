@@ -64,6 +64,13 @@ struct Flags {
   // ssl-redirect sends HTTP/1.1 clients to (443: left out of the URL).
   std::string default_ssl_certificate;
   uint16_t ssl_redirect_port = 443;
+  // Gateway API: read where the CRDs are installed (auto) or never (off); the
+  // GatewayClass controllerName served; which listener ports our ports serve.
+  bool gateway_api = true;
+  std::string gateway_controller_name = "grpc-ingress.io/gateway-controller";
+  uint16_t gateway_http_port = 80;
+  uint16_t gateway_https_port = 443;
+  std::chrono::milliseconds gateway_discovery_interval{30000};
 };
 
 // Accepts "--name value" and "--name=value"; booleans also as bare "--name".

@@ -1,6 +1,7 @@
 #include "common/route_table.h"
 
 #include <nlohmann/json.hpp>
+#include <re2/re2.h>
 
 #include <algorithm>
 #include <cctype>
@@ -49,6 +50,43 @@ bool path_matches(PathType type, std::string_view rule, std::string_view path) {
   return path.size() == rule.size() || path[rule.size()] == '/';
 }
 
+Regex Regex::compile(const std::string& pattern, std::string* problem) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(1 << 20);  // a hostile pattern cannot take more than this
+  auto compiled = std::make_shared<const RE2>(pattern, options);
+  if (!compiled->ok()) {
+    if (problem) *problem = "regular expression '" + pattern + "' is invalid: " + compiled->error();
+    return {};
+  }
+  return {std::move(compiled)};
+}
+
+bool Regex::full_match(std::string_view text) const {
+  return compiled && RE2::FullMatch(re2::StringPiece(text.data(), text.size()), *compiled);
+}
+
+std::string PathChange::apply(std::string_view path, std::string_view prefix) const {
+  switch (type) {
+    case Type::kNone:
+      return std::string(path);
+    case Type::kFull:
+      return value;
+    case Type::kPrefix: {
+      // "/foo" replaced by "/bar": "/foo/x" -> "/bar/x"; by "/": "/foo/x" -> "/x".
+      if (prefix.size() > 1 && prefix.back() == '/') prefix.remove_suffix(1);
+      std::string_view rest = prefix == "/" ? path : path.substr(std::min(prefix.size(), path.size()));
+      std::string out = value;
+      if (!out.empty() && out.back() == '/' && rest.starts_with('/')) out.pop_back();
+      if (out.empty() && !rest.starts_with('/')) out = "/";
+      if (!out.empty() && out.back() != '/' && !rest.empty() && !rest.starts_with('/')) out += '/';
+      out += rest;
+      return out.empty() ? "/" : out;
+    }
+  }
+  return std::string(path);
+}
+
 namespace {
 
 std::string_view strip_port(std::string_view authority) {
@@ -67,23 +105,44 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-const Route* match_in(const VirtualHost& vhost, std::string_view path) {
-  for (const Route& route : vhost.routes) {
-    if (path_matches(route.path_type, route.path, path)) return &route;
-  }
-  return nullptr;
+// Exact paths first, then regular expressions, then prefixes; the longer
+// first within each (for Ingress: the longest match wins, Exact beating
+// Prefix); then a method match, more header matches, more query matches
+// (Gateway API); equal ones keep the order they were added in.
+bool precedes(const Route& a, const Route& b) {
+  auto rank = [](PathType type) { return type == PathType::kExact ? 0 : type == PathType::kRegex ? 1 : 2; };
+  if (rank(a.path_type) != rank(b.path_type)) return rank(a.path_type) < rank(b.path_type);
+  if (a.path.size() != b.path.size()) return a.path.size() > b.path.size();
+  if (a.method.empty() != b.method.empty()) return !a.method.empty();
+  if (a.headers.size() != b.headers.size()) return a.headers.size() > b.headers.size();
+  return a.query.size() > b.query.size();
 }
 
-bool precedes(const Route& a, const Route& b) {
-  if (a.path.size() != b.path.size()) return a.path.size() > b.path.size();
-  return a.path_type == PathType::kExact && b.path_type == PathType::kPrefix;
+// The value of query parameter `name` (first occurrence), as sent.
+std::optional<std::string_view> query_value(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  return std::nullopt;
 }
+
+struct NoHeaders {
+  const std::string_view* find(std::string_view) const { return nullptr; }
+};
 
 nlohmann::json route_json(const RouteTable& table, const Route& route) {
+  auto cluster_name = [&](uint32_t slot) -> std::string {
+    return slot < table.clusters.size() && table.clusters[slot] ? table.clusters[slot]->name : "(none)";
+  };
+  const char* type = route.path_type == PathType::kExact ? "Exact" : route.path_type == PathType::kRegex ? "RegularExpression" : "Prefix";
   nlohmann::json out = {{"path", route.path},
-                        {"pathType", route.path_type == PathType::kExact ? "Exact" : "Prefix"},
-                        {"cluster", table.clusters[route.cluster]->name},
-                        {"ingress", route.ingress_namespace + "/" + route.ingress_name},
+                        {"pathType", type},
+                        {"cluster", cluster_name(route.cluster)},
+                        {route.kind == "Ingress" ? "ingress" : "route", route.ingress_namespace + "/" + route.ingress_name},
                         {"retries", route.retry.retries},
                         {"retryOn", route.retry.retry_on}};
   if (route.max_timeout.count() > 0) out["maxTimeoutMs"] = route.max_timeout.count();
@@ -92,7 +151,7 @@ nlohmann::json route_json(const RouteTable& table, const Route& route) {
   if (!route.cors_allow_origin.empty()) out["corsAllowOrigin"] = route.cors_allow_origin;
   if (route.canary) {
     const Canary& canary = *route.canary;
-    out["canary"] = {{"cluster", table.clusters[canary.cluster]->name},
+    out["canary"] = {{"cluster", cluster_name(canary.cluster)},
                      {"header", canary.header},
                      {"headerValue", canary.header_value},
                      {"cookie", canary.cookie},
@@ -101,9 +160,32 @@ nlohmann::json route_json(const RouteTable& table, const Route& route) {
                      {"ingress", canary.ingress_namespace + "/" + canary.ingress_name}};
   }
   if (route.ssl_redirect) out["sslRedirect"] = true;
+  if (route.kind != "Ingress") out["kind"] = route.kind;
+  if (!route.method.empty()) out["method"] = route.method;
+  auto conditions = [](const std::vector<ValueCondition>& list) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const ValueCondition& c : list) {
+      out.push_back({{"name", c.name}, {"value", c.value}, {"type", c.regex ? "RegularExpression" : "Exact"}});
+    }
+    return out;
+  };
+  if (!route.headers.empty()) out["headers"] = conditions(route.headers);
+  if (!route.query.empty()) out["queryParams"] = conditions(route.query);
+  if (route.ports != (kCleartextPort | kTlsPort)) out["ports"] = route.ports == kTlsPort ? "tls" : "cleartext";
+  if (!route.backends.empty()) {
+    nlohmann::json backends = nlohmann::json::array();
+    for (const WeightedCluster& backend : route.backends) {
+      nlohmann::json entry = {{"cluster", cluster_name(backend.cluster)}, {"weight", backend.weight}};
+      if (!backend.problem.empty()) entry["problem"] = backend.problem;
+      backends.push_back(std::move(entry));
+    }
+    out["backends"] = std::move(backends);
+  }
+  if (route.redirect) out["redirect"] = {{"status", route.redirect->status}};
+  if (route.rewrite) out["rewrite"] = true;
   if (route.health_bridge) {
     nlohmann::json clusters = nlohmann::json::array();
-    for (uint32_t index : route.health_of_clusters) clusters.push_back(table.clusters[index]->name);
+    for (uint32_t index : route.health_of_clusters) clusters.push_back(cluster_name(index));
     out["healthBridgeOf"] = clusters;
   }
   return out;
@@ -118,24 +200,47 @@ nlohmann::json vhost_json(const RouteTable& table, const VirtualHost& vhost) {
 }  // namespace
 
 const Route* RouteTable::match(std::string_view authority, std::string_view path) const {
-  auto query = path.find('?');
-  if (query != std::string_view::npos) path = path.substr(0, query);
-  std::string host = lower(strip_port(authority));
+  return match({.authority = authority, .path = path}, NoHeaders{});
+}
 
+RouteTable::HostMatch RouteTable::find_host(std::string_view authority) const {
+  std::string host = lower(strip_port(authority));
   // The most specific host that has rules decides, as in ingress-nginx and
   // Envoy: a request for a known host never falls through to another host's rules.
-  const VirtualHost* vhost = any_host.get();
-  if (auto it = exact_hosts.find(host); it != exact_hosts.end()) {
-    vhost = it->second.get();
-  } else if (auto dot = host.find('.'); dot != std::string::npos && dot > 0) {
-    if (auto it = wildcard_hosts.find("*" + host.substr(dot)); it != wildcard_hosts.end()) {
-      vhost = it->second.get();
+  if (auto it = exact_hosts.find(host); it != exact_hosts.end()) return {it->second.get(), false};
+  if (!wildcard_hosts.empty()) {
+    bool deep = false;
+    for (auto dot = host.find('.'); dot != std::string::npos && dot > 0; dot = host.find('.', dot + 1)) {
+      if (auto it = wildcard_hosts.find("*" + host.substr(dot)); it != wildcard_hosts.end()) {
+        return {it->second.get(), deep};
+      }
+      deep = true;
     }
   }
-  if (vhost) {
-    if (const Route* route = match_in(*vhost, path)) return route;
+  return {any_host.get(), false};
+}
+
+std::pair<std::string_view, std::string_view> RouteTable::split_query(std::string_view path) {
+  auto mark = path.find('?');
+  if (mark == std::string_view::npos) return {path, {}};
+  return {path.substr(0, mark), path.substr(mark + 1)};
+}
+
+bool RouteTable::route_matches(const Route& route, bool deep, std::string_view path, std::string_view query,
+                               const RequestFacts& request) {
+  if (deep && !route.deep_wildcard) return false;
+  if ((route.ports & (request.tls ? kTlsPort : kCleartextPort)) == 0) return false;
+  if (route.path_type == PathType::kRegex) {
+    if (!route.path_regex.full_match(path)) return false;
+  } else if (!path_matches(route.path_type, route.path, path)) {
+    return false;
   }
-  return default_route ? &*default_route : nullptr;
+  if (!route.method.empty() && route.method != request.method) return false;
+  for (const ValueCondition& condition : route.query) {
+    auto value = query_value(query, condition.name);
+    if (!value || !condition.matches(*value)) return false;
+  }
+  return true;
 }
 
 namespace {

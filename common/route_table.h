@@ -12,6 +12,10 @@
 #include <string_view>
 #include <vector>
 
+namespace re2 {
+class RE2;
+}
+
 namespace grpc_ingress {
 
 // The one contract between the controller and the data plane: an immutable
@@ -145,13 +149,93 @@ struct Canary {
   bool operator==(const Canary&) const = default;
 };
 
-enum class PathType { kExact, kPrefix };
+enum class PathType { kExact, kPrefix, kRegex };
 
-// host + path match -> cluster.
+// A slot that names no cluster: a Gateway API backendRef that cannot be used
+// (not permitted, not a Service). Calls sent there fail (UNAVAILABLE / 500).
+inline constexpr uint32_t kNoCluster = UINT32_MAX;
+
+// An RE2 regular expression (linear time, whatever the input), compiled once
+// by the translator and shared by the tables that use it. Equal when both
+// are set or both not: the pattern beside it is compared as text.
+struct Regex {
+  std::shared_ptr<const re2::RE2> compiled;
+
+  // Empty, and a reason, when `pattern` does not compile.
+  static Regex compile(const std::string& pattern, std::string* problem);
+  bool full_match(std::string_view text) const;  // the whole text
+  explicit operator bool() const { return compiled != nullptr; }
+  bool operator==(const Regex& other) const { return (compiled != nullptr) == (other.compiled != nullptr); }
+};
+
+// A condition on a request header or query parameter (Gateway API matches).
+struct ValueCondition {
+  std::string name;   // headers: lower-case; query parameters: as written
+  std::string value;  // the exact value, or the pattern of `regex`
+  Regex regex;        // set: the whole value must match it
+
+  bool matches(std::string_view actual) const { return regex ? regex.full_match(actual) : actual == value; }
+  bool operator==(const ValueCondition&) const = default;
+};
+
+// RequestHeaderModifier / ResponseHeaderModifier: names lower-case.
+struct HeaderEdits {
+  std::vector<std::pair<std::string, std::string>> set;
+  std::vector<std::pair<std::string, std::string>> add;
+  std::vector<std::string> remove;
+
+  bool empty() const { return set.empty() && add.empty() && remove.empty(); }
+  bool operator==(const HeaderEdits&) const = default;
+};
+
+// One of several backends of a route, taking `weight` of its calls.
+struct WeightedCluster {
+  uint32_t cluster = kNoCluster;
+  uint32_t weight = 1;
+  std::string problem;  // with kNoCluster: why calls sent here fail
+
+  bool operator==(const WeightedCluster&) const = default;
+};
+
+// How a redirect or rewrite changes the path: the whole path, or the part
+// the route's Prefix path matched.
+struct PathChange {
+  enum class Type { kNone, kFull, kPrefix } type = Type::kNone;
+  std::string value;
+
+  // The new path for `path` (no query) matched by a route with `prefix`.
+  std::string apply(std::string_view path, std::string_view prefix) const;
+  bool operator==(const PathChange&) const = default;
+};
+
+// HTTPRoute RequestRedirect: answered here with a redirect.
+struct Redirect {
+  std::string scheme;    // "" = the request's
+  std::string hostname;  // "" = the request's
+  uint32_t port = 0;     // 0: the scheme's default when `scheme` is set, else the request's
+  PathChange path;
+  int status = 302;
+
+  bool operator==(const Redirect&) const = default;
+};
+
+// HTTPRoute URLRewrite: what the pod sees.
+struct Rewrite {
+  std::string hostname;  // "" = unchanged
+  PathChange path;
+
+  bool operator==(const Rewrite&) const = default;
+};
+
+// Which of our ports a route serves (a Gateway listener's protocol).
+inline constexpr uint8_t kCleartextPort = 1;
+inline constexpr uint8_t kTlsPort = 2;
+
+// host + path (+ method, headers, query) match -> cluster.
 struct Route {
   PathType path_type = PathType::kPrefix;
-  std::string path;  // "/" or starting with "/"; Prefix paths without trailing '/'
-  uint32_t cluster = 0;  // index into RouteTable::clusters
+  std::string path;  // "/" or starting with "/"; Prefix paths without trailing '/'; kRegex: the pattern
+  uint32_t cluster = 0;  // index into RouteTable::clusters; kNoCluster: see `backends`
   std::string ingress_namespace;
   std::string ingress_name;
   RetryPolicy retry;
@@ -169,7 +253,30 @@ struct Route {
   // Ingress that lists this host in spec.tls): 308, or gRPC status 7.
   bool ssl_redirect = false;
 
+  // Gateway API routes (Ingress routes leave these as they are).
+  std::string kind = "Ingress";  // or GRPCRoute, HTTPRoute: what ingress_namespace/name name
+  Regex path_regex;              // with PathType::kRegex
+  std::string method;            // "" = any
+  std::vector<ValueCondition> headers;  // every one must hold
+  std::vector<ValueCondition> query;    // every one must hold
+  uint8_t ports = kCleartextPort | kTlsPort;
+  // A "*." host covers any number of labels (Gateway API), not exactly one (Ingress).
+  bool deep_wildcard = false;
+  // More than one: each call picks one by weight; `cluster` is the first usable.
+  std::vector<WeightedCluster> backends;
+  HeaderEdits request_headers, response_headers;
+  std::optional<Redirect> redirect;
+  std::optional<Rewrite> rewrite;
+
   bool operator==(const Route&) const = default;
+};
+
+// What a route is matched against; `headers` offers find(name) -> const std::string_view*.
+struct RequestFacts {
+  std::string_view authority;  // may carry a port
+  std::string_view path;       // may carry a query
+  std::string_view method;
+  bool tls = false;  // arrived on the TLS port
 };
 
 // The routes of one host, in precedence order: longest path first, Exact
@@ -241,8 +348,29 @@ struct RouteTable {
 
   // The route for a request, or nullptr (no route: gRPC status 12 / HTTP 404).
   // `authority` may carry a port; `path` may carry a query. The exact host's
-  // rules if it has any, else its one-label wildcard's, else the host-less
-  // rules; then the default backend.
+  // rules if it has any, else its one-label wildcard's, else (Gateway API
+  // routes only) a wildcard's of more labels, longest first, else the
+  // host-less rules; then the default backend.
+  template <typename Headers>
+  const Route* match(const RequestFacts& request, const Headers& headers) const {
+    HostMatch host = find_host(request.authority);
+    auto [path, query] = split_query(request.path);
+    auto scan = [&](const VirtualHost& vhost, bool deep) -> const Route* {
+      for (const Route& route : vhost.routes) {
+        if (route_matches(route, deep, path, query, request) && headers_match(route, headers)) return &route;
+      }
+      return nullptr;
+    };
+    if (host.vhost) {
+      if (const Route* route = scan(*host.vhost, host.deep)) return route;
+      // An Ingress wildcard does not cover this host: the host-less rules do.
+      if (host.deep && any_host) {
+        if (const Route* route = scan(*any_host, false)) return route;
+      }
+    }
+    return default_route ? &*default_route : nullptr;
+  }
+  // Without headers, method or port (tests, tools): routes that need them do not match.
   const Route* match(std::string_view authority, std::string_view path) const;
 
   const Cluster& cluster_of(const Route& route) const { return *clusters[route.cluster]; }
@@ -271,6 +399,24 @@ struct RouteTable {
   size_t endpoint_count() const;
 
   std::string to_json() const;  // for /debug/routes
+
+ private:
+  struct HostMatch {
+    const VirtualHost* vhost = nullptr;
+    bool deep = false;  // found by a wildcard more than one label up: only deep_wildcard routes
+  };
+  HostMatch find_host(std::string_view authority) const;
+  static std::pair<std::string_view, std::string_view> split_query(std::string_view path);
+  static bool route_matches(const Route& route, bool deep, std::string_view path, std::string_view query,
+                            const RequestFacts& request);
+  template <typename Headers>
+  static bool headers_match(const Route& route, const Headers& headers) {
+    for (const ValueCondition& condition : route.headers) {
+      const std::string_view* value = headers.find(condition.name);
+      if (!value || !condition.matches(*value)) return false;
+    }
+    return true;
+  }
 };
 
 // How `after`'s clusters differ from `before`'s, by slot: what a holder of

@@ -67,4 +67,9 @@ class KubeApi {
 // bounded: what a log line should say about a failed request.
 std::string status_message(const std::string& body);
 
+// Reading objects from the API: member `key` of a JSON object (null JSON when
+// it is absent or `object` is not an object), and a string member ("" else).
+const nlohmann::json& json_member(const nlohmann::json& object, const char* key);
+std::string json_string_at(const nlohmann::json& object, const char* key);
+
 }  // namespace grpc_ingress

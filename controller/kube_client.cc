@@ -68,6 +68,18 @@ std::string describe(const boost::system::error_code& error) {
 
 }  // namespace
 
+const nlohmann::json& json_member(const nlohmann::json& object, const char* key) {
+  static const nlohmann::json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
+std::string json_string_at(const nlohmann::json& object, const char* key) {
+  const nlohmann::json& value = json_member(object, key);
+  return value.is_string() ? value.get<std::string>() : "";
+}
+
 std::string status_message(const std::string& body) {
   auto json = nlohmann::json::parse(body, nullptr, false);
   if (json.is_object()) {

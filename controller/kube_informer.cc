@@ -14,19 +14,6 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-// A string member of a JSON object, or "".
-std::string string_at(const json& object, const char* key) {
-  if (!object.is_object()) return "";
-  auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-const json& member(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
 
 }  // namespace
 
@@ -42,6 +29,17 @@ ResourceType certificate_secrets_resource() {
   return {ObjectKind::kSecret, "/api/v1", "secrets",
           "type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1,"
           "type!=kubernetes.io/dockerconfigjson,type!=kubernetes.io/dockercfg,type!=bootstrap.kubernetes.io/token"};
+}
+
+ResourceType namespaces_resource() { return {ObjectKind::kNamespace, "/api/v1", "namespaces"}; }
+
+std::vector<ResourceType> gateway_api_resources() {
+  const std::string v1 = "/apis/gateway.networking.k8s.io/v1";
+  return {{ObjectKind::kGatewayClass, v1, "gatewayclasses"},
+          {ObjectKind::kGateway, v1, "gateways"},
+          {ObjectKind::kGRPCRoute, v1, "grpcroutes"},
+          {ObjectKind::kHTTPRoute, v1, "httproutes"},
+          {ObjectKind::kReferenceGrant, "/apis/gateway.networking.k8s.io/v1beta1", "referencegrants"}};
 }
 
 std::string_view restart_reason_name(RestartReason reason) {
@@ -142,7 +140,7 @@ void Informer::list_page(KubeResponse response) {
     return;
   }
   auto body = json::parse(response.body, nullptr, false);
-  const json& items = member(body, "items");
+  const json& items = json_member(body, "items");
   if (!body.is_object() || !(items.is_array() || items.is_null())) {
     restart(RestartReason::kError, "list answer is not a " + std::string(kind_name(resource_.kind)) + "List", true, false);
     return;
@@ -151,13 +149,13 @@ void Informer::list_page(KubeResponse response) {
     pending_.push_back(decode_object_as(resource_.kind, item));
   }
   ++pages_;
-  const json& metadata = member(body, "metadata");
-  if (std::string next = string_at(metadata, "continue"); !next.empty()) {
+  const json& metadata = json_member(body, "metadata");
+  if (std::string next = json_string_at(metadata, "continue"); !next.empty()) {
     list(next);
     return;
   }
 
-  resource_version_ = string_at(metadata, "resourceVersion");
+  resource_version_ = json_string_at(metadata, "resourceVersion");
   size_t count = pending_.size();
   bool first = !listed_;
   listed_ = true;
@@ -198,11 +196,11 @@ void Informer::watch() {
 
 void Informer::on_event(const json& event) {
   ++watch_events_;
-  std::string type = string_at(event, "type");
-  const json& object = member(event, "object");
+  std::string type = json_string_at(event, "type");
+  const json& object = json_member(event, "object");
   if (type == "ERROR") {
     // A Status object: 410 Expired when our resourceVersion left etcd's history.
-    const json& code = member(object, "code");
+    const json& code = json_member(object, "code");
     bool expired = code.is_number_integer() && code.get<int64_t>() == 410;
     std::string message = status_message(object.dump());
     if (watch_) watch_->cancel();
@@ -222,11 +220,11 @@ void Informer::on_event(const json& event) {
     restart(RestartReason::kInvalid, "watch event of type '" + type + "' without an object", false, false);
     return;
   }
-  const json& metadata = member(object, "metadata");
-  if (std::string version = string_at(metadata, "resourceVersion"); !version.empty()) resource_version_ = version;
+  const json& metadata = json_member(object, "metadata");
+  if (std::string version = json_string_at(metadata, "resourceVersion"); !version.empty()) resource_version_ = version;
   if (type == "BOOKMARK") return;  // only the version moves
   if (type == "DELETED") {
-    ObjectKey key{is_namespaced(resource_.kind) ? string_at(metadata, "namespace") : "", string_at(metadata, "name")};
+    ObjectKey key{is_namespaced(resource_.kind) ? json_string_at(metadata, "namespace") : "", json_string_at(metadata, "name")};
     spdlog::debug("kube: {} {} deleted", kind_name(resource_.kind), key.to_string());
     sink_.remove(std::move(key));
     return;

@@ -35,6 +35,10 @@ ResourceType endpoint_slices_resource();
 // Secrets that can hold certificates (TLS and Opaque, for upstream CAs); never
 // service-account tokens, Helm releases or registry credentials.
 ResourceType certificate_secrets_resource();
+// Namespaces (cluster-scoped): their labels select Gateway listeners' routes.
+ResourceType namespaces_resource();
+// GatewayClass, Gateway, GRPCRoute, HTTPRoute (v1) and ReferenceGrant (v1beta1).
+std::vector<ResourceType> gateway_api_resources();
 
 struct InformerOptions {
   size_t page_size = 500;  // list limit; the rest comes with continue tokens

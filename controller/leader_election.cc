@@ -10,17 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-const json& member(const json& object, const char* key) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(key);
-  return it == object.end() ? kNull : *it;
-}
-
-std::string string_at(const json& object, const char* key) {
-  const json& value = member(object, key);
-  return value.is_string() ? value.get<std::string>() : "";
-}
 
 }  // namespace
 
@@ -85,7 +74,7 @@ void LeaderElector::release(json lease, int attempts) {
                        got ? std::to_string(got->status) : got.error().message);
           return;
         }
-        if (string_at(member(current, "spec"), "holderIdentity") != self->options_.identity) {
+        if (json_string_at(json_member(current, "spec"), "holderIdentity") != self->options_.identity) {
           spdlog::info("leader election: Lease no longer ours; nothing to release");
           return;
         }
@@ -146,8 +135,8 @@ void LeaderElector::try_acquire_or_renew() {
 
 void LeaderElector::examine(const json& lease) {
   last_lease_ = lease;
-  const json& spec = member(lease, "spec");
-  std::string holder = string_at(spec, "holderIdentity");
+  const json& spec = json_member(lease, "spec");
+  std::string holder = json_string_at(spec, "holderIdentity");
   std::string record = spec.dump();
   auto now = Clock::now();
   if (record != observed_record_) {
@@ -158,7 +147,7 @@ void LeaderElector::examine(const json& lease) {
     }
     observed_holder_ = holder;
   }
-  const json& duration = member(spec, "leaseDurationSeconds");
+  const json& duration = json_member(spec, "leaseDurationSeconds");
   auto lease_duration = duration.is_number_integer() ? std::chrono::milliseconds(duration.get<int64_t>() * 1000)
                                                      : options_.lease_duration;
   if (!holder.empty() && holder != options_.identity && now < observed_at_ + lease_duration) {
@@ -173,12 +162,12 @@ void LeaderElector::examine(const json& lease) {
 }
 
 json LeaderElector::desired_spec(const json& current) const {
-  json spec = member(current, "spec").is_object() ? member(current, "spec") : json::object();
+  json spec = json_member(current, "spec").is_object() ? json_member(current, "spec") : json::object();
   std::string now = micro_time(std::chrono::system_clock::now());
-  if (string_at(spec, "holderIdentity") != options_.identity) {
+  if (json_string_at(spec, "holderIdentity") != options_.identity) {
     spec["acquireTime"] = now;
-    const json& transitions = member(spec, "leaseTransitions");
-    bool had_holder = !string_at(spec, "holderIdentity").empty() || transitions.is_number_integer();
+    const json& transitions = json_member(spec, "leaseTransitions");
+    bool had_holder = !json_string_at(spec, "holderIdentity").empty() || transitions.is_number_integer();
     spec["leaseTransitions"] = (transitions.is_number_integer() ? transitions.get<int64_t>() : 0) + (had_holder ? 1 : 0);
   }
   spec["holderIdentity"] = options_.identity;
@@ -206,7 +195,7 @@ void LeaderElector::write(json lease, bool create) {
                    return;
                  }
                  self->last_lease_ = written;
-                 self->observed_record_ = member(written, "spec").dump();
+                 self->observed_record_ = json_member(written, "spec").dump();
                  self->observed_holder_ = self->options_.identity;
                  self->observed_at_ = Clock::now();
                  self->round_done(true);

@@ -198,15 +198,20 @@ int run(const Flags& flags) {
       return 2;
     }
     kube_client = std::move(*client);
-    kube_source = std::make_unique<KubeSource>(io, *kube_client, store,
-                                               KubeSourceOptions{.watch_namespace = flags.watch_namespace});
+    kube_source = std::make_unique<KubeSource>(
+        io, *kube_client, store,
+        KubeSourceOptions{.watch_namespace = flags.watch_namespace,
+                          .gateway_api = flags.gateway_api,
+                          .gateway_discovery_interval = flags.gateway_discovery_interval});
     kube_source->start();
 
     // Every replica routes; the one holding the Lease also writes Ingress status and Events.
     std::string identity = replica_identity();
     status_writer = std::make_shared<StatusWriter>(
         io, *kube_client, store,
-        StatusWriterOptions{.publish_service = flags.publish_service, .publish_addresses = flags.publish_status_addresses});
+        StatusWriterOptions{.publish_service = flags.publish_service,
+                            .publish_addresses = flags.publish_status_addresses,
+                            .gateway_controller_name = flags.gateway_controller_name});
     event_recorder = std::make_shared<EventRecorder>(io, *kube_client, store, EventRecorderOptions{.instance = identity});
     elector = std::make_shared<LeaderElector>(
         io, *kube_client,
@@ -246,6 +251,10 @@ int run(const Flags& flags) {
   translator_options.watch_namespace = flags.watch_namespace;
   translator_options.tls.default_certificate = flags.default_ssl_certificate;
   translator_options.tls.redirect_port = flags.ssl_redirect_port;
+  translator_options.gateway.enabled = flags.gateway_api;
+  translator_options.gateway.controller_name = flags.gateway_controller_name;
+  translator_options.gateway.http_listener_port = flags.gateway_http_port;
+  translator_options.gateway.https_listener_port = flags.gateway_https_port;
   Publisher publisher(io, store, dataplane, translator_options, kPublishDebounce);
 
   std::atomic<bool> draining{false};

@@ -1,5 +1,6 @@
 #include "controller/status_writer.h"
 
+#include "controller/gateway_status_writer.h"
 #include "controller/translate/k8s_names.h"
 
 #include <spdlog/spdlog.h>
@@ -57,8 +58,34 @@ json to_json(const std::vector<LoadBalancerIngress>& addresses) {
   return list;
 }
 
-std::string ingress_path(const ObjectKey& key) {
-  return "/apis/networking.k8s.io/v1/namespaces/" + key.namespace_name + "/ingresses/" + key.name;
+// The object's path, by the resources the informers watch.
+std::string object_path(const StatusTarget& target) {
+  std::vector<ResourceType> resources = gateway_api_resources();
+  resources.push_back(ingresses_resource());
+  auto resource = std::find_if(resources.begin(), resources.end(),
+                               [&](const ResourceType& resource) { return resource.kind == target.kind; });
+  std::string path = resource->group_version_path;
+  if (is_namespaced(target.kind)) path += "/namespaces/" + target.key.namespace_name;
+  return path + "/" + resource->plural + "/" + target.key.name;
+}
+
+// "Accepted=True Programmed=False/Invalid", for the log.
+std::string to_string(const std::vector<Condition>& conditions) {
+  std::string out;
+  for (const Condition& condition : conditions) {
+    out += (out.empty() ? "" : " ") + condition.type + (condition.status ? "=True" : "=False/" + condition.reason);
+  }
+  return out;
+}
+
+std::string to_string(const std::vector<RouteParentStatus>& parents) {
+  std::string out;
+  for (const RouteParentStatus& parent : parents) {
+    const ParentReference& ref = parent.parent_ref;
+    out += (out.empty() ? "" : "; ") + (ref.namespace_name.empty() ? "" : ref.namespace_name + "/") + ref.name +
+           (ref.section_name.empty() ? "" : "/" + ref.section_name) + ": " + to_string(parent.conditions);
+  }
+  return out.empty() ? "(no parents of ours)" : out;
 }
 
 }  // namespace
@@ -82,6 +109,8 @@ std::vector<LoadBalancerIngress> service_addresses(const Service& service) {
   }
   return sorted_unique(std::move(out));
 }
+
+std::string StatusTarget::to_string() const { return std::string(kind_name(kind)) + " " + key.to_string(); }
 
 Result<ObjectKey> parse_namespaced_name(const std::string& text, const std::string& flag) {
   auto slash = text.find('/');
@@ -107,11 +136,14 @@ void StatusWriter::start() {
   if (!options_.publish_addresses.empty()) {
     addresses_known_ = true;
     addresses_ = parse_status_addresses(options_.publish_addresses);
-    spdlog::info("status: Ingresses get the address(es) {} (--publish-status-address)", to_string(addresses_));
+    spdlog::info("status: Ingresses and Gateways get the address(es) {} (--publish-status-address)",
+                 to_string(addresses_));
     return;
   }
   if (!publish_service_key_) {
-    spdlog::info("status: no --publish-service or --publish-status-address; Ingress status is left alone");
+    spdlog::info(
+        "status: no --publish-service or --publish-status-address; Ingress status is left alone, Gateways get no "
+        "address");
     return;
   }
   ResourceType resource = services_resource();
@@ -121,10 +153,9 @@ void StatusWriter::start() {
     auto self = weak.lock();
     if (!self || self->stopped_) return;
     if (!service) {
-      spdlog::warn("status: the --publish-service Service {} does not exist; Ingresses get no address",
+      spdlog::warn("status: the --publish-service Service {} does not exist; Ingresses and Gateways get no address",
                    self->publish_service_key_->to_string());
     }
-    self->addresses_known_ = true;
     self->set_addresses(service ? service_addresses(*service) : std::vector<LoadBalancerIngress>{});
   };
   auto service_of = [](const Object& object) -> std::optional<Service> {
@@ -158,6 +189,7 @@ void StatusWriter::stop() {
 
 void StatusWriter::set_leading(bool leading) {
   leading_ = leading;
+  written_.clear();  // a term as leader starts from what the objects carry
   if (leading) {
     reconcile();
   } else {
@@ -168,19 +200,35 @@ void StatusWriter::set_leading(bool leading) {
 }
 
 void StatusWriter::on_translated(const Translation& translation) {
-  if (translation.endpoints_only) return;  // the same Ingresses are served
-  std::set<ObjectKey> served(translation.served_ingresses->begin(), translation.served_ingresses->end());
-  // A write in flight for an Ingress that joined or left our class writes what was wanted before.
-  for (const ObjectKey& key : in_flight_) {
-    if (served.count(key) != served_.count(key)) recheck_.insert(key);
+  bool gateway_changed = translation.gateway_status != gateway_status_;
+  if (gateway_changed) {
+    gateway_status_ = translation.gateway_status;
+    std::erase_if(written_, [&](const auto& entry) { return !wants_status(entry.first); });
+    // They write what was wanted when they began.
+    for (const StatusTarget& target : in_flight_) {
+      if (target.kind != ObjectKind::kIngress) recheck_.insert(target);
+    }
   }
-  served_ = std::move(served);
+  if (!translation.endpoints_only) {  // else the same Ingresses are served
+    std::set<ObjectKey> served(translation.served_ingresses->begin(), translation.served_ingresses->end());
+    // A write in flight for an Ingress that joined or left our class writes what was wanted before.
+    for (const StatusTarget& target : in_flight_) {
+      if (target.kind == ObjectKind::kIngress && served.count(target.key) != served_.count(target.key)) {
+        recheck_.insert(target);
+      }
+    }
+    served_ = std::move(served);
+  } else if (!gateway_changed) {
+    return;
+  }
   reconcile();
 }
 
 void StatusWriter::set_addresses(std::vector<LoadBalancerIngress> addresses) {
-  if (addresses == addresses_) return;
-  spdlog::info("status: Ingresses get the address(es) {} (Service {})", to_string(addresses),
+  bool first = !addresses_known_;  // the Gateways were waiting for it, even if there is none
+  addresses_known_ = true;
+  if (addresses == addresses_ && !first) return;
+  spdlog::info("status: Ingresses and Gateways get the address(es) {} (Service {})", to_string(addresses),
                publish_service_key_ ? publish_service_key_->to_string() : "");
   addresses_ = std::move(addresses);
   recheck_.insert(in_flight_.begin(), in_flight_.end());  // they write the old addresses
@@ -195,90 +243,208 @@ std::optional<std::vector<LoadBalancerIngress>> StatusWriter::desired_for(
   return std::nullopt;
 }
 
+const std::map<ObjectKey, StatusWriter::RouteParents>* StatusWriter::routes_of(ObjectKind kind) const {
+  if (!gateway_status_) return nullptr;
+  if (kind == ObjectKind::kGRPCRoute) return &gateway_status_->grpc_routes;
+  if (kind == ObjectKind::kHTTPRoute) return &gateway_status_->http_routes;
+  return nullptr;
+}
+
+bool StatusWriter::wants_status(const StatusTarget& target) const {
+  if (!gateway_status_) return false;
+  switch (target.kind) {
+    case ObjectKind::kGatewayClass:
+      return gateway_status_->gateway_classes.count(target.key) > 0;
+    case ObjectKind::kGateway:
+      return gateway_status_->gateways.count(target.key) > 0;
+    case ObjectKind::kGRPCRoute:
+    case ObjectKind::kHTTPRoute: {
+      if (routes_of(target.kind)->count(target.key)) return true;
+      // A route the translation no longer lists loses the entries we wrote.
+      auto written = written_.find(target);
+      const auto* parents = written == written_.end() ? nullptr : std::get_if<RouteParents>(&written->second);
+      return parents && !parents->empty();
+    }
+    default:
+      return false;
+  }
+}
+
+std::optional<StatusWriter::Wanted> StatusWriter::wanted(const StatusTarget& target) const {
+  if (!wants_status(target)) return std::nullopt;
+  switch (target.kind) {
+    case ObjectKind::kGatewayClass:
+      return gateway_status_->gateway_classes.at(target.key);
+    case ObjectKind::kGateway:
+      return GatewayWanted{gateway_status_->gateways.at(target.key), addresses_};
+    default: {
+      const auto& routes = *routes_of(target.kind);
+      auto it = routes.find(target.key);
+      return it == routes.end() ? RouteParents{} : it->second;
+    }
+  }
+}
+
+bool StatusWriter::exists(const StatusTarget& target) const {
+  return target.kind == ObjectKind::kIngress ? store_.ingresses().count(target.key) > 0 : wants_status(target);
+}
+
 void StatusWriter::reconcile() {
-  if (stopped_ || !leading_ || !enabled() || !addresses_known_) return;
+  if (stopped_ || !leading_) return;
   auto now = Clock::now();
-  std::erase_if(retries_, [&](const auto& entry) { return !store_.ingresses().count(entry.first); });
-  for (const auto& [key, ingress] : store_.ingresses()) {
-    if (in_flight_.count(key) || queued_.count(key)) continue;
-    if (auto retry = retries_.find(key); retry != retries_.end() && retry->second.at > now) continue;
-    auto desired = desired_for(key, ingress.load_balancer);
-    if (desired && *desired != sorted_unique(ingress.load_balancer)) {
-      queue_.push_back(key);
-      queued_.insert(key);
+  std::erase_if(retries_, [&](const auto& entry) { return !exists(entry.first); });
+  if (enabled() && addresses_known_) {
+    for (const auto& [key, ingress] : store_.ingresses()) {
+      auto desired = desired_for(key, ingress.load_balancer);
+      if (desired && *desired != sorted_unique(ingress.load_balancer)) enqueue({ObjectKind::kIngress, key}, now);
+    }
+  }
+  if (gateway_status_) {
+    // Each object whose status is not what it carries, as far as we know.
+    auto look_at = [&](ObjectKind kind, const auto& objects, auto carries) {
+      for (const auto& [key, value] : objects) {
+        StatusTarget target{kind, key};
+        auto written = written_.find(target);
+        if (written == written_.end() || !carries(written->second, value)) enqueue(target, now);
+      }
+    };
+    auto same = [](const Wanted& carried, const auto& value) {
+      const auto* held = std::get_if<std::decay_t<decltype(value)>>(&carried);
+      return held && *held == value;
+    };
+    look_at(ObjectKind::kGatewayClass, gateway_status_->gateway_classes, same);
+    if (addresses_ready()) {
+      look_at(ObjectKind::kGateway, gateway_status_->gateways, [&](const Wanted& carried, const GatewayStatus& value) {
+        const auto* held = std::get_if<GatewayWanted>(&carried);
+        return held && held->status == value && held->addresses == addresses_;
+      });
+    }
+    look_at(ObjectKind::kGRPCRoute, gateway_status_->grpc_routes, same);
+    look_at(ObjectKind::kHTTPRoute, gateway_status_->http_routes, same);
+    for (const auto& [target, carried] : written_) {
+      const auto* routes = routes_of(target.kind);
+      if (routes && !routes->count(target.key) && wants_status(target)) enqueue(target, now);
     }
   }
   pump();
 }
 
+void StatusWriter::enqueue(const StatusTarget& target, Clock::time_point now) {
+  if (in_flight_.count(target) || queued_.count(target)) return;
+  if (auto retry = retries_.find(target); retry != retries_.end() && retry->second.at > now) return;
+  queue_.push_back(target);
+  queued_.insert(target);
+}
+
 void StatusWriter::pump() {
   while (in_flight_.size() < options_.max_in_flight && !queue_.empty()) {
-    ObjectKey key = std::move(queue_.front());
+    StatusTarget target = std::move(queue_.front());
     queue_.pop_front();
-    queued_.erase(key);
-    update(key, 1);
+    queued_.erase(target);
+    update(target, 1);
   }
 }
 
-void StatusWriter::update(const ObjectKey& key, int attempt) {
-  in_flight_.insert(key);
+std::optional<std::string> StatusWriter::set_status(const StatusTarget& target, json& object,
+                                                   const std::optional<Wanted>& wanted) const {
+  if (target.kind == ObjectKind::kIngress) {
+    auto current = load_balancer_of(object);
+    auto desired = desired_for(target.key, current);
+    if (!desired || *desired == sorted_unique(current)) return std::nullopt;
+    object["status"]["loadBalancer"] = desired->empty() ? json::object() : json{{"ingress", to_json(*desired)}};
+    return "status.loadBalancer " + to_string(*desired);
+  }
+  if (!wanted) return std::nullopt;
+  static const json kNone;
+  const json& current = object.contains("status") ? object.at("status") : kNone;
+  std::string now = rfc3339_seconds(options_.wall_clock());
+  json status;
+  std::string summary;
+  if (const auto* accepted = std::get_if<Condition>(&*wanted)) {
+    status = gateway_class_status(current, *accepted, now);
+    summary = to_string({*accepted});
+  } else if (const auto* gateway = std::get_if<GatewayWanted>(&*wanted)) {
+    status = gateway_status(current, gateway->status, gateway->addresses, now);
+    summary = to_string(gateway->status.conditions) + ", " + std::to_string(gateway->status.listeners.size()) +
+              " listener(s), addresses " + to_string(gateway->addresses);
+  } else {
+    const auto& parents = std::get<RouteParents>(*wanted);
+    status = route_status(current, parents, options_.gateway_controller_name, now);
+    summary = "parents " + to_string(parents);
+  }
+  if (status == current) return std::nullopt;
+  object["status"] = std::move(status);
+  return summary;
+}
+
+void StatusWriter::update(const StatusTarget& target, int attempt) {
+  in_flight_.insert(target);
   auto self = shared_from_this();
-  api_.request({.method = "GET", .target = ingress_path(key)}, [self, key, attempt](Result<KubeResponse> response) {
+  api_.request({.method = "GET", .target = object_path(target)}, [self, target, attempt](Result<KubeResponse> response) {
     if (self->stopped_) return;
     if (!self->leading_ || (response && response->status == 404)) {
-      self->finish(key, true);
+      self->written_.erase(target);  // gone, or not ours to know any more
+      self->finish(target, true);
       return;
     }
-    auto ingress = response && response->status == 200 ? json::parse(response->body, nullptr, false) : json();
-    if (!ingress.is_object()) {
-      spdlog::warn("status: reading Ingress {} failed: {}", key.to_string(),
+    auto object = response && response->status == 200 ? json::parse(response->body, nullptr, false) : json();
+    if (!object.is_object()) {
+      spdlog::warn("status: reading {} failed: {}", target.to_string(),
                    response ? std::to_string(response->status) + " " + status_message(response->body)
                             : response.error().message);
-      self->finish(key, false);
+      self->finish(target, false);
       return;
     }
-    auto desired = self->desired_for(key, load_balancer_of(ingress));
-    if (!desired || *desired == sorted_unique(load_balancer_of(ingress))) {
-      self->finish(key, true);
+    std::optional<Wanted> wanted = target.kind == ObjectKind::kIngress ? std::nullopt : self->wanted(target);
+    auto summary = self->set_status(target, object, wanted);
+    if (!summary) {
+      if (wanted) self->written_[target] = std::move(*wanted);  // it carries that already
+      self->finish(target, true);
       return;
     }
-    ingress["status"]["loadBalancer"] = desired->empty() ? json::object() : json{{"ingress", to_json(*desired)}};
-    self->api_.request(
-        {.method = "PUT", .target = ingress_path(key) + "/status", .body = ingress.dump()},
-        [self, key, attempt, addresses = *desired](Result<KubeResponse> response) {
-          if (self->stopped_) return;
-          if (response && response->status == 200) {
-            ++self->updates_written_;
-            spdlog::info("status: Ingress {} now has status.loadBalancer {}", key.to_string(), to_string(addresses));
-            self->finish(key, true);
-            return;
-          }
-          if (response && response->status == 409 && attempt < self->options_.max_conflict_retries) {
-            // Someone wrote the Ingress since we read it: read it again.
-            self->in_flight_.erase(key);
-            self->update(key, attempt + 1);
-            return;
-          }
-          spdlog::warn("status: writing the status of Ingress {} failed: {}", key.to_string(),
-                       response ? std::to_string(response->status) + " " + status_message(response->body)
-                                : response.error().message);
-          self->finish(key, false);
-        });
+    self->write(target, attempt, std::move(object), std::move(wanted), std::move(*summary));
   });
 }
 
-void StatusWriter::finish(const ObjectKey& key, bool success) {
-  in_flight_.erase(key);
+void StatusWriter::write(const StatusTarget& target, int attempt, json object, std::optional<Wanted> wanted,
+                         std::string summary) {
+  auto self = shared_from_this();
+  api_.request(
+      {.method = "PUT", .target = object_path(target) + "/status", .body = object.dump()},
+      [self, target, attempt, wanted = std::move(wanted), summary](Result<KubeResponse> response) mutable {
+        if (self->stopped_) return;
+        if (response && response->status == 200) {
+          ++self->updates_written_;
+          spdlog::info("status: {} now has {}", target.to_string(), summary);
+          if (wanted) self->written_[target] = std::move(*wanted);
+          self->finish(target, true);
+          return;
+        }
+        if (response && response->status == 409 && attempt < self->options_.max_conflict_retries) {
+          // Someone wrote the object since we read it: read it again.
+          self->in_flight_.erase(target);
+          self->update(target, attempt + 1);
+          return;
+        }
+        spdlog::warn("status: writing the status of {} failed: {}", target.to_string(),
+                     response ? std::to_string(response->status) + " " + status_message(response->body)
+                              : response.error().message);
+        self->finish(target, false);
+      });
+}
+
+void StatusWriter::finish(const StatusTarget& target, bool success) {
+  in_flight_.erase(target);
   if (success) {
-    retries_.erase(key);
-    if (recheck_.erase(key)) {
+    retries_.erase(target);
+    if (recheck_.erase(target)) {
       reconcile();  // what it wrote was wanted when it began, maybe not now
       return;
     }
   } else {
-    auto it = retries_.find(key);
+    auto it = retries_.find(target);
     auto backoff = it == retries_.end() ? options_.retry_initial : std::min(it->second.backoff * 2, options_.retry_max);
-    retries_[key] = {Clock::now() + backoff, backoff};
+    retries_[target] = {Clock::now() + backoff, backoff};
     schedule_retry();
   }
   pump();
@@ -286,7 +452,7 @@ void StatusWriter::finish(const ObjectKey& key, bool success) {
 
 void StatusWriter::schedule_retry() {
   auto earliest = Clock::time_point::max();
-  for (const auto& [key, retry] : retries_) earliest = std::min(earliest, retry.at);
+  for (const auto& [target, retry] : retries_) earliest = std::min(earliest, retry.at);
   if (earliest == Clock::time_point::max()) return;
   auto self = shared_from_this();
   retry_timer_.expires_at(earliest);

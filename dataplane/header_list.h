@@ -108,6 +108,11 @@ class HeaderList {
   // Replaces the value of field `index`, copying it into the list.
   void set_value(size_t index, std::string_view value) { fields_[index].value = text_.keep(value); }
 
+  // Drops every field called `name` (their bytes stay until clear()).
+  void remove(std::string_view name) {
+    fields_.erase(std::remove_if(fields_.begin(), fields_.end(), [&](const Header& field) { return field.name == name; }),
+                  fields_.end());
+  }
   // The value of the first field called `name`, or nullptr.
   const std::string_view* find(std::string_view name) const {
     for (const Header& field : fields_) {

@@ -1,6 +1,7 @@
 #include "dataplane/proxy_stream.h"
 
 #include "common/base64.h"
+#include "dataplane/route_filters.h"
 
 #include <spdlog/spdlog.h>
 
@@ -89,6 +90,7 @@ bool ProxyStream::take_response_body(const uint8_t* data, size_t n) {
 }
 
 void ProxyStream::prepare_response_headers() {
+  if (route && !route->response_headers.empty()) edit_headers(response.headers, route->response_headers);
   if (grpc_web != GrpcWebMode::kNone) {
     for (size_t i = 0; i < response.headers.size(); ++i) {
       if (response.headers[i].name == "content-type") {

@@ -1,5 +1,6 @@
 #include "dataplane/router.h"
 
+#include "dataplane/route_filters.h"
 #include "dataplane/tls_redirect.h"
 
 #include <boost/asio/post.hpp>
@@ -122,7 +123,8 @@ RouteStats& Router::route_stats(const Route& route) {
   if (it != route_stats_.end()) return *it->second;
   // The route's first call on this worker since its host changed; most routes
   // of a large table never get one here, and then cost this worker nothing.
-  RouteStats* stats = stats_.route(route.ingress_namespace, route.ingress_name, table_->cluster_of(route).service);
+  const std::string& service = route.cluster == kNoCluster ? route.ingress_name : table_->cluster_of(route).service;
+  RouteStats* stats = stats_.route(route.ingress_namespace, route.ingress_name, service);
   route_stats_.emplace(&route, stats);
   return *stats;
 }
@@ -133,7 +135,9 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
     return;
   }
   stream->table = table_;
-  stream->route = table_->match(stream->authority, stream->path);
+  stream->route = table_->match(
+      {.authority = stream->authority, .path = stream->path, .method = stream->method, .tls = stream->downstream_tls},
+      stream->request_headers);
   stream->route_stats = stream->route ? &route_stats(*stream->route) : unrouted_stats_;
   if (!stream->route) {
     spdlog::debug("{} no route for host '{}' path '{}'", stream->log_prefix(), stream->authority,
@@ -151,7 +155,18 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
     answer_tls_redirect(*stream, table_->tls.redirect_port);
     return;
   }
+  const Route& route = *stream->route;
+  if (route.redirect) {
+    answer_redirect(*stream, route);
+    return;
+  }
   stream->cluster = choose_cluster(*stream);
+  if (stream->cluster == kNoCluster) {
+    fail_unusable_backend(stream);
+    return;
+  }
+  if (!route.request_headers.empty()) edit_headers(stream->request_headers, route.request_headers);
+  if (route.rewrite) rewrite_request(*stream, route);
   if (!protocol_fits(stream)) return;
   stream->max_message_bytes = stream->route->max_message_bytes;
   cluster_states_[stream->cluster]->budget.on_request();
@@ -214,8 +229,38 @@ bool Router::web_and_cors(const std::shared_ptr<ProxyStream>& stream) {
   return true;
 }
 
+void Router::fail_unusable_backend(const std::shared_ptr<ProxyStream>& stream) {
+  const Route& route = *stream->route;
+  std::string_view problem = "the route has no usable backend";
+  for (const WeightedCluster& backend : route.backends) {
+    if (backend.cluster == kNoCluster && !backend.problem.empty()) {
+      problem = backend.problem;
+      break;
+    }
+  }
+  std::string message = route.kind + " " + route.ingress_namespace + "/" + route.ingress_name + ": " + std::string(problem);
+  // Gateway API: an unusable backend answers 500 to HTTP, UNAVAILABLE to gRPC.
+  if (stream->grpc) {
+    stream->fail(GrpcStatus::kUnavailable, message);
+  } else {
+    stream->respond(500, message + "\n");
+  }
+}
+
 uint32_t Router::choose_cluster(const ProxyStream& stream) {
   const Route& route = *stream.route;
+  if (route.backends.size() > 1) {
+    // Gateway API weights: each call picks a backend in proportion.
+    uint64_t total = 0;
+    for (const WeightedCluster& backend : route.backends) total += backend.weight;
+    if (total == 0) return route.cluster;
+    uint64_t pick = std::uniform_int_distribution<uint64_t>(0, total - 1)(random_);
+    for (const WeightedCluster& backend : route.backends) {
+      if (pick < backend.weight) return backend.cluster;
+      pick -= backend.weight;
+    }
+    return route.cluster;
+  }
   if (!route.canary) return route.cluster;
   const Canary& canary = *route.canary;
   // ingress-nginx's order: header, then cookie, then weight.

@@ -69,7 +69,10 @@ class Router {
     RetryBudget budget;
   };
 
+  // The cluster for this call: the route's, its canary's, or a weighted
+  // backend's (kNoCluster: one that cannot be used).
   uint32_t choose_cluster(const ProxyStream& stream);
+  void fail_unusable_backend(const std::shared_ptr<ProxyStream>& stream);
   // gRPC-Web into gRPC for the pod, CORS origin and preflight answers; false
   // when the request was answered here.
   bool web_and_cors(const std::shared_ptr<ProxyStream>& stream);

@@ -311,7 +311,7 @@ ClusterBuilder::ClusterBuilder(const Store& store, BuiltClusters& built, const S
 void ClusterBuilder::forget_uses(const ObjectKey& ingress, const std::vector<uint32_t>& slots) {
   for (uint32_t slot : slots) {
     if (slot >= built_.records.size()) continue;
-    std::erase_if(built_.records[slot].uses, [&](const ClusterRecord::Use& use) { return use.ingress.key == ingress; });
+    std::erase_if(built_.records[slot].uses, [&](const ClusterRecord::Use& use) { return use.ingress.key == ingress && use.ingress.kind == "Ingress"; });
     touched_.insert(slot);
   }
 }
@@ -325,7 +325,12 @@ void ClusterBuilder::forget_all_uses() {
 
 uint32_t ClusterBuilder::cluster_for(const IngressAge& ingress, const std::string& service, const PortRef& port,
                                      const ClusterPolicy& policy) {
-  std::string name = ingress.key.namespace_name + "/" + service + ":" + port.to_string();
+  return cluster_for(ingress, ObjectKey{ingress.key.namespace_name, service}, port, policy);
+}
+
+uint32_t ClusterBuilder::cluster_for(const IngressAge& ingress, const ObjectKey& service, const PortRef& port,
+                                     const ClusterPolicy& policy) {
+  std::string name = service.namespace_name + "/" + service.name + ":" + port.to_string();
   uint32_t slot = 0;
   if (auto it = built_.slot_of.find(name); it != built_.slot_of.end()) {
     slot = it->second;
@@ -341,7 +346,7 @@ uint32_t ClusterBuilder::cluster_for(const IngressAge& ingress, const std::strin
     ClusterRecord& record = built_.records[slot];
     record = ClusterRecord{};
     record.name = name;
-    record.service = {ingress.key.namespace_name, service};
+    record.service = service;
     record.port = port;
     built_.slot_of.emplace(std::move(name), slot);
     built_.slots_of_service[record.service].insert(slot);
@@ -433,7 +438,7 @@ void ClusterRecord::settle_rejections() {
   rejections.clear();
   for (const Use& use : uses) {
     auto reject = [&](std::string reason) {
-      rejections.push_back({"Ingress", use.ingress.key.namespace_name, use.ingress.key.name, std::move(reason)});
+      rejections.push_back({use.ingress.kind, use.ingress.key.namespace_name, use.ingress.key.name, std::move(reason)});
     };
     const ClusterPolicy& used = use.policy;
     if (used.backend_protocol != policy.backend_protocol || used.upstream_sni != policy.upstream_sni ||

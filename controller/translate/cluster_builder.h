@@ -16,11 +16,15 @@
 namespace grpc_ingress {
 
 // Orders Ingresses as conflicts are settled: the oldest first, then by namespace and name.
+// Gateway API routes use clusters too, under their own kind.
 struct IngressAge {
   std::chrono::sys_seconds created{};
   ObjectKey key;
+  std::string kind = "Ingress";  // or GRPCRoute, HTTPRoute
 
-  static IngressAge of(const ObjectMeta& meta) { return {meta.creation_timestamp, meta.key()}; }
+  static IngressAge of(const ObjectMeta& meta, std::string kind = "Ingress") {
+    return {meta.creation_timestamp, meta.key(), std::move(kind)};
+  }
   auto operator<=>(const IngressAge&) const = default;
 };
 
@@ -89,6 +93,9 @@ class ClusterBuilder {
   // or is ExternalName still gets a cluster, without endpoints, so that its
   // routes answer UNAVAILABLE.
   uint32_t cluster_for(const IngressAge& ingress, const std::string& service, const PortRef& port,
+                       const ClusterPolicy& policy);
+  // The same for a Service in any namespace (a Gateway API backendRef a ReferenceGrant allows).
+  uint32_t cluster_for(const IngressAge& user, const ObjectKey& service, const PortRef& port,
                        const ClusterPolicy& policy);
 
   // Frees the slots no Ingress uses any more and builds (or keeps) the

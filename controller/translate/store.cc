@@ -39,8 +39,38 @@ auto Store::with_map(ContentsT& contents, ObjectKind kind, Fn&& fn) {
       return fn(contents.endpoint_slices);
     case ObjectKind::kSecret:
       break;
+    case ObjectKind::kNamespace:
+      return fn(contents.namespaces);
+    case ObjectKind::kGatewayClass:
+      return fn(contents.gateway_classes);
+    case ObjectKind::kGateway:
+      return fn(contents.gateways);
+    case ObjectKind::kGRPCRoute:
+      return fn(contents.grpc_routes);
+    case ObjectKind::kHTTPRoute:
+      return fn(contents.http_routes);
+    case ObjectKind::kReferenceGrant:
+      return fn(contents.reference_grants);
   }
   return fn(contents.secrets);
+}
+
+template <typename T, typename ContentsT>
+auto& Store::map_of(ContentsT& contents) {
+  if constexpr (std::is_same_v<T, Ingress>) return contents.ingresses;
+  else if constexpr (std::is_same_v<T, IngressClass>) return contents.ingress_classes;
+  else if constexpr (std::is_same_v<T, Service>) return contents.services;
+  else if constexpr (std::is_same_v<T, EndpointSlice>) return contents.endpoint_slices;
+  else if constexpr (std::is_same_v<T, Secret>) return contents.secrets;
+  else if constexpr (std::is_same_v<T, Namespace>) return contents.namespaces;
+  else if constexpr (std::is_same_v<T, GatewayClass>) return contents.gateway_classes;
+  else if constexpr (std::is_same_v<T, Gateway>) return contents.gateways;
+  else if constexpr (std::is_same_v<T, GRPCRoute>) return contents.grpc_routes;
+  else if constexpr (std::is_same_v<T, HTTPRoute>) return contents.http_routes;
+  else {
+    static_assert(std::is_same_v<T, ReferenceGrant>);
+    return contents.reference_grants;
+  }
 }
 
 void Store::replace_all(std::vector<Object> objects) {
@@ -110,6 +140,11 @@ size_t Store::count(ObjectKind kind) const {
   return invalid + with_map(contents_, kind, [](const auto& map) { return map.size(); });
 }
 
+void Store::mark_absent(ObjectKind kind) {
+  if (synced_[static_cast<size_t>(kind)] && count(kind) == 0) return;
+  replace_kind(kind, {});
+}
+
 bool Store::synced() const {
   return std::all_of(synced_.begin(), synced_.end(), [](bool kind_synced) { return kind_synced; });
 }
@@ -123,18 +158,11 @@ void Store::put(Contents& contents, Object object) {
         using T = std::decay_t<decltype(typed)>;
         if constexpr (std::is_same_v<T, InvalidObject>) {
           contents.invalid[{kind, key}] = std::move(typed);
-        } else if constexpr (std::is_same_v<T, Ingress>) {
-          contents.ingresses[key] = std::move(typed);
-        } else if constexpr (std::is_same_v<T, IngressClass>) {
-          contents.ingress_classes[key] = std::move(typed);
-        } else if constexpr (std::is_same_v<T, Service>) {
-          contents.services[key] = std::move(typed);
-        } else if constexpr (std::is_same_v<T, EndpointSlice>) {
-          if (auto service = service_of(typed)) contents.slices_by_service[*service].insert(key.name);
-          contents.endpoint_slices[key] = std::move(typed);
         } else {
-          static_assert(std::is_same_v<T, Secret>);
-          contents.secrets[key] = std::move(typed);
+          if constexpr (std::is_same_v<T, EndpointSlice>) {
+            if (auto service = service_of(typed)) contents.slices_by_service[*service].insert(key.name);
+          }
+          map_of<T>(contents)[key] = std::move(typed);
         }
       },
       std::move(object));
@@ -167,16 +195,8 @@ bool Store::holds(const Contents& contents, const Object& object) {
         };
         if constexpr (std::is_same_v<T, InvalidObject>) {
           return equal_in(contents.invalid, std::pair{typed.kind, key});
-        } else if constexpr (std::is_same_v<T, Ingress>) {
-          return equal_in(contents.ingresses, key);
-        } else if constexpr (std::is_same_v<T, IngressClass>) {
-          return equal_in(contents.ingress_classes, key);
-        } else if constexpr (std::is_same_v<T, Service>) {
-          return equal_in(contents.services, key);
-        } else if constexpr (std::is_same_v<T, EndpointSlice>) {
-          return equal_in(contents.endpoint_slices, key);
         } else {
-          return equal_in(contents.secrets, key);
+          return equal_in(map_of<T>(contents), key);
         }
       },
       object);

@@ -46,12 +46,21 @@ class Store {
   void replace_kind(ObjectKind kind, std::vector<Object> objects);
   void upsert(Object object);
   void remove(ObjectKind kind, const ObjectKey& key);
+  // The API does not serve `kind` (its CRD is not installed): it has no
+  // objects, and counts as listed.
+  void mark_absent(ObjectKind kind);
 
   const Objects<Ingress>& ingresses() const { return contents_.ingresses; }
   const Objects<IngressClass>& ingress_classes() const { return contents_.ingress_classes; }
   const Objects<Service>& services() const { return contents_.services; }
   const Objects<EndpointSlice>& endpoint_slices() const { return contents_.endpoint_slices; }
   const Objects<Secret>& secrets() const { return contents_.secrets; }
+  const Objects<Namespace>& namespaces() const { return contents_.namespaces; }
+  const Objects<GatewayClass>& gateway_classes() const { return contents_.gateway_classes; }
+  const Objects<Gateway>& gateways() const { return contents_.gateways; }
+  const Objects<GRPCRoute>& grpc_routes() const { return contents_.grpc_routes; }
+  const Objects<HTTPRoute>& http_routes() const { return contents_.http_routes; }
+  const Objects<ReferenceGrant>& reference_grants() const { return contents_.reference_grants; }
   const InvalidObjects& invalid_objects() const { return contents_.invalid; }
 
   // The valid EndpointSlices labelled with Service `service` (namespace, name), by slice name.
@@ -77,6 +86,12 @@ class Store {
     Objects<Service> services;
     Objects<EndpointSlice> endpoint_slices;
     Objects<Secret> secrets;
+    Objects<Namespace> namespaces;
+    Objects<GatewayClass> gateway_classes;
+    Objects<Gateway> gateways;
+    Objects<GRPCRoute> grpc_routes;
+    Objects<HTTPRoute> http_routes;
+    Objects<ReferenceGrant> reference_grants;
     InvalidObjects invalid;
     // (namespace, kubernetes.io/service-name) -> the names of its slices.
     std::map<ObjectKey, std::set<std::string>> slices_by_service;
@@ -86,6 +101,8 @@ class Store {
 
   template <typename ContentsT, typename Fn>
   static auto with_map(ContentsT& contents, ObjectKind kind, Fn&& fn);
+  template <typename T, typename ContentsT>
+  static auto& map_of(ContentsT& contents);
   static void put(Contents& contents, Object object);
   static bool erase(Contents& contents, ObjectKind kind, const ObjectKey& key);
   static bool holds(const Contents& contents, const Object& object);

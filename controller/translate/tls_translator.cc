@@ -24,8 +24,9 @@ bool redirects(const ObjectMeta& meta) {
   return false;
 }
 
-// The certificate in Secret `key`, or why it cannot serve.
-Result<TlsCertificate> load_secret(const Store& store, const ObjectKey& key, CertificateChecks& checks) {
+}  // namespace
+
+Result<TlsCertificate> load_certificate_secret(const Store& store, const ObjectKey& key, CertificateChecks& checks) {
   auto it = store.secrets().find(key);
   if (it == store.secrets().end()) {
     if (store.invalid_objects().count({ObjectKind::kSecret, key})) return Error{"the Secret does not decode"};
@@ -42,6 +43,8 @@ Result<TlsCertificate> load_secret(const Store& store, const ObjectKey& key, Cer
   }
   return TlsCertificate{key.to_string(), cert->second, private_key->second};
 }
+
+namespace {
 
 class TlsBuilder {
  public:
@@ -94,7 +97,7 @@ class TlsBuilder {
     const std::string& name = options_.default_certificate;
     size_t slash = name.find('/');
     ObjectKey key{slash == std::string::npos ? "" : name.substr(0, slash), name.substr(slash + 1)};
-    auto certificate = load_secret(store_, key, checks_);
+    auto certificate = load_certificate_secret(store_, key, checks_);
     if (certificate) {
       tls_.default_certificate = std::move(*certificate);
       return;
@@ -119,7 +122,7 @@ class TlsBuilder {
       }
       return;
     }
-    auto certificate = load_secret(store_, secret, checks_);
+    auto certificate = load_certificate_secret(store_, secret, checks_);
     if (certificate) {
       tls_.certificates[host] = std::move(*certificate);
       return;

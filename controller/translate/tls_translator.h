@@ -34,6 +34,9 @@ class CertificateChecks {
   std::map<std::pair<std::string, std::string>, std::string> problems_;  // "" = fine
 };
 
+// The certificate in Secret `key` (tls.crt and tls.key), or why it cannot serve.
+Result<TlsCertificate> load_certificate_secret(const Store& store, const ObjectKey& key, CertificateChecks& checks);
+
 // What the TLS part of a translation takes besides the store and the flags.
 struct TlsHistory {
   // The running table's certificates: a Secret that stops loading keeps the

@@ -238,6 +238,13 @@ class IngressMerger {
     }
   }
 
+  // Gateway API routes for `host`, after the Ingresses' (the route sets
+  // order them; equal ones keep the Ingress first).
+  void add_routes(const std::string& host, const std::vector<Route>& routes) {
+    VirtualHost& vhost = vhost_for(host);
+    vhost.routes.insert(vhost.routes.end(), routes.begin(), routes.end());
+  }
+
   // Every host this merge built routes for.
   std::vector<std::string> built_hosts() const {
     std::vector<std::string> out;
@@ -437,8 +444,16 @@ Translation translate(const Store& store, const TranslatorOptions& options, cons
 
 Translation Translator::translate(const Store& store, const StoreChanges& changes, const TlsHistory& tls) {
   if (!kept_) return merge(store, nullptr, tls, std::nullopt);
-  if (changes.endpoints_only()) return endpoints_changed(store, changes);
+  if (changes.endpoints_only() && !touches_gateway_backends(changes)) return endpoints_changed(store, changes);
   return merge(store, &changes, tls, scope_of(store, changes));
+}
+
+bool Translator::touches_gateway_backends(const StoreChanges& changes) const {
+  const std::set<ObjectKey>& named = kept_->gateway.services;
+  if (named.empty()) return false;
+  return std::any_of(changes.objects.begin(), changes.objects.end(), [&](const auto& object) {
+    return object.first == ObjectKind::kService && named.count(object.second);
+  });
 }
 
 std::optional<Translator::Scope> Translator::scope_of(const Store& store, const StoreChanges& changes) const {
@@ -489,6 +504,7 @@ std::vector<Rejection> Translator::rejections(const Store& store) const {
   out.insert(out.end(), kept_->ingress_rejections.begin(), kept_->ingress_rejections.end());
   kept_->clusters.add_rejections(out);
   out.insert(out.end(), kept_->tls_rejections.begin(), kept_->tls_rejections.end());
+  out.insert(out.end(), kept_->gateway.rejections.begin(), kept_->gateway.rejections.end());
   dedupe(out);
   return out;
 }
@@ -502,6 +518,7 @@ Translation Translator::endpoints_changed(const Store& store, const StoreChanges
   out.table = kept_->table;
   out.rejections = rejections(store);
   out.served_ingresses = kept_->served_ingresses;
+  out.gateway_status = kept_->gateway.status;
   return out;
 }
 
@@ -586,6 +603,24 @@ Translation Translator::merge(const Store& store, const StoreChanges* changes, c
       [&](const ObjectMeta& meta, const std::string& host) { merger.mark_redirect(meta, host); },
       kept.tls_rejections);
 
+  // Gateway API routes join the hosts: all of them again on a full merge,
+  // else those of the hosts this merge rebuilds.
+  if (!scope) {
+    CertificateChecks own_checks;
+    kept.gateway_tls = TlsSettings{};
+    kept.gateway = translate_gateways(store, options_.gateway, options_.watch_namespace, clusters,
+                                      tls.checks ? *tls.checks : own_checks, kept.gateway_tls);
+    for (const auto& [host, routes] : kept.gateway.routes_by_host) merger.add_routes(host, routes);
+  } else {
+    for (const std::string& host : scope->hosts) {
+      auto it = kept.gateway.routes_by_host.find(host);
+      if (it != kept.gateway.routes_by_host.end()) merger.add_routes(host, it->second);
+    }
+  }
+  // Listener certificates serve the hosts no Ingress has one for.
+  for (const auto& [host, certificate] : kept.gateway_tls.certificates) tls_settings.certificates.emplace(host, certificate);
+  if (!tls_settings.default_certificate) tls_settings.default_certificate = kept.gateway_tls.default_certificate;
+
   Translation out;
   out.ingresses_merged = ours.size();
   RouteTable table;
@@ -656,6 +691,7 @@ Translation Translator::merge(const Store& store, const StoreChanges* changes, c
   out.table = std::move(table);
   out.rejections = rejections(store);
   out.served_ingresses = kept.served_ingresses;
+  out.gateway_status = kept.gateway.status;
   return out;
 }
 

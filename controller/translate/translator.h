@@ -2,6 +2,8 @@
 
 #include "common/route_table.h"
 #include "controller/translate/cluster_builder.h"
+#include "controller/translate/gateway_status.h"
+#include "controller/translate/gateway_translator.h"
 #include "controller/translate/rejection.h"
 #include "controller/translate/store.h"
 #include "controller/translate/tls_translator.h"
@@ -20,6 +22,7 @@ struct TranslatorOptions {
   std::string controller_name = "grpc-ingress.io/controller";
   std::string watch_namespace{};  // empty = all
   TlsTranslatorOptions tls{};     // certificates, default certificate, redirect port
+  GatewayTranslatorOptions gateway{};
 };
 
 struct Translation {
@@ -29,6 +32,9 @@ struct Translation {
   // order: the ones whose status the leader writes. Shared with the next
   // translations while it does not change.
   std::shared_ptr<const std::vector<ObjectKey>> served_ingresses = std::make_shared<std::vector<ObjectKey>>();
+  // The status of the Gateway API objects of our classes (the leader writes
+  // it); nullptr when the Gateway API is off.
+  std::shared_ptr<const GatewayApiStatus> gateway_status;
   // How much was redone, for the log and the scale benchmark.
   bool endpoints_only = false;  // only the clusters of changed Services or slices were rebuilt
   size_t clusters_changed = 0;  // cluster objects that are not the previous table's
@@ -85,6 +91,10 @@ class Translator {
     std::map<std::string, std::set<ObjectKey>> by_host;  // which of them reach each host
     std::vector<Rejection> ingress_rejections;  // theirs, oldest Ingress first
     std::vector<Rejection> tls_rejections;
+    // What the Gateway API objects made at the last full merge; a merge of
+    // some Ingresses puts their routes back on the hosts it rebuilds.
+    GatewayTranslation gateway;
+    TlsSettings gateway_tls;
     std::shared_ptr<const std::vector<ObjectKey>> served_ingresses = std::make_shared<std::vector<ObjectKey>>();
   };
   // The Ingresses to merge again and the hosts they reach; nullopt: all.
@@ -97,6 +107,8 @@ class Translator {
   Translation merge(const Store& store, const StoreChanges* changes, const TlsHistory& tls,
                     const std::optional<Scope>& scope);
   Translation endpoints_changed(const Store& store, const StoreChanges& changes);
+  // A Service a Gateway API route names came or went: its status changes.
+  bool touches_gateway_backends(const StoreChanges& changes) const;
   // The translation's rejections: invalid objects, Ingresses (oldest first), clusters, TLS.
   std::vector<Rejection> rejections(const Store& store) const;
 

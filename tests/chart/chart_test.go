@@ -22,6 +22,7 @@ const (
 	deployYAMLPath = "../../manifests/deploy.yaml"
 	greeterDir     = "../../manifests/examples/greeter"
 	customValues   = "values-custom.yaml"
+	noGatewayAPI   = "values-no-gateway-api.yaml"
 	testNamespace  = "ingress-system"
 )
 
@@ -50,7 +51,8 @@ func renderChart(t *testing.T, label string, valueFiles ...string) rendering {
 }
 
 func renders(t *testing.T) []rendering {
-	return []rendering{renderChart(t, "default values"), renderChart(t, customValues, customValues)}
+	return []rendering{renderChart(t, "default values"), renderChart(t, customValues, customValues),
+		renderChart(t, noGatewayAPI, noGatewayAPI)}
 }
 
 // args returns the controller container's flags as name -> value ("" for a bare flag).
@@ -65,10 +67,12 @@ func args(t *testing.T, deployment object) map[string]string {
 	return out
 }
 
-// (a) The chart renders with its defaults and with values that switch every optional
-// part on and move every port; the optional objects appear exactly when asked for.
+// (a) The chart renders with its defaults, with values that switch every optional part on
+// and move every port, and with the Gateway API off; the optional objects appear exactly
+// when asked for.
 func TestRendersWithDefaultAndCustomValues(t *testing.T) {
 	defaults, custom := renderChart(t, "default values"), renderChart(t, customValues, customValues)
+	off := renderChart(t, noGatewayAPI, noGatewayAPI)
 	for _, kind := range []string{"Deployment", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
 		"RoleBinding", "IngressClass", "PodDisruptionBudget"} {
 		if find(defaults.objects, kind, "") == nil {
@@ -114,6 +118,42 @@ func TestRendersWithDefaultAndCustomValues(t *testing.T) {
 	if _, ok := ca["threads"]; ok {
 		t.Errorf("%s: threads 0 still passes --threads", customValues)
 	}
+
+	// Gateway API: on by default (auto: served once its CRDs are installed); the
+	// GatewayClass only when asked for, and never with the Gateway API off.
+	da, oa := args(t, d), args(t, find(off.objects, "Deployment", ""))
+	for _, c := range []struct {
+		label string
+		got   map[string]string
+		want  map[string]string
+	}{
+		{"default values", da, map[string]string{"gateway-api": "auto",
+			"gateway-controller-name": "grpc-ingress.io/gateway-controller"}},
+		{customValues, ca, map[string]string{"gateway-api": "auto",
+			"gateway-controller-name": "example.com/grpc-edge-gateway"}},
+		{noGatewayAPI, oa, map[string]string{"gateway-api": "off"}},
+	} {
+		for flag, want := range c.want {
+			if c.got[flag] != want {
+				t.Errorf("%s: --%s=%q, want %q", c.label, flag, c.got[flag], want)
+			}
+		}
+	}
+	if _, ok := oa["gateway-controller-name"]; ok {
+		t.Errorf("%s: --gateway-controller-name is passed with the Gateway API off", noGatewayAPI)
+	}
+	if find(defaults.objects, "GatewayClass", "") != nil {
+		t.Errorf("default values: a GatewayClass is created, want none by default")
+	}
+	if find(off.objects, "GatewayClass", "") != nil {
+		t.Errorf("%s: a GatewayClass is created with the Gateway API off", noGatewayAPI)
+	}
+	gc := find(custom.objects, "GatewayClass", "grpc-edge")
+	if gc == nil || str(gc, "apiVersion") != "gateway.networking.k8s.io/v1" ||
+		str(gc, "spec.controllerName") != "example.com/grpc-edge-gateway" {
+		t.Errorf("%s: want GatewayClass grpc-edge (gateway.networking.k8s.io/v1) with controllerName "+
+			"example.com/grpc-edge-gateway, got %v", customValues, gc)
+	}
 }
 
 // Values the binary would reject at start are rejected at render time instead.
@@ -132,13 +172,14 @@ func TestRejectsBadDuration(t *testing.T) {
 // values files and the greeter example.
 func TestYamllintIsClean(t *testing.T) {
 	dir := t.TempDir()
-	files := []string{deployYAMLPath, filepath.Join(chartDir, "values.yaml"), filepath.Join(chartDir, "Chart.yaml"), customValues}
+	files := []string{deployYAMLPath, filepath.Join(chartDir, "values.yaml"), filepath.Join(chartDir, "Chart.yaml"),
+		customValues, noGatewayAPI}
 	greeter, _ := filepath.Glob(filepath.Join(greeterDir, "*.yaml"))
 	if len(greeter) == 0 {
 		t.Fatalf("no YAML files in %s", greeterDir)
 	}
 	files = append(files, greeter...)
-	for i, r := range renders(t) { // 0: default values, 1: values-custom.yaml
+	for i, r := range renders(t) { // 0: default values, 1: values-custom.yaml, 2: values-no-gateway-api.yaml
 		file := filepath.Join(dir, fmt.Sprintf("render-%d.yaml", i))
 		if err := os.WriteFile(file, []byte(Stream(r.docs)), 0o644); err != nil {
 			t.Fatal(err)
@@ -263,7 +304,10 @@ func expand(groups []string, resources []string, verbs ...string) []rule {
 // then watch (and get single objects of) what routing reads, the leader updates
 // ingresses/status with the --publish-service address, rejections are reported as
 // events (core and events.k8s.io), and leader election reads, creates and renews one
-// Lease in the controller's namespace. A new request needs a new line here.
+// Lease in the controller's namespace. Unless --gateway-api=off, it also reads the
+// Gateway API kinds and the namespaces (listeners' allowedRoutes select them by label)
+// and the leader updates or patches the Gateway API status subresources. A new request
+// needs a new line here.
 func TestRBACIsExactlyWhatTheControllerRequests(t *testing.T) {
 	var clusterWant []rule
 	clusterWant = append(clusterWant, expand([]string{"networking.k8s.io"}, []string{"ingresses", "ingressclasses"}, "get", "list", "watch")...)
@@ -271,12 +315,18 @@ func TestRBACIsExactlyWhatTheControllerRequests(t *testing.T) {
 	clusterWant = append(clusterWant, expand([]string{"discovery.k8s.io"}, []string{"endpointslices"}, "get", "list", "watch")...)
 	clusterWant = append(clusterWant, expand([]string{"networking.k8s.io"}, []string{"ingresses/status"}, "update")...)
 	clusterWant = append(clusterWant, expand([]string{"", "events.k8s.io"}, []string{"events"}, "create", "patch")...)
+	gatewayWant := append([]rule{}, clusterWant...)
+	gatewayWant = append(gatewayWant, expand([]string{"gateway.networking.k8s.io"},
+		[]string{"gatewayclasses", "gateways", "grpcroutes", "httproutes", "referencegrants"}, "get", "list", "watch")...)
+	gatewayWant = append(gatewayWant, expand([]string{""}, []string{"namespaces"}, "get", "list", "watch")...)
+	gatewayWant = append(gatewayWant, expand([]string{"gateway.networking.k8s.io"},
+		[]string{"gatewayclasses/status", "gateways/status", "grpcroutes/status", "httproutes/status"}, "update", "patch")...)
 	roleWant := expand([]string{"coordination.k8s.io"}, []string{"leases"}, "get", "create", "update")
 	sortRules := func(r []rule) []rule {
 		sort.Slice(r, func(i, j int) bool { return fmt.Sprint(r[i]) < fmt.Sprint(r[j]) })
 		return r
 	}
-	clusterWant, roleWant = sortRules(clusterWant), sortRules(roleWant)
+	clusterWant, gatewayWant, roleWant = sortRules(clusterWant), sortRules(gatewayWant), sortRules(roleWant)
 	sets := []struct {
 		label   string
 		objects []object
@@ -288,7 +338,11 @@ func TestRBACIsExactlyWhatTheControllerRequests(t *testing.T) {
 		}{r.label, r.objects})
 	}
 	for _, s := range sets {
-		for kind, want := range map[string][]rule{"ClusterRole": clusterWant, "Role": roleWant} {
+		clusterRoleWant := gatewayWant
+		if args(t, find(s.objects, "Deployment", ""))["gateway-api"] == "off" {
+			clusterRoleWant = clusterWant
+		}
+		for kind, want := range map[string][]rule{"ClusterRole": clusterRoleWant, "Role": roleWant} {
 			roles := findAll(s.objects, kind)
 			if len(roles) != 1 {
 				t.Errorf("%s: %d %s objects, want 1", s.label, len(roles), kind)

@@ -114,6 +114,7 @@ var knownKinds = map[string]bool{
 	"rbac.authorization.k8s.io/v1/Role":               true,
 	"rbac.authorization.k8s.io/v1/RoleBinding":        true,
 	"networking.k8s.io/v1/IngressClass":               false,
+	"gateway.networking.k8s.io/v1/GatewayClass":       false,
 	"networking.k8s.io/v1/Ingress":                    true,
 	"policy/v1/PodDisruptionBudget":                   true,
 	"autoscaling/v2/HorizontalPodAutoscaler":          true,
@@ -212,6 +213,8 @@ func checkObject(o object, namespace string) []string {
 		}
 	case "IngressClass":
 		nonEmpty("spec.controller")
+	case "GatewayClass":
+		nonEmpty("spec.controllerName")
 	case "Ingress":
 		if get(o, "spec.rules") == nil && get(o, "spec.defaultBackend") == nil {
 			fail("neither spec.rules nor spec.defaultBackend")

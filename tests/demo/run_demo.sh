@@ -153,6 +153,22 @@ else
   echo "demo: some calls failed (grpc-caller exit $caller_status); grpc-ingress log: $LOG_DIR/grpc-ingress.log" >&2
 fi
 
+say "The same through the Gateway API: Gateway 'local' (host gateway.local) + GRPCRoute 'greeter'"
+echo "    manifests/examples/local/gateway.yaml: GatewayClass grpc, Gateway local, GRPCRoute greeter"
+echo "    $CALLS calls over ONE channel with :authority gateway.local"
+gateway_status=0
+"$BUILD_DIR/grpc-caller" --target "127.0.0.1:$HTTP_PORT" --authority gateway.local --calls "$CALLS" \
+  --name gateway-demo || gateway_status=$?
+if ((gateway_status == 0)); then
+  echo
+  echo "The GRPCRoute spreads the calls across the same pods, per call: Ingress and Gateway API"
+  echo "objects are served by one process, from one route table."
+else
+  echo
+  echo "demo: some Gateway API calls failed (grpc-caller exit $gateway_status); grpc-ingress log: $LOG_DIR/grpc-ingress.log" >&2
+  ((caller_status != 0)) || caller_status=$gateway_status
+fi
+
 cat <<EOF
 
 To run it yourself (from $REPO_DIR):
@@ -160,6 +176,7 @@ To run it yourself (from $REPO_DIR):
   build/grpc-ingress --manifests manifests/examples/local --bind-address 127.0.0.1 \\
       --http-port 8080 --admin-port 10254
   build/grpc-caller --target 127.0.0.1:8080 --calls 300
+  build/grpc-caller --target 127.0.0.1:8080 --calls 300 --authority gateway.local   # the GRPCRoute
   curl -s 127.0.0.1:10254/debug/routes
 Edit manifests/examples/local/*.yaml while it runs: the directory is watched.
 EOF

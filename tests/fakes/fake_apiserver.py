@@ -47,11 +47,22 @@ Additions to the contract (everything in the contract is unchanged):
     compact {"compactedResourceVersion", "expiredWatches"}, rotate-token {"token"}.
   - Options --bookmark-interval, --history-limit (events kept for watches; older ones are
     compacted, like the watch cache's window), --min-request-timeout, --idle-timeout.
+  - CustomResourceDefinitions (apiextensions.k8s.io/v1, fakeapi/crds.py): creating one
+    serves its resources (discovery, list/watch, /status, schema pruning, defaults and
+    validation); deleting it deletes its objects, ends its watches and makes its URLs 404.
+  - The Gateway API standard channel (gateway_api_crds.json: v1.2.1, trimmed) is
+    installed at start, as by `kubectl apply -f standard-install.yaml`: in group
+    gateway.networking.k8s.io, v1 gatewayclasses (cluster-scoped), gateways, grpcroutes,
+    httproutes (all four with /status), v1beta1 referencegrants, and v1beta1 views of
+    gatewayclasses, gateways and httproutes. --without-gateway-api starts a cluster
+    without it (the group is absent from /apis; its paths answer 404 NotFound, as the real
+    server's for an unknown group) until its CRDs are created.
 
 Not imitated: HTTP/2, protobuf, Table output (kubectl prints NAME/AGE from plain lists),
 server-side apply, OpenAPI (/openapi/* is 404, so kubectl apply needs --validate=false),
 managedFields, finalizers and graceful deletion, RBAC (every authenticated user may do
-everything), admission webhooks, Event TTL, aggregated discovery (kubectl falls back).
+everything), admission webhooks, Event TTL, aggregated discovery (kubectl falls back),
+CRD CEL rules other than `self == oldSelf`, conversion webhooks.
 """
 
 import sys
@@ -75,6 +86,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E40
 from urllib.parse import parse_qs, urlsplit  # noqa: E402
 
 from fakeapi import errors, resources  # noqa: E402
+from fakeapi.crds import CRDS, gateway_api_crds  # noqa: E402
 from fakeapi.credentials import Credentials  # noqa: E402
 from fakeapi.patch import PatchError, json_patch, merge_patch, strategic_merge_patch  # noqa: E402
 from fakeapi.selectors import FieldSelector, LabelSelector  # noqa: E402
@@ -351,18 +363,19 @@ class ApiHandler(BaseHTTPRequestHandler):
         if parts == ["api"]:
             host, port = self.connection.getsockname()[:2]
             return resources.api_versions(f"{host}:{port}")
+        served = self.server.store.served()
         if parts == ["apis"]:
-            return resources.api_group_list()
+            return resources.api_group_list(served)
         if parts == ["api", "v1"]:
-            return resources.api_resource_list("", "v1") or None
+            return resources.api_resource_list("", "v1", served) or None
+        # A group or version no CRD serves (any more) is a 404, as for any unknown path.
         if len(parts) == 2 and parts[0] == "apis":
-            return resources.api_group(parts[1]) or None
+            return resources.api_group(parts[1], served) or None
         if len(parts) == 3 and parts[0] == "apis":
-            return resources.api_resource_list(parts[1], parts[2]) or None
+            return resources.api_resource_list(parts[1], parts[2], served) or None
         return None
 
-    @staticmethod
-    def _resource_target(parts):
+    def _resource_target(self, parts):
         """(resource, namespace, name, subresource) for a resource URL, or None. The real
         layout: /api/v1 or /apis/GROUP/VERSION, then [namespaces/NS/]RESOURCE[/NAME[/status]];
         RESOURCE without a namespace lists or watches across all namespaces."""
@@ -376,11 +389,12 @@ class ApiHandler(BaseHTTPRequestHandler):
             return None
         namespace = None
         resource = None
+        store = self.server.store
         if len(rest) >= 3 and rest[0] == "namespaces":
-            resource = resources.find(group, version, rest[2])
+            resource = store.find(group, version, rest[2])
             if resource and resource.namespaced:
                 namespace, rest = rest[1], rest[2:]
-        resource = resources.find(group, version, rest[0])
+        resource = store.find(group, version, rest[0])
         tail = rest[1:]
         if resource is None or len(tail) > 2 or (resource.namespaced and namespace is None and tail):
             return None
@@ -525,6 +539,11 @@ class ApiHandler(BaseHTTPRequestHandler):
                 return
             for event_type, obj in events:
                 self._send_event(event_type, obj)
+            if state == "gone":
+                # The resource's CRD was deleted: the real server ends the stream cleanly
+                # once the objects' deletions are out; a relist then gets 404.
+                self._end_stream()
+                return
             if bookmarks and state != "stalled" and time.monotonic() >= next_bookmark:
                 self._send_bookmark(resource, cursor)
                 next_bookmark = time.monotonic() + interval
@@ -666,7 +685,7 @@ def load_initial(store, path):
         data = json.load(source)
     objects = data.get("items", []) if isinstance(data, dict) and data.get("kind", "").endswith("List") else data
     for obj in objects if isinstance(objects, list) else [objects]:
-        resource = resources.for_object(obj)
+        resource = store.resource_for(obj)
         if resource is None:
             raise ValueError(f"--initial: no served resource for apiVersion {obj.get('apiVersion')!r} "
                              f"kind {obj.get('kind')!r}")
@@ -693,6 +712,8 @@ def main(argv=None):
                         help="a watch without timeoutSeconds ends after this many seconds times 1 to 2")
     parser.add_argument("--idle-timeout", type=float, default=120.0,
                         help="seconds a connection may wait for a request, or a write may block")
+    parser.add_argument("--without-gateway-api", action="store_true",
+                        help="start as a cluster without the Gateway API CRDs (creating them installs it)")
     options = parser.parse_args(argv)
     if isinstance(options.listen, str):
         options.listen = parse_listen(options.listen)
@@ -706,6 +727,10 @@ def main(argv=None):
     host, port = options.listen
     credentials = Credentials(options.dir, host)
     store = Store(history_limit=options.history_limit)
+    if not options.without_gateway_api:
+        # As if `kubectl apply -f standard-install.yaml` had run before anything else.
+        for crd in gateway_api_crds():
+            store.create(CRDS, None, crd)
     if options.initial:
         load_initial(store, options.initial)
     server = ApiServer((host, port), store, credentials, options)

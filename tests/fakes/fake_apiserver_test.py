@@ -168,6 +168,33 @@ def lease(name, holder):
             "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15}}
 
 
+GATEWAY_API = "/apis/gateway.networking.k8s.io"
+CRDS_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+def gateway_api_crds():
+    """The CRDs the fake installs by default (a trimmed standard-install.yaml)."""
+    return json.loads((SCRIPT.parent / "gateway_api_crds.json").read_text())["items"]
+
+
+def gateway(name, listeners=None):
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": name},
+            "spec": {"gatewayClassName": "grpc",
+                     "listeners": listeners or [{"name": "http", "port": 80, "protocol": "HTTP"}]}}
+
+
+def grpc_route(name, service_name="greeter"):
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute", "metadata": {"name": name},
+            "spec": {"parentRefs": [{"name": "gw"}],
+                     "rules": [{"matches": [{"method": {"service": "helloworld.Greeter"}}],
+                                "backendRefs": [{"name": service_name, "port": 50051}]}]}}
+
+
+def condition(kind, status="True", reason=None):
+    return {"type": kind, "status": status, "reason": reason or kind, "message": "",
+            "lastTransitionTime": "2024-01-01T00:00:00Z", "observedGeneration": 1}
+
+
 def wait_for(predicate, timeout=5.0):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -184,7 +211,8 @@ class DiscoveryAndAuth(unittest.TestCase):
         core = {r["name"] for r in _fake.ok("GET", "/api/v1")["resources"]}
         self.assertTrue({"namespaces", "services", "services/status", "secrets", "events"} <= core)
         groups = {g["name"] for g in _fake.ok("GET", "/apis")["groups"]}
-        self.assertEqual(groups, {"networking.k8s.io", "discovery.k8s.io", "coordination.k8s.io", "events.k8s.io"})
+        self.assertEqual(groups, {"networking.k8s.io", "discovery.k8s.io", "coordination.k8s.io", "events.k8s.io",
+                                  "apiextensions.k8s.io", "gateway.networking.k8s.io"})
         networking = {r["name"] for r in _fake.ok("GET", "/apis/networking.k8s.io/v1")["resources"]}
         self.assertEqual(networking, {"ingresses", "ingresses/status", "ingressclasses"})
         self.assertEqual(_fake.ok("GET", "/version")["major"], "1")
@@ -633,6 +661,247 @@ class MoreWatchesAndReads(WatchTestCase):
             now = time.monotonic()
             longest_gap, last = max(longest_gap, now - last), now
         self.assertGreater(longest_gap, 1.0)
+
+
+class GatewayApi(WatchTestCase):
+    """The Gateway API as a cluster with its standard-channel CRDs serves it (the default)."""
+
+    def test_discovery_lists_the_group_at_v1_and_v1beta1_with_status_subresources(self):
+        group = next(g for g in _fake.ok("GET", "/apis")["groups"] if g["name"] == "gateway.networking.k8s.io")
+        self.assertEqual([v["version"] for v in group["versions"]], ["v1", "v1beta1"])
+        self.assertEqual(group["preferredVersion"]["groupVersion"], "gateway.networking.k8s.io/v1")
+        self.assertEqual(_fake.ok("GET", GATEWAY_API)["preferredVersion"]["version"], "v1")
+        v1 = {r["name"]: r for r in _fake.ok("GET", f"{GATEWAY_API}/v1")["resources"]}
+        self.assertEqual(set(v1), {"gatewayclasses", "gatewayclasses/status", "gateways", "gateways/status",
+                                   "grpcroutes", "grpcroutes/status", "httproutes", "httproutes/status"})
+        self.assertEqual((v1["gatewayclasses"]["namespaced"], v1["gatewayclasses"]["kind"]), (False, "GatewayClass"))
+        self.assertEqual((v1["grpcroutes"]["namespaced"], v1["grpcroutes"]["kind"]), (True, "GRPCRoute"))
+        self.assertTrue({"get", "list", "watch", "create", "update", "patch", "delete"} <= set(v1["gateways"]["verbs"]))
+        self.assertEqual(v1["httproutes/status"]["verbs"], ["get", "patch", "update"])
+        self.assertEqual(v1["gateways"]["shortNames"], ["gtw"])
+        v1beta1 = {r["name"] for r in _fake.ok("GET", f"{GATEWAY_API}/v1beta1")["resources"]}
+        self.assertEqual(v1beta1, {"gatewayclasses", "gatewayclasses/status", "gateways", "gateways/status",
+                                   "httproutes", "httproutes/status", "referencegrants"})
+        crds = {c["metadata"]["name"] for c in _fake.ok("GET", CRDS_PATH)["items"]}
+        self.assertTrue({"gatewayclasses.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io",
+                         "grpcroutes.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io",
+                         "referencegrants.gateway.networking.k8s.io"} <= crds)
+
+    def test_a_grpc_route_is_created_with_its_schema_defaults_listed_and_watched(self):
+        base = f"{GATEWAY_API}/v1/namespaces/{self.ns}/grpcroutes"
+        start = _fake.ok("GET", base)["metadata"]["resourceVersion"]
+        stream = self.open_watch(f"{base}?watch=1&allowWatchBookmarks=true&resourceVersion={start}")
+        created = _fake.ok("POST", base, grpc_route("route"))
+        self.assertEqual(created["metadata"]["generation"], 1)
+        self.assertNotIn("status", created)  # GRPCRoute's schema has no status default
+        self.assertEqual(created["spec"]["parentRefs"][0], {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                                            "name": "gw"})
+        rule = created["spec"]["rules"][0]
+        self.assertEqual(rule["matches"][0]["method"], {"service": "helloworld.Greeter", "type": "Exact"})
+        self.assertEqual(rule["backendRefs"][0], {"group": "", "kind": "Service", "name": "greeter", "port": 50051,
+                                                  "weight": 1})
+        added = stream.next_non_bookmark()
+        self.assertEqual((added["type"], added["object"]["kind"], added["object"]["apiVersion"]),
+                         ("ADDED", "GRPCRoute", "gateway.networking.k8s.io/v1"))
+        self.assertEqual(added["object"]["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"])
+        bookmark = stream.next(timeout=BOOKMARK_INTERVAL * 10)
+        while bookmark["type"] != "BOOKMARK":
+            bookmark = stream.next(timeout=BOOKMARK_INTERVAL * 10)
+        self.assertEqual(bookmark["object"]["kind"], "GRPCRoute")
+        listed = _fake.ok("GET", f"{GATEWAY_API}/v1/grpcroutes?labelSelector=")
+        self.assertEqual(listed["kind"], "GRPCRouteList")
+        self.assertIn(("route", self.ns),
+                      [(i["metadata"]["name"], i["metadata"]["namespace"]) for i in listed["items"]])
+        _fake.ok("DELETE", f"{base}/route")
+        self.assertEqual(stream.next_non_bookmark()["type"], "DELETED")
+        status, body, _ = _fake.request("GET", f"{base}/route")
+        self.assertEqual((status, body["message"]), (404, 'grpcroutes.gateway.networking.k8s.io "route" not found'))
+
+    def test_generation_follows_spec_changes_and_status_goes_only_through_the_subresource(self):
+        base = f"{GATEWAY_API}/v1/namespaces/{self.ns}/gateways"
+        created = _fake.ok("POST", base, dict(gateway("gw"), status={"conditions": [condition("Accepted")]}))
+        # Create drops status; the schema's default stands in: Accepted and Programmed Unknown.
+        self.assertEqual([(c["type"], c["status"], c["reason"]) for c in created["status"]["conditions"]],
+                         [("Accepted", "Unknown", "Pending"), ("Programmed", "Unknown", "Pending")])
+        self.assertEqual(created["spec"]["listeners"][0]["allowedRoutes"], {"namespaces": {"from": "Same"}})
+        self.assertEqual(created["metadata"]["generation"], 1)
+        accepted = {"conditions": [condition("Accepted"), condition("Programmed")]}
+        written = _fake.ok("PUT", f"{base}/gw/status", dict(created, status=accepted, spec={"gatewayClassName": "x"}))
+        self.assertEqual(written["status"], accepted)
+        self.assertEqual(written["spec"], created["spec"])  # spec in a status update is ignored
+        self.assertEqual(written["metadata"]["generation"], 1)
+        self.assertGreater(int(written["metadata"]["resourceVersion"]), int(created["metadata"]["resourceVersion"]))
+        # The main resource ignores status: a status-only change is a no-op write.
+        same = _fake.ok("PUT", f"{base}/gw", dict(written, status={"conditions": []}))
+        self.assertEqual((same["status"], same["metadata"]["resourceVersion"]),
+                         (accepted, written["metadata"]["resourceVersion"]))
+        labelled = _fake.ok("PATCH", f"{base}/gw", {"metadata": {"labels": {"team": "a"}}},
+                            content_type="application/merge-patch+json")
+        self.assertEqual(labelled["metadata"]["generation"], 1)  # metadata is not spec
+        respec = json.loads(json.dumps(labelled))
+        respec["spec"]["listeners"][0]["port"] = 8080
+        changed = _fake.ok("PUT", f"{base}/gw", respec)
+        self.assertEqual((changed["metadata"]["generation"], changed["status"]), (2, accepted))
+        patched = _fake.ok("PATCH", f"{base}/gw/status", {"status": {"listeners": [
+            {"name": "http", "attachedRoutes": 1, "conditions": [condition("Accepted")],
+             "supportedKinds": [{"kind": "GRPCRoute"}]}]}}, content_type="application/merge-patch+json")
+        self.assertEqual(patched["metadata"]["generation"], 2)
+        self.assertEqual(patched["status"]["listeners"][0]["supportedKinds"],
+                         [{"group": "gateway.networking.k8s.io", "kind": "GRPCRoute"}])  # defaulted
+        self.assertEqual(patched["status"]["conditions"], accepted["conditions"])
+        stale = dict(created, status=accepted)
+        status, body, _ = _fake.request("PUT", f"{base}/gw/status", stale)
+        self.assertEqual((status, body["reason"]), (409, "Conflict"))
+        cluster = f"{GATEWAY_API}/v1/gatewayclasses"
+        name = "gc-" + self.ns
+        klass = _fake.ok("POST", cluster, {"metadata": {"name": name},
+                                           "spec": {"controllerName": "grpc-ingress.io/gateway-controller"}})
+        self.assertNotIn("namespace", klass["metadata"])
+        self.assertEqual(klass["status"]["conditions"][0]["message"], "Waiting for controller")
+        mine = _fake.ok("PUT", f"{cluster}/{name}/status", dict(klass, status={"conditions": [condition("Accepted")]}))
+        self.assertEqual(mine["status"]["conditions"][0]["status"], "True")
+        _fake.ok("DELETE", f"{cluster}/{name}")
+
+    def test_writes_are_pruned_defaulted_and_validated_by_the_crd_schema(self):
+        base = f"{GATEWAY_API}/v1/namespaces/{self.ns}"
+        typo = gateway("pruned")
+        typo["spec"]["listners"] = []
+        typo["spec"]["listeners"][0]["hostname"] = "*.example.com"
+        created = _fake.ok("POST", f"{base}/gateways", typo)
+        self.assertNotIn("listners", created["spec"])  # unknown fields are dropped, as by pruning
+        self.assertEqual(created["spec"]["listeners"][0]["hostname"], "*.example.com")
+        cases = [
+            ("gateways", dict(gateway("a"), spec={"gatewayClassName": "grpc"}), "spec.listeners: Required value"),
+            ("gateways", gateway("b", [{"name": "http", "port": "80", "protocol": "HTTP"}]),
+             "spec.listeners[0].port: Invalid value"),
+            ("gateways", gateway("c", [{"name": "http", "port": 0, "protocol": "HTTP"}]),
+             "should be greater than or equal to 1"),
+            ("gateways", gateway("d", [{"name": "http", "port": 80, "protocol": "HTTP",
+                                        "allowedRoutes": {"namespaces": {"from": "Everywhere"}}}]),
+             'spec.listeners[0].allowedRoutes.namespaces.from: Unsupported value: "Everywhere"'),
+            ("grpcroutes", dict(grpc_route("e"), spec={"hostnames": ["Not A Host"]}), "should match"),
+        ]
+        for plural, body, message in cases:
+            with self.subTest(message=message):
+                status, answer, _ = _fake.request("POST", f"{base}/{plural}", body)
+                self.assertEqual((status, answer["reason"]), (422, "Invalid"), answer)
+                self.assertIn(message, answer["message"])
+                self.assertTrue(answer["message"].startswith(f'{body["kind"]}.gateway.networking.k8s.io "'))
+        route = _fake.ok("POST", f"{base}/httproutes", {"apiVersion": "gateway.networking.k8s.io/v1",
+                                                        "kind": "HTTPRoute", "metadata": {"name": "r"}, "spec": {}})
+        self.assertEqual(route["spec"]["rules"], [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}]}])
+        status, body, _ = _fake.request("PUT", f"{base}/gateways/pruned/status",
+                                        dict(created, status={"conditions": [{"type": "Accepted", "status": "Yes"}]}))
+        self.assertEqual(status, 422)
+        self.assertIn("status.conditions[0].lastTransitionTime: Required value", body["message"])
+        self.assertIn('status.conditions[0].status: Unsupported value: "Yes"', body["message"])
+        name = "immutable-" + self.ns
+        klass = _fake.ok("POST", f"{GATEWAY_API}/v1/gatewayclasses",
+                         {"metadata": {"name": name}, "spec": {"controllerName": "example.com/a"}})
+        klass["spec"]["controllerName"] = "example.com/b"
+        status, body, _ = _fake.request("PUT", f"{GATEWAY_API}/v1/gatewayclasses/{name}", klass)
+        self.assertEqual(status, 422)
+        self.assertIn("spec.controllerName: Invalid value: \"string\": Value is immutable", body["message"])
+        _fake.ok("DELETE", f"{GATEWAY_API}/v1/gatewayclasses/{name}")
+
+    def test_reference_grants_are_served_at_v1beta1_without_status(self):
+        base = f"{GATEWAY_API}/v1beta1/namespaces/{self.ns}/referencegrants"
+        grant = {"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+                 "metadata": {"name": "from-apps"},
+                 "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "GRPCRoute", "namespace": "apps"}],
+                          "to": [{"group": "", "kind": "Service"}]}}
+        created = _fake.ok("POST", base, grant)
+        self.assertEqual((created["apiVersion"], created["metadata"]["generation"]),
+                         ("gateway.networking.k8s.io/v1beta1", 1))
+        self.assertEqual(_fake.request("GET", f"{GATEWAY_API}/v1/namespaces/{self.ns}/referencegrants")[0], 404)
+        self.assertEqual(_fake.request("GET", f"{base}/from-apps/status")[0], 404)
+        created["spec"]["to"][0]["name"] = "greeter"
+        self.assertEqual(_fake.ok("PUT", f"{base}/from-apps", created)["metadata"]["generation"], 2)
+        status, body, _ = _fake.request("POST", base, dict(grant, metadata={"name": "empty"}, spec={"from": []}))
+        self.assertEqual(status, 422)
+        self.assertIn("spec.to: Required value", body["message"])
+        listed = _fake.ok("GET", f"{GATEWAY_API}/v1beta1/referencegrants")
+        self.assertEqual(listed["kind"], "ReferenceGrantList")
+
+    def test_v1beta1_and_v1_are_views_of_the_same_objects(self):
+        created = _fake.ok("POST", f"{GATEWAY_API}/v1/namespaces/{self.ns}/gateways", gateway("both"))
+        old = _fake.ok("GET", f"{GATEWAY_API}/v1beta1/namespaces/{self.ns}/gateways/both")
+        self.assertEqual((old["apiVersion"], old["metadata"]["uid"]),
+                         ("gateway.networking.k8s.io/v1beta1", created["metadata"]["uid"]))
+        self.assertEqual(_fake.request("PUT", f"{GATEWAY_API}/v1/namespaces/{self.ns}/gateways/both", old)[0], 400)
+
+
+class WithoutGatewayApi(unittest.TestCase):
+    """A cluster without the Gateway API CRDs (--without-gateway-api), until they are created."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = Fake("--without-gateway-api")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fake.stop()
+
+    def groups(self):
+        return {g["name"] for g in self.fake.ok("GET", "/apis")["groups"]}
+
+    def test_the_group_appears_with_its_crds_and_goes_with_them(self):
+        fake = self.fake
+        self.assertNotIn("gateway.networking.k8s.io", self.groups())
+        self.assertIn("apiextensions.k8s.io", self.groups())
+        routes = f"{GATEWAY_API}/v1/namespaces/default/grpcroutes"
+        for path in (GATEWAY_API, f"{GATEWAY_API}/v1", routes, f"{GATEWAY_API}/v1/grpcroutes?watch=1"):
+            with self.subTest(path=path):
+                status, body, _ = fake.request("GET", path)
+                self.assertEqual((status, body["kind"], body["reason"]), (404, "Status", "NotFound"))
+        self.assertEqual(fake.request("POST", routes, grpc_route("early"))[0], 404)
+
+        crds = {c["metadata"]["name"]: c for c in gateway_api_crds()}
+        installed = fake.ok("POST", CRDS_PATH, crds["grpcroutes.gateway.networking.k8s.io"])
+        established = {c["type"]: c["status"] for c in installed["status"]["conditions"]}
+        self.assertEqual(established, {"NamesAccepted": "True", "Established": "True"})
+        self.assertEqual(installed["status"]["storedVersions"], ["v1"])
+        self.assertIn("gateway.networking.k8s.io", self.groups())
+        self.assertEqual(fake.ok("GET", GATEWAY_API)["versions"], [{"groupVersion": "gateway.networking.k8s.io/v1",
+                                                                    "version": "v1"}])
+        self.assertEqual({r["name"] for r in fake.ok("GET", f"{GATEWAY_API}/v1")["resources"]},
+                         {"grpcroutes", "grpcroutes/status"})
+        self.assertEqual(fake.request("GET", f"{GATEWAY_API}/v1/gateways")[0], 404)
+        self.assertEqual(fake.ok("POST", routes, grpc_route("route"))["metadata"]["generation"], 1)
+        for name, crd in crds.items():
+            if name != "grpcroutes.gateway.networking.k8s.io":
+                fake.ok("POST", CRDS_PATH, crd)
+        self.assertEqual(fake.ok("GET", GATEWAY_API)["preferredVersion"]["version"], "v1")
+        self.assertEqual(len(fake.ok("GET", f"{GATEWAY_API}/v1beta1")["resources"]), 7)
+
+        stream = fake.watch(f"{GATEWAY_API}/v1/grpcroutes?watch=1&resourceVersion=0")
+        try:
+            self.assertEqual(stream.next()["type"], "ADDED")
+            deleted = fake.ok("DELETE", f"{CRDS_PATH}/grpcroutes.gateway.networking.k8s.io")
+            self.assertEqual(deleted["status"], "Success")
+            # The CRD's objects are deleted first, then the watch on them ends.
+            gone = stream.next()
+            self.assertEqual((gone["type"], gone["object"]["metadata"]["name"]), ("DELETED", "route"))
+            self.assertIsNone(stream.next())
+        finally:
+            stream.close()
+        self.assertEqual(fake.request("GET", routes)[0], 404)
+        self.assertNotIn("grpcroutes", {r["name"] for r in fake.ok("GET", f"{GATEWAY_API}/v1")["resources"]})
+        fake.ok("POST", CRDS_PATH, crds["grpcroutes.gateway.networking.k8s.io"])
+        self.assertEqual(fake.ok("GET", routes)["items"], [])  # reinstalled empty
+
+    def test_a_crd_is_validated_like_the_real_one(self):
+        crd = json.loads(json.dumps(gateway_api_crds()[0]))
+        crd["metadata"]["name"] = "wrong.example.com"
+        status, body, _ = self.fake.request("POST", CRDS_PATH, crd)
+        self.assertEqual(status, 422)
+        self.assertIn('must be spec.names.plural+"."+spec.group', body["message"])
+        for version in crd["spec"]["versions"]:
+            version["storage"] = True
+        crd["metadata"]["name"] = "gatewayclasses.gateway.networking.k8s.io"
+        status, body, _ = self.fake.request("POST", CRDS_PATH, crd)
+        self.assertEqual(status, 422)
+        self.assertIn("exactly one version marked as storage version", body["message"])
 
 
 class SmallHistoryAndInitialObjects(unittest.TestCase):

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # kubectl works against the fake API server: `apply -f` creates and then updates an
-# Ingress, a Service and an EndpointSlice; `get -A` lists them; `get -w` sees a later
-# change. Then the fault endpoints do what tests rely on: rotate-token makes the old
-# token 401 (kubectl keeps working through the kubeconfig's tokenFile), compact makes an
-# old resourceVersion 410, errors answers 500 for a while.
+# Ingress, a Service, an EndpointSlice and a GRPCRoute (a custom resource of the Gateway
+# API CRDs the fake installs); `get -A` lists them; `get -w` sees a later change. Then
+# the fault endpoints do what tests rely on: rotate-token makes the old token 401
+# (kubectl keeps working through the kubeconfig's tokenFile), compact makes an old
+# resourceVersion 410, errors answers 500 for a while.
 #
 # Usage: kubectl_test.sh [KUBECTL]   (default: kubectl on PATH)
 # Every wait is bounded; only the PIDs this script started are signalled.
@@ -68,7 +69,7 @@ expect_status() {  # expect_status WANT TOKEN PATH WHAT
   [[ $got == "$1" ]] || fail "$4: HTTP $got, want $1"
 }
 
-manifest() {  # manifest TARGET_PORT: an Ingress, its Service and an EndpointSlice
+manifest() {  # manifest TARGET_PORT: an Ingress, its Service, an EndpointSlice, a GRPCRoute
   cat <<EOF
 apiVersion: v1
 kind: Service
@@ -114,6 +115,21 @@ spec:
           service:
             name: greeter
             port: {number: 80}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata:
+  name: greeter
+  namespace: default
+spec:
+  parentRefs:
+  - name: gateway
+  rules:
+  - matches:
+    - method: {service: helloworld.Greeter}
+    backendRefs:
+    - name: greeter
+      port: 80
 EOF
 }
 
@@ -122,13 +138,15 @@ EOF
 manifest 50051 >"$dir/app.yaml"
 k apply --validate=false -f "$dir/app.yaml" >"$dir/apply.out" 2>&1 || fail "kubectl apply: $(cat "$dir/apply.out")"
 for created in "service/greeter created" "endpointslice.discovery.k8s.io/greeter-1 created" \
-  "ingress.networking.k8s.io/greeter created"; do
+  "ingress.networking.k8s.io/greeter created" "grpcroute.gateway.networking.k8s.io/greeter created"; do
   grep -qF "$created" "$dir/apply.out" || fail "kubectl apply did not say '$created': $(cat "$dir/apply.out")"
 done
 
 # ---- kubectl get -A ----
-k get -A ingresses,services,endpointslices >"$dir/get.out" 2>&1 || fail "kubectl get -A: $(cat "$dir/get.out")"
-for row in "ingress.networking.k8s.io/greeter" "service/greeter" "endpointslice.discovery.k8s.io/greeter-1"; do
+k get -A ingresses,services,endpointslices,grpcroutes >"$dir/get.out" 2>&1 ||
+  fail "kubectl get -A: $(cat "$dir/get.out")"
+for row in "ingress.networking.k8s.io/greeter" "service/greeter" "endpointslice.discovery.k8s.io/greeter-1" \
+  "grpcroute.gateway.networking.k8s.io/greeter"; do
   grep -qE "^default +$row " "$dir/get.out" || fail "kubectl get -A did not list $row: $(cat "$dir/get.out")"
 done
 

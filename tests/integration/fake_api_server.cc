@@ -48,7 +48,30 @@ constexpr std::array kKinds = {
     KindPath{"discovery.k8s.io/v1", "EndpointSlice", "endpointslices", true, false},
     KindPath{"coordination.k8s.io/v1", "Lease", "leases", true, false},
     KindPath{"events.k8s.io/v1", "Event", "events", true, false},
+    KindPath{"apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", false, true},
+    // Served while the Gateway API CRDs are installed (FakeApiServerOptions::gateway_api).
+    KindPath{"gateway.networking.k8s.io/v1", "GatewayClass", "gatewayclasses", false, true},
+    KindPath{"gateway.networking.k8s.io/v1", "Gateway", "gateways", true, true},
+    KindPath{"gateway.networking.k8s.io/v1", "GRPCRoute", "grpcroutes", true, true},
+    KindPath{"gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", true, true},
+    KindPath{"gateway.networking.k8s.io/v1beta1", "ReferenceGrant", "referencegrants", true, false},
+    KindPath{"gateway.networking.k8s.io/v1beta1", "GatewayClass", "gatewayclasses", false, true},
+    KindPath{"gateway.networking.k8s.io/v1beta1", "Gateway", "gateways", true, true},
+    KindPath{"gateway.networking.k8s.io/v1beta1", "HTTPRoute", "httproutes", true, true},
 };
+
+// The CRDs of the Gateway API standard install, next to the fake's script (the fake
+// installs the same ones unless --without-gateway-api).
+nlohmann::json gateway_api_crds() {
+  std::filesystem::path file = std::filesystem::path(FAKE_APISERVER_SCRIPT).parent_path() / "gateway_api_crds.json";
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error("fake API server: cannot read " + file.string());
+  try {
+    return nlohmann::json::parse(in).at("items");
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error("fake API server: " + file.string() + ": " + e.what());
+  }
+}
 
 const KindPath& kind_of(const nlohmann::json& object) {
   std::string api_version = object.value("apiVersion", "");
@@ -148,6 +171,7 @@ std::unique_ptr<FakeApiServer> FakeApiServer::start(const std::filesystem::path&
   server->request_timeout_ = options.request_timeout;
   std::vector<std::string> argv = {kPython, FAKE_APISERVER_SCRIPT, "--listen", std::string(kHost) + ":0",
                                    "--dir", server->dir_.string()};
+  if (!options.gateway_api) argv.push_back("--without-gateway-api");
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   server->process_ = Process::start(argv, server->dir_, "fake-apiserver");
   auto listening = server->process_->wait_for_line("LISTENING ", options.start_timeout);
@@ -250,6 +274,14 @@ std::optional<nlohmann::json> FakeApiServer::get(const std::string& path) {
 }
 
 nlohmann::json FakeApiServer::list(const std::string& path) { return expect_json("GET", path, ""); }
+
+void FakeApiServer::install_gateway_api() {
+  for (const nlohmann::json& crd : gateway_api_crds()) apply(crd);
+}
+
+void FakeApiServer::uninstall_gateway_api() {
+  for (const nlohmann::json& crd : gateway_api_crds()) remove_object(crd);
+}
 
 // ---- fault injection ----
 

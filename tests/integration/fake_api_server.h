@@ -22,6 +22,10 @@ namespace grpc_ingress::testing {
 struct FakeApiServerOptions {
   // Flags after --listen/--dir, e.g. {"--bookmark-interval", "0.2"}.
   std::vector<std::string> extra_args{};
+  // The Gateway API standard-channel CRDs are installed at start, as in a cluster where
+  // they were applied first. false: a cluster without them (--without-gateway-api): the
+  // group is absent from discovery and its paths are 404 until install_gateway_api().
+  bool gateway_api = true;
   std::chrono::milliseconds start_timeout = std::chrono::seconds(20);
   // One deadline for connect, TLS handshake, write and read of each request.
   std::chrono::milliseconds request_timeout = std::chrono::seconds(10);
@@ -69,12 +73,23 @@ class FakeApiServer {
   void remove_object(const nlohmann::json& object) { remove(path_of(object)); }
   // GET: nullopt on 404; throws on other errors.
   std::optional<nlohmann::json> get(const std::string& path);
+  // The stored object (status included) of the object's kind, namespace and name.
+  std::optional<nlohmann::json> get_object(const nlohmann::json& object) { return get(path_of(object)); }
   // GET of a collection path (query allowed); throws unless 200.
   nlohmann::json list(const std::string& path);
   // Any request with the current bearer token (or none when `authenticated` is
   // false); never throws for an HTTP error status, only for transport failures.
   ApiResponse request(const std::string& method, const std::string& target, const std::string& body = "",
                       const std::string& content_type = "application/json", bool authenticated = true);
+
+  // Creates (or replaces) the Gateway API CRDs, as `kubectl apply -f standard-install.yaml`
+  // does (tests/fakes/gateway_api_crds.json): gateway.networking.k8s.io appears in
+  // discovery at once, with v1 gatewayclasses, gateways, grpcroutes, httproutes (each
+  // with /status) and v1beta1 referencegrants.
+  void install_gateway_api();
+  // Deletes those CRDs: their objects are deleted (watchers see DELETED), then watches on
+  // them end and their paths answer 404.
+  void uninstall_gateway_api();
 
   // ---- fault injection (see README.md "Tests") ----
   // Resets every open watch connection.

@@ -153,5 +153,51 @@ TEST_CASE("fake API server: watches are counted, dropped and expired, and the fa
   CHECK(fake->state().at("failing") == false);
 }
 
+TEST_CASE("fake API server: without the Gateway API CRDs its group is 404 until install_gateway_api, then its "
+          "objects and their status go through apply and update_status",
+          "[fakeapi]") {
+  TempDir tmp;
+  auto fake = FakeApiServer::start(tmp.path(), {.gateway_api = false});
+  const std::string group = "/apis/gateway.networking.k8s.io";
+  nlohmann::json route = {{"apiVersion", "gateway.networking.k8s.io/v1"},
+                          {"kind", "GRPCRoute"},
+                          {"metadata", {{"name", "greeter"}, {"namespace", "apps"}}},
+                          {"spec",
+                           {{"parentRefs", {{{"name", "gateway"}}}},
+                            {"rules", {{{"backendRefs", {{{"name", "greeter"}, {"port", 50051}}}}}}}}}};
+  CHECK(fake->request("GET", group).status == 404);
+  CHECK(fake->request("GET", group + "/v1/grpcroutes").json().at("reason") == "NotFound");
+  CHECK_THROWS_WITH(fake->apply(route), Catch::Contains("404"));
+
+  fake->install_gateway_api();
+  CHECK(fake->list("/apis").dump().find("gateway.networking.k8s.io") != std::string::npos);
+  nlohmann::json created = fake->apply(route);
+  CHECK(created.at("metadata").at("generation") == 1);
+  CHECK(created.at("spec").at("rules")[0].at("backendRefs")[0].at("weight") == 1);  // the schema's default
+  nlohmann::json with_status = created;
+  with_status["status"] = {{"parents",
+                            {{{"parentRef", {{"name", "gateway"}}},
+                              {"controllerName", "grpc-ingress.io/gateway-controller"},
+                              {"conditions",
+                               {{{"type", "Accepted"},
+                                 {"status", "True"},
+                                 {"reason", "Accepted"},
+                                 {"message", ""},
+                                 {"observedGeneration", 1},
+                                 {"lastTransitionTime", "2024-01-01T00:00:00Z"}}}}}}}};
+  fake->update_status(with_status);
+  std::optional<nlohmann::json> stored = fake->get_object(route);
+  REQUIRE(stored.has_value());
+  CHECK(stored->at("status").at("parents")[0].at("conditions")[0].at("status") == "True");
+  CHECK(stored->at("metadata").at("generation") == 1);  // a status write is not a spec change
+  fake->install_gateway_api();  // applying again changes nothing
+  CHECK(fake->get_object(route).has_value());
+
+  fake->uninstall_gateway_api();
+  CHECK(fake->request("GET", FakeApiServer::path_of(route)).status == 404);
+  CHECK(fake->request("GET", group).status == 404);
+  CHECK(fake->process().stop() == 0);
+}
+
 }  // namespace
 }  // namespace grpc_ingress::testing

@@ -67,7 +67,9 @@ def invalid(resource, name, causes):
         {"reason": reason, "message": message, "field": field} for field, reason, message in causes]}
     if resource.group:
         details["group"] = resource.group
-    return ApiError(422, "Invalid", f'{resource.kind} "{name}" is invalid: {text}', details)
+    # The message names the qualified kind, e.g. GRPCRoute.gateway.networking.k8s.io.
+    kind = f"{resource.kind}.{resource.group}" if resource.group else resource.kind
+    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {text}', details)
 
 
 def bad_request(message):

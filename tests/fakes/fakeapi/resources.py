@@ -26,10 +26,12 @@ class ResourceType:
     short_names: tuple = ()
     categories: tuple = ()
     # Real strategies (Ingress, IngressClass, EndpointSlice) set metadata.generation=1 on
-    # create and bump it when anything but metadata/status changes.
+    # create and bump it when anything but these top-level fields changes.
     has_generation: bool = False
+    generation_ignores: tuple = ("metadata", "status")
     # With a /status subresource, an update of the main resource keeps the old status and
-    # an update of /status changes only status; create starts from an empty status.
+    # an update of /status changes only status; create starts from an empty status (None:
+    # from none, as custom resources do).
     status_subresource: bool = False
     empty_status: dict = field(default_factory=dict)
     # Several APIs can serve one storage (core/v1 and events.k8s.io/v1 Events).
@@ -43,6 +45,9 @@ class ResourceType:
     # prepare(obj, old, ctx): applies defaults in place, returns validation causes
     # [(field, reason, message)]; `old` is None on create.
     prepare: object = None
+    # admit(obj, old) -> causes, on every write, /status included: a CRD's schema (pruning,
+    # defaults, validation) for custom resources; None for built-in kinds.
+    admit: object = None
     name_rule: str = "subdomain"
 
     def __post_init__(self):
@@ -390,17 +395,18 @@ INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 UNDELETABLE_NAMESPACES = ("default", "kube-system", "kube-public")
 
 
-def find(group, version, plural):
-    return next((r for r in RESOURCES if (r.group, r.version, r.plural) == (group, version, plural)), None)
+def find(group, version, plural, served=RESOURCES):
+    return next((r for r in served if (r.group, r.version, r.plural) == (group, version, plural)), None)
 
 
-def for_object(obj):
+def for_object(obj, served=RESOURCES):
     """The resource type of an object by its apiVersion and kind, or None."""
-    return next((r for r in RESOURCES if r.api_version == obj.get("apiVersion") and r.kind == obj.get("kind")),
-                None)
+    return next((r for r in served if r.api_version == obj.get("apiVersion") and r.kind == obj.get("kind")), None)
 
 
 # ---- discovery (the legacy, non-aggregated documents; kubectl falls back to them) ----
+# `served` is every resource type the server serves now: the built-in ones and those of
+# the CustomResourceDefinitions that exist (Store.served()).
 
 _VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
@@ -410,18 +416,26 @@ def api_versions(server_address):
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
 
 
-def _group_versions():
+def version_priority(version):
+    """Sort key of kube-aware version order (v1 > v1beta2 > v1beta1 > v1alpha1 > other),
+    which decides a group's order of versions and its preferred version."""
+    match = re.fullmatch(r"v([0-9]+)(?:(alpha|beta)([0-9]+))?", version)
+    if not match:
+        return (3, version)
+    major, stage, minor = match.groups()
+    return ({None: 0, "beta": 1, "alpha": 2}[stage], -int(major), -int(minor or 0))
+
+
+def _group_versions(served):
     groups = {}
-    for r in RESOURCES:
-        if r.group:
-            groups.setdefault(r.group, [])
-            if r.version not in groups[r.group]:
-                groups[r.group].append(r.version)
-    return groups
+    for r in served:
+        if r.group and r.version not in groups.setdefault(r.group, []):
+            groups[r.group].append(r.version)
+    return {group: sorted(versions, key=version_priority) for group, versions in groups.items()}
 
 
-def api_group(name):
-    versions = _group_versions().get(name)
+def api_group(name, served):
+    versions = _group_versions(served).get(name)
     if not versions:
         return None
     entries = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
@@ -429,15 +443,15 @@ def api_group(name):
             "preferredVersion": entries[0]}
 
 
-def api_group_list():
-    groups = [api_group(name) for name in _group_versions()]
+def api_group_list(served):
+    groups = [api_group(name, served) for name in _group_versions(served)]
     for group in groups:
         del group["kind"], group["apiVersion"]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def api_resource_list(group, version):
-    served = [r for r in RESOURCES if (r.group, r.version) == (group, version)]
+def api_resource_list(group, version, served):
+    served = [r for r in served if (r.group, r.version) == (group, version)]
     if not served:
         return None
     resources = []

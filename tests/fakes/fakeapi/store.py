@@ -24,7 +24,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from . import errors, resources
+from . import crds, errors, resources
+from .crds import CRDS
 from .resources import NAMESPACES, validate_metadata, validate_name
 
 # The real watch cache waits this long for a resourceVersion it has not seen yet.
@@ -57,6 +58,7 @@ class Watch:
         self.cursor = 0         # every change up to this revision has been delivered
         self.dropped = False    # /fake/drop-watches, /fake/errors: reset the connection
         self.expired = False    # /fake/compact: send ERROR 410 and end
+        self.gone = False       # its CRD was deleted: send what is left and end
 
     def matches(self, view):
         meta = view.get("metadata", {})
@@ -121,6 +123,7 @@ class Store:
         self.watches = set()
         self.stall_until = 0.0
         self.failure = None        # (code, until, path_prefix)
+        self.custom = {}           # CRD name -> the resource types it serves
         with self.lock:
             for name in resources.INITIAL_NAMESPACES:
                 self._create(NAMESPACES, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
@@ -135,12 +138,30 @@ class Store:
             del self.objects[key]
         else:
             self.objects[key] = obj
+        if key[0] == CRDS.storage:
+            if change_type == "DELETED":
+                self.custom.pop(key[2], None)
+            else:
+                self.custom[key[2]] = crds.served_types(obj)
         self.history.append(Change(self.rv, key[0], change_type, key, obj, prev))
         if len(self.history) > self.history_limit:
             # Drop the oldest tenth at once, as the watch cache's ring buffer forgets.
             self._compact_to(self.history[len(self.history) - self.history_limit + self.history_limit // 10].rv - 1)
         self.changed.notify_all()
         return obj
+
+    # ---- what is served: the built-in kinds, and those of the CRDs that exist ----
+
+    def served(self):
+        with self.lock:
+            custom = sorted((t for types in self.custom.values() for t in types), key=lambda t: (t.group, t.plural))
+            return resources.RESOURCES + [CRDS] + custom
+
+    def find(self, group, version, plural):
+        return resources.find(group, version, plural, self.served())
+
+    def resource_for(self, obj):
+        return resources.for_object(obj, self.served())
 
     def _key(self, resource, namespace, name):
         return (resource.storage, (namespace or "") if resource.namespaced else "", name)
@@ -179,10 +200,15 @@ class Store:
         if resource.has_generation:
             meta["generation"] = 1
         if resource.status_subresource:
-            obj["status"] = copy.deepcopy(resource.empty_status)
+            if resource.empty_status is None:
+                obj.pop("status", None)
+            else:
+                obj["status"] = copy.deepcopy(resource.empty_status)
         causes = validate_name(resource.name_rule, name)
         if not causes:
             causes = validate_metadata(meta) + (resource.prepare(obj, None, self) if resource.prepare else [])
+        if not causes and resource.admit:
+            causes = resource.admit(obj, None)
         if causes:
             raise errors.invalid(resource, name, causes)
         self._require_namespace(resource, namespace)
@@ -238,7 +264,7 @@ class Store:
                 new["status"] = copy.deepcopy(body["status"])
             else:
                 new.pop("status", None)
-            causes = []
+            causes = resource.admit(new, current) if resource.admit else []
         else:
             new = copy.deepcopy(body)
             new_meta = new["metadata"]
@@ -249,11 +275,15 @@ class Store:
                 if field in old_meta:
                     new_meta[field] = old_meta[field]
             if resource.status_subresource:
-                new["status"] = copy.deepcopy(current.get("status"))
+                new.pop("status", None)
+                if "status" in current:
+                    new["status"] = copy.deepcopy(current["status"])
             causes = validate_metadata(new_meta) + (resource.prepare(new, current, self) if resource.prepare else [])
+            if not causes and resource.admit:
+                causes = resource.admit(new, current)
             if resource.has_generation:
                 def body_of(o):
-                    return {k: v for k, v in o.items() if k not in ("metadata", "status")}
+                    return {k: v for k, v in o.items() if k not in resource.generation_ignores}
                 if body_of(new) != body_of(current):
                     new_meta["generation"] = old_meta.get("generation", 0) + 1
         if causes:
@@ -287,6 +317,13 @@ class Store:
                     # The namespace controller deletes everything in a deleted namespace.
                     for key in sorted(k for k in self.objects if k[1] == name and k[0] != NAMESPACES.storage):
                         self._delete_key(key)
+                if resource is CRDS:
+                    # The CRD's finalizer deletes its objects; then its resources go, and the
+                    # watches on them end (a CRD's storage is its name: <plural>.<group>).
+                    for key in sorted(k for k in self.objects if k[0] == name):
+                        self._delete_key(key)
+                    for watch in self.watches:
+                        watch.gone = watch.gone or watch.resource.storage == name
                 self._delete_key(self._key(resource, namespace, name))
             return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
@@ -432,7 +469,7 @@ class Store:
 
     def poll_watch(self, watch, timeout):
         """Waits up to `timeout` s for changes; returns (state, events, cursor) where state
-        is "events", "idle", "stalled", "dropped" or "expired"."""
+        is "events", "idle", "stalled", "dropped", "expired" or "gone" (events, then end)."""
         with self.lock:
             deadline = self.clock() + timeout
             while True:
@@ -441,7 +478,7 @@ class Store:
                 if watch.expired or watch.cursor < self.compacted_rv:
                     return "expired", [], watch.cursor
                 stalled = self._stalled()
-                if not stalled and self.rv > watch.cursor:
+                if watch.gone or (not stalled and self.rv > watch.cursor):
                     break
                 remaining = deadline - self.clock()
                 if remaining <= 0:
@@ -453,7 +490,7 @@ class Store:
             events = [e for c in self.history[start:] if c.storage == watch.resource.storage
                       for e in [self._watch_event(watch, c)] if e]
             watch.cursor = self.rv
-            return "events", events, watch.cursor
+            return ("gone" if watch.gone else "events"), events, watch.cursor
 
     def _watch_event(self, watch, change):
         # The watch cache filters each change against the watcher's selectors using the

@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <string>
+
 using namespace grpc_ingress;
 
 namespace {
@@ -108,4 +111,134 @@ TEST_CASE("diff_clusters looks only at the slots a table names as changed from t
   CHECK(diff_clusters(&before, after).emptied.empty());  // slots not named are not looked at
   before.version = 6;
   CHECK(diff_clusters(&before, after).changed == full.changed);  // another base: a full look
+}
+
+namespace {
+
+// Request headers as the data plane offers them to match().
+struct Headers {
+  std::map<std::string, std::string> fields;
+  const std::string_view* find(std::string_view name) const {
+    auto it = fields.find(std::string(name));
+    if (it == fields.end()) return nullptr;
+    view = it->second;
+    return &view;
+  }
+  mutable std::string_view view;
+};
+
+Route gateway_route(PathType type, std::string path, uint32_t cluster) {
+  Route route{type, std::move(path), cluster, "default", "r"};
+  route.kind = "GRPCRoute";
+  route.deep_wildcard = true;
+  return route;
+}
+
+ValueCondition exact(std::string name, std::string value) { return {std::move(name), std::move(value), {}}; }
+
+ValueCondition pattern(std::string name, std::string value) {
+  std::string problem;
+  Regex regex = Regex::compile(value, &problem);
+  REQUIRE(regex);
+  return {std::move(name), std::move(value), regex};
+}
+
+}  // namespace
+
+TEST_CASE("Gateway API matches: headers, method, query parameters and the port a request came to",
+          "[route_table]") {
+  RouteTable table;
+  table.clusters.resize(6);
+  Route by_header = gateway_route(PathType::kPrefix, "/svc", 1);
+  by_header.headers = {exact("version", "two")};
+  Route by_regex_header = gateway_route(PathType::kPrefix, "/svc", 2);
+  by_regex_header.headers = {pattern("version", "v[0-9]+")};
+  Route by_method = gateway_route(PathType::kPrefix, "/svc", 3);
+  by_method.method = "GET";
+  Route by_query = gateway_route(PathType::kPrefix, "/svc", 4);
+  by_query.query = {exact("debug", "1")};
+  Route tls_only = gateway_route(PathType::kPrefix, "/secure", 5);
+  tls_only.ports = kTlsPort;
+  Route plain = gateway_route(PathType::kPrefix, "/svc", 0);
+  // Added least specific first: precedence, not order, decides.
+  table.exact_hosts["a.example.com"] = host_of({plain, by_query, by_method, by_regex_header, by_header, tls_only});
+
+  auto match = [&](std::map<std::string, std::string> headers, std::string path, std::string method = "POST",
+                   bool tls = false) -> int {
+    const Route* route = table.match({.authority = "a.example.com", .path = path, .method = method, .tls = tls},
+                                     Headers{std::move(headers), {}});
+    return route ? static_cast<int>(route->cluster) : -1;
+  };
+  CHECK(match({{"version", "two"}}, "/svc/M") == 1);
+  CHECK(match({{"version", "v7"}}, "/svc/M") == 2);
+  CHECK(match({{"version", "v7x"}}, "/svc/M") == 0);  // a regular expression matches the whole value
+  CHECK(match({}, "/svc/M", "GET") == 3);              // a method match ranks above header-less rules
+  CHECK(match({}, "/svc/M?debug=1") == 4);
+  CHECK(match({}, "/svc/M?x=2&debug=1") == 4);
+  CHECK(match({}, "/svc/M?debug=2") == 0);
+  CHECK(match({}, "/svc/M") == 0);
+  CHECK(match({}, "/secure/x") == -1);                 // served on the TLS port only
+  CHECK(match({}, "/secure/x", "POST", true) == 5);
+}
+
+TEST_CASE("a regular-expression path ranks between Exact and Prefix paths", "[route_table]") {
+  RouteTable table;
+  table.clusters.resize(3);
+  Route regex = gateway_route(PathType::kRegex, "/[^/]+/Get", 1);
+  std::string problem;
+  regex.path_regex = Regex::compile(regex.path, &problem);
+  table.any_host = host_of({gateway_route(PathType::kPrefix, "/routeguide.RouteGuide", 0), regex,
+                            gateway_route(PathType::kExact, "/routeguide.RouteGuide/Get", 2)});
+  CHECK(table.match("x", "/routeguide.RouteGuide/Get")->cluster == 2);
+  CHECK(table.match("x", "/other.Service/Get")->cluster == 1);
+  CHECK(table.match("x", "/routeguide.RouteGuide/List")->cluster == 0);
+  CHECK(table.match("x", "/other.Service/GetMore") == nullptr);  // whole-path match only
+}
+
+TEST_CASE("a Gateway API wildcard host covers any number of labels, an Ingress one exactly one", "[route_table]") {
+  RouteTable table;
+  table.clusters.resize(3);
+  Route ingress_route{PathType::kPrefix, "/ingress", 0, "default", "ing"};
+  table.wildcard_hosts["*.example.com"] = host_of({ingress_route, gateway_route(PathType::kPrefix, "/gw", 1)});
+  table.any_host = host_of({Route{PathType::kPrefix, "/ingress", 2, "default", "any"}});
+  CHECK(table.match("a.example.com", "/ingress")->cluster == 0);
+  CHECK(table.match("a.example.com", "/gw")->cluster == 1);
+  CHECK(table.match("a.b.example.com", "/gw")->cluster == 1);
+  // Two labels down the Ingress wildcard does not apply: the host-less rules do.
+  CHECK(table.match("a.b.example.com", "/ingress")->cluster == 2);
+  CHECK(table.match("example.com", "/gw") == nullptr);
+}
+
+TEST_CASE("regular expressions that do not compile are refused with the reason", "[route_table]") {
+  std::string problem;
+  CHECK_FALSE(Regex::compile("(unclosed", &problem));
+  CHECK_THAT(problem, Catch::Matchers::Contains("(unclosed"));
+  Regex ok = Regex::compile("a+b", &problem);
+  REQUIRE(ok);
+  CHECK(ok.full_match("aaab"));
+  CHECK_FALSE(ok.full_match("aaabc"));
+}
+
+TEST_CASE("path changes of redirects and rewrites replace the whole path or the matched prefix", "[route_table]") {
+  struct Case {
+    PathChange::Type type;
+    const char* value;
+    const char* prefix;
+    const char* path;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {PathChange::Type::kFull, "/new", "/old", "/old/x", "/new"},
+      {PathChange::Type::kPrefix, "/new", "/old", "/old/x", "/new/x"},
+      {PathChange::Type::kPrefix, "/new", "/old", "/old", "/new"},
+      {PathChange::Type::kPrefix, "/new/", "/old", "/old/x", "/new/x"},
+      {PathChange::Type::kPrefix, "/", "/old", "/old/x", "/x"},
+      {PathChange::Type::kPrefix, "/", "/old", "/old", "/"},
+      {PathChange::Type::kPrefix, "/new", "/", "/x/y", "/new/x/y"},
+      {PathChange::Type::kNone, "", "/old", "/old/x", "/old/x"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.value << " for " << c.prefix << " on " << c.path);
+    CHECK(PathChange{c.type, c.value}.apply(c.path, c.prefix) == c.expected);
+  }
 }

@@ -314,12 +314,15 @@ TEST_CASE("Secrets are selected by type (no tokens, Helm releases or registry cr
 }
 
 TEST_CASE("the kube source syncs the store once every kind has been listed") {
+  // A cluster without the Gateway API CRDs: discovery of the group's
+  // versions answers 404 (what the real API server says for a group it does
+  // not serve), and those kinds count as listed and empty.
   boost::asio::io_context io;
   FakeKubeApi api;
   Store store;
   KubeSource source(io, api, store, {.watch_namespace = "", .informer = fast_options()});
   source.start();
-  REQUIRE(api.pending.size() == 5);
+  REQUIRE(api.pending.size() == 8);
   std::vector<std::string> targets;
   for (const auto& pending : api.pending) targets.push_back(pending.request.target);
   CHECK_THAT(targets, Catch::UnorderedEquals(std::vector<std::string>{
@@ -328,15 +331,58 @@ TEST_CASE("the kube source syncs the store once every kind has been listed") {
                           "/api/v1/services?limit=2",
                           "/apis/discovery.k8s.io/v1/endpointslices?limit=2",
                           "/api/v1/secrets?limit=2&fieldSelector=" + kSecretSelector,
+                          "/api/v1/namespaces?limit=2",
+                          "/apis/gateway.networking.k8s.io/v1",
+                          "/apis/gateway.networking.k8s.io/v1beta1",
                       }));
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 6; ++i) {
     api.respond(200, {{"metadata", {{"resourceVersion", "7"}}}, {"items", json::array()}});
     CHECK_FALSE(store.synced());
   }
-  api.respond(200, {{"metadata", {{"resourceVersion", "7"}}}, {"items", json::array()}});
+  api.respond(404, {{"kind", "Status"}, {"reason", "NotFound"}});
+  CHECK_FALSE(store.synced());
+  api.respond(404, {{"kind", "Status"}, {"reason", "NotFound"}});
   CHECK(store.synced());
-  CHECK(api.watches.size() == 5);
+  CHECK_FALSE(source.gateway_api_served(ObjectKind::kGRPCRoute));
+  CHECK(api.watches.size() == 6);
 
   source.stop();
   for (const auto& watch : api.watches) CHECK(watch->cancelled);
+}
+
+TEST_CASE("the kube source watches the Gateway API kinds discovery lists, and those installed later") {
+  boost::asio::io_context io;
+  FakeKubeApi api;
+  Store store;
+  KubeSource source(io, api, store,
+                    {.watch_namespace = "", .informer = fast_options(), .gateway_discovery_interval = 10ms});
+  source.start();
+  for (int i = 0; i < 6; ++i) api.respond(200, {{"metadata", {{"resourceVersion", "7"}}}, {"items", json::array()}});
+  // v1 first, as installed from an older release: GRPCRoute missing; v1beta1 not served at all.
+  json v1 = {{"kind", "APIResourceList"},
+             {"groupVersion", "gateway.networking.k8s.io/v1"},
+             {"resources", {{{"name", "gatewayclasses"}}, {{"name", "gatewayclasses/status"}}, {{"name", "gateways"}},
+                            {{"name", "httproutes"}}}}};
+  api.respond(200, v1);
+  api.respond(404, {{"kind", "Status"}});
+  CHECK(source.gateway_api_served(ObjectKind::kGateway));
+  CHECK_FALSE(source.gateway_api_served(ObjectKind::kGRPCRoute));
+  // Their lists are what the store still waits for.
+  CHECK_FALSE(store.synced());
+  for (int i = 0; i < 3; ++i) api.respond(200, {{"metadata", {{"resourceVersion", "8"}}}, {"items", json::array()}});
+  CHECK(store.synced());
+
+  // The next discovery finds GRPCRoute and ReferenceGrant installed.
+  REQUIRE(run_until(io, [&] { return api.pending.size() == 2; }));
+  v1["resources"].push_back({{"name", "grpcroutes"}});
+  api.respond(200, v1);
+  api.respond(200, {{"kind", "APIResourceList"}, {"resources", {{{"name", "referencegrants"}}}}});
+  CHECK(source.gateway_api_served(ObjectKind::kGRPCRoute));
+  CHECK(source.gateway_api_served(ObjectKind::kReferenceGrant));
+  std::vector<std::string> lists;
+  for (const auto& pending : api.pending) lists.push_back(pending.request.target);
+  CHECK_THAT(lists, Catch::UnorderedEquals(std::vector<std::string>{
+                        "/apis/gateway.networking.k8s.io/v1/grpcroutes?limit=2",
+                        "/apis/gateway.networking.k8s.io/v1beta1/referencegrants?limit=2"}));
+  source.stop();
 }

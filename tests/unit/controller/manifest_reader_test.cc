@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 using namespace grpc_ingress;
@@ -140,4 +143,80 @@ TEST_CASE("manifest format follows the file extension", "[manifest_reader]") {
   CHECK(manifest_format("a.json") == ManifestFormat::kJson);
   CHECK_FALSE(manifest_format("README.md"));
   CHECK_FALSE(manifest_format("a.yaml.bak"));
+}
+
+TEST_CASE("a manifest file with a Gateway and a GRPCRoute yields both objects", "[manifest_reader]") {
+  // As a user writes it: the Gateway API docs' example, a document per object.
+  const std::string yaml = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: example-gateway
+  namespace: infra
+spec:
+  gatewayClassName: grpc
+  listeners:
+  - name: grpc
+    protocol: HTTPS
+    port: 443
+    hostname: "*.example.com"
+    tls:
+      certificateRefs:
+      - kind: Secret
+        group: ""
+        name: example-com-cert
+    allowedRoutes:
+      namespaces:
+        from: All
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata:
+  name: foo-route
+  namespace: apps
+spec:
+  parentRefs:
+  - name: example-gateway
+    namespace: infra
+  hostnames:
+  - "foo.example.com"
+  rules:
+  - matches:
+    - method:
+        service: com.example.User
+        method: Login
+    backendRefs:
+    - name: foo-svc
+      port: 50051
+      weight: 90
+    - name: foo-canary
+      port: 50051
+      weight: 10
+)";
+  std::string pattern = (std::filesystem::temp_directory_path() / "manifest_reader_test.XXXXXX").string();
+  REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+  std::filesystem::path dir = pattern;
+  std::ofstream(dir / "gateway.yaml") << yaml;
+  auto objects = read_manifest_file(dir / "gateway.yaml");
+  std::filesystem::remove_all(dir);
+
+  REQUIRE(objects.has_value());
+  REQUIRE(objects->size() == 2);
+  REQUIRE(std::holds_alternative<Gateway>((*objects)[0]));
+  const auto& gateway = std::get<Gateway>((*objects)[0]);
+  CHECK(gateway.metadata.key() == ObjectKey{"infra", "example-gateway"});
+  REQUIRE(gateway.listeners.size() == 1);
+  CHECK(gateway.listeners[0].port == 443);
+  CHECK(gateway.listeners[0].hostname == "*.example.com");
+  CHECK(gateway.listeners[0].routes_from == RoutesFrom::kAll);
+  CHECK(gateway.listeners[0].certificate_refs.at(0).name == "example-com-cert");
+
+  REQUIRE(std::holds_alternative<GRPCRoute>((*objects)[1]));
+  const auto& route = std::get<GRPCRoute>((*objects)[1]);
+  CHECK(route.metadata.key() == ObjectKey{"apps", "foo-route"});
+  CHECK(route.parent_refs.at(0).namespace_name == "infra");
+  REQUIRE(route.rules.size() == 1);
+  CHECK(route.rules[0].matches.at(0).service == "com.example.User");
+  CHECK(route.rules[0].matches.at(0).method == "Login");
+  REQUIRE(route.rules[0].backends.size() == 2);
+  CHECK(route.rules[0].backends[1].weight == 10);
 }

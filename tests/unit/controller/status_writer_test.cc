@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -40,10 +41,12 @@ struct Fixture {
   boost::asio::io_context io;
   FakeKubeApi api;
   Store store;
+  std::chrono::system_clock::time_point wall = std::chrono::sys_days{std::chrono::year{2026} / 12 / 5} + 12h;
   std::shared_ptr<StatusWriter> writer;
 
   explicit Fixture(StatusWriterOptions options) {
     options.retry_initial = 20ms;
+    options.wall_clock = [this] { return wall; };
     writer = std::make_shared<StatusWriter>(io, api, store, std::move(options));
     writer->start();
   }
@@ -54,6 +57,28 @@ struct Fixture {
   KubeRequest next() {
     REQUIRE(run_until(io, [&] { return !api.pending.empty(); }));
     return api.pending.front().request;
+  }
+
+  // The pending request `method target`, moved to the front for respond().
+  KubeRequest next(const std::string& method, const std::string& target) {
+    auto find = [&] {
+      return std::find_if(api.pending.begin(), api.pending.end(), [&](const FakeKubeApi::Pending& pending) {
+        return pending.request.method == method && pending.request.target == target;
+      });
+    };
+    REQUIRE(run_until(io, [&] { return find() != api.pending.end(); }));
+    auto it = find();
+    FakeKubeApi::Pending found = std::move(*it);
+    api.pending.erase(it);
+    api.pending.push_front(std::move(found));
+    return api.pending.front().request;
+  }
+
+  // Answers the GET of `path` with `object`; returns the body of the PUT that follows.
+  json read_then_write(const std::string& path, const json& object) {
+    next("GET", path);
+    api.respond(200, object);
+    return json::parse(next("PUT", path + "/status").body);
   }
 };
 
@@ -193,4 +218,263 @@ TEST_CASE("with --publish-service the Service is watched, and a new load-balance
   f.api.respond(200, ingress_json("web", "10"));
   KubeRequest put = f.next();
   CHECK(json::parse(put.body)["status"]["loadBalancer"]["ingress"][0]["ip"] == "198.51.100.7");
+}
+
+namespace {
+
+const std::string kClassPath = "/apis/gateway.networking.k8s.io/v1/gatewayclasses/grpc";
+const std::string kGatewayPath = "/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/gw";
+const std::string kRoutePath = "/apis/gateway.networking.k8s.io/v1/namespaces/default/grpcroutes/greeter";
+const std::string kOurs = "grpc-ingress.io/gateway-controller";
+const std::string kNow = "2026-12-05T12:00:00Z";
+
+json gateway_api_object(const std::string& kind, const std::string& name, const std::string& rv,
+                        const json& status = json()) {
+  json out = {{"apiVersion", "gateway.networking.k8s.io/v1"},
+              {"kind", kind},
+              {"metadata", {{"name", name}, {"resourceVersion", rv}, {"generation", 1}}},
+              {"spec", json::object()}};
+  if (kind != "GatewayClass") out["metadata"]["namespace"] = "default";
+  if (!status.is_null()) out["status"] = status;
+  return out;
+}
+
+Condition accepted(bool status = true, int64_t generation = 1) {
+  return {"Accepted", status, status ? "Accepted" : "NotAllowedByListeners", "", generation};
+}
+
+// Our entry for GRPCRoute default/greeter under Gateway gw.
+RouteParentStatus greeter_parent(bool is_accepted = true, int64_t generation = 1) {
+  return {ParentReference{.name = "gw"}, {accepted(is_accepted, generation)}};
+}
+
+// What the translator wants for GatewayClass grpc, Gateway default/gw and GRPCRoute default/greeter.
+std::shared_ptr<GatewayApiStatus> class_gateway_and_route() {
+  auto out = std::make_shared<GatewayApiStatus>();
+  out->gateway_classes[{"", "grpc"}] = accepted();
+  out->gateways[{"default", "gw"}] = GatewayStatus{
+      {accepted(), {"Programmed", true, "Programmed", "", 1}},
+      {ListenerStatus{"grpc", {RouteGroupKind{.kind = "GRPCRoute"}}, 1, {accepted()}}}};
+  out->grpc_routes[{"default", "greeter"}] = {greeter_parent()};
+  return out;
+}
+
+std::shared_ptr<GatewayApiStatus> greeter_only(std::vector<RouteParentStatus> parents) {
+  auto out = std::make_shared<GatewayApiStatus>();
+  out->grpc_routes[{"default", "greeter"}] = std::move(parents);
+  return out;
+}
+
+Translation translated(std::shared_ptr<const GatewayApiStatus> status) {
+  Translation translation;
+  translation.gateway_status = std::move(status);
+  return translation;
+}
+
+}  // namespace
+
+TEST_CASE("the leader writes the Gateway API status of the first translation, and an equal one again writes nothing") {
+  Fixture f({.publish_addresses = {"203.0.113.9"}});
+  f.writer->on_translated(translated(class_gateway_and_route()));
+  CHECK(f.api.pending.empty());  // not the leader yet
+
+  f.writer->set_leading(true);
+  CHECK(f.api.pending.size() == 3);  // the three objects are read
+
+  json gateway_class = f.read_then_write(kClassPath, gateway_api_object("GatewayClass", "grpc", "5"));
+  CHECK(gateway_class["metadata"]["resourceVersion"] == "5");
+  CHECK(gateway_class["status"]["conditions"] == json::parse(R"([{"type":"Accepted","status":"True",
+      "reason":"Accepted","message":"","observedGeneration":1,"lastTransitionTime":"2026-12-05T12:00:00Z"}])"));
+
+  json gateway = f.read_then_write(kGatewayPath, gateway_api_object("Gateway", "gw", "6"));
+  CHECK(gateway["status"]["addresses"] == json::parse(R"([{"type":"IPAddress","value":"203.0.113.9"}])"));
+  CHECK(gateway["status"]["conditions"].size() == 2);
+  CHECK(gateway["status"]["listeners"][0]["name"] == "grpc");
+  CHECK(gateway["status"]["listeners"][0]["attachedRoutes"] == 1);
+  CHECK(gateway["status"]["listeners"][0]["supportedKinds"] ==
+        json::parse(R"([{"group":"gateway.networking.k8s.io","kind":"GRPCRoute"}])"));
+
+  json route = f.read_then_write(kRoutePath, gateway_api_object("GRPCRoute", "greeter", "7"));
+  REQUIRE(route["status"]["parents"].size() == 1);
+  CHECK(route["status"]["parents"][0]["parentRef"] ==
+        json::parse(R"({"group":"gateway.networking.k8s.io","kind":"Gateway","name":"gw"})"));
+  CHECK(route["status"]["parents"][0]["controllerName"] == kOurs);
+  CHECK(route["status"]["parents"][0]["conditions"][0]["status"] == "True");
+
+  for (int i = 0; i < 3; ++i) f.api.respond(200, json::object());
+  CHECK(f.writer->updates_written() == 3);
+
+  // The same status (an equal copy, as the next translation makes it): nothing to read or write.
+  f.writer->on_translated(translated(class_gateway_and_route()));
+  f.writer->on_translated(translated(class_gateway_and_route()));
+  CHECK(f.api.pending.empty());
+  CHECK(f.writer->updates_written() == 3);
+}
+
+TEST_CASE("an object that already carries its status is read but not written, once per term as leader") {
+  Fixture f({});  // no address flag: Gateways claim no address
+  auto wanted = class_gateway_and_route();
+  wanted->gateway_classes.clear();
+  wanted->grpc_routes.clear();
+  f.writer->set_leading(true);
+  f.writer->on_translated(translated(wanted));
+  json gateway = f.read_then_write(kGatewayPath, gateway_api_object("Gateway", "gw", "6"));
+  CHECK_FALSE(gateway["status"].contains("addresses"));
+  f.api.respond(200, gateway);
+  CHECK(f.writer->updates_written() == 1);
+
+  // A new term reads it again and finds it as it should be, time included.
+  f.wall += std::chrono::hours(1);
+  f.writer->set_leading(false);
+  f.writer->set_leading(true);
+  f.next("GET", kGatewayPath);
+  f.api.respond(200, gateway);
+  CHECK(f.api.pending.empty());
+  CHECK(f.writer->updates_written() == 1);
+  f.writer->on_translated(translated(wanted));
+  CHECK(f.api.pending.empty());
+}
+
+TEST_CASE("a condition keeps its lastTransitionTime while its status stays, and takes the time when it flips") {
+  Fixture f({});
+  f.writer->set_leading(true);
+  f.writer->on_translated(translated(greeter_only({greeter_parent(true, 1)})));
+  json route = f.read_then_write(kRoutePath, gateway_api_object("GRPCRoute", "greeter", "7"));
+  f.api.respond(200, route);
+  CHECK(route["status"]["parents"][0]["conditions"][0]["lastTransitionTime"] == kNow);
+
+  // A new generation, still accepted: observedGeneration moves, the time stays.
+  f.wall += std::chrono::hours(1);
+  f.writer->on_translated(translated(greeter_only({greeter_parent(true, 2)})));
+  route = f.read_then_write(kRoutePath, route);
+  f.api.respond(200, route);
+  CHECK(route["status"]["parents"][0]["conditions"][0]["observedGeneration"] == 2);
+  CHECK(route["status"]["parents"][0]["conditions"][0]["lastTransitionTime"] == kNow);
+
+  // Refused now: the status flips, and so does the time.
+  f.wall += std::chrono::hours(1);
+  f.writer->on_translated(translated(greeter_only({greeter_parent(false, 2)})));
+  route = f.read_then_write(kRoutePath, route);
+  f.api.respond(200, route);
+  CHECK(route["status"]["parents"][0]["conditions"][0]["status"] == "False");
+  CHECK(route["status"]["parents"][0]["conditions"][0]["reason"] == "NotAllowedByListeners");
+  CHECK(route["status"]["parents"][0]["conditions"][0]["lastTransitionTime"] == "2026-12-05T14:00:00Z");
+  CHECK(f.writer->updates_written() == 3);
+}
+
+TEST_CASE("other controllers' route parents are kept, and a route that is no longer ours loses only our entry") {
+  json theirs = json::parse(R"({"parentRef":{"group":"gateway.networking.k8s.io","kind":"Gateway","name":"envoy"},
+      "controllerName":"gateway.envoyproxy.io/gatewayclass-controller",
+      "conditions":[{"type":"Accepted","status":"True","reason":"Accepted","message":"","observedGeneration":1,
+                     "lastTransitionTime":"2026-01-01T00:00:00Z"}]})");
+  Fixture f({});
+  f.writer->set_leading(true);
+  f.writer->on_translated(translated(greeter_only({greeter_parent()})));
+  json route = f.read_then_write(kRoutePath, gateway_api_object("GRPCRoute", "greeter", "7", {{"parents", {theirs}}}));
+  f.api.respond(200, route);
+  REQUIRE(route["status"]["parents"].size() == 2);
+  CHECK(route["status"]["parents"][0] == theirs);
+  CHECK(route["status"]["parents"][1]["controllerName"] == kOurs);
+
+  // The translation says: none of ours (an empty list).
+  f.writer->on_translated(translated(greeter_only({})));
+  route = f.read_then_write(kRoutePath, route);
+  f.api.respond(200, route);
+  CHECK(route["status"]["parents"] == json::array({theirs}));
+
+  // Ours again, then left out of the translation altogether: our entry goes all the same.
+  f.writer->on_translated(translated(greeter_only({greeter_parent()})));
+  route = f.read_then_write(kRoutePath, route);
+  f.api.respond(200, route);
+  CHECK(route["status"]["parents"].size() == 2);
+  f.writer->on_translated(translated(std::make_shared<GatewayApiStatus>()));
+  route = f.read_then_write(kRoutePath, route);
+  f.api.respond(200, route);
+  CHECK(route["status"]["parents"] == json::array({theirs}));
+  CHECK(f.writer->updates_written() == 4);
+
+  f.writer->on_translated(translated(std::make_shared<GatewayApiStatus>()));
+  CHECK(f.api.pending.empty());
+}
+
+TEST_CASE("a Gateway API status write that meets a 409 is read again and retried, and a 404 forgets the object") {
+  Fixture f({});
+  f.writer->set_leading(true);
+  f.writer->on_translated(translated(greeter_only({greeter_parent()})));
+  json put = f.read_then_write(kRoutePath, gateway_api_object("GRPCRoute", "greeter", "7"));
+  CHECK(put["metadata"]["resourceVersion"] == "7");
+  f.api.respond(409, {{"kind", "Status"}, {"code", 409}, {"reason", "Conflict"}});
+  put = f.read_then_write(kRoutePath, gateway_api_object("GRPCRoute", "greeter", "8"));
+  CHECK(put["metadata"]["resourceVersion"] == "8");
+  f.api.respond(200, put);
+  CHECK(f.writer->updates_written() == 1);
+
+  // Deleted before we read it: dropped, not retried.
+  f.writer->on_translated(translated(greeter_only({greeter_parent(false)})));
+  f.next("GET", kRoutePath);
+  f.api.respond(404, {{"kind", "Status"}, {"code", 404}, {"reason", "NotFound"}});
+  run_until(f.io, [] { return false; }, 100ms);
+  CHECK(f.api.pending.empty());
+  CHECK(f.writer->updates_written() == 1);
+}
+
+TEST_CASE("nothing of the Gateway API is written while not leading, and a new leader looks at every object once") {
+  Fixture f({.publish_addresses = {"203.0.113.9"}});
+  f.writer->on_translated(translated(class_gateway_and_route()));
+  f.writer->set_leading(true);
+  REQUIRE(f.api.pending.size() == 3);
+  f.writer->set_leading(false);
+  // The reads under way come back to a follower: nothing is written.
+  f.api.respond(200, gateway_api_object("GatewayClass", "grpc", "5"));
+  f.api.respond(200, gateway_api_object("Gateway", "gw", "6"));
+  f.api.respond(200, gateway_api_object("GRPCRoute", "greeter", "7"));
+  f.writer->on_translated(translated(greeter_only({greeter_parent(false)})));
+  run_until(f.io, [] { return false; }, 50ms);
+  CHECK(f.api.pending.empty());
+
+  f.writer->set_leading(true);
+  CHECK(f.api.pending.size() == 1);  // what the latest translation names
+  json route = f.read_then_write(kRoutePath, gateway_api_object("GRPCRoute", "greeter", "7"));
+  CHECK(route["status"]["parents"][0]["conditions"][0]["status"] == "False");
+}
+
+TEST_CASE("a Gateway API status that changes while its write is in flight is written again when the write ends") {
+  Fixture f({});
+  f.writer->set_leading(true);
+  f.writer->on_translated(translated(greeter_only({greeter_parent(true)})));
+  json route = f.read_then_write(kRoutePath, gateway_api_object("GRPCRoute", "greeter", "7"));
+  f.writer->on_translated(translated(greeter_only({greeter_parent(false)})));
+  CHECK(f.api.pending.size() == 1);  // nothing new while it is in flight
+  f.api.respond(200, route);
+  route = f.read_then_write(kRoutePath, route);
+  CHECK(route["status"]["parents"][0]["conditions"][0]["status"] == "False");
+}
+
+TEST_CASE("Gateways get the --publish-service addresses once the Service is read, and again when they change") {
+  Fixture f({.publish_service = "ingress/grpc-ingress"});
+  KubeRequest list = f.next();
+  CHECK(list.target.find("/services?") != std::string::npos);
+  f.writer->set_leading(true);
+  f.writer->on_translated(translated(class_gateway_and_route()));
+  // The class and the route are read; the Gateway waits for its addresses.
+  CHECK(f.api.pending.size() == 3);
+  for (const auto& pending : f.api.pending) CHECK(pending.request.target != kGatewayPath);
+
+  auto service = [](const std::string& ip, const std::string& rv) {
+    return json{{"metadata", {{"name", "grpc-ingress"}, {"namespace", "ingress"}, {"resourceVersion", rv}}},
+                {"spec", {{"type", "LoadBalancer"}, {"clusterIP", "10.96.0.10"}}},
+                {"status", {{"loadBalancer", {{"ingress", {{{"ip", ip}}}}}}}}};
+  };
+  f.next("GET", list.target);
+  f.api.respond(200, {{"metadata", {{"resourceVersion", "50"}}}, {"items", {service("198.51.100.7", "49")}}});
+  json gateway = f.read_then_write(kGatewayPath, gateway_api_object("Gateway", "gw", "6"));
+  CHECK(gateway["status"]["addresses"] == json::parse(R"([{"type":"IPAddress","value":"198.51.100.7"}])"));
+  f.api.respond(200, gateway);
+
+  // The load balancer's address changes: the Gateway is written again, its conditions as they were.
+  REQUIRE(run_until(f.io, [&] { return f.api.open_watch("services") != nullptr; }));
+  f.api.open_watch("services")->send({{"type", "MODIFIED"}, {"object", service("198.51.100.8", "51")}});
+  json again = f.read_then_write(kGatewayPath, gateway);
+  CHECK(again["status"]["addresses"] == json::parse(R"([{"type":"IPAddress","value":"198.51.100.8"}])"));
+  CHECK(again["status"]["conditions"] == gateway["status"]["conditions"]);
 }
