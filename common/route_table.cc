@@ -28,6 +28,15 @@ const char* to_string(UpstreamProtocol protocol) {
   return "auto";
 }
 
+const char* to_string(RouteKind kind) {
+  switch (kind) {
+    case RouteKind::kIngress: return "Ingress";
+    case RouteKind::kGRPCRoute: return "GRPCRoute";
+    case RouteKind::kHTTPRoute: return "HTTPRoute";
+  }
+  return "Ingress";
+}
+
 std::optional<int> grpc_code_from_name(std::string_view name) {
   static constexpr std::string_view kNames[] = {
       "ok", "cancelled", "unknown", "invalid_argument", "deadline_exceeded", "not_found",
@@ -142,7 +151,7 @@ nlohmann::json route_json(const RouteTable& table, const Route& route) {
   nlohmann::json out = {{"path", route.path},
                         {"pathType", type},
                         {"cluster", cluster_name(route.cluster)},
-                        {route.kind == "Ingress" ? "ingress" : "route", route.ingress_namespace + "/" + route.ingress_name},
+                        {route.kind == RouteKind::kIngress ? "ingress" : "route", route.ingress_namespace + "/" + route.ingress_name},
                         {"retries", route.retry.retries},
                         {"retryOn", route.retry.retry_on}};
   if (route.max_timeout.count() > 0) out["maxTimeoutMs"] = route.max_timeout.count();
@@ -160,7 +169,7 @@ nlohmann::json route_json(const RouteTable& table, const Route& route) {
                      {"ingress", canary.ingress_namespace + "/" + canary.ingress_name}};
   }
   if (route.ssl_redirect) out["sslRedirect"] = true;
-  if (route.kind != "Ingress") out["kind"] = route.kind;
+  if (route.kind != RouteKind::kIngress) out["kind"] = to_string(route.kind);
   if (!route.method.empty()) out["method"] = route.method;
   auto conditions = [](const std::vector<ValueCondition>& list) {
     nlohmann::json out = nlohmann::json::array();
@@ -181,8 +190,8 @@ nlohmann::json route_json(const RouteTable& table, const Route& route) {
     }
     out["backends"] = std::move(backends);
   }
-  if (route.redirect) out["redirect"] = {{"status", route.redirect->status}};
-  if (route.rewrite) out["rewrite"] = true;
+  if (route.filters && route.filters->redirect) out["redirect"] = {{"status", route.filters->redirect->status}};
+  if (route.filters && route.filters->rewrite) out["rewrite"] = true;
   if (route.health_bridge) {
     nlohmann::json clusters = nlohmann::json::array();
     for (uint32_t index : route.health_of_clusters) clusters.push_back(cluster_name(index));

@@ -227,6 +227,32 @@ struct Rewrite {
   bool operator==(const Rewrite&) const = default;
 };
 
+// The Gateway API filters of a route, apart: most routes have none and pay a pointer.
+struct RouteFilters {
+  HeaderEdits request_headers, response_headers;
+  std::optional<Redirect> redirect;  // answered here; the route has no backend
+  std::optional<Rewrite> rewrite;
+
+  bool operator==(const RouteFilters&) const = default;
+};
+
+// A shared, immutable value that compares by value (the same object without a look inside).
+template <typename T>
+struct SharedValue {
+  std::shared_ptr<const T> value;
+
+  explicit operator bool() const { return value != nullptr; }
+  const T& operator*() const { return *value; }
+  const T* operator->() const { return value.get(); }
+  bool operator==(const SharedValue& other) const {
+    return value == other.value || (value && other.value && *value == *other.value);
+  }
+};
+
+// What made a route; ingress_namespace/name name that object.
+enum class RouteKind : uint8_t { kIngress, kGRPCRoute, kHTTPRoute };
+const char* to_string(RouteKind kind);
+
 // Which of our ports a route serves (a Gateway listener's protocol).
 inline constexpr uint8_t kCleartextPort = 1;
 inline constexpr uint8_t kTlsPort = 2;
@@ -254,7 +280,7 @@ struct Route {
   bool ssl_redirect = false;
 
   // Gateway API routes (Ingress routes leave these as they are).
-  std::string kind = "Ingress";  // or GRPCRoute, HTTPRoute: what ingress_namespace/name name
+  RouteKind kind = RouteKind::kIngress;
   Regex path_regex;              // with PathType::kRegex
   std::string method;            // "" = any
   std::vector<ValueCondition> headers;  // every one must hold
@@ -264,9 +290,7 @@ struct Route {
   bool deep_wildcard = false;
   // More than one: each call picks one by weight; `cluster` is the first usable.
   std::vector<WeightedCluster> backends;
-  HeaderEdits request_headers, response_headers;
-  std::optional<Redirect> redirect;
-  std::optional<Rewrite> rewrite;
+  SharedValue<RouteFilters> filters;  // none: no filter
 
   bool operator==(const Route&) const = default;
 };

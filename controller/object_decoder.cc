@@ -731,7 +731,8 @@ GatewayListener decode_listener(const Field& field) {
   }
   if (auto tls = field.get("tls")) {
     if (forbids_tls(listener.protocol)) tls->fail("must not be set for protocol " + listener.protocol);
-    static constexpr EnumValue<std::string_view> kModes[] = {{"Terminate", "Terminate"}, {"Passthrough", "Passthrough"}};
+    static constexpr EnumValue<std::string_view> kModes[] = {{"Terminate", "Terminate"},
+                                                             {"Passthrough", "Passthrough"}};
     listener.tls_mode = optional_enum(*tls, "mode", kModes, std::string_view("Terminate"));
     if (listener.protocol == "HTTPS" && listener.tls_mode != "Terminate") {
       tls->get("mode")->fail("must be Terminate for protocol HTTPS");
@@ -840,7 +841,9 @@ ValueMatch decode_value_match(const Field& field, const Syntax& value_syntax) {
 
 std::vector<ValueMatch> decode_value_matches(const Field& parent, const char* key, const Syntax& value_syntax) {
   std::vector<ValueMatch> out;
-  for (const Field& item : list_of(parent, key, kMaxMatchHeaders)) out.push_back(decode_value_match(item, value_syntax));
+  for (const Field& item : list_of(parent, key, kMaxMatchHeaders)) {
+    out.push_back(decode_value_match(item, value_syntax));
+  }
   return out;
 }
 
@@ -853,7 +856,9 @@ GrpcRouteMatch decode_grpc_match(const Field& field) {
     match.method_type = optional_enum(*method, "type", kTypes, StringMatchType::kExact);
     match.service = optional_checked(*method, "service", kGrpcName);
     match.method = optional_checked(*method, "method", kGrpcName);
-    if (match.service.empty() && match.method.empty()) method->fail("one or both of service or method must be specified");
+    if (match.service.empty() && match.method.empty()) {
+      method->fail("one or both of service or method must be specified");
+    }
     if (match.method_type == StringMatchType::kExact) {
       if (auto service = method->get("service"); service && !is_grpc_service(match.service)) {
         service->fail(quote_value(match.service) + " is not a valid gRPC service name (matching " +
@@ -956,7 +961,9 @@ RouteFilter decode_filter(const Field& field, bool http) {
     if (member.http_only && !http) continue;  // not in GRPCRoute's schema: the API server drops it
     auto value = field.get(member.key);
     if (value && member.type != filter.type) value->fail("must not be set for type " + filter.type);
-    if (!value && member.type == filter.type) field.fail(std::string(member.key) + " is required for type " + filter.type);
+    if (!value && member.type == filter.type) {
+      field.fail(std::string(member.key) + " is required for type " + filter.type);
+    }
   }
   if (filter.type == "RequestHeaderModifier") {
     filter.headers = decode_header_changes(*field.get("requestHeaderModifier"));
@@ -1018,7 +1025,8 @@ void check_rule(const Field& field, const RouteRule<Match>& rule, bool http) {
   std::vector<std::string_view> once = {"RequestHeaderModifier", "ResponseHeaderModifier"};
   if (http) once.insert(once.end(), {"RequestRedirect", "URLRewrite", "CORS"});
   for (std::string_view type : once) {
-    auto count = std::count_if(rule.filters.begin(), rule.filters.end(), [&](const RouteFilter& f) { return f.type == type; });
+    auto count =
+        std::count_if(rule.filters.begin(), rule.filters.end(), [&](const RouteFilter& f) { return f.type == type; });
     if (count > 1) field.get("filters")->fail(std::string(type) + " filter cannot be repeated");
   }
   if (!http) return;
@@ -1052,7 +1060,9 @@ RouteRule<Match> decode_rule(const Field& field, bool http, DecodeMatch decode_m
   std::vector<Field> matches = list_of(field, "matches", kMaxRuleMatches);
   route_matches += matches.size();
   for (const Field& match : matches) rule.matches.push_back(decode_match(match));
-  for (const Field& filter : list_of(field, "filters", kMaxRuleFilters)) rule.filters.push_back(decode_filter(filter, http));
+  for (const Field& filter : list_of(field, "filters", kMaxRuleFilters)) {
+    rule.filters.push_back(decode_filter(filter, http));
+  }
   for (const Field& backend : list_of(field, "backendRefs", kMaxRuleBackends)) {
     rule.backends.push_back(decode_route_backend(backend));
   }

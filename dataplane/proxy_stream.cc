@@ -90,7 +90,9 @@ bool ProxyStream::take_response_body(const uint8_t* data, size_t n) {
 }
 
 void ProxyStream::prepare_response_headers() {
-  if (route && !route->response_headers.empty()) edit_headers(response.headers, route->response_headers);
+  if (route && route->filters && !route->filters->response_headers.empty()) {
+    edit_headers(response.headers, route->filters->response_headers);
+  }
   if (grpc_web != GrpcWebMode::kNone) {
     for (size_t i = 0; i < response.headers.size(); ++i) {
       if (response.headers[i].name == "content-type") {

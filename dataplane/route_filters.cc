@@ -33,7 +33,7 @@ void edit_headers(HeaderList& headers, const HeaderEdits& edits) {
 }
 
 void rewrite_request(ProxyStream& stream, const Route& route) {
-  const Rewrite& rewrite = *route.rewrite;
+  const Rewrite& rewrite = *route.filters->rewrite;
   if (!rewrite.hostname.empty()) stream.authority = stream.keep(rewrite.hostname);
   if (rewrite.path.type != PathChange::Type::kNone) {
     auto [path, query] = split_path(stream.path);
@@ -44,7 +44,7 @@ void rewrite_request(ProxyStream& stream, const Route& route) {
 }
 
 std::string redirect_location(const Route& route, std::string_view authority, std::string_view path, bool tls) {
-  const Redirect& redirect = *route.redirect;
+  const Redirect& redirect = *route.filters->redirect;
   auto [host, port] = split_authority(authority);
   std::string scheme = redirect.scheme.empty() ? (tls ? "https" : "http") : redirect.scheme;
   std::string location = scheme + "://" + (redirect.hostname.empty() ? std::string(host) : redirect.hostname);
@@ -68,7 +68,7 @@ std::string redirect_location(const Route& route, std::string_view authority, st
 void answer_redirect(ProxyStream& stream, const Route& route) {
   std::string location = redirect_location(route, stream.authority, stream.path, stream.downstream_tls);
   stream.stop_timers();
-  stream.response.answer(route.redirect->status, {{"location", location}}, "");
+  stream.response.answer(route.filters->redirect->status, {{"location", location}}, "");
   if (auto side = stream.downstream()) side->response_headers_ready(stream);
 }
 

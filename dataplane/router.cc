@@ -156,7 +156,8 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
     return;
   }
   const Route& route = *stream->route;
-  if (route.redirect) {
+  const RouteFilters* filters = route.filters.value.get();
+  if (filters && filters->redirect) {
     answer_redirect(*stream, route);
     return;
   }
@@ -165,8 +166,10 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
     fail_unusable_backend(stream);
     return;
   }
-  if (!route.request_headers.empty()) edit_headers(stream->request_headers, route.request_headers);
-  if (route.rewrite) rewrite_request(*stream, route);
+  if (filters) {
+    if (!filters->request_headers.empty()) edit_headers(stream->request_headers, filters->request_headers);
+    if (filters->rewrite) rewrite_request(*stream, route);
+  }
   if (!protocol_fits(stream)) return;
   stream->max_message_bytes = stream->route->max_message_bytes;
   cluster_states_[stream->cluster]->budget.on_request();
@@ -238,7 +241,7 @@ void Router::fail_unusable_backend(const std::shared_ptr<ProxyStream>& stream) {
       break;
     }
   }
-  std::string message = route.kind + " " + route.ingress_namespace + "/" + route.ingress_name + ": " + std::string(problem);
+  std::string message = std::string(to_string(route.kind)) + " " + route.ingress_namespace + "/" + route.ingress_name + ": " + std::string(problem);
   // Gateway API: an unusable backend answers 500 to HTTP, UNAVAILABLE to gRPC.
   if (stream->grpc) {
     stream->fail(GrpcStatus::kUnavailable, message);

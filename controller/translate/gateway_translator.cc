@@ -456,7 +456,8 @@ class GatewayBuilder {
                                 const IngressOptions& options, std::string& problem, const char*& resolved_reason,
                                 std::string& resolved_message) {
     Route base;
-    base.kind = std::string(kind);
+    base.kind = kind == "GRPCRoute" ? RouteKind::kGRPCRoute : RouteKind::kHTTPRoute;
+    RouteFilters filters;
     base.ingress_namespace = meta.namespace_name;
     base.ingress_name = meta.name;
     base.retry = options.retry;
@@ -467,7 +468,7 @@ class GatewayBuilder {
     base.deep_wildcard = true;
     for (const RouteFilter& filter : rule.filters) {
       if (filter.type == "RequestHeaderModifier" || filter.type == "ResponseHeaderModifier") {
-        HeaderEdits& edits = filter.type == "RequestHeaderModifier" ? base.request_headers : base.response_headers;
+        HeaderEdits& edits = filter.type == "RequestHeaderModifier" ? filters.request_headers : filters.response_headers;
         for (const auto& [name, value] : filter.headers.set) edits.set.emplace_back(lower_case(name), value);
         for (const auto& [name, value] : filter.headers.add) edits.add.emplace_back(lower_case(name), value);
         for (const std::string& name : filter.headers.remove) edits.remove.push_back(lower_case(name));
@@ -478,22 +479,23 @@ class GatewayBuilder {
         redirect.port = static_cast<uint32_t>(std::max(0, filter.port));
         redirect.status = filter.status_code;
         if (filter.path) redirect.path = path_change(*filter.path);
-        base.redirect = std::move(redirect);
+        filters.redirect = std::move(redirect);
       } else if (kind == "HTTPRoute" && filter.type == "URLRewrite") {
         Rewrite rewrite;
         rewrite.hostname = filter.hostname;
         if (filter.path) rewrite.path = path_change(*filter.path);
-        base.rewrite = std::move(rewrite);
+        filters.rewrite = std::move(rewrite);
       } else {
         problem = "filter " + filter.type + " is not supported";
         return {};
       }
     }
-    if (base.redirect && base.rewrite) {
+    if (filters.redirect && filters.rewrite) {
       problem = "RequestRedirect and URLRewrite cannot be combined";
       return {};
     }
-    if (!base.redirect) {
+    if (filters != RouteFilters{}) base.filters.value = std::make_shared<const RouteFilters>(std::move(filters));
+    if (!base.filters || !base.filters->redirect) {
       std::vector<WeightedCluster> backends;
       for (const RouteBackend& backend : rule.backends) {
         if (backend.has_filters) {

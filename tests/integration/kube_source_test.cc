@@ -310,7 +310,11 @@ TEST_CASE("in-cluster: with no source flag the service account's token and CA re
     ++reads;
     INFO(path);
     CHECK(request.value("status", 0) == 200);
-    CHECK((path.find("/namespaces/default/") != std::string::npos || path.ends_with("/ingressclasses")));
+    // Cluster-scoped: IngressClasses, GatewayClasses, Namespaces; and the Gateway API's discovery.
+    bool cluster_scoped = path.ends_with("/ingressclasses") || path.ends_with("/gatewayclasses") ||
+                          path == "/api/v1/namespaces" || path == "/apis/gateway.networking.k8s.io/v1" ||
+                          path == "/apis/gateway.networking.k8s.io/v1beta1";
+    CHECK((path.find("/namespaces/default/") != std::string::npos || cluster_scoped));
   }
   CHECK(reads >= 10);  // five lists and five watches at least
 }

@@ -129,7 +129,7 @@ struct Headers {
 
 Route gateway_route(PathType type, std::string path, uint32_t cluster) {
   Route route{type, std::move(path), cluster, "default", "r"};
-  route.kind = "GRPCRoute";
+  route.kind = RouteKind::kGRPCRoute;
   route.deep_wildcard = true;
   return route;
 }

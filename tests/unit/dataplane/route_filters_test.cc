@@ -17,7 +17,9 @@ std::vector<std::string> fields(const HeaderList& headers) {
 
 Route redirecting(Redirect redirect, std::string prefix = "/") {
   Route route{PathType::kPrefix, std::move(prefix), kNoCluster, "default", "r"};
-  route.redirect = std::move(redirect);
+  RouteFilters filters;
+  filters.redirect = std::move(redirect);
+  route.filters.value = std::make_shared<const RouteFilters>(std::move(filters));
   return route;
 }
 

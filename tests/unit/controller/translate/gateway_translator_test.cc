@@ -225,7 +225,8 @@ TEST_CASE("weighted backends, header matches and filters reach the route", "[gat
   const Route& by_header = host->routes[0];  // more header matches first
   REQUIRE(by_header.headers.size() == 1);
   CHECK(by_header.headers[0].name == "x-version");
-  CHECK(by_header.request_headers.set == std::vector<std::pair<std::string, std::string>>{{"x-routed", "yes"}});
+  REQUIRE(by_header.filters);
+  CHECK(by_header.filters->request_headers.set == std::vector<std::pair<std::string, std::string>>{{"x-routed", "yes"}});
   const Route& split = host->routes[1];
   REQUIRE(split.backends.size() == 2);
   CHECK(split.backends[0].weight == 70);
