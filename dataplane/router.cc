@@ -241,7 +241,8 @@ void Router::fail_unusable_backend(const std::shared_ptr<ProxyStream>& stream) {
       break;
     }
   }
-  std::string message = std::string(to_string(route.kind)) + " " + route.ingress_namespace + "/" + route.ingress_name + ": " + std::string(problem);
+  std::string message = std::string(to_string(route.kind)) + " " + route.ingress_namespace + "/" +
+                        route.ingress_name + ": " + std::string(problem);
   // Gateway API: an unusable backend answers 500 to HTTP, UNAVAILABLE to gRPC.
   if (stream->grpc) {
     stream->fail(GrpcStatus::kUnavailable, message);

@@ -548,6 +548,10 @@ class GatewayBuilder {
                          std::string& problem) {
     for (const ValueMatch& match : matches) {
       ValueCondition condition{header ? lower_case(match.name) : match.name, match.value, {}};
+      // The spec: of entries with an equivalent name only the first counts.
+      if (std::any_of(out.begin(), out.end(), [&](const ValueCondition& c) { return c.name == condition.name; })) {
+        continue;
+      }
       if (match.type == StringMatchType::kRegularExpression) {
         condition.regex = Regex::compile(match.value, &problem);
         if (!condition.regex) return false;

@@ -214,7 +214,7 @@ TEST_CASE("weighted backends, header matches and filters reach the route", "[gat
   parentRefs: [{name: gw, sectionName: http}]
   hostnames: [split.test]
   rules:
-  - matches: [{headers: [{name: X-Version, value: two}]}]
+  - matches: [{headers: [{name: X-Version, value: two}, {name: x-version, value: three}]}]
     filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Routed, value: 'yes'}]}}]
     backendRefs: [{name: grpc-echo-v2, port: 50051}]
   - backendRefs: [{name: grpc-echo, port: 50051, weight: 70}, {name: grpc-echo-v2, port: 50051, weight: 30}]
@@ -225,6 +225,7 @@ TEST_CASE("weighted backends, header matches and filters reach the route", "[gat
   const Route& by_header = host->routes[0];  // more header matches first
   REQUIRE(by_header.headers.size() == 1);
   CHECK(by_header.headers[0].name == "x-version");
+  CHECK(by_header.headers[0].value == "two");  // of equivalent names only the first counts
   REQUIRE(by_header.filters);
   CHECK(by_header.filters->request_headers.set == std::vector<std::pair<std::string, std::string>>{{"x-routed", "yes"}});
   const Route& split = host->routes[1];
