@@ -82,14 +82,33 @@ void Store::replace_all(std::vector<Object> objects) {
 }
 
 void Store::replace_kind(ObjectKind kind, std::vector<Object> objects) {
-  Contents next = contents_;
-  clear_kind(next, kind);
+  // Built apart, holding only this kind: a copy of the whole store per list
+  // (ten kinds at start-up, each relist) would cost what every kind holds.
+  Contents fresh;
   for (Object& object : objects) {
-    if (kind_of(object) == kind) put(next, std::move(object));
+    if (kind_of(object) == kind) put(fresh, std::move(object));
   }
-  auto synced = synced_;
-  synced[static_cast<size_t>(kind)] = true;
-  commit(std::move(next), synced);
+  bool first_sync = !synced_[static_cast<size_t>(kind)];
+  synced_[static_cast<size_t>(kind)] = true;
+  bool same_objects = with_map(contents_, kind, [&](auto& current) {
+    using T = typename std::decay_t<decltype(current)>::mapped_type;
+    return current == map_of<T>(fresh);
+  });
+  InvalidObjects invalid_now;
+  for (const auto& [key, invalid] : contents_.invalid) {
+    if (key.first == kind) invalid_now.emplace(key, invalid);
+  }
+  if (!first_sync && same_objects && invalid_now == fresh.invalid) return;
+  with_map(contents_, kind, [&](auto& current) {
+    using T = typename std::decay_t<decltype(current)>::mapped_type;
+    current = std::move(map_of<T>(fresh));
+    return true;
+  });
+  std::erase_if(contents_.invalid, [kind](const auto& entry) { return entry.first.first == kind; });
+  contents_.invalid.merge(fresh.invalid);
+  if (kind == ObjectKind::kEndpointSlice) contents_.slices_by_service = std::move(fresh.slices_by_service);
+  changes_.everything = true;
+  changed();
 }
 
 void Store::upsert(Object object) {
@@ -200,15 +219,6 @@ bool Store::holds(const Contents& contents, const Object& object) {
         }
       },
       object);
-}
-
-void Store::clear_kind(Contents& contents, ObjectKind kind) {
-  std::erase_if(contents.invalid, [kind](const auto& entry) { return entry.first.first == kind; });
-  with_map(contents, kind, [](auto& map) {
-    map.clear();
-    return true;
-  });
-  if (kind == ObjectKind::kEndpointSlice) contents.slices_by_service.clear();
 }
 
 void Store::commit(Contents next, std::array<bool, std::size(kAllObjectKinds)> synced) {

@@ -106,7 +106,6 @@ class Store {
   static void put(Contents& contents, Object object);
   static bool erase(Contents& contents, ObjectKind kind, const ObjectKey& key);
   static bool holds(const Contents& contents, const Object& object);
-  static void clear_kind(Contents& contents, ObjectKind kind);
 
   // Takes `next` and notifies if it differs, or if a kind got its first list.
   void commit(Contents next, std::array<bool, std::size(kAllObjectKinds)> synced);
