@@ -122,9 +122,12 @@ bool precedes(const Route& a, const Route& b) {
   auto rank = [](PathType type) { return type == PathType::kExact ? 0 : type == PathType::kRegex ? 1 : 2; };
   if (rank(a.path_type) != rank(b.path_type)) return rank(a.path_type) < rank(b.path_type);
   if (a.path.size() != b.path.size()) return a.path.size() > b.path.size();
-  if (a.method.empty() != b.method.empty()) return !a.method.empty();
-  if (a.headers.size() != b.headers.size()) return a.headers.size() > b.headers.size();
-  return a.query.size() > b.query.size();
+  static const RouteConditions kNone;
+  const RouteConditions& x = a.conditions ? *a.conditions : kNone;
+  const RouteConditions& y = b.conditions ? *b.conditions : kNone;
+  if (x.method.empty() != y.method.empty()) return !x.method.empty();
+  if (x.headers.size() != y.headers.size()) return x.headers.size() > y.headers.size();
+  return x.query.size() > y.query.size();
 }
 
 // The value of query parameter `name` (first occurrence), as sent.
@@ -170,7 +173,6 @@ nlohmann::json route_json(const RouteTable& table, const Route& route) {
   }
   if (route.ssl_redirect) out["sslRedirect"] = true;
   if (route.kind != RouteKind::kIngress) out["kind"] = to_string(route.kind);
-  if (!route.method.empty()) out["method"] = route.method;
   auto conditions = [](const std::vector<ValueCondition>& list) {
     nlohmann::json out = nlohmann::json::array();
     for (const ValueCondition& c : list) {
@@ -178,8 +180,11 @@ nlohmann::json route_json(const RouteTable& table, const Route& route) {
     }
     return out;
   };
-  if (!route.headers.empty()) out["headers"] = conditions(route.headers);
-  if (!route.query.empty()) out["queryParams"] = conditions(route.query);
+  if (route.conditions) {
+    if (!route.conditions->method.empty()) out["method"] = route.conditions->method;
+    if (!route.conditions->headers.empty()) out["headers"] = conditions(route.conditions->headers);
+    if (!route.conditions->query.empty()) out["queryParams"] = conditions(route.conditions->query);
+  }
   if (route.ports != (kCleartextPort | kTlsPort)) out["ports"] = route.ports == kTlsPort ? "tls" : "cleartext";
   if (!route.backends.empty()) {
     nlohmann::json backends = nlohmann::json::array();
@@ -240,12 +245,14 @@ bool RouteTable::route_matches(const Route& route, bool deep, std::string_view p
   if (deep && !route.deep_wildcard) return false;
   if ((route.ports & (request.tls ? kTlsPort : kCleartextPort)) == 0) return false;
   if (route.path_type == PathType::kRegex) {
-    if (!route.path_regex.full_match(path)) return false;
+    if (!route.conditions || !route.conditions->path_regex.full_match(path)) return false;
   } else if (!path_matches(route.path_type, route.path, path)) {
     return false;
   }
-  if (!route.method.empty() && route.method != request.method) return false;
-  for (const ValueCondition& condition : route.query) {
+  if (!route.conditions) return true;
+  const RouteConditions& conditions = *route.conditions;
+  if (!conditions.method.empty() && conditions.method != request.method) return false;
+  for (const ValueCondition& condition : conditions.query) {
     auto value = query_value(query, condition.name);
     if (!value || !condition.matches(*value)) return false;
   }

@@ -236,6 +236,17 @@ struct RouteFilters {
   bool operator==(const RouteFilters&) const = default;
 };
 
+// What a Gateway API route asks of a request beyond its path, apart:
+// most routes ask nothing and pay a pointer.
+struct RouteConditions {
+  Regex path_regex;                     // with PathType::kRegex
+  std::string method;                   // "" = any
+  std::vector<ValueCondition> headers;  // every one must hold
+  std::vector<ValueCondition> query;    // every one must hold
+
+  bool operator==(const RouteConditions&) const = default;
+};
+
 // A shared, immutable value that compares by value (the same object without a look inside).
 template <typename T>
 struct SharedValue {
@@ -281,10 +292,7 @@ struct Route {
 
   // Gateway API routes (Ingress routes leave these as they are).
   RouteKind kind = RouteKind::kIngress;
-  Regex path_regex;              // with PathType::kRegex
-  std::string method;            // "" = any
-  std::vector<ValueCondition> headers;  // every one must hold
-  std::vector<ValueCondition> query;    // every one must hold
+  SharedValue<RouteConditions> conditions;  // none: the path decides
   uint8_t ports = kCleartextPort | kTlsPort;
   // A "*." host covers any number of labels (Gateway API), not exactly one (Ingress).
   bool deep_wildcard = false;
@@ -435,7 +443,8 @@ struct RouteTable {
                             const RequestFacts& request);
   template <typename Headers>
   static bool headers_match(const Route& route, const Headers& headers) {
-    for (const ValueCondition& condition : route.headers) {
+    if (!route.conditions) return true;
+    for (const ValueCondition& condition : route.conditions->headers) {
       const std::string_view* value = headers.find(condition.name);
       if (!value || !condition.matches(*value)) return false;
     }

@@ -311,7 +311,7 @@ ClusterBuilder::ClusterBuilder(const Store& store, BuiltClusters& built, const S
 void ClusterBuilder::forget_uses(const ObjectKey& ingress, const std::vector<uint32_t>& slots) {
   for (uint32_t slot : slots) {
     if (slot >= built_.records.size()) continue;
-    std::erase_if(built_.records[slot].uses, [&](const ClusterRecord::Use& use) { return use.ingress.key == ingress && use.ingress.kind == "Ingress"; });
+    std::erase_if(built_.records[slot].uses, [&](const ClusterRecord::Use& use) { return use.ingress.key == ingress && use.ingress.kind == RouteKind::kIngress; });
     touched_.insert(slot);
   }
 }
@@ -438,7 +438,7 @@ void ClusterRecord::settle_rejections() {
   rejections.clear();
   for (const Use& use : uses) {
     auto reject = [&](std::string reason) {
-      rejections.push_back({use.ingress.kind, use.ingress.key.namespace_name, use.ingress.key.name, std::move(reason)});
+      rejections.push_back({to_string(use.ingress.kind), use.ingress.key.namespace_name, use.ingress.key.name, std::move(reason)});
     };
     const ClusterPolicy& used = use.policy;
     if (used.backend_protocol != policy.backend_protocol || used.upstream_sni != policy.upstream_sni ||

@@ -20,10 +20,10 @@ namespace grpc_ingress {
 struct IngressAge {
   std::chrono::sys_seconds created{};
   ObjectKey key;
-  std::string kind = "Ingress";  // or GRPCRoute, HTTPRoute
+  RouteKind kind = RouteKind::kIngress;  // or a GRPCRoute, an HTTPRoute
 
-  static IngressAge of(const ObjectMeta& meta, std::string kind = "Ingress") {
-    return {meta.creation_timestamp, meta.key(), std::move(kind)};
+  static IngressAge of(const ObjectMeta& meta, RouteKind kind = RouteKind::kIngress) {
+    return {meta.creation_timestamp, meta.key(), kind};
   }
   auto operator<=>(const IngressAge&) const = default;
 };

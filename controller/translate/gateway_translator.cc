@@ -378,7 +378,7 @@ class GatewayBuilder {
       out.cluster.problem = "Service " + key.to_string() + " not found";
     }
     // A cluster even for a missing Service: it answers UNAVAILABLE until the Service comes.
-    IngressAge user{meta.creation_timestamp, meta.key(), std::string(kind)};
+    IngressAge user = IngressAge::of(meta, kind == "GRPCRoute" ? RouteKind::kGRPCRoute : RouteKind::kHTTPRoute);
     out.cluster.cluster = clusters_.cluster_for(user, key, PortRef{ref.port, ""}, policy);
     return out;
   }
@@ -561,19 +561,26 @@ class GatewayBuilder {
     return true;
   }
 
-  static bool set_regex_path(Route& route, std::string pattern, std::string& problem) {
+  static bool set_regex_path(Route& route, RouteConditions& conditions, std::string pattern, std::string& problem) {
     route.path_type = PathType::kRegex;
-    route.path_regex = Regex::compile(pattern, &problem);
+    conditions.path_regex = Regex::compile(pattern, &problem);
     route.path = std::move(pattern);
-    return static_cast<bool>(route.path_regex);
+    return static_cast<bool>(conditions.path_regex);
+  }
+
+  // The route with `conditions`, if it has any.
+  static void add_with(Route route, RouteConditions conditions, std::vector<Route>& out) {
+    if (conditions != RouteConditions{}) route.conditions.value = std::make_shared<const RouteConditions>(std::move(conditions));
+    out.push_back(std::move(route));
   }
 
   static bool add_match(const Route& base, const GrpcRouteMatch& match, std::vector<Route>& out, std::string& problem) {
     Route route = base;
+    RouteConditions extra;
     if (match.method_type == StringMatchType::kRegularExpression) {
       std::string service = match.service.empty() ? "[^/]+" : "(?:" + match.service + ")";
       std::string method = match.method.empty() ? "[^/]+" : "(?:" + match.method + ")";
-      if (!set_regex_path(route, "/" + service + "/" + method, problem)) return false;
+      if (!set_regex_path(route, extra, "/" + service + "/" + method, problem)) return false;
     } else if (!match.service.empty() && !match.method.empty()) {
       route.path_type = PathType::kExact;
       route.path = "/" + match.service + "/" + match.method;
@@ -581,18 +588,19 @@ class GatewayBuilder {
       route.path_type = PathType::kPrefix;
       route.path = "/" + match.service;
     } else if (!match.method.empty()) {
-      if (!set_regex_path(route, "/[^/]+/" + RE2::QuoteMeta(match.method), problem)) return false;
+      if (!set_regex_path(route, extra, "/[^/]+/" + RE2::QuoteMeta(match.method), problem)) return false;
     } else {
       route.path_type = PathType::kPrefix;
       route.path = "/";
     }
-    if (!conditions(match.headers, true, route.headers, problem)) return false;
-    out.push_back(std::move(route));
+    if (!conditions(match.headers, true, extra.headers, problem)) return false;
+    add_with(std::move(route), std::move(extra), out);
     return true;
   }
 
   static bool add_match(const Route& base, const HttpRouteMatch& match, std::vector<Route>& out, std::string& problem) {
     Route route = base;
+    RouteConditions extra;
     switch (match.path_type) {
       case StringMatchType::kExact:
         route.path_type = PathType::kExact;
@@ -604,17 +612,17 @@ class GatewayBuilder {
         while (route.path.size() > 1 && route.path.back() == '/') route.path.pop_back();
         break;
       case StringMatchType::kRegularExpression:
-        if (!set_regex_path(route, match.path, problem)) return false;
+        if (!set_regex_path(route, extra, match.path, problem)) return false;
         break;
     }
     if (route.path_type != PathType::kRegex && !route.path.starts_with('/')) {
       problem = "path '" + match.path + "' must start with '/'";
       return false;
     }
-    route.method = match.method;
-    if (!conditions(match.headers, true, route.headers, problem)) return false;
-    if (!conditions(match.query_params, false, route.query, problem)) return false;
-    out.push_back(std::move(route));
+    extra.method = match.method;
+    if (!conditions(match.headers, true, extra.headers, problem)) return false;
+    if (!conditions(match.query_params, false, extra.query, problem)) return false;
+    add_with(std::move(route), std::move(extra), out);
     return true;
   }
 

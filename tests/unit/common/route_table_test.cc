@@ -134,6 +134,11 @@ Route gateway_route(PathType type, std::string path, uint32_t cluster) {
   return route;
 }
 
+Route with(RouteConditions conditions, Route route) {
+  route.conditions.value = std::make_shared<const RouteConditions>(std::move(conditions));
+  return route;
+}
+
 ValueCondition exact(std::string name, std::string value) { return {std::move(name), std::move(value), {}}; }
 
 ValueCondition pattern(std::string name, std::string value) {
@@ -149,14 +154,11 @@ TEST_CASE("Gateway API matches: headers, method, query parameters and the port a
           "[route_table]") {
   RouteTable table;
   table.clusters.resize(6);
-  Route by_header = gateway_route(PathType::kPrefix, "/svc", 1);
-  by_header.headers = {exact("version", "two")};
-  Route by_regex_header = gateway_route(PathType::kPrefix, "/svc", 2);
-  by_regex_header.headers = {pattern("version", "v[0-9]+")};
-  Route by_method = gateway_route(PathType::kPrefix, "/svc", 3);
-  by_method.method = "GET";
-  Route by_query = gateway_route(PathType::kPrefix, "/svc", 4);
-  by_query.query = {exact("debug", "1")};
+  Route by_header = with({.headers = {exact("version", "two")}}, gateway_route(PathType::kPrefix, "/svc", 1));
+  Route by_regex_header =
+      with({.headers = {pattern("version", "v[0-9]+")}}, gateway_route(PathType::kPrefix, "/svc", 2));
+  Route by_method = with({.method = "GET"}, gateway_route(PathType::kPrefix, "/svc", 3));
+  Route by_query = with({.query = {exact("debug", "1")}}, gateway_route(PathType::kPrefix, "/svc", 4));
   Route tls_only = gateway_route(PathType::kPrefix, "/secure", 5);
   tls_only.ports = kTlsPort;
   Route plain = gateway_route(PathType::kPrefix, "/svc", 0);
@@ -184,9 +186,9 @@ TEST_CASE("Gateway API matches: headers, method, query parameters and the port a
 TEST_CASE("a regular-expression path ranks between Exact and Prefix paths", "[route_table]") {
   RouteTable table;
   table.clusters.resize(3);
-  Route regex = gateway_route(PathType::kRegex, "/[^/]+/Get", 1);
   std::string problem;
-  regex.path_regex = Regex::compile(regex.path, &problem);
+  Route regex = with({.path_regex = Regex::compile("/[^/]+/Get", &problem)},
+                     gateway_route(PathType::kRegex, "/[^/]+/Get", 1));
   table.any_host = host_of({gateway_route(PathType::kPrefix, "/routeguide.RouteGuide", 0), regex,
                             gateway_route(PathType::kExact, "/routeguide.RouteGuide/Get", 2)});
   CHECK(table.match("x", "/routeguide.RouteGuide/Get")->cluster == 2);

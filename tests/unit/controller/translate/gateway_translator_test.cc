@@ -223,9 +223,10 @@ TEST_CASE("weighted backends, header matches and filters reach the route", "[gat
   REQUIRE(host);
   REQUIRE(host->routes.size() == 2);
   const Route& by_header = host->routes[0];  // more header matches first
-  REQUIRE(by_header.headers.size() == 1);
-  CHECK(by_header.headers[0].name == "x-version");
-  CHECK(by_header.headers[0].value == "two");  // of equivalent names only the first counts
+  REQUIRE(by_header.conditions);
+  REQUIRE(by_header.conditions->headers.size() == 1);
+  CHECK(by_header.conditions->headers[0].name == "x-version");
+  CHECK(by_header.conditions->headers[0].value == "two");  // of equivalent names only the first counts
   REQUIRE(by_header.filters);
   CHECK(by_header.filters->request_headers.set == std::vector<std::pair<std::string, std::string>>{{"x-routed", "yes"}});
   const Route& split = host->routes[1];
