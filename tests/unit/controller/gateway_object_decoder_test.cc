@@ -1,24 +1,15 @@
 // The Gateway API kinds (gateway_object_decoder.cc), as decode_object reads them.
 #include "controller/object_decoder.h"
 
+#include "tests/unit/controller/decoded.h"
+
 #include <catch2/catch.hpp>
 
 #include <string>
 
 using namespace grpc_ingress;
+using namespace grpc_ingress::testing;
 using nlohmann::json;
-
-namespace {
-
-json parse(const std::string& text) { return json::parse(text); }
-
-std::string reason_of(const std::optional<Object>& object) {
-  REQUIRE(object.has_value());
-  REQUIRE(std::holds_alternative<InvalidObject>(*object));
-  return std::get<InvalidObject>(*object).reason;
-}
-
-}  // namespace
 
 namespace {
 

@@ -1,21 +1,16 @@
 #include "controller/object_decoder.h"
 
+#include "tests/unit/controller/decoded.h"
+
 #include <catch2/catch.hpp>
 
 #include <string>
 
 using namespace grpc_ingress;
+using namespace grpc_ingress::testing;
 using nlohmann::json;
 
 namespace {
-
-json parse(const std::string& text) { return json::parse(text); }
-
-std::string reason_of(const std::optional<Object>& object) {
-  REQUIRE(object.has_value());
-  REQUIRE(std::holds_alternative<InvalidObject>(*object));
-  return std::get<InvalidObject>(*object).reason;
-}
 
 constexpr const char* kIngressHead =
     R"("apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "a"})";
