@@ -1,5 +1,7 @@
 #include "common/route_table.h"
 
+#include "common/text.h"
+
 #include <nlohmann/json.hpp>
 #include <re2/re2.h>
 
@@ -97,15 +99,6 @@ std::string PathChange::apply(std::string_view path, std::string_view prefix) co
 }
 
 namespace {
-
-std::string_view strip_port(std::string_view authority) {
-  if (!authority.empty() && authority.front() == '[') {  // [v6]:port
-    auto close = authority.find(']');
-    return close == std::string_view::npos ? authority : authority.substr(0, close + 1);
-  }
-  auto colon = authority.rfind(':');
-  return colon == std::string_view::npos ? authority : authority.substr(0, colon);
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -218,7 +211,7 @@ const Route* RouteTable::match(std::string_view authority, std::string_view path
 }
 
 RouteTable::HostMatch RouteTable::find_host(std::string_view authority) const {
-  std::string host = lower(strip_port(authority));
+  std::string host = lower(split_authority(authority).first);
   // The most specific host that has rules decides, as in ingress-nginx and
   // Envoy: a request for a known host never falls through to another host's rules.
   if (auto it = exact_hosts.find(host); it != exact_hosts.end()) return {it->second.get(), false};
@@ -232,12 +225,6 @@ RouteTable::HostMatch RouteTable::find_host(std::string_view authority) const {
     }
   }
   return {any_host.get(), false};
-}
-
-std::pair<std::string_view, std::string_view> RouteTable::split_query(std::string_view path) {
-  auto mark = path.find('?');
-  if (mark == std::string_view::npos) return {path, {}};
-  return {path.substr(0, mark), path.substr(mark + 1)};
 }
 
 bool RouteTable::route_matches(const Route& route, bool deep, std::string_view path, std::string_view query,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/ip_address.h"
+#include "common/text.h"
 #include "common/tls_settings.h"
 
 #include <chrono>
@@ -438,7 +439,6 @@ struct RouteTable {
     bool deep = false;  // found by a wildcard more than one label up: only deep_wildcard routes
   };
   HostMatch find_host(std::string_view authority) const;
-  static std::pair<std::string_view, std::string_view> split_query(std::string_view path);
   static bool route_matches(const Route& route, bool deep, std::string_view path, std::string_view query,
                             const RequestFacts& request);
   template <typename Headers>

@@ -1,5 +1,7 @@
 #include "controller/kube_source.h"
 
+#include "common/text.h"
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -80,12 +82,9 @@ void KubeSource::discover_gateway_api() {
       } else if (response->status == 200) {
         auto body = nlohmann::json::parse(response->body, nullptr, false);
         std::set<std::string>& plurals = round->served[version];
-        if (body.is_object() && body.contains("resources") && body["resources"].is_array()) {
-          for (const auto& entry : body["resources"]) {
-            if (entry.is_object() && entry.contains("name") && entry["name"].is_string()) {
-              plurals.insert(entry["name"].get<std::string>());
-            }
-          }
+        const nlohmann::json& resources = json_member(body, "resources");  // an APIResourceList
+        for (const auto& entry : resources.is_array() ? resources : nlohmann::json::array()) {
+          if (std::string name = json_string_at(entry, "name"); !name.empty()) plurals.insert(std::move(name));
         }
       }
       if (--round->pending > 0) return;
@@ -122,22 +121,17 @@ void KubeSource::apply_discovery(const std::map<std::string, std::set<std::strin
       store_.mark_absent(kind);
     }
   }
-  auto list = [](const std::vector<std::string>& names) {
-    std::string out;
-    for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
-    return out;
-  };
   if (!started.empty()) {
     spdlog::info("kube: the API serves the Gateway API ({}); watching {}", discovered_ ? "CRDs installed" : "at start",
-                 list(started));
+                 join(started, ", "));
     gateway_absent_logged_ = false;
   }
-  if (!gone.empty()) spdlog::warn("kube: the API no longer serves {}; their objects are dropped", list(gone));
+  if (!gone.empty()) spdlog::warn("kube: the API no longer serves {}; their objects are dropped", join(gone, ", "));
   if (!absent.empty() && !gateway_absent_logged_) {
     // Said once: a cluster without the CRDs is normal, not an error to repeat every interval.
     spdlog::info("kube: Gateway API CRDs not installed (no {} in gateway.networking.k8s.io); serving Ingress "
                  "only for those, and checking again every {} s",
-                 list(absent), options_.gateway_discovery_interval.count() / 1000);
+                 join(absent, ", "), options_.gateway_discovery_interval.count() / 1000);
     gateway_absent_logged_ = true;
   }
   discovered_ = true;

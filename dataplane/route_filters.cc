@@ -1,27 +1,8 @@
 #include "dataplane/route_filters.h"
 
+#include "common/text.h"
+
 namespace grpc_ingress {
-namespace {
-
-// "host" and "port" of an authority ("[v6]:port" included); port "" when none.
-std::pair<std::string_view, std::string_view> split_authority(std::string_view authority) {
-  size_t host_end = authority.starts_with('[') ? authority.find(']') : authority.rfind(':');
-  if (authority.starts_with('[')) {
-    if (host_end == std::string_view::npos) return {authority, {}};
-    ++host_end;
-    if (host_end >= authority.size() || authority[host_end] != ':') return {authority.substr(0, host_end), {}};
-  }
-  if (host_end == std::string_view::npos) return {authority, {}};
-  return {authority.substr(0, host_end), authority.substr(host_end + 1)};
-}
-
-std::pair<std::string_view, std::string_view> split_path(std::string_view path) {
-  auto mark = path.find('?');
-  if (mark == std::string_view::npos) return {path, {}};
-  return {path.substr(0, mark), path.substr(mark)};
-}
-
-}  // namespace
 
 void edit_headers(HeaderList& headers, const HeaderEdits& edits) {
   for (const std::string& name : edits.remove) headers.remove(name);
@@ -36,9 +17,9 @@ void rewrite_request(ProxyStream& stream, const Route& route) {
   const Rewrite& rewrite = *route.filters->rewrite;
   if (!rewrite.hostname.empty()) stream.authority = stream.keep(rewrite.hostname);
   if (rewrite.path.type != PathChange::Type::kNone) {
-    auto [path, query] = split_path(stream.path);
+    std::string_view path = split_query(stream.path).first;
     std::string changed = rewrite.path.apply(path, route.path);
-    changed += query;
+    changed += stream.path.substr(path.size());  // the query, '?' included
     stream.path = stream.keep(changed);
   }
 }
@@ -59,9 +40,9 @@ std::string redirect_location(const Route& route, std::string_view authority, st
   if (!out_port.empty() && !(scheme == "http" && out_port == "80") && !(scheme == "https" && out_port == "443")) {
     location += ":" + out_port;
   }
-  auto [bare_path, query] = split_path(path);
+  std::string_view bare_path = split_query(path).first;
   location += redirect.path.apply(bare_path, route.path);
-  location += query;
+  location += path.substr(bare_path.size());  // the query, '?' included
   return location;
 }
 

@@ -1,14 +1,11 @@
 #include "dataplane/tls_redirect.h"
 
+#include "common/text.h"
+
 namespace grpc_ingress {
 
 std::string tls_redirect_location(std::string_view authority, std::string_view path, uint16_t https_port) {
-  std::string_view host = authority;
-  if (host.starts_with('[')) {
-    host = host.substr(0, host.find(']') + 1);  // "[v6]"
-  } else if (size_t colon = host.rfind(':'); colon != std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
+  std::string_view host = split_authority(authority).first;
   std::string url = "https://" + std::string(host);
   if (https_port != 443) url += ":" + std::to_string(https_port);
   url += path.starts_with('/') ? std::string(path) : "/" + std::string(path);

@@ -302,10 +302,10 @@ class GatewayBuilder {
                    std::string(kind) + "s from namespace " + route.metadata.namespace_name);
       return out;
     }
+    std::vector<std::string> route_hosts;
+    for (const std::string& host : route.hostnames) route_hosts.push_back(lower_case(host));
     for (ListenerInfo* listener : allowed) {
       ++listener->attached;
-      std::vector<std::string> route_hosts;
-      for (const std::string& host : route.hostnames) route_hosts.push_back(lower_case(host));
       for (const std::string& host : intersect_hostnames(lower_case(listener->spec->hostname), route_hosts)) {
         out.hosts[host] |= listener->ports;
       }
@@ -442,12 +442,6 @@ class GatewayBuilder {
       }
       statuses.push_back(std::move(parent.status));
     }
-  }
-
-  static std::string join(const std::vector<std::string>& parts, std::string_view separator) {
-    std::string out;
-    for (const std::string& part : parts) out += (out.empty() ? "" : std::string(separator)) + part;
-    return out;
   }
 
   // The routes of one rule (one per match), or a problem that keeps the rule from being served.
