@@ -1,6 +1,9 @@
 #include "common/flags.h"
 
+#include "common/ip_address.h"
+
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <functional>
 #include <map>
@@ -155,6 +158,30 @@ const std::map<std::string, FlagSpec>& specs() {
       {"gateway-http-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.gateway_http_port); }, "Gateway listeners of protocol HTTP on this port are served on --http-port (default 80)"}},
       {"gateway-https-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.gateway_https_port); }, "Gateway listeners of protocol HTTPS on this port are served on --https-port (default 443)"}},
       {"gateway-discovery-interval", {false, [](F& f, const std::string& v) { return parse_duration(v, f.gateway_discovery_interval); }, "how often the API is asked whether the Gateway API CRDs were installed (default 30s)"}},
+      {"allow-unsupported-security-annotations", {true, [](F& f, const std::string& v) { return parse_bool(v, f.allow_unsupported_security_annotations); }, "serve Ingresses whose security annotations grpc-ingress does not implement (auth-type, modsecurity, ...) without them (default false: such an Ingress is refused, with an Event)"}},
+      {"limit-req-status-code", {false, [](F& f, const std::string& v) -> Status {
+         int code = 0;
+         if (!parse_int(v, code) || code < 400 || code > 599) return Error{"must be an HTTP status from 400 to 599, not '" + v + "'"};
+         f.limit_req_status_code = code;
+         return Ok{};
+       }, "HTTP status of a request refused by limit-rps, limit-rpm or limit-connections (default 503; gRPC gets RESOURCE_EXHAUSTED)"}},
+      {"use-proxy-protocol", {true, [](F& f, const std::string& v) { return parse_bool(v, f.use_proxy_protocol); }, "every connection starts with a PROXY protocol v1 or v2 header (from a load balancer) naming the client (default false)"}},
+      {"forwarded-for-header", {false, [](F& f, const std::string& v) -> Status {
+         if (v.empty() || v.find_first_of(" :\t\r\n") != std::string::npos) return Error{"must be a header name, not '" + v + "'"};
+         f.forwarded_for_header = v;
+         std::transform(f.forwarded_for_header.begin(), f.forwarded_for_header.end(), f.forwarded_for_header.begin(),
+                        [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+         return Ok{};
+       }, "header in which a trusted proxy (--proxy-real-ip-cidr) names the client (default X-Forwarded-For)"}},
+      {"compute-full-forwarded-for", {true, [](F& f, const std::string& v) { return parse_bool(v, f.compute_full_forwarded_for); }, "the pod's X-Forwarded-For is a trusted proxy's list with the connecting address appended, not only the client address (default false)"}},
+      {"proxy-real-ip-cidr", {false, [](F& f, const std::string& v) -> Status {
+         std::string bad;
+         auto ranges = parse_ip_ranges(v, &bad);
+         if (!ranges) return Error{"must be a comma-separated list of CIDRs, and '" + bad + "' is not one"};
+         f.proxy_real_ip_cidr.clear();
+         for (const IpRange& range : *ranges) f.proxy_real_ip_cidr.push_back(range.to_string());
+         return Ok{};
+       }, "comma-separated CIDRs of proxies trusted to name the client in --forwarded-for-header (default: none)"}},
       {"help", {true, [](F& f, const std::string& v) { return parse_bool(v, f.help); }, "print this help"}},
   };
   return kSpecs;

@@ -71,6 +71,20 @@ struct Flags {
   uint16_t gateway_http_port = 80;
   uint16_t gateway_https_port = 443;
   std::chrono::milliseconds gateway_discovery_interval{30000};
+  // Migration from ingress-nginx (README "Security at the edge"): serve an
+  // Ingress whose security annotations we do not implement (default: refuse
+  // it), and what a request refused by limit-rps / limit-rpm /
+  // limit-connections gets over plain HTTP.
+  bool allow_unsupported_security_annotations = false;
+  int limit_req_status_code = 503;
+  // Client identity: a PROXY protocol (v1/v2) header starts every connection
+  // (as a cloud load balancer sends it); the header a trusted proxy names the
+  // client in; whether the pod gets the whole chain; the peers trusted to
+  // say who the client is (empty: none).
+  bool use_proxy_protocol = false;
+  std::string forwarded_for_header = "x-forwarded-for";  // lower-case
+  bool compute_full_forwarded_for = false;
+  std::vector<std::string> proxy_real_ip_cidr;
 };
 
 // Accepts "--name value" and "--name=value"; booleans also as bare "--name".

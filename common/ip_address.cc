@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -45,6 +46,76 @@ std::optional<std::string> canonical_ip(std::string_view address, IpFamily famil
 }
 
 bool is_ip_address(std::string_view text) { return IpAddress::parse(text).has_value(); }
+
+std::optional<IpRange> IpRange::parse(std::string_view text) {
+  auto slash = text.find('/');
+  auto address = IpAddress::parse(text.substr(0, slash));
+  if (!address) return std::nullopt;
+  unsigned max_bits = address->family() == IpFamily::kV4 ? 32 : 128;
+  unsigned bits = max_bits;
+  if (slash != std::string_view::npos) {
+    std::string_view digits = text.substr(slash + 1);
+    if (digits.empty() || digits.size() > 3) return std::nullopt;
+    bits = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      bits = bits * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (bits > max_bits) return std::nullopt;
+  }
+  // Host bits are cleared, as nginx's allow/deny do with "10.1.2.3/8".
+  std::array<uint8_t, 16> bytes{};
+  std::memcpy(bytes.data(), address->bytes(), address->size());
+  for (unsigned i = 0; i < address->size(); ++i) {
+    unsigned keep = bits > i * 8 ? std::min(8u, bits - i * 8) : 0;
+    bytes[i] &= static_cast<uint8_t>(keep == 0 ? 0 : 0xff << (8 - keep));
+  }
+  char text_form[INET6_ADDRSTRLEN];
+  int af = address->family() == IpFamily::kV4 ? AF_INET : AF_INET6;
+  if (inet_ntop(af, bytes.data(), text_form, sizeof(text_form)) == nullptr) return std::nullopt;
+  return IpRange{*IpAddress::parse(text_form, address->family()), static_cast<uint8_t>(bits)};
+}
+
+bool IpRange::contains(const IpAddress& address) const {
+  if (address.family() != network.family()) return false;
+  const uint8_t* a = address.bytes();
+  const uint8_t* n = network.bytes();
+  unsigned bits = prefix_bits;
+  size_t whole = bits / 8;
+  if (std::memcmp(a, n, whole) != 0) return false;
+  unsigned rest = bits % 8;
+  if (rest == 0) return true;
+  auto mask = static_cast<uint8_t>(0xff << (8 - rest));
+  return (a[whole] & mask) == n[whole];
+}
+
+std::string IpRange::to_string() const { return network.to_string() + "/" + std::to_string(prefix_bits); }
+
+std::optional<std::vector<IpRange>> parse_ip_ranges(std::string_view list, std::string* bad) {
+  std::vector<IpRange> out;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.empty()) continue;
+    auto range = IpRange::parse(item);
+    if (!range) {
+      if (bad) *bad = std::string(item);
+      return std::nullopt;
+    }
+    out.push_back(*range);
+  }
+  return out;
+}
+
+bool contains_any(const std::vector<IpRange>& ranges, const IpAddress& address) {
+  for (const IpRange& range : ranges) {
+    if (range.contains(address)) return true;
+  }
+  return false;
+}
 
 std::string PodAddress::to_string() const {
   std::string text = ip.to_string();

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace grpc_ingress {
 
@@ -52,6 +53,23 @@ struct PodAddress {
   auto operator<=>(const PodAddress&) const = default;
   bool operator==(const PodAddress&) const = default;
 };
+
+// A CIDR block ("10.0.0.0/8", "fd00::/64"; a bare address is a /32 or /128).
+struct IpRange {
+  IpAddress network;  // host bits zero
+  uint8_t prefix_bits = 0;
+
+  static std::optional<IpRange> parse(std::string_view text);
+  // An address of the other family is never contained.
+  bool contains(const IpAddress& address) const;
+  std::string to_string() const;
+  bool operator==(const IpRange&) const = default;
+};
+
+// "10.0.0.0/8, 192.168.1.1" (commas, spaces around them): the ranges, or the
+// first item that is not one (as `bad`).
+std::optional<std::vector<IpRange>> parse_ip_ranges(std::string_view list, std::string* bad = nullptr);
+bool contains_any(const std::vector<IpRange>& ranges, const IpAddress& address);
 
 struct PodAddressHash {
   size_t operator()(const PodAddress& address) const;

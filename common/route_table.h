@@ -1,5 +1,6 @@
 #pragma once
 
+#include "common/access_policy.h"
 #include "common/ip_address.h"
 #include "common/text.h"
 #include "common/tls_settings.h"
@@ -300,6 +301,7 @@ struct Route {
   // More than one: each call picks one by weight; `cluster` is the first usable.
   std::vector<WeightedCluster> backends;
   SharedValue<RouteFilters> filters;  // none: no filter
+  SharedValue<AccessPolicy> access;   // none: everyone, unlimited (README "Security at the edge")
 
   bool operator==(const Route&) const = default;
 };

@@ -18,6 +18,26 @@ struct TlsCertificate {
   bool operator==(const TlsCertificate&) const = default;
 };
 
+// auth-tls-verify-client: whether clients of a host are asked for a
+// certificate, and what a request needs (ingress-nginx's ssl_verify_client).
+enum class ClientCertMode : uint8_t {
+  kOff,           // not asked
+  kOn,            // asked; a request without a valid one is refused
+  kOptional,      // asked; one that is sent must verify
+  kOptionalNoCa,  // asked; not verified, only passed on
+};
+
+// Client certificates a TLS host asks for (auth-tls-secret): the CA bundle
+// (ca.crt of the Secret) that verifies them.
+struct ClientAuthority {
+  std::string secret;  // "namespace/name", for logs
+  std::string ca_pem;
+  ClientCertMode mode = ClientCertMode::kOn;
+  uint32_t verify_depth = 1;  // auth-tls-verify-depth
+
+  bool operator==(const ClientAuthority&) const = default;
+};
+
 // What the TLS listener serves, part of the RouteTable.
 struct TlsSettings {
   // By SNI host: lower-case exact names and "*.example.com" (one label).
@@ -25,6 +45,8 @@ struct TlsSettings {
   // --default-ssl-certificate, when given and valid; else the data plane's
   // self-signed certificate answers hosts without a certificate of their own.
   std::optional<TlsCertificate> default_certificate;
+  // By SNI host, as `certificates`: hosts that ask clients for a certificate.
+  std::map<std::string, ClientAuthority> client_authorities;
   // Where ssl-redirect sends HTTP/1.1 clients (443 is left out of the URL).
   uint16_t redirect_port = 443;
 

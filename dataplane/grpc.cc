@@ -61,6 +61,8 @@ int http_status_for(GrpcStatus status) {
     case GrpcStatus::kUnimplemented: return 404;
     case GrpcStatus::kDeadlineExceeded: return 504;
     case GrpcStatus::kResourceExhausted: return 429;
+    case GrpcStatus::kUnauthenticated: return 401;
+    case GrpcStatus::kPermissionDenied: return 403;
     case GrpcStatus::kUnavailable: return 503;
     default: return 502;
   }

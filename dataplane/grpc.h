@@ -19,6 +19,7 @@ enum class GrpcStatus {
   kUnimplemented = 12,
   kInternal = 13,
   kUnavailable = 14,
+  kUnauthenticated = 16,
 };
 
 // content-type application/grpc, application/grpc+proto, application/grpc;...

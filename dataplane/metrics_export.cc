@@ -48,6 +48,7 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
   uint64_t downstream_errors = 0, upstream_errors = 0, tls_handshake_failures = 0;
   uint64_t buffered_bytes = 0;
   std::array<uint64_t, kBufferBudgets> buffer_resets{};
+  std::array<uint64_t, kAccessRefusals> access_refused{};
   std::array<uint64_t, kDownstreamProtocols> connections_total{};
   std::array<int64_t, kDownstreamProtocols> open_connections{};
   int64_t upstream_connections = 0;
@@ -80,6 +81,7 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
     downstream_errors += read(stats.downstream_protocol_errors);
     buffered_bytes += read(stats.buffered_bytes);
     for (size_t i = 0; i < kBufferBudgets; ++i) buffer_resets[i] += read(stats.buffer_resets[i]);
+    for (size_t i = 0; i < kAccessRefusals; ++i) access_refused[i] += read(stats.access_refused[i]);
     tls_handshake_failures += read(stats.tls_handshake_failures);
     upstream_errors += read(stats.upstream_protocol_errors);
     upstream_connections += read(stats.upstream_connections);
@@ -178,6 +180,13 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
   out.sample("grpc_ingress_buffer_resets_total", {{"budget", "connection"}},
              static_cast<double>(buffer_resets[kBudgetConnection]));
   out.sample("grpc_ingress_buffer_resets_total", {{"budget", "worker"}}, static_cast<double>(buffer_resets[kBudgetWorker]));
+  out.family("grpc_ingress_access_denied_total", "counter",
+             "Requests refused at the edge by an Ingress's access annotations (source ranges, client "
+             "certificates, rate limits, auth-url) or for cleartext to a TLS host, by reason.");
+  for (size_t i = 0; i < kAccessRefusals; ++i) {
+    out.sample("grpc_ingress_access_denied_total", {{"reason", access_refusal_label(i)}},
+               static_cast<double>(access_refused[i]));
+  }
   out.family("grpc_ingress_stream_resets_total", "counter",
              "Streams closed with an HTTP/2 error code, by side and code.");
   for (size_t i = 0; i < kResetReasons; ++i) {

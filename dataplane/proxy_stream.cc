@@ -25,6 +25,7 @@ ProxyStream::~ProxyStream() {
   // No connection may keep pointing at a stream that is gone.
   cancel_upstream();
   set_pending(false);
+  if (in_flight_slot) --*in_flight_slot;  // worker thread only, as the stream
 }
 
 void ProxyStream::set_pending(bool pending) {
@@ -203,7 +204,7 @@ void ProxyStream::detach_upstream() {
   }
 }
 
-void ProxyStream::fail(GrpcStatus status, const std::string& message) {
+void ProxyStream::fail(GrpcStatus status, const std::string& message, int http_status) {
   stop_timers();
   if (closed || response.ended) return;
   auto side = downstream();
@@ -216,7 +217,7 @@ void ProxyStream::fail(GrpcStatus status, const std::string& message) {
       prepare_response_headers();
       response.trailers_only = true;
     } else {
-      response.answer(http_status_for(status), {{"content-type", "text/plain; charset=utf-8"}}, message + "\n");
+      response.answer(http_status ? http_status : http_status_for(status), {{"content-type", "text/plain; charset=utf-8"}}, message + "\n");
     }
     if (side) side->response_headers_ready(*this);
     return;

@@ -3,6 +3,7 @@
 #include "common/route_table.h"
 #include "dataplane/buffer_account.h"
 #include "dataplane/byte_queue.h"
+#include "dataplane/downstream/downstream_peer.h"
 #include "dataplane/endpoint_state.h"
 #include "dataplane/grpc.h"
 #include "dataplane/header_list.h"
@@ -118,6 +119,21 @@ class ProxyStream : public std::enable_shared_from_this<ProxyStream> {
   GrpcWebMode grpc_web = GrpcWebMode::kNone;
   std::string cors_origin;  // the Access-Control-Allow-Origin answer, when CORS applies
   bool downstream_tls = false;  // the client's connection is TLS (not what :scheme claims)
+  // The client (README "Client identity"): who connected, and the address the
+  // request is judged and logged by (behind a trusted proxy, the one it
+  // forwarded for; the text views the peer's or the stream's own bytes).
+  std::shared_ptr<const DownstreamPeer> peer;
+  IpAddress client_address;
+  std::string_view client_address_text;
+  void set_peer(std::shared_ptr<const DownstreamPeer> connected) {
+    peer = std::move(connected);
+    client_address = peer->address;
+    client_address_text = peer->address_text;
+  }
+  // A request in flight counted against limit-connections (null: none); the
+  // stream gives it back when it ends. Shared: the stream may outlive the
+  // worker's limits at shutdown.
+  std::shared_ptr<uint32_t> in_flight_slot;
 
   // --- Response, filled by the upstream connection or by fail().
   struct Response {
@@ -237,7 +253,8 @@ class ProxyStream : public std::enable_shared_from_this<ProxyStream> {
   // Ends the exchange with a proxy-made status: a trailers-only gRPC answer
   // (or an HTTP error) if nothing was answered yet, otherwise trailers with the
   // status after the body already received (gRPC) or a reset (plain HTTP).
-  void fail(GrpcStatus status, const std::string& message);
+  // `http_status`: what a plain HTTP client gets instead (0: http_status_for(status)).
+  void fail(GrpcStatus status, const std::string& message, int http_status = 0);
 
   // Stops the deadline and idle timers (the stream is over).
   void stop_timers() {

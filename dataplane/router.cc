@@ -155,6 +155,23 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
     answer_tls_redirect(*stream, table_->tls.redirect_port);
     return;
   }
+  if (const AccessPolicy* access = stream->route->access.value.get()) {
+    if (!access_.admit(*stream, *access)) return;
+    if (access->external_auth) {
+      authorize(stream, *access->external_auth);
+      return;
+    }
+  }
+  proceed(stream);
+}
+
+void Router::authorize(const std::shared_ptr<ProxyStream>& stream, const ExternalAuth& auth) {
+  // Fails closed until the auth client is in.
+  bump(stats_.access_refused[kRefusedAuthFailure]);
+  stream->fail(GrpcStatus::kUnavailable, "auth-url " + auth.url + " cannot be asked", 500);
+}
+
+void Router::proceed(const std::shared_ptr<ProxyStream>& stream) {
   const Route& route = *stream->route;
   const RouteFilters* filters = route.filters.value.get();
   if (filters && filters->redirect) {
@@ -172,7 +189,8 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
   }
   if (!protocol_fits(stream)) return;
   stream->max_message_bytes = stream->route->max_message_bytes;
-  cluster_states_[stream->cluster]->budget.on_request();
+  // auth-url answers later: the running table may have changed meanwhile.
+  if (on_running_table(*stream)) cluster_states_[stream->cluster]->budget.on_request();
   start_deadline(stream);
   watch_idle(stream, stream_idle_timeout_);
   forward(stream, "");

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/route_table.h"
+#include "dataplane/access_control.h"
 #include "dataplane/endpoint_state.h"
 #include "dataplane/proxy_stream.h"
 #include "dataplane/retry_budget.h"
@@ -69,6 +70,11 @@ class Router {
     RetryBudget budget;
   };
 
+  // After the access checks (and auth-url's answer): filters, balance, forward.
+  void proceed(const std::shared_ptr<ProxyStream>& stream);
+  // auth-url: asks the auth service, then proceeds or answers.
+  void authorize(const std::shared_ptr<ProxyStream>& stream, const ExternalAuth& auth);
+
   // The cluster for this call: the route's, its canary's, or a weighted
   // backend's (kNoCluster: one that cannot be used).
   uint32_t choose_cluster(const ProxyStream& stream);
@@ -108,6 +114,7 @@ class Router {
   boost::asio::io_context& io_;
   ConnectionSource& pool_;
   WorkerStats& stats_;
+  AccessControl access_{stats_};
   EndpointStates& endpoint_states_;
   std::chrono::milliseconds stream_idle_timeout_;
   uint64_t seed_;

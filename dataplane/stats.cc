@@ -97,4 +97,11 @@ std::vector<std::shared_ptr<EndpointStats>> WorkerStats::endpoints(const Cluster
   return endpoints_.resolve(cluster);
 }
 
+const char* access_refusal_label(size_t reason) {
+  static constexpr const char* kLabels[kAccessRefusals] = {
+      "source_range", "client_certificate", "rate_limit", "concurrency_limit", "external_auth", "auth_failure",
+      "cleartext"};
+  return reason < kAccessRefusals ? kLabels[reason] : "?";
+}
+
 }  // namespace grpc_ingress

@@ -72,6 +72,19 @@ enum BufferBudget : size_t { kBudgetConnection, kBudgetWorker, kBufferBudgets };
 // a cluster or route (when a table is applied, or at its first call after it
 // changed) and are read by scrapes (the admin thread): both take the mutex;
 // otherwise the request path only touches atomics through resolved pointers.
+// Why a request was refused at the edge: grpc_ingress_access_denied_total{reason}.
+enum AccessRefusal : size_t {
+  kRefusedSourceRange,
+  kRefusedClientCertificate,
+  kRefusedRateLimit,
+  kRefusedConcurrencyLimit,
+  kRefusedExternalAuth,   // the auth service said no (401/403)
+  kRefusedAuthFailure,    // the auth service could not be asked (down, timeout, bad answer)
+  kRefusedCleartext,      // gRPC over cleartext to a host that requires TLS
+  kAccessRefusals,
+};
+const char* access_refusal_label(size_t reason);
+
 class WorkerStats {
  public:
   // Worker thread, when it resolves a cluster or route. Returned pointers stay valid for
@@ -115,6 +128,8 @@ class WorkerStats {
   // when a budget was exceeded.
   std::atomic<uint64_t> buffered_bytes{0};
   std::array<std::atomic<uint64_t>, kBufferBudgets> buffer_resets{};
+  // Requests refused at the edge (README "Security at the edge"), by reason.
+  std::array<std::atomic<uint64_t>, kAccessRefusals> access_refused{};
 
  private:
   mutable std::mutex mutex_;

@@ -156,6 +156,11 @@ class Transport {
     socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
   }
 
+  // The cleartext TCP socket, nullptr on TLS or a memory pipe.
+  const boost::asio::ip::tcp::socket* tcp_socket() const {
+    return std::get_if<boost::asio::ip::tcp::socket>(&stream_);
+  }
+
   // The TLS session, nullptr on cleartext.
   SSL* ssl() {
     auto* tls_stream = std::get_if<std::unique_ptr<TlsStream>>(&stream_);

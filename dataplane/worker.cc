@@ -121,19 +121,44 @@ void Worker::stop() {
 
 void Worker::post(std::function<void()> fn) { boost::asio::post(io_, std::move(fn)); }
 
-void Worker::adopt(Transport transport) {
+uint64_t Worker::add_connection(const boost::asio::ip::tcp::socket* socket) {
   uint64_t id = next_downstream_connection_id();
-  connections_[id] = {};
+  auto peer = std::make_shared<DownstreamPeer>();
+  boost::system::error_code ec;
+  if (socket) {
+    auto remote = socket->remote_endpoint(ec);
+    if (!ec) {
+      // An IPv4 client on a dual-stack socket is that IPv4 address.
+      boost::asio::ip::address ip = remote.address();
+      if (ip.is_v6() && ip.to_v6().is_v4_mapped()) ip = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, ip.to_v6());
+      if (auto parsed = IpAddress::parse(ip.to_string())) {
+        peer->address = peer->socket_address = *parsed;
+        peer->port = remote.port();
+        peer->address_text = parsed->to_string();
+        peer->known = true;
+      }
+    }
+  }
+  connections_[id] = {{}, std::nullopt, std::move(peer)};
   connection_count_.fetch_add(1, std::memory_order_relaxed);
+  return id;
+}
+
+std::shared_ptr<DownstreamPeer> Worker::peer(uint64_t id) {
+  auto entry = connections_.find(id);
+  return entry == connections_.end() ? nullptr : entry->second.peer;
+}
+
+void Worker::adopt(Transport transport) {
+  uint64_t id = add_connection(transport.tcp_socket());
   start_detector(id, std::move(transport));
 }
 
 void Worker::adopt_tls(boost::asio::ip::tcp::socket socket, std::shared_ptr<const ServerTlsContexts> contexts) {
-  uint64_t id = next_downstream_connection_id();
+  uint64_t id = add_connection(&socket);
   auto handshake = std::make_shared<TlsHandshake>(*this, std::move(socket), std::move(contexts), id,
                                                   downstream_options_.preface_timeout);
-  connections_[id] = {handshake, std::nullopt};
-  connection_count_.fetch_add(1, std::memory_order_relaxed);
+  connections_[id].connection = handshake;
   handshake->start();
   if (shutting_down_) handshake->shutdown();
 }
@@ -143,7 +168,7 @@ void Worker::start_detector(uint64_t id, Transport transport) {
   if (entry == connections_.end()) return;
   auto detector =
       std::make_shared<ProtocolDetector>(*this, std::move(transport), id, downstream_options_.preface_timeout);
-  entry->second = {detector, std::nullopt};
+  entry->second.connection = detector;
   detector->start();
   if (shutting_down_) detector->shutdown();
 }
@@ -153,7 +178,8 @@ void Worker::start_session(uint64_t id, DownstreamProtocol protocol, Transport t
   auto entry = connections_.find(id);
   if (entry == connections_.end()) return;
   auto launch = [&](auto session) {
-    entry->second = {session, protocol};
+    entry->second.connection = session;
+    entry->second.protocol = protocol;
     auto slot = static_cast<size_t>(protocol);
     bump(stats_.downstream_connections_by_protocol[slot]);
     bump(stats_.downstream_open_by_protocol[slot], int64_t{1});

@@ -4,6 +4,7 @@
 #include "dataplane/transport.h"
 #include "dataplane/buffer_account.h"
 #include "dataplane/downstream/downstream_connection.h"
+#include "dataplane/downstream/downstream_peer.h"
 #include "dataplane/endpoint_state.h"
 #include "dataplane/health_checker.h"
 #include "dataplane/proxy_stream.h"
@@ -72,6 +73,9 @@ class Worker {
   // headers forwarded to the pod.
   void assign_request_id(ProxyStream& stream);
   void session_closed(uint64_t id);
+  // Who connection `id` is (its TCP peer, or what a PROXY header declared; the
+  // TLS client certificate), filled before its session starts; null if gone.
+  std::shared_ptr<DownstreamPeer> peer(uint64_t id);
   // The account of body bytes held for the streams of `connection`, counted
   // into this worker's. Over --max-connection-buffer, the connection's
   // streams holding the most are reset.
@@ -116,7 +120,10 @@ class Worker {
   struct ConnectionEntry {
     std::weak_ptr<DownstreamConnection> connection;
     std::optional<DownstreamProtocol> protocol;  // once detected
+    std::shared_ptr<DownstreamPeer> peer;
   };
+  // A new connection's entry, with its peer as the socket says.
+  uint64_t add_connection(const boost::asio::ip::tcp::socket* socket);
   std::unordered_map<uint64_t, ConnectionEntry> connections_;
   std::atomic<size_t> connection_count_{0};
   boost::asio::steady_timer trim_timer_{io_};

@@ -321,7 +321,7 @@ void read_canary(Reader& reader, IngressOptions& out) {
 
 }  // namespace
 
-IngressOptions read_annotations(const ObjectMeta& meta) {
+IngressOptions read_annotations(const ObjectMeta& meta, const AnnotationOptions&) {
   IngressOptions out;
   Reader reader(meta, out.problems);
   read_balancing(reader, out.cluster);

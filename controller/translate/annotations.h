@@ -1,5 +1,6 @@
 #pragma once
 
+#include "common/access_policy.h"
 #include "common/route_table.h"
 #include "controller/translate/k8s_objects.h"
 
@@ -62,11 +63,29 @@ struct IngressOptions {
   std::string http_health_path;        // "" = no HTTP health bridge
   bool grpc_web = true;
   std::string cors_allow_origin;
+  // Security at the edge (README): source ranges, client certificates, rate
+  // limits, auth-url. All defaults: no policy on the routes.
+  AccessPolicy access;
+  // auth-tls-secret: the Secret whose ca.crt verifies the client certificates
+  // of this Ingress's TLS hosts (mode and depth in `access` / below).
+  std::optional<ObjectKey> client_ca_secret;
+  uint32_t client_verify_depth = 1;
+  // ssl-redirect / force-ssl-redirect; unset: hosts in spec.tls redirect
+  // cleartext requests (ingress-nginx's default).
+  std::optional<bool> ssl_redirect;
+  // Security-relevant annotations grpc-ingress does not implement, by full
+  // name: the Ingress is refused unless --allow-unsupported-security-annotations.
+  std::vector<std::string> unsupported_security;
   std::vector<std::string> problems;
+};
+
+struct AnnotationOptions {
+  bool allow_unsupported_security = false;  // --allow-unsupported-security-annotations
+  uint16_t limit_status = 503;              // --limit-req-status-code
 };
 
 // Reads the grpc-ingress.io/ annotations and the ingress-nginx ones with the
 // same meaning (ours win when both are set).
-IngressOptions read_annotations(const ObjectMeta& meta);
+IngressOptions read_annotations(const ObjectMeta& meta, const AnnotationOptions& options = {});
 
 }  // namespace grpc_ingress

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/route_table.h"
+#include "controller/translate/annotations.h"
 #include "controller/translate/cluster_builder.h"
 #include "controller/translate/gateway_status.h"
 #include "controller/translate/gateway_translator.h"
@@ -23,6 +24,7 @@ struct TranslatorOptions {
   std::string watch_namespace{};  // empty = all
   TlsTranslatorOptions tls{};     // certificates, default certificate, redirect port
   GatewayTranslatorOptions gateway{};
+  AnnotationOptions annotations{};  // unsupported security annotations, limit status
 };
 
 struct Translation {

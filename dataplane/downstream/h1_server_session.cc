@@ -24,6 +24,7 @@ H1ServerSession::H1ServerSession(Worker& worker, Transport transport, const Down
                                  uint64_t id)
     : worker_(worker),
       transport_(std::move(transport)),
+      peer_(worker.peer(id) ? worker.peer(id) : std::make_shared<DownstreamPeer>()),
       options_(options),
       id_(id),
       log_prefix_("[C" + std::to_string(id) + "]"),
@@ -199,6 +200,7 @@ void H1ServerSession::on_request_head() {
   stream->method = stream->keep(request.method);
   stream->scheme = transport_.tls() ? "https" : "http";
   stream->downstream_tls = transport_.tls();
+  stream->set_peer(peer_);
   // HTTP/1.0 may omit Host; HTTP/2 needs an authority: the address it reached.
   stream->authority = stream->keep(request.authority.empty() ? transport_.local() : request.authority);
   stream->path = stream->keep(request.path);
@@ -277,6 +279,7 @@ void H1ServerSession::begin_local_exchange() {
   }
   stream->scheme = transport_.tls() ? "https" : "http";
   stream->downstream_tls = transport_.tls();
+  stream->set_peer(peer_);
   exchange_.emplace(Exchange{});
   exchange_->stream = std::move(stream);
   exchange_->keep_alive = false;

@@ -101,6 +101,7 @@ H2ServerSession::H2ServerSession(Worker& worker, Transport transport, const Down
                                  uint64_t id)
     : worker_(worker),
       transport_(std::move(transport)),
+      peer_(worker.peer(id) ? worker.peer(id) : std::make_shared<DownstreamPeer>()),
       options_(options),
       id_(id),
       log_prefix_("[C" + std::to_string(id_) + "]") {}
@@ -185,6 +186,7 @@ int H2ServerSession::count_frame(bool empty) {
 int H2ServerSession::on_begin_request(int32_t stream_id) {
   auto stream = ProxyStream::make(id_, stream_id, weak_from_this(), buffers_);
   stream->downstream_tls = transport_.tls();
+  stream->set_peer(peer_);
   nghttp2_session_set_stream_user_data(session_, stream_id, stream.get());
   streams_.add(std::move(stream));
   return 0;

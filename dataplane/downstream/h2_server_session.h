@@ -2,6 +2,7 @@
 
 #include "dataplane/transport.h"
 #include "dataplane/downstream/downstream_connection.h"
+#include "dataplane/downstream/downstream_peer.h"
 #include "dataplane/proxy_stream.h"
 
 #include <boost/asio/steady_timer.hpp>
@@ -78,6 +79,7 @@ class H2ServerSession : public DownstreamSide,
 
   Worker& worker_;
   Transport transport_;
+  std::shared_ptr<const DownstreamPeer> peer_;  // who the client is (never null)
   DownstreamOptions options_;
   uint64_t id_;
   std::string log_prefix_;

@@ -1,0 +1,119 @@
+#include "dataplane/access_control.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace grpc_ingress {
+
+size_t AccessControl::KeyHash::operator()(const Key& key) const {
+  uint64_t high, low;
+  std::memcpy(&high, key.client.bytes(), 8);
+  std::memcpy(&low, key.client.bytes() + 8, 8);
+  uint64_t x = high ^ (low * 0x9e3779b97f4a7c15ULL) ^ reinterpret_cast<uintptr_t>(key.limit);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return static_cast<size_t>(x ^ (x >> 31));
+}
+
+bool AccessControl::admit(ProxyStream& stream, const AccessPolicy& policy, Clock::time_point now) {
+  const IpAddress& client = stream.client_address;
+  if (contains_any(policy.deny, client) || (!policy.allow.empty() && !contains_any(policy.allow, client))) {
+    refuse(stream, kRefusedSourceRange, GrpcStatus::kPermissionDenied, 403,
+           "client address " + std::string(stream.client_address_text) + " is not allowed");
+    return false;
+  }
+  if (policy.client_cert != ClientCertMode::kOff && !client_certificate_ok(stream, policy)) return false;
+  if (policy.rate_limit && !contains_any(policy.rate_limit->exempt, client) &&
+      !within_limits(stream, *policy.rate_limit, now)) {
+    return false;
+  }
+  return true;
+}
+
+bool AccessControl::client_certificate_ok(ProxyStream& stream, const AccessPolicy& policy) {
+  const ClientCertificate* certificate =
+      stream.peer && stream.peer->certificate && stream.peer->certificate->presented ? &*stream.peer->certificate
+                                                                                      : nullptr;
+  // As ingress-nginx: 400 to HTTP clients, with nginx's words; gRPC gets UNAUTHENTICATED.
+  if (!certificate) {
+    if (policy.client_cert != ClientCertMode::kOn) return true;
+    refuse(stream, kRefusedClientCertificate, GrpcStatus::kUnauthenticated, 400,
+           stream.downstream_tls ? "no required SSL certificate was sent" : "a client certificate is required (use TLS)");
+    return false;
+  }
+  if (!certificate->verified && policy.client_cert != ClientCertMode::kOptionalNoCa) {
+    refuse(stream, kRefusedClientCertificate, GrpcStatus::kUnauthenticated, 400,
+           "the SSL certificate error: " + certificate->verify_error);
+    return false;
+  }
+  return true;
+}
+
+bool AccessControl::within_limits(ProxyStream& stream, const RateLimit& limit, Clock::time_point now) {
+  Bucket* bucket = bucket_for({&limit, stream.client_address}, limit, now);
+  if (!bucket) {
+    refuse(stream, kRefusedRateLimit, GrpcStatus::kResourceExhausted, limit.http_status,
+           "too many clients are rate limited on this worker");
+    return false;
+  }
+  double elapsed = std::chrono::duration<double>(now - bucket->updated).count();
+  bucket->updated = now;
+  double burst = std::max<uint32_t>(limit.burst_multiplier, 1);
+  if (limit.per_second) {
+    double capacity = limit.per_second * burst;
+    bucket->second_tokens = std::min(capacity, bucket->second_tokens + elapsed * limit.per_second);
+  }
+  if (limit.per_minute) {
+    double capacity = limit.per_minute * burst;
+    bucket->minute_tokens = std::min(capacity, bucket->minute_tokens + elapsed * limit.per_minute / 60.0);
+  }
+  if ((limit.per_second && bucket->second_tokens < 1) || (limit.per_minute && bucket->minute_tokens < 1)) {
+    refuse(stream, kRefusedRateLimit, GrpcStatus::kResourceExhausted, limit.http_status,
+           "rate limit of " + std::string(stream.client_address_text) + " exceeded");
+    return false;
+  }
+  if (limit.concurrent && *bucket->in_flight >= limit.concurrent) {
+    refuse(stream, kRefusedConcurrencyLimit, GrpcStatus::kResourceExhausted, limit.http_status,
+           "too many requests in flight from " + std::string(stream.client_address_text));
+    return false;
+  }
+  if (limit.per_second) bucket->second_tokens -= 1;
+  if (limit.per_minute) bucket->minute_tokens -= 1;
+  if (limit.concurrent) {
+    ++*bucket->in_flight;
+    stream.in_flight_slot = bucket->in_flight;
+  }
+  return true;
+}
+
+AccessControl::Bucket* AccessControl::bucket_for(const Key& key, const RateLimit& limit, Clock::time_point now) {
+  auto it = clients_.find(key);
+  if (it != clients_.end()) return &it->second;
+  if (clients_.size() >= kMaxClients) forget_idle(now);
+  if (clients_.size() >= kMaxClients) return nullptr;
+  Bucket fresh;
+  double burst = std::max<uint32_t>(limit.burst_multiplier, 1);
+  fresh.second_tokens = limit.per_second * burst;
+  fresh.minute_tokens = limit.per_minute * burst;
+  fresh.updated = now;
+  return &clients_.emplace(key, fresh).first->second;
+}
+
+void AccessControl::forget_idle(Clock::time_point now) {
+  // A bucket idle for a minute has refilled (unless its burst exceeds a
+  // minute's tokens, when forgetting it only gives the client a fresh burst).
+  std::erase_if(clients_, [&](const auto& entry) {
+    return *entry.second.in_flight == 0 && now - entry.second.updated >= std::chrono::minutes(1);
+  });
+}
+
+void AccessControl::refuse(ProxyStream& stream, AccessRefusal reason, GrpcStatus status, int http_status,
+                           const std::string& why) {
+  bump(stats_.access_refused[reason]);
+  spdlog::debug("{} refused ({}): {}", stream.log_prefix(), access_refusal_label(reason), why);
+  stream.fail(status, why, http_status);
+}
+
+}  // namespace grpc_ingress
