@@ -63,3 +63,47 @@ TEST_CASE("pod addresses compare, hash and print as ip:port") {
   for (const PodAddress& pod : seen) hashes.insert(PodAddressHash()(pod));
   CHECK(hashes.size() == 1000);
 }
+
+TEST_CASE("IP ranges parse as CIDR blocks, clear host bits and contain only addresses of their family") {
+  auto range = IpRange::parse("10.1.2.3/8");
+  REQUIRE(range);
+  CHECK(range->to_string() == "10.0.0.0/8");
+  CHECK(range->contains(IpAddress::from("10.255.0.1")));
+  CHECK_FALSE(range->contains(IpAddress::from("11.0.0.1")));
+  CHECK_FALSE(range->contains(IpAddress::from("::ffff:10.0.0.1")));  // another family
+
+  auto single = IpRange::parse("127.0.0.2");
+  REQUIRE(single);
+  CHECK(single->to_string() == "127.0.0.2/32");
+  CHECK(single->contains(IpAddress::from("127.0.0.2")));
+  CHECK_FALSE(single->contains(IpAddress::from("127.0.0.3")));
+
+  auto v6 = IpRange::parse("fd00:1:2::/47");
+  REQUIRE(v6);
+  CHECK(v6->to_string() == "fd00:1:2::/47");
+  CHECK(v6->contains(IpAddress::from("fd00:1:3::1")));  // bit 47 is a host bit
+  CHECK_FALSE(v6->contains(IpAddress::from("fd00:1:4::1")));
+  CHECK(IpRange::parse("0.0.0.0/0")->contains(IpAddress::from("203.0.113.9")));
+  CHECK(IpRange::parse("::/0")->contains(IpAddress::from("::1")));
+  CHECK(IpRange::parse("10.0.0.0/12")->contains(IpAddress::from("10.15.255.255")));
+  CHECK_FALSE(IpRange::parse("10.0.0.0/12")->contains(IpAddress::from("10.16.0.0")));
+
+  for (const char* bad : {"", "/8", "10.0.0.0/", "10.0.0.0/33", "fd00::/129", "10.0.0.0/-1", "10.0.0.0/8x",
+                          "10.0.0/8", "host.example/32", "10.0.0.0/0008"}) {
+    INFO(bad);
+    CHECK_FALSE(IpRange::parse(bad));
+  }
+}
+
+TEST_CASE("IP range lists split on commas, skip blanks and name the first item that is not a range") {
+  auto ranges = parse_ip_ranges(" 10.0.0.0/8, 192.168.1.1 ,,fd00::/8 ");
+  REQUIRE(ranges);
+  REQUIRE(ranges->size() == 3);
+  CHECK(contains_any(*ranges, IpAddress::from("192.168.1.1")));
+  CHECK(contains_any(*ranges, IpAddress::from("fd12::1")));
+  CHECK_FALSE(contains_any(*ranges, IpAddress::from("192.168.1.2")));
+  CHECK(parse_ip_ranges("")->empty());
+  std::string bad;
+  CHECK_FALSE(parse_ip_ranges("10.0.0.0/8, 300.1.1.1", &bad));
+  CHECK(bad == "300.1.1.1");
+}
