@@ -21,9 +21,9 @@ struct RateLimit {
   uint32_t burst_multiplier = 5;  // the bucket holds rate x this (ingress-nginx's burst)
   uint32_t concurrent = 0;        // requests in flight per client address; 0 = no limit
   std::vector<IpRange> exempt;    // limit-whitelist
-  // What a refused plain HTTP request gets (--limit-req-status-code, as
-  // ingress-nginx's, 503); gRPC gets RESOURCE_EXHAUSTED.
-  uint16_t http_status = 503;
+  // What a refused plain HTTP request gets (--limit-req-status-code, 429;
+  // ingress-nginx's default is 503); gRPC gets RESOURCE_EXHAUSTED.
+  uint16_t http_status = 429;
 
   bool operator==(const RateLimit&) const = default;
 };

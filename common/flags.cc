@@ -164,7 +164,7 @@ const std::map<std::string, FlagSpec>& specs() {
          if (!parse_int(v, code) || code < 400 || code > 599) return Error{"must be an HTTP status from 400 to 599, not '" + v + "'"};
          f.limit_req_status_code = code;
          return Ok{};
-       }, "HTTP status of a request refused by limit-rps, limit-rpm or limit-connections (default 503; gRPC gets RESOURCE_EXHAUSTED)"}},
+       }, "HTTP status of a request refused by limit-rps, limit-rpm or limit-connections (default 429; ingress-nginx answers 503; gRPC gets RESOURCE_EXHAUSTED)"}},
       {"use-proxy-protocol", {true, [](F& f, const std::string& v) { return parse_bool(v, f.use_proxy_protocol); }, "every connection starts with a PROXY protocol v1 or v2 header (from a load balancer) naming the client (default false)"}},
       {"forwarded-for-header", {false, [](F& f, const std::string& v) -> Status {
          if (v.empty() || v.find_first_of(" :\t\r\n") != std::string::npos) return Error{"must be a header name, not '" + v + "'"};

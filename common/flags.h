@@ -76,7 +76,7 @@ struct Flags {
   // it), and what a request refused by limit-rps / limit-rpm /
   // limit-connections gets over plain HTTP.
   bool allow_unsupported_security_annotations = false;
-  int limit_req_status_code = 503;
+  int limit_req_status_code = 429;
   // Client identity: a PROXY protocol (v1/v2) header starts every connection
   // (as a cloud load balancer sends it); the header a trusted proxy names the
   // client in; whether the pod gets the whole chain; the peers trusted to

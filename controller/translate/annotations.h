@@ -81,7 +81,7 @@ struct IngressOptions {
 
 struct AnnotationOptions {
   bool allow_unsupported_security = false;  // --allow-unsupported-security-annotations
-  uint16_t limit_status = 503;              // --limit-req-status-code
+  uint16_t limit_status = 429;              // --limit-req-status-code
 };
 
 // Reads the grpc-ingress.io/ annotations and the ingress-nginx ones with the

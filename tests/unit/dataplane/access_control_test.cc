@@ -152,7 +152,7 @@ TEST_CASE("access: limit-rps allows the burst, then the rate, per client address
 
   auto http = a.request(false);
   CHECK_FALSE(access.admit(*http, policy, t0 + std::chrono::seconds(6)));
-  CHECK(a.side->http_status == 503);
+  CHECK(a.side->http_status == 429);
   CHECK(stats.access_refused[kRefusedRateLimit] > 0);
 }
 
@@ -161,13 +161,13 @@ TEST_CASE("access: limit-rpm and limit-rps both hold, the exempt list is never l
   AccessControl access(stats);
   AccessPolicy policy;
   policy.rate_limit = RateLimit{.per_second = 100, .per_minute = 6, .burst_multiplier = 1,
-                                .exempt = *parse_ip_ranges("127.0.0.9"), .http_status = 429};
+                                .exempt = *parse_ip_ranges("127.0.0.9"), .http_status = 503};
   Client limited("127.0.0.2"), exempt("127.0.0.9");
   auto t0 = Clock::now();
   int admitted = 0;
   for (int i = 0; i < 10; ++i) admitted += access.admit(*limited.request(false), policy, t0);
   CHECK(admitted == 6);
-  CHECK(limited.side->http_status == 429);
+  CHECK(limited.side->http_status == 503);
   CHECK(access.admit(*limited.request(), policy, t0 + std::chrono::seconds(10)));  // one token per 10 s
   CHECK_FALSE(access.admit(*limited.request(), policy, t0 + std::chrono::seconds(11)));
   for (int i = 0; i < 50; ++i) REQUIRE(access.admit(*exempt.request(), policy, t0));
