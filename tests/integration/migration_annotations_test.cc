@@ -54,7 +54,7 @@ std::vector<std::string> rejected_lines(const Ingress& ingress, const std::strin
 
 }  // namespace
 
-TEST_CASE("an Ingress with an unsupported security annotation is not routed while another is served; the flag serves it",
+TEST_CASE("an Ingress with an unsupported security annotation is not routed while another is served, the flag serves it",
           "[proxy][annotations][migration]") {
   TempDir tmp;
   ManifestDir manifests(tmp.path());

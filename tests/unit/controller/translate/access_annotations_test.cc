@@ -299,7 +299,7 @@ TEST_CASE("a typo of ours refuses the Ingress in the translation", "[annotations
   CHECK_THAT(translation.rejections[0].reason, Catch::Matchers::StartsWith("unknown annotation grpc-ingress.io/limit-rsp"));
 }
 
-TEST_CASE("every route of an Ingress shares one access policy; other Ingresses' routes carry none",
+TEST_CASE("every route of an Ingress shares one access policy, other Ingresses' routes carry none",
           "[annotations][access][translator]") {
   Translation translation = translate_yaml(
       ingress({.name = "guarded",
@@ -325,7 +325,7 @@ TEST_CASE("every route of an Ingress shares one access policy; other Ingresses' 
   CHECK_FALSE(translation.table.exact_hosts.at("c.example.com")->routes[0].access);
 }
 
-TEST_CASE("a canary's calls pass the main Ingress's policy; the canary's own access annotations are reported",
+TEST_CASE("a canary's calls pass the main Ingress's policy, the canary's own access annotations are reported",
           "[annotations][access][translator]") {
   Translation translation = translate_yaml(
       ingress({.name = "main",
