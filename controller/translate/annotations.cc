@@ -251,6 +251,12 @@ void classify(const ObjectMeta& meta, const AnnotationOptions& options, IngressO
       continue;
     }
     if (!info->inert_value.empty() && lower_case(trim_text(value)) == info->inert_value) continue;
+    // CORS answers come from cors-allow-origin; with it, enable-cors asks nothing more.
+    if (name == "enable-cors" && (lower_case(trim_text(value)) == "false" ||
+                                  meta.annotations.count(std::string(kOurAnnotationPrefix) + "cors-allow-origin") ||
+                                  meta.annotations.count(std::string(kNginxAnnotationPrefix) + "cors-allow-origin"))) {
+      continue;
+    }
     switch (info->kind) {
       case AnnotationClass::kSupported:
       case AnnotationClass::kIgnored:

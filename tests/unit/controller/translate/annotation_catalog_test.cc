@@ -113,6 +113,12 @@ TEST_CASE("behaviour-changing ingress-nginx annotations that protect nothing war
   CHECK_THAT(options.problems[1], Catch::Matchers::Contains("permanent-redirect"));
 }
 
+TEST_CASE("enable-cors warns only when no cors-allow-origin says what to answer", "[annotations][catalog]") {
+  CHECK(read({{nginx("enable-cors"), "true"}}).problems.size() == 1);
+  CHECK(read({{nginx("enable-cors"), "true"}, {nginx("cors-allow-origin"), "*"}}).problems.empty());
+  CHECK(read({{nginx("enable-cors"), "false"}}).problems.empty());
+}
+
 TEST_CASE("an unknown ingress-nginx annotation warns and the Ingress is served", "[annotations][catalog]") {
   IngressOptions options = read({{nginx("made-up-thing"), "1"}});
   CHECK_FALSE(options.refused());
