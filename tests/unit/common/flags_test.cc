@@ -8,7 +8,7 @@
 
 using namespace grpc_ingress;
 
-TEST_CASE("--allow-unsupported-security-annotations is off unless given", "[flags]") {
+TEST_CASE("the flag allow-unsupported-security-annotations is off unless given", "[flags]") {
   auto defaults = parse_flags({});
   REQUIRE(defaults);
   CHECK_FALSE(defaults->allow_unsupported_security_annotations);
@@ -22,7 +22,7 @@ TEST_CASE("--allow-unsupported-security-annotations is off unless given", "[flag
   CHECK_FALSE(explicit_false->allow_unsupported_security_annotations);
 }
 
-TEST_CASE("--limit-req-status-code takes an HTTP error status", "[flags]") {
+TEST_CASE("the flag limit-req-status-code takes an HTTP error status", "[flags]") {
   auto flags = parse_flags({"--limit-req-status-code", "429"});
   REQUIRE(flags);
   CHECK(flags->limit_req_status_code == 429);
