@@ -4,6 +4,8 @@
 // translator: a refused Ingress routes nothing; every route of an Ingress
 // shares its access policy.
 
+#include "common/base64.h"
+#include "common/tls_certificate.h"
 #include "controller/translate/annotations.h"
 #include "controller/translate/translator.h"
 
@@ -288,6 +290,27 @@ TEST_CASE("an Ingress with auth-type basic gets no routes and a rejection naming
   CHECK(served.table.default_route);
   REQUIRE(served.rejections.size() == 2);  // still warned
   CHECK_THAT(served.rejections[0].reason, Catch::Matchers::Contains("served WITHOUT it"));
+}
+
+TEST_CASE("a refused Ingress serves no certificate either, and is served with it once fixed",
+          "[annotations][access][translator]") {
+  TlsCertificate cert = *make_self_signed_certificate("a.example.com");
+  std::string secret_yaml = "---\napiVersion: v1\nkind: Secret\nmetadata: {name: a-tls, namespace: default}\n"
+                            "type: kubernetes.io/tls\ndata:\n  tls.crt: " + encode_base64(cert.cert_pem) +
+                            "\n  tls.key: " + encode_base64(cert.key_pem) + "\n";
+  auto with_annotations = [&](const std::string& annotations) {
+    return secret_yaml +
+           ingress({.name = "a", .rules = {rule("a.example.com", {path("/", "Prefix")})}, .annotations = annotations}) +
+           "  tls: [{hosts: ['a.example.com'], secretName: a-tls}]\n";
+  };
+  Translation refused = translate_yaml(with_annotations("nginx.ingress.kubernetes.io/enable-modsecurity: 'true'"));
+  INFO(describe(refused));
+  CHECK(refused.table.tls.certificates.empty());
+  CHECK(refused.table.exact_hosts.empty());
+  Translation fixed = translate_yaml(with_annotations("nginx.ingress.kubernetes.io/enable-modsecurity: 'false'"));
+  INFO(describe(fixed));
+  CHECK(fixed.table.tls.certificates.count("a.example.com") == 1);
+  CHECK(fixed.table.exact_hosts.count("a.example.com") == 1);
 }
 
 TEST_CASE("a typo of ours refuses the Ingress in the translation", "[annotations][access][translator]") {
