@@ -255,6 +255,8 @@ int run(const Flags& flags) {
   translator_options.gateway.controller_name = flags.gateway_controller_name;
   translator_options.gateway.http_listener_port = flags.gateway_http_port;
   translator_options.gateway.https_listener_port = flags.gateway_https_port;
+  translator_options.annotations.allow_unsupported_security = flags.allow_unsupported_security_annotations;
+  translator_options.annotations.limit_status = static_cast<uint16_t>(flags.limit_req_status_code);
   Publisher publisher(io, store, dataplane, translator_options, kPublishDebounce);
 
   std::atomic<bool> draining{false};

@@ -1,8 +1,9 @@
 #include "controller/translate/annotations.h"
 
 #include "common/text.h"
-
-#include "common/flags.h"
+#include "controller/translate/access_annotations.h"
+#include "controller/translate/annotation_catalog.h"
+#include "controller/translate/annotation_reader.h"
 
 #include <algorithm>
 #include <cctype>
@@ -12,110 +13,14 @@
 namespace grpc_ingress {
 namespace {
 
-constexpr std::string_view kPrefix = "grpc-ingress.io/";
-constexpr std::string_view kNginxPrefix = "nginx.ingress.kubernetes.io/";
-
-std::string trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-  return std::string(text);
-}
-
-bool is_header_name(const std::string& name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
-}
-
-class Reader {
- public:
-  Reader(const ObjectMeta& meta, std::vector<std::string>& problems) : meta_(meta), problems_(problems) {}
-
-  // The value of grpc-ingress.io/<name> (unless `name` is empty), else of nginx.ingress.kubernetes.io/<nginx_name>.
-  const std::string* find(std::string_view name, std::string_view nginx_name = {}) {
-    auto it = meta_.annotations.end();
-    if (!name.empty()) it = meta_.annotations.find(std::string(kPrefix) + std::string(name));
-    if (it != meta_.annotations.end()) {
-      found_ = it->first;
-      return &it->second;
-    }
-    if (nginx_name.empty()) return nullptr;
-    it = meta_.annotations.find(std::string(kNginxPrefix) + std::string(nginx_name));
-    if (it == meta_.annotations.end()) return nullptr;
-    found_ = it->first;
-    return &it->second;
-  }
-
-  // The full name of the annotation find() last found.
-  const std::string& found() const { return found_; }
-
-  void problem(const std::string& value, const std::string& what, const std::string& instead) {
-    problems_.push_back("annotation " + found_ + ": '" + value + "' " + what + "; " + instead);
-  }
-
-  void uint_value(std::string_view name, uint32_t& out, uint32_t min, uint32_t max,
-                  std::string_view nginx_name = {}) {
-    const std::string* value = find(name, nginx_name);
-    if (!value) return;
-    uint64_t parsed = 0;
-    std::string text = trim(*value);
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-    if (ec != std::errc() || end != text.data() + text.size() || text.empty() || parsed < min ||
-        parsed > max) {
-      problem(*value, "is not a whole number from " + std::to_string(min) + " to " + std::to_string(max),
-              "using " + std::to_string(out));
-      return;
-    }
-    out = static_cast<uint32_t>(parsed);
-  }
-
-  void duration_value(std::string_view name, std::chrono::milliseconds& out, std::chrono::milliseconds min) {
-    const std::string* value = find(name);
-    if (!value) return;
-    std::chrono::milliseconds parsed{};
-    auto status = parse_duration(trim(*value), parsed);
-    if (!status || parsed < min) {
-      problem(*value,
-              status ? "is shorter than " + std::to_string(min.count()) + "ms" : status.error().message,
-              "using " + std::to_string(out.count()) + "ms");
-      return;
-    }
-    out = parsed;
-  }
-
-  // "4194304", "512Ki", "4Mi", "4M" (as nginx's sizes, M = Mi).
-  void size_value(std::string_view name, uint32_t& out) {
-    const std::string* value = find(name);
-    if (!value) return;
-    std::string text = trim(*value);
-    uint64_t parsed = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), parsed);
-    static const std::map<std::string, uint64_t> kUnits = {
-        {"", 1}, {"k", 1024}, {"K", 1024}, {"Ki", 1024}, {"m", 1 << 20}, {"M", 1 << 20}, {"Mi", 1 << 20}};
-    auto unit = ec == std::errc() ? kUnits.find(std::string(end, static_cast<const char*>(text.data() + text.size()))) : kUnits.end();
-    // Divided, not multiplied: a product past 64 bits would wrap to a small size.
-    if (unit == kUnits.end() || end == text.data() || parsed > (uint64_t{1} << 31) / unit->second) {
-      problem(*value, "is not a size in bytes (a number, or with Ki / Mi) up to 2Gi",
-              "using " + (out ? std::to_string(out) : std::string("no limit")));
-      return;
-    }
-    out = static_cast<uint32_t>(parsed * unit->second);
-  }
-
- private:
-  const ObjectMeta& meta_;
-  std::vector<std::string>& problems_;
-  std::string found_;
-};
-
-void read_balancing(Reader& reader, ClusterPolicy& out) {
+void read_balancing(AnnotationReader& reader, ClusterPolicy& out) {
   static const std::map<std::string, LoadBalancePolicy> kPolicies = {
       {"least_request", LoadBalancePolicy::kLeastRequest},
       {"round_robin", LoadBalancePolicy::kRoundRobin},
       {"ewma", LoadBalancePolicy::kEwma},
       {"ring_hash", LoadBalancePolicy::kRingHash}};
   if (const std::string* value = reader.find("load-balance", "load-balance")) {
-    auto known = kPolicies.find(trim(*value));
+    auto known = kPolicies.find(trim_text(*value));
     if (known == kPolicies.end()) {
       reader.problem(*value, "is not a known policy (least_request, round_robin, ewma, ring_hash)",
                      "using least_request");
@@ -125,7 +30,7 @@ void read_balancing(Reader& reader, ClusterPolicy& out) {
   }
   std::string header;
   if (const std::string* value = reader.find("hash-by")) {
-    header = lower_case(trim(*value));
+    header = lower_case(trim_text(*value));
   } else if (const std::string* nginx = reader.find("", "upstream-hash-by")) {
     // nginx names a request header as $http_<name with '_' for '-'>.
     if (nginx->starts_with("$http_") && nginx->size() > 6) {
@@ -152,7 +57,7 @@ void read_balancing(Reader& reader, ClusterPolicy& out) {
   }
 }
 
-void read_health(Reader& reader, IngressOptions& out) {
+void read_health(AnnotationReader& reader, IngressOptions& out) {
   HealthCheck& check = out.cluster.health_check;
   if (const std::string* path = reader.find("http-health-path")) {
     if (path->empty() || path->front() != '/' ||
@@ -166,7 +71,7 @@ void read_health(Reader& reader, IngressOptions& out) {
     }
   }
   if (const std::string* kind = reader.find("health-check")) {
-    std::string value = lower_case(trim(*kind));
+    std::string value = lower_case(trim_text(*kind));
     if (value == "grpc") {
       check.enabled = true;
     } else if (value == "none" || value == "false" || value == "off") {
@@ -181,7 +86,7 @@ void read_health(Reader& reader, IngressOptions& out) {
                      check.enabled ? "checking with grpc" : "not checking");
     }
   }
-  if (const std::string* service = reader.find("health-check-service")) check.service = trim(*service);
+  if (const std::string* service = reader.find("health-check-service")) check.service = trim_text(*service);
   reader.duration_value("health-check-interval", check.interval, std::chrono::milliseconds(100));
   reader.duration_value("health-check-timeout", check.timeout, std::chrono::milliseconds(10));
   reader.uint_value("health-check-healthy-threshold", check.healthy_threshold, 1, 100);
@@ -194,7 +99,7 @@ void read_health(Reader& reader, IngressOptions& out) {
   if (outliers.max_ejection < outliers.base_ejection) outliers.max_ejection = outliers.base_ejection;
 }
 
-void read_retries(Reader& reader, IngressOptions& out) {
+void read_retries(AnnotationReader& reader, IngressOptions& out) {
   reader.uint_value("retries", out.retry.retries, 0, 10);
   if (const std::string* value = reader.find("retry-on")) {
     uint32_t bits = 0;
@@ -202,7 +107,7 @@ void read_retries(Reader& reader, IngressOptions& out) {
     bool valid = true;
     while (!list.empty()) {
       auto comma = list.find(',');
-      std::string name = trim(list.substr(0, comma));
+      std::string name = trim_text(list.substr(0, comma));
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
       if (name.empty()) continue;
       auto code = grpc_code_from_name(name);
@@ -221,16 +126,16 @@ void read_retries(Reader& reader, IngressOptions& out) {
   }
 }
 
-void read_limits(Reader& reader, IngressOptions& out) {
+void read_limits(AnnotationReader& reader, IngressOptions& out) {
   reader.duration_value("max-timeout", out.max_timeout, std::chrono::milliseconds(1));
   reader.size_value("max-message-bytes", out.max_message_bytes);
   reader.uint_value("max-streams-per-endpoint", out.cluster.max_streams_per_endpoint, 0, 1'000'000);
   reader.uint_value("max-pending-per-endpoint", out.cluster.max_pending_per_endpoint, 1, 1'000'000);
 }
 
-void read_web(Reader& reader, IngressOptions& out) {
+void read_web(AnnotationReader& reader, IngressOptions& out) {
   if (const std::string* value = reader.find("grpc-web")) {
-    std::string flag = lower_case(trim(*value));
+    std::string flag = lower_case(trim_text(*value));
     if (flag == "false" || flag == "true") {
       out.grpc_web = flag == "true";
     } else {
@@ -238,35 +143,16 @@ void read_web(Reader& reader, IngressOptions& out) {
     }
   }
   if (const std::string* value = reader.find("cors-allow-origin", "cors-allow-origin")) {
-    out.cors_allow_origin = trim(*value);
+    out.cors_allow_origin = trim_text(*value);
   }
 }
 
-// "name" (in the Ingress's namespace) or "namespace/name".
-std::optional<ObjectKey> secret_reference(Reader& reader, const ObjectMeta& meta, const std::string& value) {
-  std::string text = trim(value);
-  auto slash = text.find('/');
-  ObjectKey key = slash == std::string::npos ? ObjectKey{meta.namespace_name, text}
-                                             : ObjectKey{text.substr(0, slash), text.substr(slash + 1)};
-  auto valid = [](const std::string& name) {
-    return !name.empty() && name.size() <= 253 && std::all_of(name.begin(), name.end(), [](char c) {
-      return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-             c == '-' || c == '.';
-    });
-  };
-  if (!valid(key.namespace_name) || !valid(key.name)) {
-    reader.problem(value, "is not a Secret name (name or namespace/name)", "ignoring it");
-    return std::nullopt;
-  }
-  return key;
-}
-
-void read_upstream(Reader& reader, const ObjectMeta& meta, ClusterPolicy& out) {
+void read_upstream(AnnotationReader& reader, const ObjectMeta& meta, ClusterPolicy& out) {
   if (const std::string* value = reader.find("backend-protocol", "backend-protocol")) {
     static const std::map<std::string, BackendProtocol> kProtocols = {
         {"GRPC", BackendProtocol::kGrpc}, {"GRPCS", BackendProtocol::kGrpcs}, {"H2C", BackendProtocol::kH2c},
         {"HTTP", BackendProtocol::kHttp}, {"HTTPS", BackendProtocol::kHttps}};
-    std::string name = trim(*value);
+    std::string name = trim_text(*value);
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     auto it = kProtocols.find(name);
@@ -279,7 +165,7 @@ void read_upstream(Reader& reader, const ObjectMeta& meta, ClusterPolicy& out) {
     }
   }
   if (const std::string* value = reader.find("upstream-sni", "proxy-ssl-name")) {
-    std::string name = lower_case(trim(*value));
+    std::string name = lower_case(trim_text(*value));
     if (name.empty() || name.size() > 253 || !std::all_of(name.begin(), name.end(), [](char c) {
           return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
         })) {
@@ -289,19 +175,38 @@ void read_upstream(Reader& reader, const ObjectMeta& meta, ClusterPolicy& out) {
     }
   }
   if (const std::string* value = reader.find("upstream-ca-secret")) {
-    out.upstream_ca_secret = secret_reference(reader, meta, *value);
+    out.upstream_ca_secret = parse_secret_reference(meta, *value);
+    if (!out.upstream_ca_secret) reader.refuse(*value, "is not a Secret name (name or namespace/name)");
   }
   if (const std::string* value = reader.find("upstream-client-secret", "proxy-ssl-secret")) {
-    out.upstream_client_secret = secret_reference(reader, meta, *value);
+    out.upstream_client_secret = parse_secret_reference(meta, *value);
+    if (!out.upstream_client_secret) reader.problem(*value, "is not a Secret name (name or namespace/name)", "ignoring it");
+  }
+  // ingress-nginx verifies pods with the ca.crt of proxy-ssl-secret when
+  // proxy-ssl-verify is "on"; ours names the CA apart (and wins).
+  if (const std::string* verify = reader.find("", "proxy-ssl-verify")) {
+    std::string mode = lower_case(trim_text(*verify));
+    if (mode == "on") {
+      const std::string* secret = reader.find("", "proxy-ssl-secret");
+      std::optional<ObjectKey> key = secret ? parse_secret_reference(meta, *secret) : std::nullopt;
+      reader.find("", "proxy-ssl-verify");
+      if (!key) {
+        reader.refuse(*verify, "needs nginx.ingress.kubernetes.io/proxy-ssl-secret naming the Secret whose ca.crt verifies the pods");
+      } else if (!out.upstream_ca_secret) {
+        out.upstream_ca_secret = key;
+      }
+    } else if (mode != "off") {
+      reader.refuse(*verify, "is not on or off");
+    }
   }
 }
 
-void read_canary(Reader& reader, IngressOptions& out) {
+void read_canary(AnnotationReader& reader, IngressOptions& out) {
   const std::string* canary = reader.find("canary", "canary");
-  if (!canary || lower_case(trim(*canary)) != "true") return;
+  if (!canary || lower_case(trim_text(*canary)) != "true") return;
   CanaryPolicy policy;
   if (const std::string* header = reader.find("canary-by-header", "canary-by-header")) {
-    std::string name = lower_case(trim(*header));
+    std::string name = lower_case(trim_text(*header));
     if (is_header_name(name)) {
       policy.header = name;
     } else {
@@ -312,18 +217,77 @@ void read_canary(Reader& reader, IngressOptions& out) {
     policy.header_value = *value;
   }
   if (const std::string* cookie = reader.find("canary-by-cookie", "canary-by-cookie")) {
-    policy.cookie = trim(*cookie);
+    policy.cookie = trim_text(*cookie);
   }
   reader.uint_value("canary-weight-total", policy.weight_total, 1, 1'000'000, "canary-weight-total");
   reader.uint_value("canary-weight", policy.weight, 0, policy.weight_total, "canary-weight");
   out.canary = policy;
 }
 
+// Every key under our prefix or ingress-nginx's, by its class: typos of
+// ours and unsupported security annotations refuse the Ingress (the latter
+// unless the operator accepts them), the other unsupported ones warn.
+void classify(const ObjectMeta& meta, const AnnotationOptions& options, IngressOptions& out) {
+  for (const auto& [key, value] : meta.annotations) {
+    if (key.starts_with(kOurAnnotationPrefix)) {
+      std::string_view name = std::string_view(key).substr(kOurAnnotationPrefix.size());
+      if (is_our_annotation(name)) continue;
+      std::string reason = "unknown annotation " + key;
+      if (std::string near = closest_our_annotation(name); !near.empty()) {
+        reason += " (did you mean " + std::string(kOurAnnotationPrefix) + near + "?)";
+      } else if (const AnnotationInfo* nginx = find_nginx_annotation(name); nginx) {
+        reason += std::string(" (ingress-nginx's ") + std::string(kNginxAnnotationPrefix) + std::string(name) + " is " +
+                  to_string(nginx->kind) + " here, and has no grpc-ingress.io/ spelling)";
+      }
+      out.refusals.push_back(reason + "; a misspelt annotation of ours may be a protection that is missing, so the "
+                                      "Ingress is not routed until it is fixed");
+      continue;
+    }
+    if (!key.starts_with(kNginxAnnotationPrefix)) continue;
+    std::string_view name = std::string_view(key).substr(kNginxAnnotationPrefix.size());
+    const AnnotationInfo* info = find_nginx_annotation(name);
+    if (!info) {
+      out.problems.push_back("annotation " + key + " is not a known ingress-nginx annotation; ignored");
+      continue;
+    }
+    if (!info->inert_value.empty() && lower_case(trim_text(value)) == info->inert_value) continue;
+    // CORS answers come from cors-allow-origin; with it, enable-cors asks nothing more.
+    if (name == "enable-cors" && (lower_case(trim_text(value)) == "false" ||
+                                  meta.annotations.count(std::string(kOurAnnotationPrefix) + "cors-allow-origin") ||
+                                  meta.annotations.count(std::string(kNginxAnnotationPrefix) + "cors-allow-origin"))) {
+      continue;
+    }
+    switch (info->kind) {
+      case AnnotationClass::kSupported:
+      case AnnotationClass::kIgnored:
+        break;
+      case AnnotationClass::kUnsupported:
+        out.problems.push_back("annotation " + key + " is not implemented by grpc-ingress (" + std::string(info->note) +
+                               "); ignored");
+        break;
+      case AnnotationClass::kUnsupportedSecurity:
+        out.unsupported_security.push_back(key);
+        if (options.allow_unsupported_security) {
+          out.problems.push_back("annotation " + key + " is security-relevant and not implemented by grpc-ingress (" +
+                                 std::string(info->note) +
+                                 "); served WITHOUT it because of --allow-unsupported-security-annotations");
+        } else {
+          out.refusals.push_back("annotation " + key + " is security-relevant and not implemented by grpc-ingress (" +
+                                 std::string(info->note) +
+                                 "); the Ingress is not routed (--allow-unsupported-security-annotations serves it "
+                                 "without the protection)");
+        }
+        break;
+    }
+  }
+}
+
 }  // namespace
 
-IngressOptions read_annotations(const ObjectMeta& meta, const AnnotationOptions&) {
+IngressOptions read_annotations(const ObjectMeta& meta, const AnnotationOptions& options) {
   IngressOptions out;
-  Reader reader(meta, out.problems);
+  classify(meta, options, out);
+  AnnotationReader reader(meta, out);
   read_balancing(reader, out.cluster);
   read_upstream(reader, meta, out.cluster);
   read_health(reader, out);
@@ -331,6 +295,7 @@ IngressOptions read_annotations(const ObjectMeta& meta, const AnnotationOptions&
   read_limits(reader, out);
   read_web(reader, out);
   read_canary(reader, out);
+  read_access_annotations(reader, options, out);
   return out;
 }
 

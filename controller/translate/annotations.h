@@ -76,7 +76,14 @@ struct IngressOptions {
   // Security-relevant annotations grpc-ingress does not implement, by full
   // name: the Ingress is refused unless --allow-unsupported-security-annotations.
   std::vector<std::string> unsupported_security;
+  // Warnings: the Ingress is served (each names the annotation and what is done instead).
   std::vector<std::string> problems;
+  // Why the Ingress must not be routed at all: unsupported security
+  // annotations (unless allowed), a bad value of a security annotation, an
+  // unknown grpc-ingress.io/ key. Fail closed: never served without them.
+  std::vector<std::string> refusals;
+
+  bool refused() const { return !refusals.empty(); }
 };
 
 struct AnnotationOptions {
@@ -85,7 +92,9 @@ struct AnnotationOptions {
 };
 
 // Reads the grpc-ingress.io/ annotations and the ingress-nginx ones with the
-// same meaning (ours win when both are set).
+// same meaning (ours win when both are set), and classifies every key under
+// either prefix (annotation_catalog.h): unknown ones of ours refuse the
+// Ingress as typos, unknown ingress-nginx ones warn.
 IngressOptions read_annotations(const ObjectMeta& meta, const AnnotationOptions& options = {});
 
 }  // namespace grpc_ingress

@@ -129,10 +129,23 @@ class IngressMerger {
  public:
   explicit IngressMerger(ClusterBuilder& clusters) : clusters_(clusters) {}
 
+  // An Ingress whose annotations refuse it (an unsupported security
+  // annotation, a bad value of one, a typo of ours): it routes nothing.
+  void refuse(const Ingress& ingress, const IngressOptions& options) {
+    const ObjectMeta& meta = ingress.metadata;
+    for (const std::string& refusal : options.refusals) reject(meta, refusal);
+    for (const std::string& problem : options.problems) reject(meta, problem);
+    merged_[meta.key()];  // merged, with nothing routed
+  }
+
   // A main (not canary) Ingress: its rules claim host + path.
   void add(const Ingress& ingress, const IngressOptions& options) {
     const ObjectMeta& meta = ingress.metadata;
     for (const std::string& problem : options.problems) reject(meta, problem);
+    // One policy object for every route of the Ingress (the default route
+    // and the health bridge too); none when the annotations ask nothing.
+    access_ = {};
+    if (options.access != AccessPolicy{}) access_.value = std::make_shared<const AccessPolicy>(options.access);
     std::vector<uint32_t> clusters;  // this Ingress's backends, for its health bridge
     std::set<std::string> hosts;
     if (ingress.default_backend) add_default_backend(meta, *ingress.default_backend, options, clusters);
@@ -149,6 +162,11 @@ class IngressMerger {
     const ObjectMeta& meta = ingress.metadata;
     for (const std::string& problem : options.problems) reject(meta, problem);
     if (ingress.default_backend) reject(meta, "defaultBackend of a canary Ingress is ignored");
+    // As ingress-nginx: the canary's calls pass the main Ingress's policy (the route's).
+    if (options.access != AccessPolicy{}) {
+      reject(meta, "access annotations (source ranges, client certificates, rate limits, auth-url) of a canary "
+                   "Ingress are ignored: its calls pass the main Ingress's");
+    }
     for_each_path(ingress, [&](const std::string& host, const IngressPath& path, const std::string& where) {
       auto usable = usable_path(meta, path, where);
       if (!usable) return;
@@ -307,6 +325,7 @@ class IngressMerger {
     route.max_message_bytes = options.max_message_bytes;
     route.grpc_web = options.grpc_web;
     route.cors_allow_origin = options.cors_allow_origin;
+    route.access = access_;
     return route;
   }
 
@@ -403,6 +422,7 @@ class IngressMerger {
   // Where each claimed path's route is, for canaries (map nodes do not move).
   std::map<ClaimKey, std::pair<VirtualHost*, size_t>> routes_by_claim_;
   std::optional<ObjectKey> default_owner_;
+  SharedValue<AccessPolicy> access_;  // of the Ingress add() is merging
 };
 
 bool in_watched_namespace(const std::string& namespace_name, const TranslatorOptions& options) {
@@ -563,9 +583,13 @@ Translation Translator::merge(const Store& store, const StoreChanges* changes, c
 
   IngressMerger merger(clusters);
   std::vector<std::pair<const Ingress*, IngressOptions>> canaries;
+  std::set<ObjectKey> refused;  // routed nothing, serve no certificate
   for (const Ingress* ingress : ours) {
-    IngressOptions options = read_annotations(ingress->metadata);
-    if (options.canary) {
+    IngressOptions options = read_annotations(ingress->metadata, options_.annotations);
+    if (options.refused()) {
+      merger.refuse(*ingress, options);
+      refused.insert(ingress->metadata.key());
+    } else if (options.canary) {
       canaries.emplace_back(ingress, std::move(options));
     } else {
       merger.add(*ingress, options);
@@ -581,7 +605,7 @@ Translation Translator::merge(const Store& store, const StoreChanges* changes, c
     entry.age = IngressAge::of(ingress->metadata);
     entry.hosts = hosts_of(*ingress);
     entry.default_backend = ingress->default_backend.has_value();
-    entry.tls = !ingress->tls.empty();
+    entry.tls = !ingress->tls.empty() && !refused.count(ingress->metadata.key());
   }
   for (auto& [key, entry] : merged) {
     for (const std::string& host : entry.hosts) kept.by_host[host].insert(key);

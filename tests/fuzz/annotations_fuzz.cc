@@ -1,5 +1,6 @@
 // The Ingress annotation parsers (grpc-ingress.io/ and the ingress-nginx
-// ones with the same meaning): every value is user text.
+// ones with the same meaning, their classification, the security ones):
+// every key and value is user text.
 //   Lines of "key=value"; a key without '/' is one of ours
 //   ("retries=3" is grpc-ingress.io/retries).
 
@@ -27,6 +28,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     meta.annotations[key] = value;
   }
   IngressOptions options = read_annotations(meta);
+  // The operator's flag only turns unsupported security annotations into warnings.
+  IngressOptions allowed = read_annotations(meta, {.allow_unsupported_security = true});
+  fuzz::check(allowed.refusals.size() + options.unsupported_security.size() == options.refusals.size());
+  fuzz::check(allowed.access == options.access);
+  // A refused Ingress is never routed; a served one has only readable protections.
+  if (const auto& auth = options.access.external_auth) {
+    fuzz::check(!auth->host.empty() && auth->port != 0 && auth->path.starts_with('/'));
+    fuzz::check(auth->method == "GET" || auth->method == "POST");
+  }
+  if (options.access.rate_limit) fuzz::check(options.access.rate_limit->burst_multiplier >= 1);
+  if (options.access.client_cert != ClientCertMode::kOff) fuzz::check(options.client_ca_secret.has_value());
   // What the cluster builder and the balancers count on, whatever was written.
   fuzz::check(options.cluster.policy != LoadBalancePolicy::kRingHash || !options.cluster.hash_header.empty());
   fuzz::check(options.cluster.outlier_detection.max_ejection >= options.cluster.outlier_detection.base_ejection);

@@ -84,7 +84,10 @@ TEST_CASE("upstream TLS annotations name Secrets in the Ingress's namespace or a
   auto bad = options_with({{"grpc-ingress.io/upstream-ca-secret", "a/b/c"}, {"grpc-ingress.io/upstream-sni", "a b"}});
   CHECK_FALSE(bad.cluster.upstream_ca_secret);
   CHECK(bad.cluster.upstream_sni.empty());
-  CHECK(bad.problems.size() == 2);
+  CHECK(bad.problems.size() == 1);  // the SNI: the pod's name is sent instead
+  // A CA that cannot be named would leave pods unverified: the Ingress is refused.
+  REQUIRE(bad.refusals.size() == 1);
+  CHECK_THAT(bad.refusals[0], Catch::Matchers::Contains("grpc-ingress.io/upstream-ca-secret: 'a/b/c'"));
 }
 
 TEST_CASE("the Service port's appProtocol chooses the protocol when no annotation does", "[upstream]") {
