@@ -12,7 +12,7 @@ TEST_CASE("the flag allow-unsupported-security-annotations is off unless given",
   auto defaults = parse_flags({});
   REQUIRE(defaults);
   CHECK_FALSE(defaults->allow_unsupported_security_annotations);
-  CHECK(defaults->limit_req_status_code == 503);
+  CHECK(defaults->limit_req_status_code == 429);  // RESOURCE_EXHAUSTED's HTTP status (DESIGN)
 
   auto allowed = parse_flags({"--allow-unsupported-security-annotations"});
   REQUIRE(allowed);
@@ -23,9 +23,9 @@ TEST_CASE("the flag allow-unsupported-security-annotations is off unless given",
 }
 
 TEST_CASE("the flag limit-req-status-code takes an HTTP error status", "[flags]") {
-  auto flags = parse_flags({"--limit-req-status-code", "429"});
+  auto flags = parse_flags({"--limit-req-status-code", "503"});  // ingress-nginx's default
   REQUIRE(flags);
-  CHECK(flags->limit_req_status_code == 429);
+  CHECK(flags->limit_req_status_code == 503);
   auto bad = parse_flags({"--limit-req-status-code", "200"});
   REQUIRE_FALSE(bad);
   CHECK_THAT(bad.error().message, Catch::Matchers::Contains("--limit-req-status-code"));

@@ -120,7 +120,7 @@ TEST_CASE("rate limits: rps, rpm, connections, burst and exempt ranges, with the
                                  {nginx("limit-connections"), "4"},
                                  {nginx("limit-burst-multiplier"), "3"},
                                  {nginx("limit-whitelist"), "10.0.0.0/8,::1"}},
-                                {.limit_status = 429});
+                                {.limit_status = 503});
   REQUIRE(options.access.rate_limit);
   const RateLimit& limit = *options.access.rate_limit;
   CHECK(limit.per_second == 10);
@@ -128,13 +128,13 @@ TEST_CASE("rate limits: rps, rpm, connections, burst and exempt ranges, with the
   CHECK(limit.concurrent == 4);
   CHECK(limit.burst_multiplier == 3);
   CHECK(limit.exempt == ranges("10.0.0.0/8,::1"));
-  CHECK(limit.http_status == 429);
+  CHECK(limit.http_status == 503);
 
   IngressOptions defaults = read({{ours("limit-rps"), "5"}, {nginx("limit-rps"), "50"}});
   REQUIRE(defaults.access.rate_limit);
   CHECK(defaults.access.rate_limit->per_second == 5);
   CHECK(defaults.access.rate_limit->burst_multiplier == 5);
-  CHECK(defaults.access.rate_limit->http_status == 503);
+  CHECK(defaults.access.rate_limit->http_status == 429);
   CHECK(read({{nginx("limit-allowlist"), "fd00::/8"}, {nginx("limit-rpm"), "1"}}).access.rate_limit->exempt ==
         ranges("fd00::/8"));
   // Only a burst or only exemptions: no limit to apply.
@@ -372,12 +372,12 @@ TEST_CASE("a canary's calls pass the main Ingress's policy, the canary's own acc
 
 TEST_CASE("the --limit-req-status-code flag reaches the routes' rate limits", "[annotations][access][translator]") {
   TranslatorOptions options;
-  options.annotations.limit_status = 429;
+  options.annotations.limit_status = 503;
   Translation translation = translate_yaml(ingress({.name = "limited",
                                                     .rules = {rule("a.example.com", {path("/", "Prefix")})},
                                                     .annotations = "nginx.ingress.kubernetes.io/limit-rpm: '60'"}),
                                            options);
   const Route& route = translation.table.exact_hosts.at("a.example.com")->routes.at(0);
   REQUIRE(route.access);
-  CHECK(route.access->rate_limit->http_status == 429);
+  CHECK(route.access->rate_limit->http_status == 503);
 }
