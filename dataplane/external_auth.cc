@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <iterator>
 #include <list>
 #include <unordered_map>
@@ -353,6 +354,7 @@ std::string ExternalAuthClient::original_url(const ProxyStream& stream) {
 
 std::string ExternalAuthClient::request_head(const ProxyStream& stream, const ExternalAuth& auth) {
   std::string method = auth.method.empty() ? "GET" : fenced(auth.method);
+  std::transform(method.begin(), method.end(), method.begin(), [](unsigned char c) { return std::toupper(c); });
   std::string head = method + " " + (auth.path.empty() ? "/" : fenced(auth.path)) + " HTTP/1.1\r\n";
   head += "Host: " + host_header(auth) + "\r\n";
   std::string cookies;

@@ -515,11 +515,11 @@ TEST_CASE("router: auth-url 401 and 403 answer UNAUTHENTICATED and PERMISSION_DE
   setup.server.status = 403;
   setup.server.headers = {};
   setup.client = std::make_shared<FakeClient>();
-  setup.call();
+  auto grpc_403 = setup.call();
   REQUIRE(run_until(setup.io, [&] { return setup.client->answered; }));
   CHECK(setup.client->grpc_status == static_cast<int>(GrpcStatus::kPermissionDenied));
   setup.client = std::make_shared<FakeClient>();
-  setup.call(false);
+  auto http_403 = setup.call(false);
   REQUIRE(run_until(setup.io, [&] { return setup.client->answered; }));
   CHECK(setup.client->http_status == 403);
 
@@ -540,7 +540,7 @@ TEST_CASE("router: with auth-signin an HTTP client refused with 401 is sent to s
         "https://login.example.com/start?rd=http%3A%2F%2Fgreeter.example.com%2Fpage%3Fq%3D1");
 
   setup.client = std::make_shared<FakeClient>();
-  setup.call();  // gRPC cannot follow a redirect
+  auto call = setup.call();  // gRPC cannot follow a redirect
   REQUIRE(run_until(setup.io, [&] { return setup.client->answered; }));
   CHECK(setup.client->grpc_status == static_cast<int>(GrpcStatus::kUnauthenticated));
 }
