@@ -146,7 +146,7 @@ std::string field(const http::request<http::string_body>& request, std::string_v
 
 }  // namespace
 
-TEST_CASE("auth-url: a 2xx answer allows and hands over the listed response headers; the service saw the original request",
+TEST_CASE("auth-url: a 2xx answer allows and hands over the listed response headers, and the service saw the original request",
           "[external_auth]") {
   boost::asio::io_context io;
   AuthServer server(io);
@@ -357,7 +357,7 @@ TEST_CASE("auth-url: answers are cached by the auth-cache-key headers until auth
   CHECK(client.questions_asked() == 6);
 }
 
-TEST_CASE("auth-url: without auth-cache-key every request is asked; the cache keeps at most its bound",
+TEST_CASE("auth-url: without auth-cache-key every request is asked, and the cache keeps at most its bound",
           "[external_auth]") {
   boost::asio::io_context io;
   AuthServer server(io);
