@@ -8,7 +8,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <spdlog/spdlog.h>
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <cctype>
 #include <iterator>
+#include <limits>
 #include <list>
 #include <unordered_map>
 #include <unordered_set>
@@ -163,8 +165,34 @@ struct ExternalAuthClient::State {
     return suppressed;
   }
 
+  // A kept connection to `service` ("host port"), if one is young enough.
+  std::optional<tcp::socket> take_idle(const std::string& service, Clock::time_point now) {
+    auto it = idle.find(service);
+    if (it == idle.end()) return std::nullopt;
+    std::optional<tcp::socket> found;
+    while (!it->second.empty() && !found) {
+      Idle kept = std::move(it->second.back());
+      it->second.pop_back();
+      if (now - kept.since < kIdleTimeout) found = std::move(kept.socket);
+    }
+    if (it->second.empty()) idle.erase(it);
+    return found;
+  }
+  void keep_idle(const std::string& service, tcp::socket socket, Clock::time_point now) {
+    if (!idle.count(service) && idle.size() >= kMaxIdleServices) return;
+    auto& kept = idle[service];
+    std::erase_if(kept, [&](const Idle& entry) { return now - entry.since >= kIdleTimeout; });
+    if (kept.size() >= kMaxIdlePerService) kept.erase(kept.begin());
+    kept.push_back({std::move(socket), now});
+  }
+
   boost::asio::io_context& io;
   bool alive = true;
+  struct Idle {
+    tcp::socket socket;
+    Clock::time_point since;
+  };
+  std::unordered_map<std::string, std::vector<Idle>> idle;  // kept connections, by service
   std::unordered_map<std::string, CacheEntry> cache;
   std::list<std::string> order;  // cache keys, oldest first
   std::unordered_set<Exchange*> exchanges;
@@ -176,8 +204,10 @@ struct ExternalAuthClient::State {
   std::unordered_map<std::string, Warned> warned;  // by auth-url
 };
 
-// One question to the auth service: resolve, connect, write, read the
-// response head, all under one timer. Kept alive by its pending handlers.
+// One question to the auth service: (resolve, connect or) take an idle
+// connection, write, read the response head, all under one timer; then read
+// the rest of a small body so the connection can serve the next question.
+// Kept alive by its pending handlers.
 class ExternalAuthClient::Exchange : public std::enable_shared_from_this<Exchange> {
  public:
   Exchange(std::shared_ptr<State> state, const ExternalAuth& auth, std::string request,
@@ -189,6 +219,7 @@ class ExternalAuthClient::Exchange : public std::enable_shared_from_this<Exchang
         url_(auth.url),
         host_(connect_host(auth.host)),
         port_(auth.port),
+        service_(host_ + " " + std::to_string(port_)),
         timeout_(auth.timeout),
         response_headers_(auth.response_headers),
         request_(std::move(request)),
@@ -196,7 +227,6 @@ class ExternalAuthClient::Exchange : public std::enable_shared_from_this<Exchang
         cache_until_(cache_until),
         done_(std::move(done)) {
     state_->exchanges.insert(this);
-    parser_.header_limit(kMaxResponseHeadBytes);
   }
   ~Exchange() {
     if (state_->alive) state_->exchanges.erase(this);
@@ -206,12 +236,36 @@ class ExternalAuthClient::Exchange : public std::enable_shared_from_this<Exchang
     ++state_->asked;
     timer_.expires_after(timeout_);
     timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec || self->finished_) return;
-      self->timed_out_ = true;
+      if (ec) return;
+      self->timed_out_ = true;  // undecided: fails; draining: the connection is not kept
       boost::system::error_code ignored;
       self->resolver_.cancel();
       self->socket_.close(ignored);
     });
+    if (std::optional<tcp::socket> idle = state_->take_idle(service_, Clock::now())) {
+      socket_ = std::move(*idle);
+      reused_ = true;
+      send();
+      return;
+    }
+    connect();
+  }
+
+  // The client is going away: nothing more is answered.
+  void abandon() {
+    finished_ = true;
+    done_ = nullptr;
+    boost::system::error_code ignored;
+    timer_.cancel();
+    resolver_.cancel();
+    socket_.close(ignored);
+  }
+
+ private:
+  void connect() {
+    parser_.emplace();
+    parser_->header_limit(kMaxResponseHeadBytes);
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // bounded in answered()
     boost::system::error_code ec;
     auto address = boost::asio::ip::make_address(host_, ec);
     if (!ec) {
@@ -229,38 +283,51 @@ class ExternalAuthClient::Exchange : public std::enable_shared_from_this<Exchang
                             });
   }
 
-  // The client is going away: nothing more is answered.
-  void abandon() {
-    finished_ = true;
-    done_ = nullptr;
-    boost::system::error_code ignored;
-    timer_.cancel();
-    resolver_.cancel();
-    socket_.close(ignored);
-  }
-
- private:
   void connected(boost::system::error_code ec) {
     if (ec) return failed("cannot connect to " + host_ + ":" + std::to_string(port_), ec);
+    send();
+  }
+
+  void send() {
+    if (!parser_) {
+      parser_.emplace();
+      parser_->header_limit(kMaxResponseHeadBytes);
+      parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // bounded in answered()
+    }
     boost::asio::async_write(socket_, boost::asio::buffer(request_),
                              [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                               if (ec) return self->failed("sending the request failed", ec);
-                               http::async_read_header(self->socket_, self->buffer_, self->parser_,
+                               if (ec) return self->stale_or_failed("sending the request failed", ec);
+                               http::async_read_header(self->socket_, self->buffer_, *self->parser_,
                                                        [self](boost::system::error_code ec, size_t) {
-                                                         if (ec) return self->failed("reading the answer failed", ec);
+                                                         if (ec) return self->stale_or_failed("reading the answer failed", ec);
                                                          self->answered();
                                                        });
                              });
   }
 
+  // A kept connection the service closed meanwhile fails before any byte of
+  // an answer: the question is asked again on a fresh one (once).
+  void stale_or_failed(const std::string& what, boost::system::error_code ec) {
+    if (reused_ && !timed_out_ && !finished_ && buffer_.size() == 0 && !parser_->got_some()) {
+      reused_ = false;
+      boost::system::error_code ignored;
+      socket_.close(ignored);
+      socket_ = tcp::socket(state_->io);
+      parser_.reset();
+      connect();
+      return;
+    }
+    failed(what, ec);
+  }
+
   void failed(const std::string& what, boost::system::error_code ec) {
     AuthAnswer answer;
     answer.failure = timed_out_ ? "no answer within " + std::to_string(timeout_.count()) + " ms" : what + ": " + ec.message();
-    finish(std::move(answer));
+    finish(std::move(answer), false);
   }
 
   void answered() {
-    const auto& head = parser_.get();
+    const auto& head = parser_->get();
     AuthAnswer answer;
     answer.status = static_cast<int>(head.result_int());
     if (answer.status >= 200 && answer.status < 300) {
@@ -284,16 +351,50 @@ class ExternalAuthClient::Exchange : public std::enable_shared_from_this<Exchang
     } else {
       answer.failure = "answered HTTP " + std::to_string(answer.status);
     }
-    finish(std::move(answer));
+    // The answer does not wait for the body; the connection is kept only
+    // once its body was read (and is small), within the same timeout.
+    auto length = parser_->content_length();
+    bool drain = parser_->keep_alive() && answer.status >= 200 && length && *length <= kMaxDrainedBodyBytes;
+    if (drain && buffer_.size() != 0) {  // the body often came with the head
+      boost::system::error_code ec;
+      buffer_.consume(parser_->put(buffer_.data(), ec));
+      drain = !ec || ec == http::error::need_more;
+    }
+    if (drain && parser_->is_done()) {
+      keep();  // before answering: a question the answer starts may take it
+      finish(std::move(answer), false);
+      return;
+    }
+    finish(std::move(answer), drain);
+    if (!drain) return;
+    http::async_read(socket_, buffer_, *parser_, [self = shared_from_this()](boost::system::error_code ec, size_t) {
+      if (!ec) return self->keep();
+      boost::system::error_code ignored;
+      self->timer_.cancel();
+      self->socket_.close(ignored);
+    });
   }
 
-  void finish(AuthAnswer answer) {
-    if (finished_) return;
-    finished_ = true;
+  // The answer is whole: the connection waits for the next question.
+  void keep() {
     boost::system::error_code ignored;
     timer_.cancel();
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    if (!state_->alive || timed_out_ || buffer_.size() != 0 || !socket_.is_open()) {
+      socket_.close(ignored);
+      return;
+    }
+    state_->keep_idle(service_, std::move(socket_), Clock::now());
+  }
+
+  // Answers once. `draining`: the connection stays open for keep().
+  void finish(AuthAnswer answer, bool draining) {
+    if (finished_) return;
+    finished_ = true;
+    if (!draining) {
+      boost::system::error_code ignored;
+      timer_.cancel();
+      socket_.close(ignored);
+    }
     if (!state_->alive) return;
     if (cache_key_ && answer.kind != AuthAnswer::Kind::kFailed) {
       size_t header_bytes = answer.www_authenticate.size();
@@ -319,6 +420,7 @@ class ExternalAuthClient::Exchange : public std::enable_shared_from_this<Exchang
   std::string url_;
   std::string host_;
   uint16_t port_;
+  std::string service_;  // where kept connections are filed
   std::chrono::milliseconds timeout_;
   std::vector<std::string> response_headers_;
   std::string request_;
@@ -326,7 +428,8 @@ class ExternalAuthClient::Exchange : public std::enable_shared_from_this<Exchang
   Clock::time_point cache_until_;
   Done done_;
   boost::beast::flat_buffer buffer_{kMaxResponseHeadBytes + 1024};
-  http::response_parser<http::empty_body> parser_;
+  std::optional<http::response_parser<http::string_body>> parser_;
+  bool reused_ = false;  // on a kept connection
   bool finished_ = false;
   bool timed_out_ = false;
 };
@@ -337,12 +440,18 @@ ExternalAuthClient::~ExternalAuthClient() {
   auto exchanges = std::move(state_->exchanges);
   state_->exchanges.clear();
   state_->alive = false;
+  state_->idle.clear();
   for (Exchange* exchange : exchanges) exchange->abandon();
 }
 
 size_t ExternalAuthClient::cached_answers() const { return state_->cache.size(); }
 size_t ExternalAuthClient::in_flight() const { return state_->exchanges.size(); }
 uint64_t ExternalAuthClient::questions_asked() const { return state_->asked; }
+size_t ExternalAuthClient::idle_connections() const {
+  size_t n = 0;
+  for (const auto& [_, kept] : state_->idle) n += kept.size();
+  return n;
+}
 
 std::string ExternalAuthClient::original_url(const ProxyStream& stream) {
   std::string url = stream.downstream_tls ? "https://" : "http://";
@@ -382,7 +491,7 @@ std::string ExternalAuthClient::request_head(const ProxyStream& stream, const Ex
     if (line.find(':') != std::string::npos && !has_line_break(line)) head += line + "\r\n";
   }
   if (method == "POST") head += "Content-Length: 0\r\n";
-  head += "Connection: close\r\n\r\n";
+  head += "\r\n";  // HTTP/1.1: the connection is kept for the next question
   return head;
 }
 

@@ -33,11 +33,12 @@ struct AuthAnswer {
 };
 
 // auth-url (ingress-nginx's auth_request): asks an HTTP/1.1 service about each
-// request with its headers and X-Original-URL & co., one connection per
-// question (Connection: close), bounded by ExternalAuth::timeout from resolve
-// to the response head; the body is not read. Answers with an
-// auth-cache-key are kept for auth-cache-duration. One per worker (the
-// Router's); worker thread only.
+// request with its headers and X-Original-URL & co., bounded by
+// ExternalAuth::timeout from resolve to the response head, which decides.
+// Connections are kept per service when the answer's body was small and read
+// in time; a kept one the service closed meanwhile is replaced once. Answers
+// with an auth-cache-key are kept for auth-cache-duration. One per worker
+// (the Router's); worker thread only.
 class ExternalAuthClient {
  public:
   using Clock = std::chrono::steady_clock;
@@ -48,6 +49,11 @@ class ExternalAuthClient {
   static constexpr size_t kMaxCacheKeyBytes = 8 * 1024;       // a request with a longer key is not cached
   static constexpr size_t kMaxCachedHeaderBytes = 8 * 1024;   // an answer with more headers is not cached
   static constexpr size_t kMaxInFlight = 4096;                // questions open per worker; more fail closed
+  static constexpr size_t kMaxDrainedBodyBytes = 64 * 1024;   // a larger answer body: the connection is not kept
+  static constexpr size_t kMaxIdlePerService = 16;            // kept connections per auth host:port per worker
+  static constexpr size_t kMaxIdleServices = 64;              // auth services with kept connections per worker
+  // A kept connection unused this long is closed (below the usual server keep-alive timeouts).
+  static constexpr std::chrono::seconds kIdleTimeout{4};
   // Failures of one auth service are logged at warn at most this often.
   static constexpr std::chrono::seconds kWarnInterval{10};
 
@@ -74,6 +80,7 @@ class ExternalAuthClient {
   size_t cached_answers() const;
   size_t in_flight() const;
   uint64_t questions_asked() const;  // exchanges started with an auth service
+  size_t idle_connections() const;   // kept for the next question
 
  private:
   struct State;

@@ -44,6 +44,8 @@ class AuthServer {
   std::vector<std::pair<std::string, std::string>> headers;
   std::optional<std::string> raw;
   bool silent = false;
+  bool keep_alive = false;  // serve the next request on the same connection (else close after one)
+  int accepted = 0;         // connections
   std::vector<http::request<http::string_body>> seen;  // what it was asked, in order
 
   const http::request<http::string_body>& last() const { return seen.back(); }
@@ -60,36 +62,39 @@ class AuthServer {
   void accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
       if (ec) return;
-      auto session = std::make_shared<Session>(std::move(socket));
-      http::async_read(session->socket, session->buffer, session->request,
-                       [this, session](boost::system::error_code ec, size_t) {
-                         if (ec) return;
-                         seen.push_back(session->request);
-                         if (silent) {
-                           held_.push_back(session);  // keeps the connection open, answering nothing
-                           return;
-                         }
-                         if (raw) {
-                           boost::asio::async_write(session->socket, boost::asio::buffer(*raw),
-                                                    [session](boost::system::error_code, size_t) {
-                                                      boost::system::error_code ignored;
-                                                      session->socket.shutdown(tcp::socket::shutdown_send, ignored);
-                                                    });
-                           return;
-                         }
-                         session->response.result(status);
-                         session->response.version(11);
-                         for (const auto& [name, value] : headers) session->response.insert(name, value);
-                         session->response.body() = status / 100 == 2 ? "ok" : "no";
-                         session->response.prepare_payload();
-                         http::async_write(session->socket, session->response,
-                                           [session](boost::system::error_code, size_t) {
-                                             boost::system::error_code ignored;
-                                             session->socket.shutdown(tcp::socket::shutdown_send, ignored);
-                                           });
-                       });
+      ++accepted;
+      serve(std::make_shared<Session>(std::move(socket)));
       accept();
     });
+  }
+
+  void serve(const std::shared_ptr<Session>& session) {
+    session->request = {};
+    http::async_read(session->socket, session->buffer, session->request,
+                     [this, session](boost::system::error_code ec, size_t) {
+                       if (ec) return;
+                       seen.push_back(session->request);
+                       if (silent) {
+                         held_.push_back(session);  // keeps the connection open, answering nothing
+                         return;
+                       }
+                       auto done = [this, session](boost::system::error_code ec, size_t) {
+                         if (!ec && keep_alive && !raw) return serve(session);
+                         boost::system::error_code ignored;
+                         session->socket.shutdown(tcp::socket::shutdown_send, ignored);
+                       };
+                       if (raw) {
+                         boost::asio::async_write(session->socket, boost::asio::buffer(*raw), done);
+                         return;
+                       }
+                       session->response = {};
+                       session->response.result(status);
+                       session->response.version(11);
+                       for (const auto& [name, value] : headers) session->response.insert(name, value);
+                       session->response.body() = status / 100 == 2 ? "ok" : "no";
+                       session->response.prepare_payload();
+                       http::async_write(session->socket, session->response, done);
+                     });
   }
 
   tcp::acceptor acceptor_;
@@ -287,8 +292,37 @@ TEST_CASE("auth-url: hostile answers (garbage, a huge head, a closed connection)
 
   server.raw = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nX-User: bob\r\n\r\npartial";  // the body is not awaited
   AuthAnswer allowed = ask(io, client, *stream, auth);
-  CHECK(allowed.kind == AuthAnswer::Kind::kAllowed);
+  REQUIRE(allowed.kind == AuthAnswer::Kind::kAllowed);
   CHECK(*allowed.upstream_headers.find("x-user") == "bob");
+}
+
+TEST_CASE("auth-url: connections to the auth service are kept for the next questions, and a closed one is replaced",
+          "[external_auth]") {
+  boost::asio::io_context io;
+  AuthServer server(io);
+  server.keep_alive = true;
+  ExternalAuthClient client(io);
+  ExternalAuth auth = auth_at(server.port());
+  auto stream = grpc_request();
+  for (int i = 0; i < 3; ++i) CHECK(ask(io, client, *stream, auth).kind == AuthAnswer::Kind::kAllowed);
+  REQUIRE(run_until(io, [&] { return client.idle_connections() == 1; }));
+  CHECK(server.seen.size() == 3);
+  CHECK(server.accepted == 1);
+  CHECK(field(server.last(), "connection") == "<none>");  // HTTP/1.1 keep-alive
+
+  // A service that closes after each answer: every question still gets its answer.
+  server.keep_alive = false;
+  for (int i = 0; i < 3; ++i) CHECK(ask(io, client, *stream, auth).kind == AuthAnswer::Kind::kAllowed);
+  CHECK(server.seen.size() == 6);
+  CHECK(client.questions_asked() == 6);
+
+  // An answer with a large body decides at once; its connection is not kept.
+  server.keep_alive = true;
+  server.raw = "HTTP/1.1 403 Forbidden\r\nContent-Length: " + std::to_string(200 * 1024) + "\r\n\r\n" +
+               std::string(200 * 1024, 'x');
+  CHECK(ask(io, client, *stream, auth).kind == AuthAnswer::Kind::kForbidden);
+  run_until(io, [] { return false; }, std::chrono::milliseconds(100));
+  CHECK(client.idle_connections() == 0);
 }
 
 TEST_CASE("auth-url: a host name is resolved", "[external_auth]") {
