@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <unordered_set>
 
@@ -28,6 +29,22 @@ std::string_view find_cookie(const ProxyStream& stream, std::string_view name) {
     }
   }
   return {};
+}
+
+// `text` with everything but unreserved characters percent-encoded (a query value).
+std::string url_escape(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 std::optional<int> grpc_status_of(const HeaderList& headers) {
@@ -166,9 +183,64 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
 }
 
 void Router::authorize(const std::shared_ptr<ProxyStream>& stream, const ExternalAuth& auth) {
-  // Fails closed until the auth client is in.
+  // Only the auth service may set these for the pod: a client's own copies go.
+  for (const std::string& name : auth.response_headers) stream->request_headers.remove(name);
+  // `auth` lives in the stream's table, which the stream holds; the stream may
+  // end (or the table change) before the answer: it is then dropped.
+  std::weak_ptr<ProxyStream> weak = stream;
+  auth_.check(*stream, auth, [this, weak, &auth](AuthAnswer answer) {
+    auto stream = weak.lock();
+    if (!stream || stream->closed || stream->response_started || stream->response.ended) return;
+    auth_answered(stream, auth, std::move(answer));
+  });
+}
+
+void Router::auth_answered(const std::shared_ptr<ProxyStream>& stream, const ExternalAuth& auth, AuthAnswer answer) {
+  switch (answer.kind) {
+    case AuthAnswer::Kind::kAllowed:
+      spdlog::debug("{} auth-url {} allowed {} {}{}", stream->log_prefix(), auth.url, stream->method, stream->path,
+                    answer.cached ? " (cached)" : "");
+      for (const Header& header : answer.upstream_headers) stream->request_headers.remove(header.name);
+      for (const Header& header : answer.upstream_headers) stream->request_headers.push_back(header);
+      proceed(stream);
+      return;
+    case AuthAnswer::Kind::kUnauthenticated: {
+      bump(stats_.access_refused[kRefusedExternalAuth]);
+      spdlog::debug("{} auth-url {} refused {} {}: 401{}", stream->log_prefix(), auth.url, stream->method,
+                    stream->path, answer.cached ? " (cached)" : "");
+      if (stream->grpc) {
+        stream->fail(GrpcStatus::kUnauthenticated, "the auth service (auth-url) answered 401 Unauthorized");
+        return;
+      }
+      if (!auth.signin.empty()) {  // as ingress-nginx: to the sign-in page, back here after
+        std::string location = auth.signin;
+        if (location.find("rd=") == std::string::npos) {
+          location += location.find('?') == std::string::npos ? "?rd=" : "&rd=";
+          location += url_escape(ExternalAuthClient::original_url(*stream));
+        }
+        stream->respond(302, "sign in at " + location + "\n", {{"location", location}});
+        return;
+      }
+      HeaderList headers;
+      if (!answer.www_authenticate.empty()) headers.push_back({"www-authenticate", answer.www_authenticate});
+      stream->respond(401, "401 Unauthorized (auth-url)\n", std::move(headers));
+      return;
+    }
+    case AuthAnswer::Kind::kForbidden:
+      bump(stats_.access_refused[kRefusedExternalAuth]);
+      spdlog::debug("{} auth-url {} refused {} {}: 403{}", stream->log_prefix(), auth.url, stream->method,
+                    stream->path, answer.cached ? " (cached)" : "");
+      stream->fail(GrpcStatus::kPermissionDenied, "the auth service (auth-url) answered 403 Forbidden", 403);
+      return;
+    case AuthAnswer::Kind::kFailed:
+      break;
+  }
+  // Fail closed, as ingress-nginx (500); the worker logs the cause at warn, rate-limited.
   bump(stats_.access_refused[kRefusedAuthFailure]);
-  stream->fail(GrpcStatus::kUnavailable, "auth-url " + auth.url + " cannot be asked", 500);
+  spdlog::debug("{} auth-url {} could not decide {} {}: {}", stream->log_prefix(), auth.url, stream->method,
+                stream->path, answer.failure);
+  stream->fail(GrpcStatus::kUnavailable, "external authorization failed: auth-url " + auth.url + " " + answer.failure,
+               500);
 }
 
 void Router::proceed(const std::shared_ptr<ProxyStream>& stream) {
@@ -310,7 +382,8 @@ uint32_t Router::choose_cluster(const ProxyStream& stream) {
 }
 
 bool Router::protocol_fits(const std::shared_ptr<ProxyStream>& stream) {
-  const Cluster& cluster = *table_->clusters[stream->cluster];
+  // The stream's table: after an auth-url answer it may not be the running one.
+  const Cluster& cluster = *stream->table->clusters[stream->cluster];
   if (stream->grpc && cluster.protocol == UpstreamProtocol::kHttp1) {
     stream->fail(GrpcStatus::kUnimplemented,
                  "backend " + cluster.name + " speaks HTTP/1.1 (" + cluster.protocol_source +

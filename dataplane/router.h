@@ -3,6 +3,7 @@
 #include "common/route_table.h"
 #include "dataplane/access_control.h"
 #include "dataplane/endpoint_state.h"
+#include "dataplane/external_auth.h"
 #include "dataplane/proxy_stream.h"
 #include "dataplane/retry_budget.h"
 #include "dataplane/stats.h"
@@ -47,6 +48,7 @@ class Router {
   // their connections drain.
   void set_table(std::shared_ptr<const RouteTable> table, const std::vector<PodAddress>& gone_pods = {});
   const std::shared_ptr<const RouteTable>& table() const { return table_; }
+  const ExternalAuthClient& auth_client() const { return auth_; }
   // What was resolved for the cluster in `slot` of the running table
   // (nullptr: none, or no call since the cluster changed).
   const AppliedCluster* applied_cluster(uint32_t slot) const {
@@ -74,6 +76,7 @@ class Router {
   void proceed(const std::shared_ptr<ProxyStream>& stream);
   // auth-url: asks the auth service, then proceeds or answers.
   void authorize(const std::shared_ptr<ProxyStream>& stream, const ExternalAuth& auth);
+  void auth_answered(const std::shared_ptr<ProxyStream>& stream, const ExternalAuth& auth, AuthAnswer answer);
 
   // The cluster for this call: the route's, its canary's, or a weighted
   // backend's (kNoCluster: one that cannot be used).
@@ -115,6 +118,9 @@ class Router {
   ConnectionSource& pool_;
   WorkerStats& stats_;
   AccessControl access_{stats_};
+  // Its answers call back into this router; it never answers after it is
+  // destroyed (with the router), so they may.
+  ExternalAuthClient auth_{io_};
   EndpointStates& endpoint_states_;
   std::chrono::milliseconds stream_idle_timeout_;
   uint64_t seed_;
