@@ -3,6 +3,7 @@
 #include "common/route_table.h"
 #include "dataplane/access_control.h"
 #include "dataplane/endpoint_state.h"
+#include "dataplane/forwarded_headers.h"
 #include "dataplane/proxy_stream.h"
 #include "dataplane/retry_budget.h"
 #include "dataplane/stats.h"
@@ -55,6 +56,8 @@ class Router {
 
   // The request headers are complete: route, balance, forward.
   void dispatch(const std::shared_ptr<ProxyStream>& stream);
+  // Who may name the client (README "Client identity"); set before the first request.
+  void set_client_identity(ClientIdentityOptions options) { identity_ = std::move(options); }
 
   // UpstreamHandlers: an upstream could not serve `stream`.
   void upstream_failed(const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
@@ -115,6 +118,7 @@ class Router {
   ConnectionSource& pool_;
   WorkerStats& stats_;
   AccessControl access_{stats_};
+  ClientIdentityOptions identity_;
   EndpointStates& endpoint_states_;
   std::chrono::milliseconds stream_idle_timeout_;
   uint64_t seed_;
