@@ -124,7 +124,8 @@ void ProxyProtocolReader::close(const std::string& reason, bool counted) {
   if (done_) return;
   done_ = true;
   if (counted) bump(worker_.stats().proxy_protocol_errors);
-  spdlog::debug("[C{}] closed: {}", id_, reason);
+  std::shared_ptr<DownstreamPeer> peer = worker_.peer(id_);
+  spdlog::debug("[C{}] closed: {} (connection from {})", id_, reason, peer ? peer->address_text : std::string("?"));
   timer_.cancel();
   boost::system::error_code ignored;
   socket_.close(ignored);
