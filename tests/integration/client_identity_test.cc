@@ -214,7 +214,9 @@ TEST_CASE("the pod learns the connecting client's address, and a client's own X-
     // HTTP/1.1 from 127.0.0.4 to a pod spoken to over HTTP/1.1.
     Client client("127.0.0.4", edge.ingress->http_port());
     client.send(get_request("web.example", {"X-Forwarded-For: 203.0.113.66, 10.0.0.1", "X-Real-IP: 203.0.113.66"}));
-    auto headers = pod_headers(client.read_to_close());
+    std::string raw = client.read_to_close();
+    auto headers = pod_headers(raw);
+    CHECK(nlohmann::json::parse(parse_responses(raw).at(0).body).value("protocol", "") == "HTTP/1.1");
     CHECK(headers["x-forwarded-for"] == Values{"127.0.0.4"});
     CHECK(headers["x-real-ip"] == Values{"127.0.0.4"});
     CHECK(headers["x-forwarded-proto"] == Values{"http"});
