@@ -177,6 +177,15 @@ int run(const Flags& flags) {
   dataplane_options.downstream.max_worker_buffer_bytes = flags.max_worker_buffer;
   dataplane_options.downstream.max_consecutive_empty_frames = static_cast<uint32_t>(flags.max_consecutive_empty_frames);
   dataplane_options.downstream.max_outbound_control_frames = static_cast<uint32_t>(flags.max_outbound_control_frames);
+  dataplane_options.downstream.proxy_protocol = flags.use_proxy_protocol;
+  dataplane_options.downstream.identity.forwarded_for_header = flags.forwarded_for_header;
+  dataplane_options.downstream.identity.compute_full_forwarded_for = flags.compute_full_forwarded_for;
+  for (const std::string& cidr : flags.proxy_real_ip_cidr) {
+    if (auto range = IpRange::parse(cidr)) dataplane_options.downstream.identity.trusted_proxies.push_back(*range);
+  }
+  if (flags.use_proxy_protocol) {
+    spdlog::info("--use-proxy-protocol: every client connection must start with a PROXY protocol v1 or v2 header");
+  }
   Dataplane dataplane(dataplane_options);
   if (auto status = dataplane.start(); !status) {
     spdlog::error("{}", status.error().message);

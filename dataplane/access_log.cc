@@ -67,7 +67,12 @@ void record_request(const ProxyStream& stream, uint32_t h2_error_code) {
       {"bytes_in", stream.bytes_in},
       {"bytes_out", stream.bytes_out},
       {"request_id", stream.request_id},
+      {"remote_addr", stream.client_address_text},
   };
+  // The client certificate a TLS host asked for, when one was presented.
+  if (stream.peer && stream.peer->certificate && stream.peer->certificate->presented) {
+    line["tls_client_subject"] = stream.peer->certificate->subject;
+  }
   if (stream.route) {
     line["ingress"] = stream.route->ingress_namespace + "/" + stream.route->ingress_name;
   }

@@ -45,7 +45,7 @@ EndpointTotals sum_endpoint(const std::vector<std::unique_ptr<Worker>>& workers,
 void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool per_endpoint) const {
   std::map<std::string, RouteTotals> routes;
   std::map<std::string, ClusterTotals> clusters;
-  uint64_t downstream_errors = 0, upstream_errors = 0, tls_handshake_failures = 0;
+  uint64_t downstream_errors = 0, upstream_errors = 0, tls_handshake_failures = 0, proxy_protocol_errors = 0;
   uint64_t buffered_bytes = 0;
   std::array<uint64_t, kBufferBudgets> buffer_resets{};
   std::array<uint64_t, kAccessRefusals> access_refused{};
@@ -83,6 +83,7 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
     for (size_t i = 0; i < kBufferBudgets; ++i) buffer_resets[i] += read(stats.buffer_resets[i]);
     for (size_t i = 0; i < kAccessRefusals; ++i) access_refused[i] += read(stats.access_refused[i]);
     tls_handshake_failures += read(stats.tls_handshake_failures);
+    proxy_protocol_errors += read(stats.proxy_protocol_errors);
     upstream_errors += read(stats.upstream_protocol_errors);
     upstream_connections += read(stats.upstream_connections);
     for (size_t i = 0; i < kResetReasons; ++i) {
@@ -167,6 +168,10 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
   out.family("grpc_ingress_tls_handshake_failures_total", "counter",
              "Connections to the TLS port whose handshake failed or timed out.");
   out.sample("grpc_ingress_tls_handshake_failures_total", static_cast<double>(tls_handshake_failures));
+  out.family("grpc_ingress_proxy_protocol_errors_total", "counter",
+             "Connections closed for a missing, malformed, cut short or late PROXY protocol header "
+             "(--use-proxy-protocol).");
+  out.sample("grpc_ingress_proxy_protocol_errors_total", static_cast<double>(proxy_protocol_errors));
   out.family("grpc_ingress_protocol_errors_total", "counter",
              "Connections closed for an HTTP/2 protocol error, by side (downstream: a client; upstream: a pod).");
   out.sample("grpc_ingress_protocol_errors_total", {{"side", "downstream"}}, static_cast<double>(downstream_errors));

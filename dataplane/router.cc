@@ -151,6 +151,7 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
     stream->fail(GrpcStatus::kUnavailable, "grpc-ingress has no routing table yet");
     return;
   }
+  apply_client_identity(*stream, identity_);  // before access control judges the client
   stream->table = table_;
   stream->route = table_->match(
       {.authority = stream->authority, .path = stream->path, .method = stream->method, .tls = stream->downstream_tls},

@@ -4,6 +4,7 @@
 #include "dataplane/access_control.h"
 #include "dataplane/endpoint_state.h"
 #include "dataplane/external_auth.h"
+#include "dataplane/forwarded_headers.h"
 #include "dataplane/proxy_stream.h"
 #include "dataplane/retry_budget.h"
 #include "dataplane/stats.h"
@@ -57,6 +58,8 @@ class Router {
 
   // The request headers are complete: route, balance, forward.
   void dispatch(const std::shared_ptr<ProxyStream>& stream);
+  // Who may name the client (README "Client identity"); set before the first request.
+  void set_client_identity(ClientIdentityOptions options) { identity_ = std::move(options); }
 
   // UpstreamHandlers: an upstream could not serve `stream`.
   void upstream_failed(const std::shared_ptr<ProxyStream>& stream, const std::string& reason,
@@ -121,6 +124,7 @@ class Router {
   // Its answers call back into this router; it never answers after it is
   // destroyed (with the router), so they may.
   ExternalAuthClient auth_{io_};
+  ClientIdentityOptions identity_;
   EndpointStates& endpoint_states_;
   std::chrono::milliseconds stream_idle_timeout_;
   uint64_t seed_;

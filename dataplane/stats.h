@@ -120,6 +120,9 @@ class WorkerStats {
   std::array<std::atomic<int64_t>, kDownstreamProtocols> downstream_open_by_protocol{};
   std::atomic<uint64_t> tls_handshake_failures{0};  // failed or timed out
   std::atomic<uint64_t> downstream_protocol_errors{0};
+  // --use-proxy-protocol: connections closed without a valid header (bad,
+  // cut short or too slow).
+  std::atomic<uint64_t> proxy_protocol_errors{0};
   std::atomic<uint64_t> upstream_protocol_errors{0};
   std::atomic<int64_t> upstream_connections{0};
   std::array<std::atomic<uint64_t>, kResetReasons> downstream_resets{};  // by the client

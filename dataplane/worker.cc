@@ -3,6 +3,7 @@
 #include "dataplane/downstream/h1_server_session.h"
 #include "dataplane/downstream/h2_server_session.h"
 #include "dataplane/downstream/protocol_detector.h"
+#include "dataplane/downstream/proxy_protocol_reader.h"
 #include "dataplane/downstream/tls_handshake.h"
 #include "dataplane/recycled_memory.h"
 
@@ -39,6 +40,7 @@ Worker::Worker(int index, const DownstreamOptions& downstream, const UpstreamOpt
             &stats_),
       router_(io_, pods ? *pods : pool_, stats_, states, downstream.stream_idle_timeout, random_()) {
   if (index == 0) health_checker_.emplace(io_, pool_, states);
+  router_.set_client_identity(downstream.identity);
   buffers_.mirror_into(&stats_.buffered_bytes);
 }
 
@@ -149,6 +151,15 @@ std::shared_ptr<DownstreamPeer> Worker::peer(uint64_t id) {
   return entry == connections_.end() ? nullptr : entry->second.peer;
 }
 
+void Worker::adopt(boost::asio::ip::tcp::socket socket) {
+  if (!downstream_options_.proxy_protocol) {
+    adopt(Transport(std::move(socket)));
+    return;
+  }
+  uint64_t id = add_connection(&socket);
+  start_proxy_protocol(id, std::move(socket), nullptr);
+}
+
 void Worker::adopt(Transport transport) {
   uint64_t id = add_connection(transport.tcp_socket());
   start_detector(id, std::move(transport));
@@ -156,9 +167,29 @@ void Worker::adopt(Transport transport) {
 
 void Worker::adopt_tls(boost::asio::ip::tcp::socket socket, std::shared_ptr<const ServerTlsContexts> contexts) {
   uint64_t id = add_connection(&socket);
+  if (downstream_options_.proxy_protocol) {
+    start_proxy_protocol(id, std::move(socket), std::move(contexts));
+  } else {
+    start_tls(id, std::move(socket), std::move(contexts));
+  }
+}
+
+void Worker::start_proxy_protocol(uint64_t id, boost::asio::ip::tcp::socket socket,
+                                  std::shared_ptr<const ServerTlsContexts> contexts) {
+  auto reader = std::make_shared<ProxyProtocolReader>(*this, std::move(socket), std::move(contexts), id,
+                                                      downstream_options_.proxy_protocol_timeout);
+  connections_[id].connection = reader;
+  reader->start();
+  if (shutting_down_) reader->shutdown();
+}
+
+void Worker::start_tls(uint64_t id, boost::asio::ip::tcp::socket socket,
+                       std::shared_ptr<const ServerTlsContexts> contexts) {
+  auto entry = connections_.find(id);
+  if (entry == connections_.end()) return;
   auto handshake = std::make_shared<TlsHandshake>(*this, std::move(socket), std::move(contexts), id,
                                                   downstream_options_.preface_timeout);
-  connections_[id].connection = handshake;
+  entry->second.connection = handshake;
   handshake->start();
   if (shutting_down_) handshake->shutdown();
 }

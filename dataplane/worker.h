@@ -53,11 +53,14 @@ class Worker {
 
   // Worker thread only.
   // A new client connection: its first bytes decide the protocol.
-  void adopt(boost::asio::ip::tcp::socket socket) { adopt(Transport(std::move(socket))); }
+  // With --use-proxy-protocol a PROXY protocol header comes first.
+  void adopt(boost::asio::ip::tcp::socket socket);
   void adopt(Transport transport);
   // A new connection on the TLS port: the handshake with `contexts`, then ALPN
   // (or the first bytes) decide.
   void adopt_tls(boost::asio::ip::tcp::socket socket, std::shared_ptr<const ServerTlsContexts> contexts);
+  // Connection `id` (its PROXY protocol header read, if any) starts its TLS handshake.
+  void start_tls(uint64_t id, boost::asio::ip::tcp::socket socket, std::shared_ptr<const ServerTlsContexts> contexts);
   // Connection `id` (TLS done, no ALPN h2) waits for its first bytes.
   void start_detector(uint64_t id, Transport transport);
   // The protocol of connection `id` is known: its session takes over the
@@ -124,6 +127,10 @@ class Worker {
   };
   // A new connection's entry, with its peer as the socket says.
   uint64_t add_connection(const boost::asio::ip::tcp::socket* socket);
+  // Connection `id` first reads its PROXY protocol header; then TLS (with
+  // `contexts`) or the protocol detector.
+  void start_proxy_protocol(uint64_t id, boost::asio::ip::tcp::socket socket,
+                            std::shared_ptr<const ServerTlsContexts> contexts);
   std::unordered_map<uint64_t, ConnectionEntry> connections_;
   std::atomic<size_t> connection_count_{0};
   boost::asio::steady_timer trim_timer_{io_};

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "dataplane/forwarded_headers.h"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -33,6 +35,13 @@ struct DownstreamOptions {
   uint32_t max_outbound_control_frames = 1000;
   // After a fatal protocol error, how long the GOAWAY may take to leave.
   std::chrono::milliseconds goaway_linger{1000};
+  // --use-proxy-protocol: every connection starts with a PROXY protocol
+  // header, which must arrive within the timeout.
+  bool proxy_protocol = false;
+  std::chrono::milliseconds proxy_protocol_timeout{10000};
+  // Who may name the client (--proxy-real-ip-cidr, --forwarded-for-header,
+  // --compute-full-forwarded-for).
+  ClientIdentityOptions identity;
 };
 
 class ProxyStream;

@@ -431,3 +431,78 @@ func TestTerminationGraceCoversDrainAndGrace(t *testing.T) {
 		}
 	}
 }
+
+// (h) The Service's load balancer settings and the client identity flags (README
+// "Security at the edge") render from their values, and only where the API server
+// accepts them: externalTrafficPolicy on NodePort and LoadBalancer Services,
+// loadBalancerClass and loadBalancerSourceRanges on LoadBalancer ones.
+func TestServiceAndClientIdentityValues(t *testing.T) {
+	identityFlags := []string{"use-proxy-protocol", "forwarded-for-header", "compute-full-forwarded-for",
+		"proxy-real-ip-cidr"}
+	serviceFields := []string{"externalTrafficPolicy", "loadBalancerClass", "loadBalancerSourceRanges"}
+	trafficService := func(r rendering) object {
+		for _, s := range findAll(r.objects, "Service") {
+			if !strings.HasSuffix(str(s, "metadata.name"), "-metrics") {
+				return s
+			}
+		}
+		t.Fatalf("%s: no traffic Service", r.label)
+		return nil
+	}
+
+	defaults := renderChart(t, "default values")
+	da := args(t, find(defaults.objects, "Deployment", ""))
+	for _, flag := range identityFlags {
+		if _, ok := da[flag]; ok {
+			t.Errorf("default values: --%s is passed, want the binary's default", flag)
+		}
+	}
+	for _, field := range serviceFields {
+		if v := get(trafficService(defaults), "spec."+field); v != nil {
+			t.Errorf("default values: Service spec.%s is %v, want it unset", field, v)
+		}
+	}
+
+	custom := renderChart(t, customValues, customValues)
+	ca := args(t, find(custom.objects, "Deployment", ""))
+	for flag, want := range map[string]string{"use-proxy-protocol": "", "compute-full-forwarded-for": "",
+		"forwarded-for-header": "X-Original-Forwarded-For", "proxy-real-ip-cidr": "10.0.0.0/8,fd00::/8"} {
+		if got, ok := ca[flag]; !ok || got != want {
+			t.Errorf("%s: --%s=%q (passed: %v), want %q", customValues, flag, got, ok, want)
+		}
+	}
+	cs := trafficService(custom)
+	if got := str(cs, "spec.externalTrafficPolicy"); got != "Local" {
+		t.Errorf("%s: Service externalTrafficPolicy %q, want Local", customValues, got)
+	}
+	if got := stringMap(cs, "metadata.annotations")["service.beta.kubernetes.io/aws-load-balancer-proxy-protocol"]; got != "*" {
+		t.Errorf("%s: Service annotation aws-load-balancer-proxy-protocol %q, want \"*\"", customValues, got)
+	}
+	for _, field := range []string{"loadBalancerClass", "loadBalancerSourceRanges"} {
+		if v := get(cs, "spec."+field); v != nil {
+			t.Errorf("%s: NodePort Service has spec.%s %v, which the API server refuses", customValues, field, v)
+		}
+	}
+
+	file := filepath.Join(t.TempDir(), "load-balancer.yaml")
+	values := "service:\n  type: LoadBalancer\n  externalTrafficPolicy: Local\n  loadBalancerClass: service.k8s.aws/nlb\n" +
+		"  loadBalancerSourceRanges: [203.0.113.0/24, 198.51.100.0/24]\nforwardedForHeader: x-forwarded-for\n"
+	if err := os.WriteFile(file, []byte(values), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lb := renderChart(t, "LoadBalancer values", file)
+	ls := trafficService(lb)
+	if got := str(ls, "spec.loadBalancerClass"); got != "service.k8s.aws/nlb" {
+		t.Errorf("LoadBalancer values: loadBalancerClass %q, want service.k8s.aws/nlb", got)
+	}
+	if got := fmt.Sprint(list(ls, "spec.loadBalancerSourceRanges")); got != "[203.0.113.0/24 198.51.100.0/24]" {
+		t.Errorf("LoadBalancer values: loadBalancerSourceRanges %s, want [203.0.113.0/24 198.51.100.0/24]", got)
+	}
+	if got := str(ls, "spec.externalTrafficPolicy"); got != "Local" {
+		t.Errorf("LoadBalancer values: externalTrafficPolicy %q, want Local", got)
+	}
+	if _, ok := args(t, find(lb.objects, "Deployment", ""))["forwarded-for-header"]; ok {
+		t.Errorf("LoadBalancer values: forwardedForHeader x-forwarded-for (the default, in any case) passes a flag")
+	}
+	reportProblems(t, "LoadBalancer values", checkObject(ls, lb.namespace))
+}

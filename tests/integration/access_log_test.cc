@@ -132,7 +132,7 @@ TEST_CASE("every request gets one JSON access log line on stdout, and its x-requ
   for (const auto& line : lines) {
     INFO("line: " << line.dump());
     for (const char* field : {"time", "authority", "method", "path", "grpc_status", "upstream", "pod", "duration_ms",
-                              "bytes_in", "bytes_out", "request_id"}) {
+                              "bytes_in", "bytes_out", "request_id", "remote_addr"}) {
       INFO("field " << field);
       CHECK(line.contains(field));
     }
@@ -142,6 +142,10 @@ TEST_CASE("every request gets one JSON access log line on stdout, and its x-requ
     CHECK(line["duration_ms"].is_number());
     CHECK(line["bytes_in"].is_number_unsigned());
     CHECK(line["bytes_out"].is_number_unsigned());
+    // The client as judged: here the test's own connection, from 127.0.0.1.
+    CHECK(line.value("remote_addr", "") == "127.0.0.1");
+    // No TLS client certificate was asked for: no subject.
+    CHECK_FALSE(line.contains("tls_client_subject"));
     ids.insert(line.value("request_id", ""));
   }
   CHECK(ids.size() == kRequests);
