@@ -7,7 +7,7 @@
 
 namespace grpc_ingress {
 
-size_t AccessControl::KeyHash::operator()(const Key& key) const {
+size_t RateLimitBuckets::KeyHash::operator()(const Key& key) const {
   uint64_t high, low;
   std::memcpy(&high, key.client.bytes(), 8);
   std::memcpy(&low, key.client.bytes() + 8, 8);
@@ -52,61 +52,87 @@ bool AccessControl::client_certificate_ok(ProxyStream& stream, const AccessPolic
 }
 
 bool AccessControl::within_limits(ProxyStream& stream, const RateLimit& limit, Clock::time_point now) {
-  Bucket* bucket = bucket_for({&limit, stream.client_address}, limit, now);
-  if (!bucket) {
-    refuse(stream, kRefusedRateLimit, GrpcStatus::kResourceExhausted, limit.http_status,
-           "too many clients are rate limited on this worker");
-    return false;
+  switch (buckets_->take(limit, stream.client_address, now, stream.in_flight_slot)) {
+    case RateLimitBuckets::Verdict::kAdmitted:
+      return true;
+    case RateLimitBuckets::Verdict::kRateLimited:
+      refuse(stream, kRefusedRateLimit, GrpcStatus::kResourceExhausted, limit.http_status,
+             "rate limit of " + std::string(stream.client_address_text) + " exceeded");
+      return false;
+    case RateLimitBuckets::Verdict::kConcurrencyLimited:
+      refuse(stream, kRefusedConcurrencyLimit, GrpcStatus::kResourceExhausted, limit.http_status,
+             "too many requests in flight from " + std::string(stream.client_address_text));
+      return false;
+    case RateLimitBuckets::Verdict::kFull:
+      break;
   }
-  double elapsed = std::chrono::duration<double>(now - bucket->updated).count();
-  bucket->updated = now;
+  refuse(stream, kRefusedRateLimit, GrpcStatus::kResourceExhausted, limit.http_status,
+         "too many clients are rate limited at once");
+  return false;
+}
+
+std::shared_ptr<RateLimitBuckets> RateLimitBuckets::process() {
+  static const auto buckets = std::make_shared<RateLimitBuckets>();
+  return buckets;
+}
+
+RateLimitBuckets::Verdict RateLimitBuckets::take(const RateLimit& limit, const IpAddress& client,
+                                                 Clock::time_point now,
+                                                 std::shared_ptr<std::atomic<uint32_t>>& in_flight) {
+  Key key{&limit, client};
+  size_t hash = KeyHash{}(key);
+  Shard& shard = shards_[hash % kShards];
+  std::lock_guard lock(shard.mutex);
   double burst = std::max<uint32_t>(limit.burst_multiplier, 1);
+  auto it = shard.clients.find(key);
+  if (it == shard.clients.end()) {
+    if (shard.clients.size() >= kMaxClients / kShards) {
+      // A bucket idle for a minute has refilled (unless its burst exceeds a
+      // minute's tokens, when forgetting it only gives the client a fresh burst).
+      std::erase_if(shard.clients, [&](const auto& entry) {
+        return entry.second.in_flight->load(std::memory_order_relaxed) == 0 &&
+               now - entry.second.updated >= std::chrono::minutes(1);
+      });
+      if (shard.clients.size() >= kMaxClients / kShards) return Verdict::kFull;
+    }
+    Bucket fresh;
+    fresh.second_tokens = limit.per_second * burst;
+    fresh.minute_tokens = limit.per_minute * burst;
+    fresh.updated = now;
+    it = shard.clients.emplace(key, std::move(fresh)).first;
+  }
+  Bucket& bucket = it->second;
+  double elapsed = std::max(0.0, std::chrono::duration<double>(now - bucket.updated).count());
+  bucket.updated = std::max(bucket.updated, now);
   if (limit.per_second) {
-    double capacity = limit.per_second * burst;
-    bucket->second_tokens = std::min(capacity, bucket->second_tokens + elapsed * limit.per_second);
+    bucket.second_tokens = std::min(limit.per_second * burst, bucket.second_tokens + elapsed * limit.per_second);
   }
   if (limit.per_minute) {
-    double capacity = limit.per_minute * burst;
-    bucket->minute_tokens = std::min(capacity, bucket->minute_tokens + elapsed * limit.per_minute / 60.0);
+    bucket.minute_tokens =
+        std::min(limit.per_minute * burst, bucket.minute_tokens + elapsed * limit.per_minute / 60.0);
   }
-  if ((limit.per_second && bucket->second_tokens < 1) || (limit.per_minute && bucket->minute_tokens < 1)) {
-    refuse(stream, kRefusedRateLimit, GrpcStatus::kResourceExhausted, limit.http_status,
-           "rate limit of " + std::string(stream.client_address_text) + " exceeded");
-    return false;
+  if ((limit.per_second && bucket.second_tokens < 1) || (limit.per_minute && bucket.minute_tokens < 1)) {
+    return Verdict::kRateLimited;
   }
-  if (limit.concurrent && *bucket->in_flight >= limit.concurrent) {
-    refuse(stream, kRefusedConcurrencyLimit, GrpcStatus::kResourceExhausted, limit.http_status,
-           "too many requests in flight from " + std::string(stream.client_address_text));
-    return false;
+  if (limit.concurrent && bucket.in_flight->load(std::memory_order_relaxed) >= limit.concurrent) {
+    return Verdict::kConcurrencyLimited;
   }
-  if (limit.per_second) bucket->second_tokens -= 1;
-  if (limit.per_minute) bucket->minute_tokens -= 1;
+  if (limit.per_second) bucket.second_tokens -= 1;
+  if (limit.per_minute) bucket.minute_tokens -= 1;
   if (limit.concurrent) {
-    ++*bucket->in_flight;
-    stream.in_flight_slot = bucket->in_flight;
+    bucket.in_flight->fetch_add(1, std::memory_order_relaxed);
+    in_flight = bucket.in_flight;
   }
-  return true;
+  return Verdict::kAdmitted;
 }
 
-AccessControl::Bucket* AccessControl::bucket_for(const Key& key, const RateLimit& limit, Clock::time_point now) {
-  auto it = clients_.find(key);
-  if (it != clients_.end()) return &it->second;
-  if (clients_.size() >= kMaxClients) forget_idle(now);
-  if (clients_.size() >= kMaxClients) return nullptr;
-  Bucket fresh;
-  double burst = std::max<uint32_t>(limit.burst_multiplier, 1);
-  fresh.second_tokens = limit.per_second * burst;
-  fresh.minute_tokens = limit.per_minute * burst;
-  fresh.updated = now;
-  return &clients_.emplace(key, fresh).first->second;
-}
-
-void AccessControl::forget_idle(Clock::time_point now) {
-  // A bucket idle for a minute has refilled (unless its burst exceeds a
-  // minute's tokens, when forgetting it only gives the client a fresh burst).
-  std::erase_if(clients_, [&](const auto& entry) {
-    return *entry.second.in_flight == 0 && now - entry.second.updated >= std::chrono::minutes(1);
-  });
+size_t RateLimitBuckets::tracked_clients() const {
+  size_t total = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    total += shard.clients.size();
+  }
+  return total;
 }
 
 void AccessControl::refuse(ProxyStream& stream, AccessRefusal reason, GrpcStatus status, int http_status,

@@ -25,7 +25,7 @@ ProxyStream::~ProxyStream() {
   // No connection may keep pointing at a stream that is gone.
   cancel_upstream();
   set_pending(false);
-  if (in_flight_slot) --*in_flight_slot;  // worker thread only, as the stream
+  if (in_flight_slot) in_flight_slot->fetch_sub(1, std::memory_order_relaxed);
 }
 
 void ProxyStream::set_pending(bool pending) {

@@ -131,9 +131,8 @@ class ProxyStream : public std::enable_shared_from_this<ProxyStream> {
     client_address_text = peer->address_text;
   }
   // A request in flight counted against limit-connections (null: none); the
-  // stream gives it back when it ends. Shared: the stream may outlive the
-  // worker's limits at shutdown.
-  std::shared_ptr<uint32_t> in_flight_slot;
+  // stream gives it back when it ends (workers share the count).
+  std::shared_ptr<std::atomic<uint32_t>> in_flight_slot;
 
   // --- Response, filled by the upstream connection or by fail().
   struct Response {

@@ -15,6 +15,9 @@ namespace {
 
 using Clock = AccessControl::Clock;
 
+// Each test its own buckets (the binary's are shared by every worker of a process).
+std::shared_ptr<RateLimitBuckets> fresh() { return std::make_shared<RateLimitBuckets>(); }
+
 struct Client {
   std::shared_ptr<FakeClient> side = std::make_shared<FakeClient>();
   std::shared_ptr<DownstreamPeer> peer = std::make_shared<DownstreamPeer>();
@@ -47,7 +50,7 @@ AccessPolicy ranges(std::string_view allow, std::string_view deny = "") {
 
 TEST_CASE("access: source ranges admit listed clients and refuse others with PERMISSION_DENIED or 403") {
   WorkerStats stats;
-  AccessControl access(stats);
+  AccessControl access(stats, fresh());
   AccessPolicy policy = ranges("127.0.0.2/32, 10.0.0.0/8, fd00::/8");
 
   Client listed("127.0.0.2"), other("127.0.0.3"), v6("fd00::5"), v6_other("fe80::1");
@@ -66,7 +69,7 @@ TEST_CASE("access: source ranges admit listed clients and refuse others with PER
 
 TEST_CASE("access: a denied range wins over an allowed one, and deny alone admits everyone else") {
   WorkerStats stats;
-  AccessControl access(stats);
+  AccessControl access(stats, fresh());
   Client inside("10.1.2.3"), denied("10.9.0.1"), outside("192.0.2.1");
   AccessPolicy both = ranges("10.0.0.0/8", "10.9.0.0/16");
   CHECK(access.admit(*inside.request(), both));
@@ -78,7 +81,7 @@ TEST_CASE("access: a denied range wins over an allowed one, and deny alone admit
 
 TEST_CASE("access: the address judged is the stream's client address, not the socket's") {
   WorkerStats stats;
-  AccessControl access(stats);
+  AccessControl access(stats, fresh());
   Client proxy("127.0.0.9");  // a trusted proxy that named the client
   auto stream = proxy.request();
   stream->client_address = IpAddress::from("203.0.113.7");
@@ -89,7 +92,7 @@ TEST_CASE("access: the address judged is the stream's client address, not the so
 
 TEST_CASE("access: client certificate modes refuse with UNAUTHENTICATED or 400 as ingress-nginx") {
   WorkerStats stats;
-  AccessControl access(stats);
+  AccessControl access(stats, fresh());
   AccessPolicy on;
   on.client_cert = ClientCertMode::kOn;
   AccessPolicy optional = on;
@@ -125,7 +128,7 @@ TEST_CASE("access: client certificate modes refuse with UNAUTHENTICATED or 400 a
 
 TEST_CASE("access: limit-rps allows the burst, then the rate, per client address, answering the excess") {
   WorkerStats stats;
-  AccessControl access(stats);
+  AccessControl access(stats, fresh());
   AccessPolicy policy;
   policy.rate_limit = RateLimit{.per_second = 10, .burst_multiplier = 2};
   Client a("127.0.0.2"), b("127.0.0.3");
@@ -158,7 +161,7 @@ TEST_CASE("access: limit-rps allows the burst, then the rate, per client address
 
 TEST_CASE("access: limit-rpm and limit-rps both hold, the exempt list is never limited, the status is configurable") {
   WorkerStats stats;
-  AccessControl access(stats);
+  AccessControl access(stats, fresh());
   AccessPolicy policy;
   policy.rate_limit = RateLimit{.per_second = 100, .per_minute = 6, .burst_multiplier = 1,
                                 .exempt = *parse_ip_ranges("127.0.0.9"), .http_status = 503};
@@ -175,7 +178,7 @@ TEST_CASE("access: limit-rpm and limit-rps both hold, the exempt list is never l
 
 TEST_CASE("access: limit-connections counts requests in flight per client and frees them as streams end") {
   WorkerStats stats;
-  AccessControl access(stats);
+  AccessControl access(stats, fresh());
   AccessPolicy policy;
   policy.rate_limit = RateLimit{.concurrent = 2};
   Client a("127.0.0.2"), b("127.0.0.3");
@@ -191,27 +194,43 @@ TEST_CASE("access: limit-connections counts requests in flight per client and fr
 }
 
 TEST_CASE("access: the limits forget idle clients past their bound instead of growing") {
-  WorkerStats stats;
-  AccessControl access(stats);
-  AccessPolicy policy;
-  policy.rate_limit = RateLimit{.per_second = 1};
+  RateLimitBuckets buckets;
+  RateLimit limit{.per_second = 1};
   auto t0 = Clock::now();
-  auto peer = std::make_shared<DownstreamPeer>();
-  auto side = std::make_shared<FakeClient>();
-  auto from = [&](uint32_t n) {
-    auto stream = ProxyStream::make(1, 1, std::weak_ptr<DownstreamSide>(side));
-    stream->grpc = true;
-    stream->set_peer(peer);
-    std::string text = "10." + std::to_string((n >> 16) & 0xff) + "." + std::to_string((n >> 8) & 0xff) + "." +
-                       std::to_string(n & 0xff);
-    stream->client_address = IpAddress::from(text);
-    return stream;
+  std::shared_ptr<std::atomic<uint32_t>> in_flight;
+  auto address = [](uint32_t n) {
+    return IpAddress::from("10." + std::to_string((n >> 16) & 0xff) + "." + std::to_string((n >> 8) & 0xff) + "." +
+                           std::to_string(n & 0xff));
   };
-  for (uint32_t n = 0; n < AccessControl::kMaxClients; ++n) REQUIRE(access.admit(*from(n), policy, t0));
-  CHECK(access.tracked_clients() == AccessControl::kMaxClients);
-  // Full and none idle: a new client is refused rather than tracked.
-  CHECK_FALSE(access.admit(*from(AccessControl::kMaxClients), policy, t0));
-  // A minute on, the idle ones are forgotten and the new client gets a bucket.
-  CHECK(access.admit(*from(AccessControl::kMaxClients), policy, t0 + std::chrono::minutes(2)));
-  CHECK(access.tracked_clients() == 1);
+  size_t admitted = 0, full = 0;
+  for (uint32_t n = 0; n < RateLimitBuckets::kMaxClients + 4096; ++n) {
+    auto verdict = buckets.take(limit, address(n), t0, in_flight);
+    admitted += verdict == RateLimitBuckets::Verdict::kAdmitted;
+    full += verdict == RateLimitBuckets::Verdict::kFull;
+  }
+  // Bounded by shard: never more than the bound, and refused (not tracked) past it.
+  CHECK(buckets.tracked_clients() <= RateLimitBuckets::kMaxClients);
+  CHECK(buckets.tracked_clients() > RateLimitBuckets::kMaxClients * 9 / 10);
+  CHECK(full > 0);
+  CHECK(admitted + full == RateLimitBuckets::kMaxClients + 4096);
+  // Two minutes on, the idle ones are forgotten when a new client needs room.
+  for (uint32_t n = RateLimitBuckets::kMaxClients + 4096; n < RateLimitBuckets::kMaxClients + 4200; ++n) {
+    REQUIRE(buckets.take(limit, address(n), t0 + std::chrono::minutes(2), in_flight) ==
+            RateLimitBuckets::Verdict::kAdmitted);
+  }
+  CHECK(buckets.tracked_clients() < RateLimitBuckets::kMaxClients / 2);
+}
+
+TEST_CASE("access: workers share one client's buckets, so reconnecting to another worker buys no tokens") {
+  auto buckets = fresh();
+  WorkerStats stats_a, stats_b;
+  AccessControl worker_a(stats_a, buckets), worker_b(stats_b, buckets);
+  AccessPolicy policy;
+  policy.rate_limit = RateLimit{.per_second = 2, .burst_multiplier = 1};
+  Client client("127.0.0.2");
+  auto t0 = Clock::now();
+  CHECK(worker_a.admit(*client.request(), policy, t0));
+  CHECK(worker_b.admit(*client.request(), policy, t0));
+  CHECK_FALSE(worker_a.admit(*client.request(), policy, t0));
+  CHECK_FALSE(worker_b.admit(*client.request(), policy, t0));
 }

@@ -132,7 +132,7 @@ TEST_CASE("an entry that is not an address ends the walk at the last good addres
   CHECK(empty_entries->client_address_text == "203.0.113.7");
 }
 
-TEST_CASE("a trusted proxy's X-Forwarded-Proto, -Host and -Port reach the pod; X-Real-IP is always ours") {
+TEST_CASE("a trusted proxy's X-Forwarded-Proto, -Host and -Port reach the pod, and X-Real-IP is always ours") {
   auto stream = judged(peer_at("127.0.0.3"),
                        {{"x-forwarded-for", "203.0.113.7"}, {"x-forwarded-proto", "https"},
                         {"x-forwarded-host", "www.example.com"}, {"x-forwarded-port", "443"},
@@ -172,7 +172,7 @@ TEST_CASE("a PROXY protocol address is the connection's address: trusted or not 
   CHECK(values(*untrusted, "x-forwarded-for") == Values{"127.0.0.3"});
 }
 
-TEST_CASE("another --forwarded-for-header names the client; from an untrusted peer it is dropped") {
+TEST_CASE("another --forwarded-for-header names the client, and from an untrusted peer it is dropped") {
   auto options = trusting("127.0.0.3", false, "cf-connecting-ip");
   auto trusted = judged(peer_at("127.0.0.3"), {{"cf-connecting-ip", "203.0.113.7"}, {"x-forwarded-for", "9.9.9.9"}},
                         options);

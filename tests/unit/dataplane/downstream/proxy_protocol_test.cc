@@ -137,7 +137,7 @@ TEST_CASE("a PROXY v2 header over IPv4 names the client, and its length leaves t
   CHECK(parse.header.source_port == 56324);
 }
 
-TEST_CASE("a PROXY v2 header over IPv6 names the client; a v4-mapped one as IPv4") {
+TEST_CASE("a PROXY v2 header over IPv6 names the client, and a v4-mapped one as IPv4") {
   ProxyParse parse = done(v2(1, 0x21, kInet6Body));
   CHECK(parse.header.length == 16 + 36);
   REQUIRE(parse.header.source);
@@ -173,7 +173,7 @@ TEST_CASE("PROXY v2 TLVs after the addresses are skipped, up to 4096 bytes in al
         std::string("PROXY v2 header longer than 4096 bytes"));
 }
 
-TEST_CASE("a PROXY v2 header cut short needs more bytes; one too short for its addresses fails") {
+TEST_CASE("a PROXY v2 header cut short needs more bytes, and one too short for its addresses fails") {
   std::string header = v2(1, 0x21, kInet6Body);
   for (size_t n = 0; n < header.size(); ++n) {
     INFO("first " << n << " bytes");
