@@ -135,7 +135,7 @@ TEST_CASE("auth-tls on: no certificate gets UNAUTHENTICATED, the CA's certificat
   check_unauthenticated(setup.echo("mtls.example", &setup.self_signed));
 }
 
-TEST_CASE("auth-tls optional serves clients without a certificate and refuses a bad one; optional_no_ca passes any",
+TEST_CASE("auth-tls optional serves clients without a certificate and refuses a bad one, optional_no_ca passes any",
           "[tls][mtls]") {
   MtlsHosts setup;
   MtlsHosts::Echoed none = setup.echo("optional.example", nullptr);
@@ -156,7 +156,7 @@ TEST_CASE("auth-tls optional serves clients without a certificate and refuses a 
   CHECK(setup.echo("noca.example", nullptr).call.ok());
 }
 
-TEST_CASE("auth-tls: a certificate of another CA is refused; a CA Secret that does not exist refuses every one",
+TEST_CASE("auth-tls: a certificate of another CA is refused, a CA Secret that does not exist refuses every one",
           "[tls][mtls]") {
   MtlsHosts setup;
   check_unauthenticated(setup.echo("wrong.example", &setup.alice));

@@ -237,7 +237,7 @@ TEST_CASE("TLS hosts redirect by default: HTTP/1.1 gets 308 to https, gRPC on h2
   CHECK(tls.pod == "greeter-a");
 }
 
-TEST_CASE("ssl-redirect \"false\" serves a TLS host in cleartext too; a host without spec.tls never redirects", "[tls]") {
+TEST_CASE("ssl-redirect \"false\" serves a TLS host in cleartext too, a host without spec.tls never redirects", "[tls]") {
   TwoTlsHosts setup(std::map<std::string, std::string>{{"nginx.ingress.kubernetes.io/ssl-redirect", "false"}});
   setup.manifests.write_ingress({.name = "plain", .host = "plain.example",
                                  .paths = {{.path = "/", .service = "greeter-a"}}});

@@ -90,7 +90,7 @@ TEST_CASE("a route asking for client certificates tells the pod what the handsha
   CHECK(value(*stream, "x-keep") == "1");
 }
 
-TEST_CASE("pass-certificate-to-upstream adds the escaped PEM; a failed or missing certificate says so") {
+TEST_CASE("pass-certificate-to-upstream adds the escaped PEM, a failed or missing certificate says so") {
   Route route = route_with(asking(ClientCertMode::kOptionalNoCa, true));
   {
     auto stream = forged_stream();

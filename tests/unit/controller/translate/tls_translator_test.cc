@@ -77,7 +77,7 @@ TEST_CASE("each TLS host gets the certificate of the Secret its Ingress names") 
   CHECK(out.table.exact_hosts.at("a.example")->routes[0].ssl_redirect);
 }
 
-TEST_CASE("the TLS hosts of an Ingress redirect by default; ssl-redirect false serves them in cleartext") {
+TEST_CASE("the TLS hosts of an Ingress redirect by default, ssl-redirect false serves them in cleartext") {
   Store store;
   load_yaml(store, greeter_service() + secret("a-tls", cert_a().cert_pem, cert_a().key_pem) +
                        tls_ingress("a", "a.example", "a-tls", "grpc-ingress.io/ssl-redirect: 'true'") +
@@ -301,7 +301,7 @@ TEST_CASE("a missing or broken CA Secret is reported and its hosts fail closed: 
   CHECK(run.tls.certificates.count("missing.example"));
 }
 
-TEST_CASE("the oldest Ingress with auth-tls on a host decides its client authority; a different one is reported") {
+TEST_CASE("the oldest Ingress with auth-tls on a host decides its client authority, a different one is reported") {
   Store store;
   load_yaml(store, greeter_service() + secret("a-tls", cert_a().cert_pem, cert_a().key_pem) +
                        ca_secret("first", client_ca().first.cert_pem) + ca_secret("second", client_ca().second.cert_pem) +
