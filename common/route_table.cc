@@ -374,7 +374,17 @@ std::string RouteTable::to_json() const {
   // Which Secret serves each TLS host; never the key material.
   nlohmann::json certificates = nlohmann::json::object();
   for (const auto& [host, certificate] : tls.certificates) certificates[host] = certificate.secret;
+  // Which CA Secret verifies each host's client certificates ("usable": false = every certificate fails).
+  nlohmann::json authorities = nlohmann::json::object();
+  for (const auto& [host, authority] : tls.client_authorities) {
+    constexpr const char* kModes[] = {"off", "on", "optional", "optional_no_ca"};
+    authorities[host] = {{"secret", authority.secret},
+                         {"verifyClient", kModes[static_cast<size_t>(authority.mode)]},
+                         {"verifyDepth", authority.verify_depth},
+                         {"usable", !authority.ca_pem.empty()}};
+  }
   out["tls"] = {{"certificates", certificates},
+                {"clientAuthorities", authorities},
                 {"defaultCertificate", tls.default_certificate ? tls.default_certificate->secret : "self-signed"}};
   return out.dump(2);
 }

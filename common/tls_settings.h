@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace grpc_ingress {
 
@@ -52,6 +53,8 @@ struct TlsSettings {
 
   // The certificate for an SNI name: exact, then the one-label wildcard; nullptr for none.
   const TlsCertificate* find(std::string_view server_name) const;
+  // The client authority for an SNI name, matched as find(); nullptr: no certificate is asked.
+  const ClientAuthority* find_client_authority(std::string_view server_name) const;
 
   bool operator==(const TlsSettings&) const = default;
 };

@@ -1,5 +1,7 @@
 #include "dataplane/access_control.h"
 
+#include "dataplane/client_certificate_headers.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -41,6 +43,12 @@ bool AccessControl::client_certificate_ok(ProxyStream& stream, const AccessPolic
     if (policy.client_cert != ClientCertMode::kOn) return true;
     refuse(stream, kRefusedClientCertificate, GrpcStatus::kUnauthenticated, 400,
            stream.downstream_tls ? "no required SSL certificate was sent" : "a client certificate is required (use TLS)");
+    return false;
+  }
+  if (!certificate_judged_for_host(stream, *certificate)) {
+    refuse(stream, kRefusedClientCertificate, GrpcStatus::kUnauthenticated, 421,
+           "the client certificate was checked for TLS server name '" + certificate->server_name + "', not for host '" +
+               std::string(stream.authority) + "': connect with that server name");
     return false;
   }
   if (!certificate->verified && policy.client_cert != ClientCertMode::kOptionalNoCa) {

@@ -1,5 +1,6 @@
 #include "dataplane/router.h"
 
+#include "dataplane/client_certificate_headers.h"
 #include "dataplane/route_filters.h"
 #include "dataplane/tls_redirect.h"
 
@@ -170,7 +171,7 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
     return;
   }
   if (stream->route->ssl_redirect && !stream->downstream_tls) {
-    answer_tls_redirect(*stream, table_->tls.redirect_port);
+    answer_tls_redirect(*stream, table_->tls.redirect_port, stats_);
     return;
   }
   if (const AccessPolicy* access = stream->route->access.value.get()) {
@@ -264,6 +265,7 @@ void Router::proceed(const std::shared_ptr<ProxyStream>& stream) {
   stream->max_message_bytes = stream->route->max_message_bytes;
   // auth-url answers later: the running table may have changed meanwhile.
   if (on_running_table(*stream)) cluster_states_[stream->cluster]->budget.on_request();
+  set_client_certificate_headers(*stream);
   start_deadline(stream);
   watch_idle(stream, stream_idle_timeout_);
   forward(stream, "");

@@ -584,12 +584,16 @@ Translation Translator::merge(const Store& store, const StoreChanges* changes, c
   IngressMerger merger(clusters);
   std::vector<std::pair<const Ingress*, IngressOptions>> canaries;
   std::set<ObjectKey> refused;  // routed nothing, serve no certificate
+  std::map<ObjectKey, IngressTlsOptions> tls_options;  // kept with each merged Ingress for translate_tls
   for (const Ingress* ingress : ours) {
     IngressOptions options = read_annotations(ingress->metadata, options_.annotations);
     if (options.refused()) {
       merger.refuse(*ingress, options);
       refused.insert(ingress->metadata.key());
-    } else if (options.canary) {
+      continue;
+    }
+    tls_options[ingress->metadata.key()] = tls_options_of(ingress->metadata, options);
+    if (options.canary) {
       canaries.emplace_back(ingress, std::move(options));
     } else {
       merger.add(*ingress, options);
@@ -606,6 +610,7 @@ Translation Translator::merge(const Store& store, const StoreChanges* changes, c
     entry.hosts = hosts_of(*ingress);
     entry.default_backend = ingress->default_backend.has_value();
     entry.tls = !ingress->tls.empty() && !refused.count(ingress->metadata.key());
+    entry.tls_options = tls_options[ingress->metadata.key()];  // a refused Ingress's: none
   }
   for (auto& [key, entry] : merged) {
     for (const std::string& host : entry.hosts) kept.by_host[host].insert(key);
@@ -614,12 +619,16 @@ Translation Translator::merge(const Store& store, const StoreChanges* changes, c
 
   // Certificates come from every Ingress of ours with spec.tls, oldest first;
   // the redirects they set mark the routes merged now (the others keep theirs).
-  std::vector<const Ingress*> with_tls;
+  // Client certificates (auth-tls) are asked per host, spec.tls or not.
+  std::vector<TlsIngress> with_tls;
   for (const auto& [key, entry] : kept.ingresses) {
-    if (!entry.tls) continue;
-    if (auto it = store.ingresses().find(key); it != store.ingresses().end()) with_tls.push_back(&it->second);
+    if (!entry.tls && entry.tls_options.client_cert == ClientCertMode::kOff) continue;
+    if (auto it = store.ingresses().find(key); it != store.ingresses().end()) {
+      with_tls.push_back({&it->second, entry.tls_options});
+    }
   }
-  std::sort(with_tls.begin(), with_tls.end(), older);
+  std::sort(with_tls.begin(), with_tls.end(),
+            [](const TlsIngress& a, const TlsIngress& b) { return older(a.ingress, b.ingress); });
   TlsSettings tls_settings;
   kept.tls_rejections.clear();
   translate_tls(

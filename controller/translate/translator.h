@@ -63,6 +63,7 @@ struct MergedIngress {
   std::vector<Rejection> rejections;
   bool default_backend = false;
   bool tls = false;
+  IngressTlsOptions tls_options;  // redirect and client certificates of its hosts
 };
 
 // The same translation, made again and again: it keeps what it built, so

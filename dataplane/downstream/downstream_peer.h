@@ -14,9 +14,11 @@ struct ClientCertificate {
   bool presented = false;
   bool verified = false;      // presented and its chain verified
   std::string verify_error;   // why not, when presented and not verified
+  std::string verify_header;  // ssl-client-verify when presented: SUCCESS or FAILED:<verify_error>
   std::string subject;        // RFC 2253, for the access log and ssl-client-subject-dn
   std::string issuer;
   std::string escaped_pem;    // URL-escaped PEM, for ssl-client-cert (as nginx's $ssl_client_escaped_cert)
+  std::string server_name;    // the SNI name (lower case) whose client authority judged it
 };
 
 // Who is at the other end of a client connection, known once per connection

@@ -1,5 +1,6 @@
 #include "dataplane/downstream/tls_handshake.h"
 
+#include "dataplane/tls/client_certificate.h"
 #include "dataplane/worker.h"
 
 #include <spdlog/spdlog.h>
@@ -36,11 +37,21 @@ void TlsHandshake::start() {
     }
     self->done_ = true;
     self->timer_.cancel();
-    std::string alpn = negotiated_alpn(self->stream_->native_handle());
-    const char* sni = SSL_get_servername(self->stream_->native_handle(), TLSEXT_NAMETYPE_host_name);
-    spdlog::debug("[C{}] TLS {} with {} (SNI '{}', ALPN '{}')", self->id_,
-                  SSL_get_version(self->stream_->native_handle()),
-                  SSL_get_cipher_name(self->stream_->native_handle()), sni ? sni : "", alpn);
+    SSL* ssl = self->stream_->native_handle();
+    std::string alpn = negotiated_alpn(ssl);
+    const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    spdlog::debug("[C{}] TLS {} with {} (SNI '{}', ALPN '{}')", self->id_, SSL_get_version(ssl),
+                  SSL_get_cipher_name(ssl), sni ? sni : "", alpn);
+    // The host asked for a client certificate (auth-tls): judged once, for every request of the connection.
+    if (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER) {
+      if (auto peer = self->worker_.peer(self->id_)) {
+        peer->certificate = client_certificate_of(ssl);
+        const ClientCertificate& certificate = *peer->certificate;
+        spdlog::debug("[C{}] client certificate: {}{}{}", self->id_,
+                      !certificate.presented ? "none" : certificate.verified ? "verified" : "not verified: ",
+                      certificate.verify_error, certificate.presented ? " (" + certificate.subject + ")" : "");
+      }
+    }
     Transport transport(std::move(self->stream_));
     if (alpn == "h2") {
       self->worker_.start_session(self->id_, DownstreamProtocol::kH2, std::move(transport), {});

@@ -29,12 +29,20 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& target, const std
 
 std::shared_ptr<grpc::Channel> make_tls_channel(const std::string& target, const std::string& host,
                                                 const std::string& root_pem) {
+  return make_tls_channel(target, host, root_pem, "", "");
+}
+
+std::shared_ptr<grpc::Channel> make_tls_channel(const std::string& target, const std::string& host,
+                                                const std::string& root_pem, const std::string& cert_chain_pem,
+                                                const std::string& key_pem) {
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride(host);  // SNI and the name the certificate must carry
   args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, host);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = root_pem;
+  ssl.pem_cert_chain = cert_chain_pem;
+  ssl.pem_private_key = key_pem;
   return grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args);
 }
 

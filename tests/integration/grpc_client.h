@@ -23,6 +23,11 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& target, const std
 // certificate for `host` that `root_pem` signed.
 std::shared_ptr<grpc::Channel> make_tls_channel(const std::string& target, const std::string& host,
                                                 const std::string& root_pem);
+// The same, presenting a client certificate (PEM chain and key) when the
+// proxy asks for one (auth-tls-secret).
+std::shared_ptr<grpc::Channel> make_tls_channel(const std::string& target, const std::string& host,
+                                                const std::string& root_pem, const std::string& cert_chain_pem,
+                                                const std::string& key_pem);
 
 struct CallResult {
   grpc::StatusCode code = grpc::StatusCode::UNKNOWN;

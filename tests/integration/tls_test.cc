@@ -167,8 +167,9 @@ TEST_CASE("curl over HTTP/1.1 and HTTP/2 on TLS and over h2c reaches the same po
   auto pod = Pod::start_http(tmp.path(), "web-0");
   manifests.write_tls_secret("web-tls", cert.cert_pem, cert.key_pem);
   manifests.write_service("web", {pod->endpoint()});
+  // Served in cleartext too (h2c below): TLS hosts redirect unless ssl-redirect is "false".
   manifests.write_ingress({.name = "web", .host = "web.example", .paths = {{.path = "/", .service = "web"}},
-                           .tls_secret = "web-tls"});
+                           .annotations = {{"grpc-ingress.io/ssl-redirect", "false"}}, .tls_secret = "web-tls"});
   auto ingress = Ingress::start(manifests.dir(), tmp.path());
   std::string resolve = "web.example:" + std::to_string(ingress->https_port()) + ":127.0.0.1";
   std::string https = "https://web.example:" + std::to_string(ingress->https_port()) + "/who";
@@ -195,8 +196,9 @@ TEST_CASE("curl over HTTP/1.1 and HTTP/2 on TLS and over h2c reaches the same po
   }
 }
 
-TEST_CASE("ssl-redirect: HTTP/1.1 gets 308 to https, gRPC on h2c gets status 7 saying to use TLS", "[tls]") {
-  TwoTlsHosts setup(std::map<std::string, std::string>{{"grpc-ingress.io/ssl-redirect", "true"}});
+TEST_CASE("TLS hosts redirect by default: HTTP/1.1 gets 308 to https, gRPC on h2c gets status 7 saying to use TLS",
+          "[tls]") {
+  TwoTlsHosts setup;  // no ssl-redirect annotation: ingress-nginx's default
   std::string http = "http://" + setup.ingress->target();
 
   CurlResult redirect = run_curl(setup.tmp.path(), {"--http1.1", "-H", "Host: a.example:8080", http + "/some/path?q=1"});
@@ -214,18 +216,50 @@ TEST_CASE("ssl-redirect: HTTP/1.1 gets 308 to https, gRPC on h2c gets status 7 s
   CHECK(followed.exit_code == 0);
   CHECK(followed.status == 200);  // the gRPC pod's own answer to a plain GET
 
-  // gRPC over h2c: a clear status, not a redirect it cannot follow.
+  // gRPC over h2c: a clear status, not a redirect it cannot follow, counted as refused.
   auto cleartext = helloworld::Greeter::NewStub(make_channel(setup.ingress->target(), "a.example"));
   CallResult refused = say_hello(*cleartext);
   INFO(code_name(refused.code) << " '" << refused.message << "'");
   CHECK(refused.code == grpc::StatusCode::PERMISSION_DENIED);
   CHECK(refused.message.find("requires TLS") != std::string::npos);
+  CHECK(refused.message.find("a.example") != std::string::npos);
   CHECK(refused.elapsed < 1s);
+  HttpResponse metrics = setup.ingress->admin_get("/metrics");
+  size_t line = metrics.body.find("grpc_ingress_access_denied_total{reason=\"cleartext\"}");
+  REQUIRE(line != std::string::npos);
+  std::string sample = metrics.body.substr(line, metrics.body.find('\n', line) - line);
+  INFO(sample);
+  CHECK_FALSE(sample.ends_with(" 0"));
 
   // Over TLS the same call is served.
   CallResult tls = setup.hello("a.example", setup.a_cert.cert_pem);
   CHECK(tls.ok());
   CHECK(tls.pod == "greeter-a");
+}
+
+TEST_CASE("ssl-redirect \"false\" serves a TLS host in cleartext too, a host without spec.tls never redirects", "[tls]") {
+  TwoTlsHosts setup(std::map<std::string, std::string>{{"nginx.ingress.kubernetes.io/ssl-redirect", "false"}});
+  setup.manifests.write_ingress({.name = "plain", .host = "plain.example",
+                                 .paths = {{.path = "/", .service = "greeter-a"}}});
+  std::string http = "http://" + setup.ingress->target();
+  bool routed = wait_until(
+      [&] {
+        auto stub = helloworld::Greeter::NewStub(make_channel(setup.ingress->target(), "plain.example"));
+        return say_hello(*stub).ok();
+      },
+      10s, 100ms);
+  CHECK(routed);
+
+  auto cleartext = helloworld::Greeter::NewStub(make_channel(setup.ingress->target(), "a.example"));
+  CallResult served = say_hello(*cleartext);
+  INFO(code_name(served.code) << " '" << served.message << "'");
+  CHECK(served.ok());
+  CHECK(served.pod == "greeter-a");
+  CurlResult get = run_curl(setup.tmp.path(), {"--http1.1", "-H", "Host: b.example", http + "/"});
+  INFO(get.headers << get.body);
+  CHECK(get.status != 308);
+  CurlResult plain = run_curl(setup.tmp.path(), {"--http1.1", "-H", "Host: plain.example", http + "/"});
+  CHECK(plain.status != 308);
 }
 
 }  // namespace

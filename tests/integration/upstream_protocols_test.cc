@@ -57,8 +57,11 @@ bool one_whole_response(const std::string& bytes) {
 struct Upstreams {
   Upstreams() : manifests(tmp.path()) {}
 
-  void route(const std::string& host, const std::string& service, const Annotations& annotations = {},
+  // With a TLS Secret, the host is also served in cleartext (ssl-redirect
+  // "false"): these tests compare the two ports.
+  void route(const std::string& host, const std::string& service, Annotations annotations = {},
              const std::string& tls_secret = "") {
+    if (!tls_secret.empty()) annotations.emplace("nginx.ingress.kubernetes.io/ssl-redirect", "false");
     manifests.write_ingress({.name = host, .host = host, .paths = {{.path = "/", .service = service}},
                              .annotations = annotations, .tls_secret = tls_secret});
   }

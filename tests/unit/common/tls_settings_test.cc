@@ -17,3 +17,15 @@ TEST_CASE("an SNI name finds its certificate: exact host, then a one-label wildc
   CHECK(settings.find("") == nullptr);
   CHECK(settings.find("other.org") == nullptr);
 }
+
+TEST_CASE("an SNI name finds its client authority as it finds its certificate") {
+  TlsSettings settings;
+  settings.client_authorities["api.example.com"] = {"default/api-ca", "A", ClientCertMode::kOn, 1};
+  settings.client_authorities["*.example.com"] = {"default/wild-ca", "W", ClientCertMode::kOptional, 2};
+
+  CHECK(settings.find_client_authority("API.example.com.")->secret == "default/api-ca");
+  CHECK(settings.find_client_authority("web.example.com")->mode == ClientCertMode::kOptional);
+  CHECK(settings.find_client_authority("a.b.example.com") == nullptr);
+  CHECK(settings.find_client_authority("") == nullptr);
+  CHECK(TlsSettings{}.find_client_authority("api.example.com") == nullptr);
+}
