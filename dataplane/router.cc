@@ -174,6 +174,8 @@ void Router::dispatch(const std::shared_ptr<ProxyStream>& stream) {
     answer_tls_redirect(*stream, table_->tls.redirect_port, stats_);
     return;
   }
+  // Before auth-url: its service sees our ssl-client-* headers, never a client's.
+  set_client_certificate_headers(*stream);
   if (const AccessPolicy* access = stream->route->access.value.get()) {
     if (!access_.admit(*stream, *access)) return;
     if (access->external_auth) {
@@ -265,7 +267,6 @@ void Router::proceed(const std::shared_ptr<ProxyStream>& stream) {
   stream->max_message_bytes = stream->route->max_message_bytes;
   // auth-url answers later: the running table may have changed meanwhile.
   if (on_running_table(*stream)) cluster_states_[stream->cluster]->budget.on_request();
-  set_client_certificate_headers(*stream);
   start_deadline(stream);
   watch_idle(stream, stream_idle_timeout_);
   forward(stream, "");

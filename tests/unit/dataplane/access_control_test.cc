@@ -32,6 +32,8 @@ struct Client {
     auto stream = ProxyStream::make(1, next_id += 2, std::weak_ptr<DownstreamSide>(side));
     stream->method = "POST";
     stream->path = "/helloworld.Greeter/SayHello";
+    stream->authority = "a.example";
+    stream->downstream_tls = true;
     stream->grpc = grpc;
     stream->set_peer(peer);
     return stream;
@@ -108,13 +110,14 @@ TEST_CASE("access: client certificate modes refuse with UNAUTHENTICATED or 400 a
   CHECK(access.admit(*without.request(), no_ca));
 
   Client good("127.0.0.3");
-  good.peer->certificate = ClientCertificate{.presented = true, .verified = true, .subject = "CN=good"};
+  good.peer->certificate = ClientCertificate{.presented = true, .verified = true, .subject = "CN=good", .server_name = "a.example"};
   CHECK(access.admit(*good.request(), on));
   CHECK(access.admit(*good.request(), optional));
 
   Client wrong_ca("127.0.0.4");
   wrong_ca.peer->certificate =
-      ClientCertificate{.presented = true, .verified = false, .verify_error = "unable to get local issuer certificate"};
+      ClientCertificate{.presented = true, .verified = false, .verify_error = "unable to get local issuer certificate",
+                        .server_name = "a.example"};
   auto refused = wrong_ca.request(false);
   CHECK_FALSE(access.admit(*refused, optional));
   CHECK(wrong_ca.side->http_status == 400);
@@ -123,7 +126,15 @@ TEST_CASE("access: client certificate modes refuse with UNAUTHENTICATED or 400 a
 
   Client cleartext("127.0.0.5");  // no TLS: never asked
   CHECK_FALSE(access.admit(*cleartext.request(), on));
-  CHECK(stats.access_refused[kRefusedClientCertificate] == 4);
+
+  // Verified for another server name (HTTP/2 connection reuse, a forged
+  // :authority): not judged for this host, 421 as nginx.
+  Client other_host("127.0.0.6");
+  other_host.peer->certificate =
+      ClientCertificate{.presented = true, .verified = true, .subject = "CN=b", .server_name = "b.example"};
+  CHECK_FALSE(access.admit(*other_host.request(false), on));
+  CHECK(other_host.side->http_status == 421);
+  CHECK(stats.access_refused[kRefusedClientCertificate] == 5);
 }
 
 TEST_CASE("access: limit-rps allows the burst, then the rate, per client address, answering the excess") {
