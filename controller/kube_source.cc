@@ -124,8 +124,10 @@ void KubeSource::apply_discovery(const std::map<std::string, std::set<std::strin
   if (!started.empty()) {
     spdlog::info("kube: the API serves the Gateway API ({}); watching {}", discovered_ ? "CRDs installed" : "at start",
                  join(started, ", "));
-    gateway_absent_logged_ = false;
   }
+  // Said again only after every kind was served once more: CRDs applied one
+  // by one (kubectl apply) are seen half installed for a moment.
+  if (absent.empty()) gateway_absent_logged_ = false;
   if (!gone.empty()) spdlog::warn("kube: the API no longer serves {}; their objects are dropped", join(gone, ", "));
   if (!absent.empty() && !gateway_absent_logged_) {
     // Said once: a cluster without the CRDs is normal, not an error to repeat every interval.
