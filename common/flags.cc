@@ -44,15 +44,43 @@ Status parse_bool(const std::string& text, bool& out) {
 }  // namespace
 
 Status parse_duration(const std::string& text, std::chrono::milliseconds& out) {
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end == text.data()) return Error{"not a duration: '" + text + "'"};
-  std::string unit(end, text.data() + text.size());
-  static const std::map<std::string, uint64_t> kUnitMs = {
-      {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
-  auto it = kUnitMs.find(unit);
-  if (it == kUnitMs.end()) return Error{"not a duration (use ms, s, m, h): '" + text + "'"};
-  out = std::chrono::milliseconds(value * it->second);
+  // A bare number is seconds (ingress-nginx's timeouts); else Go's form, as
+  // kubectl and ingress-nginx write durations: "1m30s", "1.5h", "500ms".
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (!text.empty() && std::all_of(text.begin(), text.end(), is_digit)) {
+    uint64_t seconds = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (ec != std::errc() || seconds > 1'000'000'000ull) return Error{"not a duration (too long): '" + text + "'"};
+    out = std::chrono::milliseconds(seconds * 1000);
+    return Ok{};
+  }
+  static const std::pair<std::string_view, long double> kUnitsMs[] = {
+      {"ns", 1e-6L}, {"us", 1e-3L}, {"\u00b5s", 1e-3L}, {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  const Error bad{"not a duration (e.g. 500ms, 30s, 1m30s, 2h; units ns, us, ms, s, m, h): '" + text + "'"};
+  std::string_view rest = text;
+  long double total = 0;
+  if (rest.empty()) return bad;
+  while (!rest.empty()) {
+    size_t digits = 0;
+    while (digits < rest.size() && (is_digit(rest[digits]) || rest[digits] == '.')) ++digits;
+    std::string_view number = rest.substr(0, digits);
+    if (number.empty() || number.find('.') != number.rfind('.') || number == ".") return bad;
+    rest.remove_prefix(digits);
+    size_t unit_length = 0;
+    while (unit_length < rest.size() && !is_digit(rest[unit_length]) && rest[unit_length] != '.') ++unit_length;
+    std::string_view unit = rest.substr(0, unit_length);
+    rest.remove_prefix(unit_length);
+    const auto* found = std::find_if(std::begin(kUnitsMs), std::end(kUnitsMs),
+                                     [&](const auto& entry) { return entry.first == unit; });
+    if (found == std::end(kUnitsMs)) return bad;
+    long double value = std::stold(std::string(number));
+    total += value * found->second;
+    if (total > 1e12L) return Error{"not a duration (too long): '" + text + "'"};
+  }
+  // Below a millisecond but not zero: a millisecond, never "no timeout".
+  auto ms = static_cast<int64_t>(total);
+  if (ms == 0 && total > 0) ms = 1;
+  out = std::chrono::milliseconds(ms);
   return Ok{};
 }
 
@@ -96,6 +124,7 @@ const std::map<std::string, FlagSpec>& specs() {
       {"manifests", text(&F::manifests, "read objects from YAML/JSON files in DIR instead of the API")},
       {"ingress-class", text(&F::ingress_class, "ingress class name served (default grpc)")},
       {"controller-name", text(&F::controller_name, "IngressClass spec.controller value served")},
+      {"controller-class", text(&F::controller_name, "ingress-nginx's name for --controller-name")},
       {"watch-namespace", text(&F::watch_namespace, "watch only this namespace (default: all)")},
       {"bind-address", text(&F::bind_address, "address the traffic listeners bind (default 0.0.0.0)")},
       {"publish-service", text(&F::publish_service, "NS/NAME of the Service whose address is written to Ingress status")},

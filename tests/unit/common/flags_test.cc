@@ -30,3 +30,38 @@ TEST_CASE("the flag limit-req-status-code takes an HTTP error status", "[flags]"
   REQUIRE_FALSE(bad);
   CHECK_THAT(bad.error().message, Catch::Matchers::Contains("--limit-req-status-code"));
 }
+
+TEST_CASE("durations take a bare number of seconds or Go's form, and refuse anything else", "[flags]") {
+  using std::chrono::milliseconds;
+  auto parsed = [](const std::string& text) {
+    milliseconds out{-1};
+    auto status = parse_duration(text, out);
+    return status ? out : milliseconds{-1};
+  };
+  CHECK(parsed("30") == milliseconds(30'000));
+  CHECK(parsed("250ms") == milliseconds(250));
+  CHECK(parsed("5s") == milliseconds(5'000));
+  CHECK(parsed("1m30s") == milliseconds(90'000));
+  CHECK(parsed("2h") == milliseconds(7'200'000));
+  CHECK(parsed("1h2m3s4ms") == milliseconds(3'723'004));
+  CHECK(parsed("1.5h") == milliseconds(5'400'000));
+  CHECK(parsed("0.5s") == milliseconds(500));
+  CHECK(parsed("0") == milliseconds(0));
+  CHECK(parsed("0s") == milliseconds(0));
+  CHECK(parsed("1500us") == milliseconds(1));
+  CHECK(parsed("10us") == milliseconds(1));  // never rounded down to "none"
+  CHECK(parsed("2000000ns") == milliseconds(2));
+  for (const char* bad : {"", "s", "5", "1x", "1m30", "ms", "1..5s", ".s", "-1s", "1 m", "5S", "1d", "1e3s"}) {
+    if (std::string(bad) == "5") continue;  // a bare number is seconds
+    INFO(bad);
+    CHECK(parsed(bad) == milliseconds(-1));
+  }
+  milliseconds out{};
+  CHECK_FALSE(parse_duration("100000000000h", out));
+}
+
+TEST_CASE("the flag controller-class is ingress-nginx's name for controller-name", "[flags]") {
+  auto flags = parse_flags({"--controller-class", "example.com/ingress"});
+  REQUIRE(flags);
+  CHECK(flags->controller_name == "example.com/ingress");
+}
