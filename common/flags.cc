@@ -125,6 +125,7 @@ const std::map<std::string, FlagSpec>& specs() {
       {"ingress-class", text(&F::ingress_class, "ingress class name served (default grpc)")},
       {"controller-name", text(&F::controller_name, "IngressClass spec.controller value served")},
       {"controller-class", text(&F::controller_name, "ingress-nginx's name for --controller-name")},
+      {"watch-ingress-without-class", {true, [](F& f, const std::string& v) { return parse_bool(v, f.watch_ingress_without_class); }, "also serve Ingresses that name no class (no ingressClassName, no kubernetes.io/ingress.class); default: only when our IngressClass is the cluster default"}},
       {"watch-namespace", text(&F::watch_namespace, "watch only this namespace (default: all)")},
       {"bind-address", text(&F::bind_address, "address the traffic listeners bind (default 0.0.0.0)")},
       {"publish-service", text(&F::publish_service, "NS/NAME of the Service whose address is written to Ingress status")},

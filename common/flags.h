@@ -21,6 +21,7 @@ struct Flags {
   std::string ingress_class = "grpc";
   std::string controller_name = "grpc-ingress.io/controller";
   std::string watch_namespace;
+  bool watch_ingress_without_class = false;
   std::string bind_address = "0.0.0.0";
   uint16_t http_port = 8080;
   uint16_t https_port = 8443;

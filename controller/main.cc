@@ -258,6 +258,7 @@ int run(const Flags& flags) {
   translator_options.ingress_class = flags.ingress_class;
   translator_options.controller_name = flags.controller_name;
   translator_options.watch_namespace = flags.watch_namespace;
+  translator_options.watch_ingress_without_class = flags.watch_ingress_without_class;
   translator_options.tls.default_certificate = flags.default_ssl_certificate;
   translator_options.tls.redirect_port = flags.ssl_redirect_port;
   translator_options.gateway.enabled = flags.gateway_api;

@@ -47,6 +47,7 @@ bool is_our_ingress(const Ingress& ingress, const Store& store, const Translator
   if (auto legacy = annotations.find(kClassAnnotation); legacy != annotations.end()) {
     return legacy->second == options.ingress_class;
   }
+  if (options.watch_ingress_without_class) return true;  // --watch-ingress-without-class
   return std::any_of(classes.begin(), classes.end(), [&](const auto& entry) {
     const IngressClass& ingress_class = entry.second;
     auto is_default = ingress_class.metadata.annotations.find(kDefaultClassAnnotation);

@@ -22,6 +22,9 @@ struct TranslatorOptions {
   std::string ingress_class = "grpc";
   std::string controller_name = "grpc-ingress.io/controller";
   std::string watch_namespace{};  // empty = all
+  // Also serve Ingresses that name no class at all (ingress-nginx's flag);
+  // else only when our IngressClass is the cluster's default.
+  bool watch_ingress_without_class = false;
   TlsTranslatorOptions tls{};     // certificates, default certificate, redirect port
   GatewayTranslatorOptions gateway{};
   AnnotationOptions annotations{};  // unsupported security annotations, limit status

@@ -65,3 +65,9 @@ TEST_CASE("the flag controller-class is ingress-nginx's name for controller-name
   REQUIRE(flags);
   CHECK(flags->controller_name == "example.com/ingress");
 }
+
+TEST_CASE("the flag watch-ingress-without-class is off unless given", "[flags]") {
+  CHECK_FALSE(parse_flags({})->watch_ingress_without_class);
+  CHECK(parse_flags({"--watch-ingress-without-class"})->watch_ingress_without_class);
+  CHECK_FALSE(parse_flags({"--watch-ingress-without-class=false"})->watch_ingress_without_class);
+}
