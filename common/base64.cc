@@ -72,4 +72,19 @@ std::string encode_base64(std::string_view bytes) {
   return out;
 }
 
+std::optional<std::string> decode_base64_chunks(std::string_view text) {
+  // Each padding run ends one base64 text; decode them one by one.
+  std::string out;
+  while (!text.empty()) {
+    size_t pad = text.find('=');
+    size_t end = pad == std::string_view::npos ? text.size() : text.find_first_not_of('=', pad);
+    if (end == std::string_view::npos) end = text.size();
+    auto part = decode_base64(text.substr(0, end));
+    if (!part) return std::nullopt;
+    out += *part;
+    text.remove_prefix(end);
+  }
+  return out;
+}
+
 }  // namespace grpc_ingress

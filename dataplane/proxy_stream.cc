@@ -57,10 +57,11 @@ bool ProxyStream::message_too_big(GrpcMessageScanner& scanner, const uint8_t* da
 
 bool ProxyStream::take_request_body(const uint8_t* data, size_t n) {
   if (grpc_web == GrpcWebMode::kText) {
-    // Decode whole groups of four; a padded group may end any chunk.
+    // Decode whole groups of four; a padded group may end any chunk, and
+    // more base64 may follow it (the client's next chunk).
     web_text_pending_.append(reinterpret_cast<const char*>(data), n);
     size_t whole = web_text_pending_.size() / 4 * 4;
-    auto decoded = decode_base64(std::string_view(web_text_pending_).substr(0, whole));
+    auto decoded = decode_base64_chunks(std::string_view(web_text_pending_).substr(0, whole));
     if (!decoded) {
       cancel_upstream();
       fail(GrpcStatus::kInternal, "gRPC-Web text request body is not base64");
