@@ -213,6 +213,7 @@ const std::map<std::string, FlagSpec>& specs() {
          return Ok{};
        }, "comma-separated CIDRs of proxies trusted to name the client in --forwarded-for-header (default: none)"}},
       {"help", {true, [](F& f, const std::string& v) { return parse_bool(v, f.help); }, "print this help"}},
+      {"version", {true, [](F& f, const std::string& v) { return parse_bool(v, f.version); }, "print the version (and the libraries') and exit"}},
   };
   return kSpecs;
 }

@@ -47,6 +47,7 @@ struct Flags {
   std::chrono::milliseconds leader_election_retry_period{2000};
   std::vector<std::string> publish_status_addresses;  // --publish-status-address a,b
   bool help = false;
+  bool version = false;  // print the version and exit
   // HTTP/1.1 clients: keep-alive idle time (also the time to send a request
   // head), and the largest request body (413 beyond).
   std::chrono::milliseconds http1_idle_timeout{60000};

@@ -25,7 +25,9 @@
 #ifdef GRPC_INGRESS_MIMALLOC
 #include <mimalloc.h>
 #endif
+#include <nghttp2/nghttp2.h>
 #include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -62,10 +64,21 @@ std::string replica_identity() {
   return std::string(host) + suffix;
 }
 
+constexpr const char* kVersion = GRPC_INGRESS_VERSION;
+
+// The libraries' versions as loaded at run time (not as compiled against).
+std::map<std::string, std::string> library_versions() {
+  return {{"nghttp2", nghttp2_version(0)->version_str}, {"openssl", OpenSSL_version(OPENSSL_VERSION_STRING)}};
+}
+
 std::string metrics_text(const Publisher& publisher, const Dataplane& dataplane, const Store& store,
                          const KubeParts& kube, bool draining, bool per_endpoint) {
   auto table = publisher.current();
   MetricsWriter out;
+  out.family("grpc_ingress_build_info", "gauge", "1, labelled with the version and the libraries it runs with.");
+  auto libraries = library_versions();
+  out.sample("grpc_ingress_build_info",
+             {{"version", kVersion}, {"nghttp2", libraries["nghttp2"]}, {"openssl", libraries["openssl"]}}, 1);
   dataplane.write_metrics(out, table.get(), per_endpoint);
   out.family("grpc_ingress_objects", "gauge", "Objects the controller holds, by kind (invalid ones included).");
   for (ObjectKind kind : kAllObjectKinds) {
@@ -388,6 +401,12 @@ int main(int argc, char** argv) {
   }
   if (flags->help) {
     std::cout << flags_usage();
+    return 0;
+  }
+  if (flags->version) {
+    auto libraries = library_versions();
+    std::cout << "grpc-ingress " << kVersion << " (nghttp2 " << libraries["nghttp2"] << ", OpenSSL "
+              << libraries["openssl"] << ")\n";
     return 0;
   }
   if (auto status = init_logging(flags->log_format, flags->log_level); !status) {

@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 
 namespace grpc_ingress::testing {
@@ -385,4 +387,25 @@ TEST_CASE("per-pod Prometheus series appear only with --metrics-per-endpoint, /d
 }
 
 }  // namespace
+}  // namespace grpc_ingress::testing
+
+namespace grpc_ingress::testing {
+
+TEST_CASE("the flag --version prints the version, and /metrics has grpc_ingress_build_info with it", "[metrics]") {
+  FILE* pipe = ::popen(GRPC_INGRESS_BINARY " --version", "r");
+  REQUIRE(pipe);
+  char line[256] = {};
+  std::string printed = std::fgets(line, sizeof line, pipe) ? line : "";
+  int status = ::pclose(pipe);
+  CHECK(status == 0);
+  std::smatch match;
+  REQUIRE(std::regex_search(printed, match, std::regex("^grpc-ingress ([0-9]+\\.[0-9]+\\.[0-9]+) \\(nghttp2 ")));
+  const std::string version = match[1];
+
+  OneService setup("echo", kEchoPath, 1);
+  const auto samples = parse_exposition(setup.ingress->admin_get("/metrics").body);
+  CHECK(count_of(samples, "grpc_ingress_build_info", {{"version", version}}) == 1);
+  CHECK(sum_of(samples, "grpc_ingress_build_info").value_or(0) == 1);
+}
+
 }  // namespace grpc_ingress::testing
