@@ -1,5 +1,7 @@
 #include "common/ip_address.h"
 
+#include "common/text.h"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -97,8 +99,7 @@ std::optional<std::vector<IpRange>> parse_ip_ranges(std::string_view list, std::
     auto comma = list.find(',');
     std::string_view item = list.substr(0, comma);
     list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    item = trim_blanks(item);
     if (item.empty()) continue;
     auto range = IpRange::parse(item);
     if (!range) {

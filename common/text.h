@@ -7,6 +7,13 @@
 
 namespace grpc_ingress {
 
+// Without the spaces and tabs around it (HTTP's optional whitespace).
+inline std::string_view trim_blanks(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
 // `text` with ASCII letters in lower case (header names, hosts, annotation
 // values: never locale-dependent).
 inline std::string lower_case(std::string_view text) {

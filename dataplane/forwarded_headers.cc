@@ -2,6 +2,8 @@
 
 #include "dataplane/proxy_stream.h"
 
+#include "common/text.h"
+
 #include <string_view>
 
 namespace grpc_ingress {
@@ -12,12 +14,6 @@ constexpr std::string_view kRealIp = "x-real-ip";
 constexpr std::string_view kForwardedProto = "x-forwarded-proto";
 constexpr std::string_view kForwardedHost = "x-forwarded-host";
 constexpr std::string_view kForwardedPort = "x-forwarded-port";
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
 
 // One entry of a forwarded-for list: "203.0.113.7", "2001:db8::1", or with a
 // port as some proxies write it, "203.0.113.7:5678", "[2001:db8::1]:443".
@@ -60,7 +56,7 @@ Client rightmost_untrusted(const HeaderList& headers, std::string_view name, con
     std::string_view list = headers[i].value;
     while (!list.empty()) {
       auto comma = list.rfind(',');
-      std::string_view item = trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
+      std::string_view item = trim_blanks(comma == std::string_view::npos ? list : list.substr(comma + 1));
       list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
       if (item.empty()) continue;
       auto address = parse_forwarded(item);
@@ -124,7 +120,7 @@ void apply_client_identity(ProxyStream& stream, const ClientIdentityOptions& opt
     chain.clear();
     for (const Header& header : headers) {
       if (header.name != named_by) continue;
-      std::string_view list = trim(header.value);
+      std::string_view list = trim_blanks(header.value);
       if (list.empty()) continue;
       if (!chain.empty()) chain += ", ";
       chain += list;

@@ -12,12 +12,6 @@ namespace {
 
 namespace http = boost::beast::http;
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 bool starts_with_no_case(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() && lower_case(text.substr(0, prefix.size())) == prefix;
 }
@@ -29,7 +23,7 @@ std::vector<std::string> header_tokens(std::string_view value) {
   while (!value.empty()) {
     size_t comma = value.find(',');
     std::string_view item = value.substr(0, comma);
-    item = trim(item.substr(0, item.find(';')));
+    item = trim_blanks(item.substr(0, item.find(';')));
     if (!item.empty()) out.push_back(lower_case(item));
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);
