@@ -10,7 +10,8 @@ DEB_PACKAGES := \
 	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto \
 	nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev catch2 \
 	curl nghttp2-client python3 openssl \
-	golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev yamllint prometheus
+	golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev golang-github-xeipuuv-gojsonschema-dev \
+	yamllint prometheus
 
 BUILD_DIR      ?= build
 ASAN_BUILD_DIR ?= build-asan
