@@ -1,7 +1,7 @@
 // scrapeBinaryMetrics: the metric families the real grpc-ingress binary exports, for
 // monitoring_test.go. It runs the binary in --manifests mode on 127.0.0.1 with one
-// Ingress (a TLS host, a Service whose only pod refuses connections), sends one plain
-// HTTP request and one TLS handshake through it, and reads /metrics.
+// Ingress (a TLS host, a Service whose only pod refuses connections), sends one HTTPS
+// request through it, and reads /metrics.
 package main
 
 import (
@@ -195,19 +195,23 @@ func scrapeBinaryMetrics(t *testing.T) map[string]string {
 			}
 			t.Fatalf("grpc-ingress did not become ready (exited: %v); log:\n%s", exited, log)
 		}
-		// One routed request (the pod refuses: 503) and one TLS handshake with the Secret's certificate.
-		if status, _, err := get(httpPort, "greeter.test", "/"); err != nil || status != 503 {
-			t.Errorf("GET http://greeter.test/ through grpc-ingress: %d %v, want 503 (the pod refuses connections)", status, err)
-		}
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", "127.0.0.1:"+strconv.Itoa(httpsPort),
-			&tls.Config{ServerName: "greeter.test", InsecureSkipVerify: true, NextProtos: []string{"h2"}})
-		if err != nil {
-			t.Errorf("TLS handshake for greeter.test: %v", err)
+		// One routed request over TLS, with the Secret's certificate; the pod refuses: 503.
+		tlsClient := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{ServerName: "greeter.test", InsecureSkipVerify: true}}}
+		req, _ := http.NewRequest("GET", "https://127.0.0.1:"+strconv.Itoa(httpsPort)+"/", nil)
+		req.Host = "greeter.test"
+		if resp, err := tlsClient.Do(req); err != nil {
+			t.Errorf("GET https://greeter.test/ through grpc-ingress: %v", err)
 		} else {
-			if cn := conn.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != "greeter.test" {
-				t.Errorf("TLS for greeter.test served the certificate of %q", cn)
+			resp.Body.Close()
+			cn := ""
+			if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+				cn = resp.TLS.PeerCertificates[0].Subject.CommonName
 			}
-			conn.Close()
+			if resp.StatusCode != 503 || cn != "greeter.test" {
+				t.Errorf("GET https://greeter.test/: %d (want 503: the pod refuses connections), certificate of %q",
+					resp.StatusCode, cn)
+			}
 		}
 		status, text, err := get(adminPort, "127.0.0.1", "/metrics")
 		stopProcess(cmd, done)
