@@ -250,6 +250,11 @@ func TestDashboardLoadsAndIsPackaged(t *testing.T) {
 	if find(renderRelease(t, "grpc-ingress"), "ConfigMap", "") != nil {
 		t.Errorf("default values: a dashboard ConfigMap is rendered")
 	}
+	// The queries group by the routed Service's namespace label: the scrape must keep it.
+	sm := find(renderRelease(t, "grpc-ingress", monitoringValues), "ServiceMonitor", "")
+	if endpoints := list(sm, "spec.endpoints"); len(endpoints) != 1 || get(endpoints[0], "honorLabels") != true {
+		t.Errorf("ServiceMonitor endpoints %v: want honorLabels true (else namespace becomes exported_namespace)", endpoints)
+	}
 }
 
 // Every grpc_ingress_* metric the dashboard and the alerts name is a family the real

@@ -133,6 +133,19 @@ func TestPodDisruptionBudgetOnlyWithTwoReplicas(t *testing.T) {
 	}
 }
 
+// A minAvailable that leaves no pod to evict would hang node drains: refused at render.
+func TestPodDisruptionBudgetMustLeaveAPodToEvict(t *testing.T) {
+	file := valuesFile(t, "pdb.yaml", "replicaCount: 2\npodDisruptionBudget: {minAvailable: 2}\n")
+	_, _, err := Render(chartDir, Release{Name: "x", Namespace: "x", Service: "Helm"}, []string{file})
+	if err == nil || !strings.Contains(err.Error(), "podDisruptionBudget.minAvailable 2 with 2 replicas leaves no pod to evict") {
+		t.Errorf("minAvailable 2 of 2 replicas: %v, want a render failure that says why", err)
+	}
+	percent := valuesFile(t, "pdb-percent.yaml", "replicaCount: 3\npodDisruptionBudget: {minAvailable: \"50%\"}\n")
+	if pdb := find(renderRelease(t, "x", percent), "PodDisruptionBudget", ""); pdb == nil || get(pdb, "spec.minAvailable") != "50%" {
+		t.Errorf("minAvailable 50%%: PodDisruptionBudget %v", pdb)
+	}
+}
+
 // kind: DaemonSet with hostNetwork: one pod per node on the node's ports, DNS that still
 // resolves cluster names, a one-node-at-a-time update, no replicas, HPA, anti-affinity or
 // spread; priorityClassName, extra env, volumes, mounts and labels reach the pod.
