@@ -20,6 +20,8 @@ dockerfile=$2
 src=$(cd "$(dirname "$dockerfile")" && pwd)
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 
 # Logical lines (continuations joined), comments dropped.
 logical=$(sed -e '/^[[:space:]]*#/d' "$dockerfile" | sed -e ':a' -e '/\\$/{N; s/\\\n/ /; ba' -e '}')
@@ -78,21 +80,33 @@ if [ -z "$listed" ]; then
 fi
 echo "runtime-libs stage installs: $(tr '\n' ' ' <<<"$listed")"
 
-# What the listed packages bring: them, their Depends and Pre-Depends, recursively
-# (any installed alternative of "a | b"), plus bookworm-slim's essential libc6.
-declare -A closure=()
-queue=($listed libc6)
-while [ ${#queue[@]} -gt 0 ]; do
-  pkg=${queue[0]}
-  queue=("${queue[@]:1}")
-  if [ -n "${closure[$pkg]:-}" ]; then continue; fi
-  closure[$pkg]=1
-  deps=$(dpkg-query -W -f='${Depends}, ${Pre-Depends}' "$pkg" 2>/dev/null) \
-    || { fail "runtime package $pkg is not a Debian package installed here (misspelt?)"; continue; }
-  for dep in $(tr ',|' '\n\n' <<<"$deps" | sed -E 's/\(.*\)//; s/:any//; s/[[:space:]]//g' | grep -v '^$'); do
-    if [ -z "${closure[$dep]:-}" ] && dpkg-query -W "$dep" >/dev/null 2>&1; then queue+=("$dep"); fi
+# Every installed package's Depends and Pre-Depends, read once, as names ("a, b | c
+# (>= 1), d:any" -> "a b c d": any alternative of "a | b" counts).
+declare -A depends_of=()
+while IFS=$'\t' read -r pkg deps; do depends_of[$pkg]=$deps; done < <(
+  dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Depends}, ${Pre-Depends}\n' \
+    | awk -F'\t' '$1 ~ /^ii/ { d = $3; gsub(/\([^)]*\)/, "", d); gsub(/:any/, "", d); gsub(/[,|]/, " ", d);
+                              gsub(/[[:space:]]+/, " ", d); print $2 "\t" d }')
+# closure NAME PKG...: the associative array NAME gets PKG... and what they depend on,
+# recursively, as far as it is installed here.
+closure() {
+  local -n into=$1
+  shift
+  local queue=("$@") pkg dep
+  while [ ${#queue[@]} -gt 0 ]; do
+    pkg=${queue[0]}
+    queue=("${queue[@]:1}")
+    if [ -n "${into[$pkg]:-}" ]; then continue; fi
+    if [ -z "${depends_of[$pkg]+set}" ]; then fail "package $pkg is not a Debian package installed here (misspelt?)"; continue; fi
+    into[$pkg]=1
+    for dep in ${depends_of[$pkg]}; do
+      if [ -z "${into[$dep]:-}" ] && [ -n "${depends_of[$dep]+set}" ]; then queue+=("$dep"); fi
+    done
   done
-done
+}
+# What the listed packages bring, plus bookworm-slim's essential libc6.
+declare -A runtime_closure=()
+closure runtime_closure $listed libc6
 
 # The package that owns a library path; ldd may print /lib/... where dpkg recorded
 # /usr/lib/... (merged /usr), or a symlink to the versioned file.
@@ -114,19 +128,47 @@ while read -r lib; do
   [ -n "$lib" ] || continue
   if ! pkg=$(owner "$lib"); then
     fail "$lib (needed by $binary): no Debian package owns it"
-  elif [ -z "${closure[$pkg]:-}" ]; then
+  elif [ -z "${runtime_closure[$pkg]:-}" ]; then
     fail "$lib is in package $pkg, which the runtime-libs stage of $dockerfile does not install: add $pkg to its apt-get install list"
   else
     echo "ok: $lib ($pkg)"
   fi
 done <<<"$libraries"
 if ldd "$binary" | grep -q 'not found'; then fail "ldd $binary: $(ldd "$binary" | grep 'not found')"; fi
-dpkg-query -W ca-certificates >/dev/null 2>&1 && [ -n "${closure[ca-certificates]:-}" ] \
+dpkg-query -W ca-certificates >/dev/null 2>&1 && [ -n "${runtime_closure[ca-certificates]:-}" ] \
   || fail "the runtime-libs stage does not install ca-certificates (rootfs.sh copies its bundle)"
 
+# --- the build stage's packages ------------------------------------------------------
+# `make build-deps` (BUILD_PACKAGES) must bring every system header the binary's objects
+# were compiled from (the compiler's depfiles in its build tree) and every library it
+# was linked with: nothing of the test toolchain may be needed.
+build_dir=$(dirname "$binary")
+build_packages=$(make --no-print-directory -s -C "$src" -f Makefile -f - print-build-packages <<<'print-build-packages: ; @echo $(BUILD_PACKAGES)')
+[ -n "$build_packages" ] || fail "the Makefile has no BUILD_PACKAGES"
+declare -A build_closure=()
+closure build_closure $build_packages
+depfiles=$(find "$build_dir/common" "$build_dir/dataplane" "$build_dir/controller" "$build_dir/CMakeFiles/grpc-ingress.dir" \
+             -name '*.o.d' 2>/dev/null || true)
+if [ -z "$depfiles" ]; then
+  fail "no compiler depfiles (*.o.d) for the binary's objects under $build_dir"
+else
+  system_files=$( (cat $depfiles | tr ' \\' '\n\n'; sed -E 's/ +/\n/g' "$build_dir/CMakeFiles/grpc-ingress.dir/link.txt" | grep '\.so\|\.a$') \
+                  | grep -E '^/usr/|^/lib' | sed 's/:$//' | sort -u)
+  # Their packages, from dpkg's file lists in one pass (a path as given, or resolved).
+  declare -A build_needs=()
+  (echo "$system_files"; realpath -q $system_files || true) | sort -u >"$work/system-files"
+  while IFS= read -r list; do
+    pkg=$(basename "$list" .list)
+    build_needs[${pkg%%:*}]=1
+  done < <(grep -lFxf "$work/system-files" /var/lib/dpkg/info/*.list)
+  [ ${#build_needs[@]} -gt 0 ] || fail "dpkg knows none of the $(wc -w <<<"$system_files") system files the binary is built from"
+  for pkg in "${!build_needs[@]}"; do
+    [ -n "${build_closure[$pkg]:-}" ] || fail "the binary is built with files of $pkg, which BUILD_PACKAGES ($build_packages) does not bring: add its -dev package to BUILD_PACKAGES"
+  done
+  echo "build: $(wc -w <<<"$system_files") system headers and libraries, from ${#build_needs[@]} packages, all brought by BUILD_PACKAGES"
+fi
+
 # --- the runtime stage's files, made here by docker/rootfs.sh -----------------------
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 rootfs=$work/rootfs
 if ! bash "$src/docker/rootfs.sh" "$binary" grpc-ingress "$rootfs" >"$work/rootfs.log" 2>&1; then
   fail "docker/rootfs.sh failed: $(cat "$work/rootfs.log")"
