@@ -51,7 +51,7 @@ runtime_stage=$(stage runtime)
 grep -qE '^FROM \$\{BUILD_IMAGE\} AS build$' <<<"$build_stage" || fail "build stage is not FROM \${BUILD_IMAGE}"
 grep -qE '^FROM \$\{RUNTIME_LIBS_IMAGE\} AS runtime-libs$' <<<"$libs_stage" || fail "runtime-libs stage is not FROM \${RUNTIME_LIBS_IMAGE}"
 for name in build runtime-libs; do
-  grep -qE '^RUN apt-snapshot\.sh "\$DEBIAN_SNAPSHOT" && apt-get update' <<<"$(stage "$name")" \
+  grep -qE '^RUN apt-snapshot\.sh "\$DEBIAN_SNAPSHOT"[[:space:]]+&&[[:space:]]+apt-get update' <<<"$(stage "$name")" \
     || fail "stage $name does not point apt at the snapshot before 'apt-get update'"
 done
 grep -qE '^RUN make build-deps\b' <<<"$build_stage" || fail "build stage does not run 'make build-deps'"
@@ -203,7 +203,8 @@ $(diff <(echo "$expected") <(echo "$actual") || true)"
             "$rootfs/usr/local/bin/grpc-ingress" --version 2>&1) || fail "the binary did not start from $rootfs: $out"
     outside=$(grep -oE 'calling init: [^ ]+' <<<"$out" | awk '{print $3}' | grep -v "^$rootfs/" || true)
     [ -z "$outside" ] || fail "the binary loaded libraries from outside the runtime file system: $outside"
-    echo "from the runtime file system (loader, no chroot): $(grep -v 'calling\|find library\|search path\|trying file\|^ *[0-9]*: *$' <<<"$out" | head -n 2)"
+    out=$(grep -vE '^ *[0-9]+:' <<<"$out")  # the loader's debug lines
+    echo "from the runtime file system (the loader, no chroot): $out"
   fi
   grep -q "grpc-ingress $version" <<<"$out" || fail "the binary's --version does not say 'grpc-ingress $version': $out"
 fi
