@@ -2,16 +2,22 @@
 # Works on a fresh Debian bookworm machine with nothing but make: `make test` installs
 # what it needs, configures, builds and runs every test.
 
-# Debian (bookworm) packages needed to build, test and run the demo. One list: the
-# Dockerfile's build stage installs the same one through `make deps`.
-DEB_PACKAGES := \
+# Debian (bookworm) packages. BUILD_PACKAGES build the binary alone (`make build
+# BUILD_TESTING=OFF`, the Dockerfile's build stage through `make build-deps`);
+# TEST_PACKAGES add what the tests, the demo and the chart checks need. `make deps`
+# installs both.
+BUILD_PACKAGES := \
 	build-essential cmake pkg-config ccache \
 	libboost-dev libnghttp2-dev libssl-dev libmimalloc-dev libre2-dev \
-	libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto \
-	nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev catch2 \
+	nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev
+# gRPC C++ for the test pods (and the example greeter image: `make example-deps`).
+EXAMPLE_PACKAGES := libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto catch2
+TEST_PACKAGES := \
+	$(EXAMPLE_PACKAGES) \
 	curl nghttp2-client python3 openssl \
 	golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v2-dev golang-github-xeipuuv-gojsonschema-dev \
 	yamllint prometheus
+DEB_PACKAGES := $(BUILD_PACKAGES) $(TEST_PACKAGES)
 
 BUILD_DIR      ?= build
 ASAN_BUILD_DIR ?= build-asan
@@ -19,7 +25,9 @@ BUILD_TYPE     ?= RelWithDebInfo
 # Sanitizers for the `build` tree, e.g. `make build SANITIZE=address`. Always passed to
 # cmake (empty clears it), so the tree never keeps a sanitizer from an earlier run.
 SANITIZE       ?=
-# Extra cmake configure arguments, e.g. CMAKE_ARGS=-DBUILD_TESTING=OFF (the Dockerfile).
+# OFF builds the binary alone, needing BUILD_PACKAGES only (the Dockerfile's build stage).
+BUILD_TESTING  ?= ON
+# Extra cmake configure arguments.
 CMAKE_ARGS     ?=
 JOBS           ?= $(shell nproc 2>/dev/null || echo 2)
 # Upper bound for a test that sets no TIMEOUT of its own, so a hang fails CI instead of
@@ -35,7 +43,7 @@ APT  := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 # cmake --build runs its own make; keep this make's flags (jobserver, -j) out of it.
 CMAKE_BUILD := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake --build
 
-.PHONY: all deps build test demo asan fuzz fuzz-deps clean deploy-yaml bench-deps bench-check bench bench-robustness bench-kube
+.PHONY: all deps build-deps example-deps image example-image e2e build test demo asan fuzz fuzz-deps clean deploy-yaml bench-deps bench-check bench bench-robustness bench-kube
 
 all: build
 
@@ -60,8 +68,54 @@ endef
 deps:
 	$(call install_missing,$(DEB_PACKAGES))
 
-build: deps
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSANITIZE="$(SANITIZE)" $(CMAKE_ARGS)
+build-deps:
+	$(call install_missing,$(BUILD_PACKAGES))
+
+example-deps:
+	$(call install_missing,$(BUILD_PACKAGES) $(EXAMPLE_PACKAGES))
+
+# Container images, built by docker or podman (CONTAINER_TOOL picks one): `make image`
+# the controller (the Dockerfile's default target), `make example-image` the greeter of
+# manifests/examples/greeter. PUSH=1 pushes the image after building it.
+VERSION          := $(shell sed -n 's/^project(grpc_ingress VERSION \([^ )]*\).*/\1/p' CMakeLists.txt)
+IMAGE            ?= ghcr.io/grpc-ingress/grpc-ingress:$(VERSION)
+EXAMPLE_IMAGE    ?= ghcr.io/grpc-ingress/greeter-example:$(VERSION)
+CONTAINER_TOOL   ?= $(firstword $(foreach tool,docker podman,$(if $(shell command -v $(tool) 2>/dev/null),$(tool))))
+PUSH             ?=
+IMAGE_BUILD_ARGS ?=
+# OCI labels: the commit, its time (not the build's, so a rebuild labels the same), the remote.
+IMAGE_LABEL_ARGS  = --build-arg VERSION=$(VERSION) \
+	--build-arg REVISION=$(shell git rev-parse HEAD 2>/dev/null) \
+	--build-arg CREATED=$(shell git log -1 --format=%cI 2>/dev/null) \
+	--build-arg SOURCE=$(shell git config --get remote.origin.url 2>/dev/null)
+
+# $(1) the Dockerfile target, $(2) the image name.
+define build_image
+	@if [ -z "$(CONTAINER_TOOL)" ]; then \
+	  echo "$@: needs docker or podman, and neither is on PATH (or set CONTAINER_TOOL=...)" >&2; exit 1; \
+	fi; \
+	if ! $(CONTAINER_TOOL) info >/dev/null 2>&1; then \
+	  echo "$@: $(CONTAINER_TOOL) is installed but cannot build here ('$(CONTAINER_TOOL) info' fails: is its daemon running?)" >&2; \
+	  exit 1; \
+	fi
+	DOCKER_BUILDKIT=1 $(CONTAINER_TOOL) build --target $(1) $(IMAGE_LABEL_ARGS) $(IMAGE_BUILD_ARGS) -t $(2) .
+	$(if $(filter-out 0 no false,$(PUSH)),$(CONTAINER_TOOL) push $(2))
+endef
+
+image:
+	$(call build_image,runtime,$(IMAGE))
+
+example-image:
+	$(call build_image,greeter-example,$(EXAMPLE_IMAGE))
+
+# README "Install in a cluster" on a throw-away kind cluster (docker, kind, helm, kubectl
+# and grpcurl needed; says SKIPPED without them).
+e2e:
+	bash tests/e2e/kind.sh
+
+build: $(if $(filter OFF,$(BUILD_TESTING)),build-deps,deps)
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSANITIZE="$(SANITIZE)" \
+	  -DBUILD_TESTING=$(BUILD_TESTING) $(CMAKE_ARGS)
 	$(CMAKE_BUILD) $(BUILD_DIR) -j $(JOBS)
 
 # The machine has 2 cores and the integration tests are timing sensitive (they start the

@@ -301,7 +301,7 @@ struct Route {
   // More than one: each call picks one by weight; `cluster` is the first usable.
   std::vector<WeightedCluster> backends;
   SharedValue<RouteFilters> filters;  // none: no filter
-  SharedValue<AccessPolicy> access;   // none: everyone, unlimited (README "Security at the edge")
+  SharedValue<AccessPolicy> access;   // none: everyone, unlimited (docs/edge-access.md)
 
   bool operator==(const Route&) const = default;
 };

@@ -9,7 +9,7 @@ namespace grpc_ingress {
 
 class ProxyStream;
 
-// Who may name the client (README "Client identity"), as ingress-nginx's
+// Who may name the client (docs/edge-access.md "Client identity"), as ingress-nginx's
 // --proxy-real-ip-cidr, --forwarded-for-header and --compute-full-forwarded-for.
 struct ClientIdentityOptions {
   std::vector<IpRange> trusted_proxies;                   // empty: nobody

@@ -633,7 +633,9 @@ void Router::upstream_failed(const std::shared_ptr<ProxyStream>& stream, const s
     return;
   }
   spdlog::info("{} {} {}: {}", stream->log_prefix(), stream->method, stream->path, reason);
-  stream->fail(GrpcStatus::kUnavailable, reason);
+  // A pod that took the request and broke off (reset, lost, a malformed answer) is a
+  // bad gateway to plain HTTP, as nginx says; one never reached is unavailable (503).
+  stream->fail(GrpcStatus::kUnavailable, reason, failure == UpstreamFailure::kReset ? 502 : 0);
 }
 
 bool Router::upstream_answered(const std::shared_ptr<ProxyStream>& stream) {

@@ -58,7 +58,7 @@ class Router {
 
   // The request headers are complete: route, balance, forward.
   void dispatch(const std::shared_ptr<ProxyStream>& stream);
-  // Who may name the client (README "Client identity"); set before the first request.
+  // Who may name the client (docs/edge-access.md "Client identity"); set before the first request.
   void set_client_identity(ClientIdentityOptions options) { identity_ = std::move(options); }
 
   // UpstreamHandlers: an upstream could not serve `stream`.

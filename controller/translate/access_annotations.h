@@ -5,7 +5,7 @@
 
 namespace grpc_ingress {
 
-// The security annotations (README "Security at the edge"): source ranges,
+// The security annotations (docs/edge-access.md): source ranges,
 // client certificates, rate limits, auth-url, ssl-redirect, into
 // out.access and the TLS fields. A bad value refuses the Ingress (fail
 // closed); it never drops the protection.

@@ -10,8 +10,8 @@ namespace grpc_ingress {
 inline constexpr std::string_view kOurAnnotationPrefix = "grpc-ingress.io/";
 inline constexpr std::string_view kNginxAnnotationPrefix = "nginx.ingress.kubernetes.io/";
 
-// What grpc-ingress does with an annotation it knows (README "Migrating from
-// ingress-nginx"). Never silently weaker: whatever would have protected a
+// What grpc-ingress does with an annotation it knows
+// (docs/migrating-from-ingress-nginx.md). Never silently weaker: whatever would have protected a
 // service is honoured or refuses the Ingress.
 enum class AnnotationClass : uint8_t {
   kSupported,            // honoured (read by read_annotations or the TLS translator)

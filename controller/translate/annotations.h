@@ -63,7 +63,7 @@ struct IngressOptions {
   std::string http_health_path;        // "" = no HTTP health bridge
   bool grpc_web = true;
   std::string cors_allow_origin;
-  // Security at the edge (README): source ranges, client certificates, rate
+  // Security at the edge (docs/edge-access.md): source ranges, client certificates, rate
   // limits, auth-url. All defaults: no policy on the routes.
   AccessPolicy access;
   // auth-tls-secret: the Secret whose ca.crt verifies the client certificates

@@ -5,7 +5,7 @@ It behaves like kube-apiserver for what a controller and kubectl use: discovery,
 one global resourceVersion, labelSelector/fieldSelector, limit/continue, chunked watch
 streams with bookmarks, 410 Gone, TLS with bearer-token or client-certificate auth,
 status subresources with optimistic concurrency, Leases and Events. The contract with
-its users is /work/notes/fake-apiserver-contract.md; README.md ("Tests") says how to run it.
+its users is /work/notes/fake-apiserver-contract.md; docs/fake-apiserver.md says how to run it.
 
     /usr/bin/python3 tests/fakes/fake_apiserver.py --listen 127.0.0.1:0 --dir DIR
 

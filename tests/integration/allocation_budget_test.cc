@@ -125,7 +125,7 @@ TEST_CASE("a unary gRPC call costs the data plane at most one heap allocation, a
               static_cast<uint64_t>(load.calls));
       uint64_t made = *allocations_so_far() - before;
       double per_call = static_cast<double>(made) / load.calls;
-      // Shown in the test's output: the README quotes it.
+      // Shown in the test's output: docs/performance.md quotes it.
       std::printf("allocations per unary call, c%dm%d: %.3f (%llu over %d calls)\n", load.connections,
                   load.streams, per_call, static_cast<unsigned long long>(made), load.calls);
       CHECK(per_call <= kBudgetPerCall);

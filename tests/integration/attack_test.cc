@@ -690,7 +690,7 @@ TEST_CASE("attack: garbage instead of a preface is closed at once and malformed 
           auto responses = parse_responses(received);
           INFO(request << " -> " << (closed ? "closed" : "still open") << " after: " << received);
           REQUIRE(responses.size() == 1);
-          // HTTP/9.9 may be told 505 (HTTP Version Not Supported), as the README documents.
+          // HTTP/9.9 may be told 505 (HTTP Version Not Supported), as docs/routing.md documents.
           CHECK((responses[0].status == 400 || (request.find("9.9") != std::string::npos && responses[0].status == 505)));
           CHECK(closed);
         }

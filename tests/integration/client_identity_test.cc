@@ -1,4 +1,4 @@
-// Client identity (README "Security at the edge"): the pod learns who called
+// Client identity (docs/edge-access.md): the pod learns who called
 // (x-forwarded-for, x-real-ip, x-forwarded-proto, x-forwarded-host) from the
 // connection, from a trusted proxy's X-Forwarded-For (--proxy-real-ip-cidr),
 // or from a load balancer's PROXY protocol header (--use-proxy-protocol); a

@@ -1,4 +1,4 @@
-// Access control at the edge (README "Security at the edge"), as a client
+// Access control at the edge (docs/edge-access.md), as a client
 // moving from ingress-nginx meets it: source ranges by client address and
 // rate limits per client address, with real gRPC clients and curl.
 // 127.0.0.1 is the gRPC clients' address; curl --interface picks others.

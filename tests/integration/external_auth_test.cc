@@ -1,4 +1,4 @@
-// auth-url (README "Security at the edge"): an Ingress written for
+// auth-url (docs/edge-access.md): an Ingress written for
 // ingress-nginx with nginx.ingress.kubernetes.io/auth-url asks a real HTTP
 // auth service about every call. What a gRPC and a curl user see: allowed
 // calls reach the pod with the auth service's headers, 401/403 come back as

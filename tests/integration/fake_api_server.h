@@ -2,7 +2,7 @@
 
 // The fake Kubernetes API server (tests/fakes/fake_apiserver.py) as a child process,
 // and a small HTTPS client for it: objects in and out as JSON, and its fault endpoints
-// (/fake/*). README.md ("Tests") lists what the fake imitates. Main thread only (the
+// (/fake/*). docs/fake-apiserver.md lists what the fake imitates. Main thread only (the
 // process is started like the other test processes).
 
 #include "tests/integration/process.h"
@@ -91,7 +91,7 @@ class FakeApiServer {
   // them end and their paths answer 404.
   void uninstall_gateway_api();
 
-  // ---- fault injection (see README.md "Tests") ----
+  // ---- fault injection (see docs/fake-apiserver.md) ----
   // Resets every open watch connection.
   void drop_watches();
   // Every API request answers `code` (a Status) for `duration`; open watches are reset.

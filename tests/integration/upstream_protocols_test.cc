@@ -338,6 +338,27 @@ void expect_served(const CallResult& call, const std::string& pod) {
   CHECK(call.pod == pod);
 }
 
+TEST_CASE("plain HTTP to a gRPC-only pod on a Service that names no protocol gets 502 saying the pod's answer was malformed",
+          "[upstream][errors]") {
+  // No backend-protocol, no appProtocol: gRPC calls go over h2c, other requests over
+  // HTTP/1.1, which a gRPC server answers with bytes that are no HTTP/1.1 response.
+  Upstreams setup;
+  auto greeter = Pod::start(setup.tmp.path(), "greeter-0");
+  setup.manifests.write_service("greeter", {greeter->endpoint()});
+  setup.route("greeter.example", "greeter", {{"grpc-ingress.io/retries", "0"}});
+  setup.start();
+
+  expect_served(setup.hello("greeter.example"), "greeter-0");
+  for (std::string mode : {"--http1.1", "--http2-prior-knowledge"}) {
+    CurlResult get = run_curl(setup.tmp.path(), {mode, "--resolve", setup.resolve("greeter.example"),
+                                                 setup.url("greeter.example", "/")});
+    INFO("curl " << mode << ": " << get.headers << get.body);
+    CHECK(get.status == 502);
+    CHECK(get.body.find("pod sent a malformed HTTP/1.1 response") != std::string::npos);
+    CHECK(get.elapsed < kFastFailure);
+  }
+}
+
 // A call that must fail with UNAVAILABLE, fast, saying why.
 void check_unavailable(const CallResult& call, const std::vector<std::string>& message_parts) {
   INFO(code_name(call.code) << " '" << call.message << "' after " << call.elapsed.count() << " ms");

@@ -181,6 +181,42 @@ TEST_CASE("router: a reset the pod may have acted on is retried only when UNAVAI
   CHECK(retrying.client->grpc_status == 0);
 }
 
+// A plain HTTP GET, as curl sends it, dispatched to the router.
+std::shared_ptr<ProxyStream> plain_get(Setup& setup) {
+  auto stream = ProxyStream::make(1, setup.next_id += 2, std::weak_ptr<DownstreamSide>(setup.client));
+  stream->method = "GET";
+  stream->scheme = "http";
+  stream->authority = stream->keep("greeter.example.com");
+  stream->path = "/helloworld.Greeter/page";
+  stream->request_ended = true;
+  setup.router.dispatch(stream);
+  return stream;
+}
+
+TEST_CASE("router: a plain HTTP request gets 502 when the pod broke off before answering, 503 when no pod took it",
+          "[router]") {
+  RetryPolicy no_retry;
+  no_retry.retry_on = 0;
+  Setup broken(cluster_of(3), no_retry);
+  auto get = plain_get(broken);
+  FakePod* pod = broken.attempt_of(*get);
+  REQUIRE(pod != nullptr);
+  pod->reset(*get);  // as a pod answering bytes that are no HTTP/1.1 response
+  REQUIRE(broken.client->answered);
+  CHECK(broken.client->http_status == 502);
+  CHECK(get->response.status == 502);
+
+  Setup refusing(cluster_of(2));
+  auto refused = plain_get(refusing);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    FakePod* next = refusing.attempt_of(*refused);
+    REQUIRE(next != nullptr);
+    next->refuse(*refused);
+  }
+  REQUIRE(run_until(refusing.io, [&] { return refusing.client->answered; }, std::chrono::seconds(2)));
+  CHECK(refusing.client->http_status == 503);
+}
+
 TEST_CASE("router: a connection lost before the answer fails over to another pod", "[router]") {
   Setup setup(cluster_of(2));
   auto stream = setup.call();
