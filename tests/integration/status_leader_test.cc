@@ -163,6 +163,7 @@ TEST_CASE("POD_NAME and POD_NAMESPACE name the replica and the Lease's namespace
   objects.write_service("greeter", {pod->endpoint()});
   objects.write_ingress({.paths = {{.path = kGreeterPath, .service = "greeter"}}});
 
+  api->apply({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "ingress-system"}}}});
   IngressOptions options = replica("grpc-ingress-5f7c9-x2x4q", {});
   options.env.push_back("POD_NAMESPACE=ingress-system");  // the kubeconfig's context says "default"
   auto ingress = start_api_mode(*api, tmp.path(), options);
