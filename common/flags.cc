@@ -132,7 +132,16 @@ const std::map<std::string, FlagSpec>& specs() {
       {"log-level", text(&F::log_level, "trace|debug|info|warn|error (default info)")},
       {"http-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.http_port); }, "h2c / HTTP port (default 8080)"}},
       {"https-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.https_port); }, "TLS port: h2 and HTTP/1.1 by ALPN, certificates by SNI (default 8443)"}},
-      {"admin-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.admin_port); }, "admin port: /healthz /readyz /metrics /debug/routes (default 10254)"}},
+      {"admin-port", {false, [](F& f, const std::string& v) { return parse_port(v, f.admin_port); }, "admin port: /healthz /readyz /metrics /debug/* (default 10254)"}},
+      {"admin-bind-address", text(&F::admin_bind_address, "address the admin port binds, e.g. the pod IP or 127.0.0.1 (default: --bind-address)")},
+      {"healthz-host", text(&F::admin_bind_address, "ingress-nginx's name for --admin-bind-address")},
+      {"admin-debug-access", {false, [](F& f, const std::string& v) -> Status {
+         if (v == "loopback") { f.admin_debug_access = DebugAccess::kLoopback; return Ok{}; }
+         if (v == "any") { f.admin_debug_access = DebugAccess::kAny; return Ok{}; }
+         if (v == "off") { f.admin_debug_access = DebugAccess::kOff; return Ok{}; }
+         return Error{"must be loopback, any or off, not '" + v + "'"};
+       }, "who may read the admin port's /debug/*: loopback (peers on 127.0.0.0/8 or ::1, as kubectl port-forward arrives), any, or off (default loopback; others get 403)"}},
+      {"healthz-stall-timeout", {false, [](F& f, const std::string& v) { return parse_duration(v, f.healthz_stall_timeout); }, "/healthz answers 503 when a worker thread's event loop has not turned for this long (default 10s)"}},
       {"threads", {false, [](F& f, const std::string& v) { return parse_int(v, f.threads); }, "worker threads (default: one per core)"}},
       {"log-format", {false, [](F& f, const std::string& v) -> Status {
          if (v == "json") { f.log_format = LogFormat::kJson; return Ok{}; }
@@ -257,6 +266,9 @@ Result<Flags> parse_flags(const std::vector<std::string>& args) {
   }
   if (flags.max_worker_buffer < flags.max_connection_buffer) {
     return Error{"--max-worker-buffer must be at least --max-connection-buffer"};
+  }
+  if (flags.healthz_stall_timeout < std::chrono::seconds(2)) {
+    return Error{"--healthz-stall-timeout must be at least 2s (workers prove they turn once a second)"};
   }
   if (flags.max_outbound_control_frames < 1) return Error{"--max-outbound-control-frames must be at least 1"};
   // client-go's rule: the leader must step down before its Lease can expire,

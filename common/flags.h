@@ -14,6 +14,10 @@ Status parse_duration(const std::string& text, std::chrono::milliseconds& out);
 
 enum class LogFormat { kText, kJson };
 
+// Who may read the admin port's /debug/* (--admin-debug-access): loopback peers
+// only (kubectl port-forward arrives there), every peer, or nobody.
+enum class DebugAccess { kLoopback, kAny, kOff };
+
 // The command line, with its defaults. Names match DESIGN.md.
 struct Flags {
   std::string kubeconfig;
@@ -26,6 +30,10 @@ struct Flags {
   uint16_t http_port = 8080;
   uint16_t https_port = 8443;
   uint16_t admin_port = 10254;
+  std::string admin_bind_address;  // empty: --bind-address
+  DebugAccess admin_debug_access = DebugAccess::kLoopback;
+  // /healthz fails when a worker's event loop has not turned for this long.
+  std::chrono::milliseconds healthz_stall_timeout{10000};
   int threads = 0;  // 0: one per core
   std::string publish_service;
   LogFormat log_format = LogFormat::kText;

@@ -21,8 +21,12 @@ constexpr size_t kMaxRequestBytes = 16 * 1024;
 class AdminSession : public std::enable_shared_from_this<AdminSession> {
  public:
   AdminSession(boost::asio::ip::tcp::socket socket,
-               const std::map<std::string, AdminServer::Handler>& handlers)
-      : stream_(std::move(socket)), handlers_(handlers) {}
+               const std::map<std::string, AdminServer::Handler>& handlers, DebugAccess debug_access)
+      : stream_(std::move(socket)), handlers_(handlers), debug_access_(debug_access) {
+    boost::system::error_code ec;
+    auto peer = stream_.socket().remote_endpoint(ec);
+    debug_allowed_ = !ec && debug_allowed(debug_access_, peer.address());
+  }
 
   void read() {
     parser_.emplace();
@@ -46,8 +50,12 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
       answer = {405, "text/plain; charset=utf-8", "only GET\n"};
     } else if (it == handlers_.end()) {
       std::string paths;
-      for (const auto& [path, _] : handlers_) paths += "  " + path + "\n";
+      for (const auto& [path, _] : handlers_) {
+        if (debug_allowed_ || !path.starts_with("/debug/")) paths += "  " + path + "\n";
+      }
       answer = {404, "text/plain; charset=utf-8", "no such admin path; try:\n" + paths};
+    } else if (target.starts_with("/debug/") && !debug_allowed_) {
+      answer = {403, "text/plain; charset=utf-8", refusal(target)};
     } else {
       answer = it->second();
     }
@@ -66,6 +74,15 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
                       });
   }
 
+  std::string refusal(const std::string& target) const {
+    if (debug_access_ == DebugAccess::kOff) {
+      return target + " is off (--admin-debug-access=off); --admin-debug-access=loopback serves it to "
+             "loopback peers (kubectl port-forward), --admin-debug-access=any to every address\n";
+    }
+    return target + " answers only loopback peers (kubectl port-forward); "
+           "--admin-debug-access=any serves it to every address\n";
+  }
+
   void close() {
     beast::error_code ignored;
     stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
@@ -76,12 +93,23 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const std::map<std::string, AdminServer::Handler>& handlers_;
+  DebugAccess debug_access_;
+  bool debug_allowed_ = false;  // decided once per connection, from its peer
 };
 
 }  // namespace
 
-AdminServer::AdminServer(boost::asio::io_context& io, std::map<std::string, Handler> handlers)
-    : io_(io), acceptor_(io), handlers_(std::move(handlers)) {}
+bool debug_allowed(DebugAccess access, const boost::asio::ip::address& peer) {
+  if (access != DebugAccess::kLoopback) return access == DebugAccess::kAny;
+  if (peer.is_v6() && peer.to_v6().is_v4_mapped()) {
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, peer.to_v6()).is_loopback();
+  }
+  return peer.is_loopback();
+}
+
+AdminServer::AdminServer(boost::asio::io_context& io, std::map<std::string, Handler> handlers,
+                         DebugAccess debug_access)
+    : io_(io), acceptor_(io), handlers_(std::move(handlers)), debug_access_(debug_access) {}
 
 Status AdminServer::start(const std::string& bind_address, uint16_t port) {
   boost::system::error_code ec;
@@ -98,7 +126,9 @@ Status AdminServer::start(const std::string& bind_address, uint16_t port) {
   }
   port_ = acceptor_.local_endpoint().port();
   accept_next();
-  spdlog::info("admin server on {}:{} (/healthz /readyz /metrics /debug/routes)", bind_address, port_);
+  static constexpr const char* kDebugScope[] = {"loopback peers only", "every address", "off"};
+  spdlog::info("admin server on {}:{} (/healthz /readyz /metrics; /debug/*: {})", bind_address, port_,
+               kDebugScope[static_cast<int>(debug_access_)]);
   return Ok{};
 }
 
@@ -116,7 +146,7 @@ void AdminServer::accept_next() {
       timer->async_wait([this, timer](boost::system::error_code) { accept_next(); });
       return;
     }
-    std::make_shared<AdminSession>(std::move(socket), handlers_)->read();
+    std::make_shared<AdminSession>(std::move(socket), handlers_, debug_access_)->read();
     accept_next();
   });
 }

@@ -1,5 +1,6 @@
 #include "controller/event_recorder.h"
 
+#include "common/log.h"
 #include "controller/leader_election.h"
 
 #include <spdlog/spdlog.h>
@@ -12,6 +13,8 @@ namespace grpc_ingress {
 namespace {
 
 using nlohmann::json;
+
+const ComponentLog kLog{"event-recorder"};
 
 std::string key_of(const Rejection& rejection) {
   return rejection.namespace_name + "/" + rejection.name + "\n" + rejection.reason;
@@ -128,9 +131,10 @@ void EventRecorder::post(const Rejection& rejection) {
                    spdlog::debug("events: recorded a Rejected event on Ingress {}", where);
                    return;
                  }
-                 spdlog::warn("events: recording an event on Ingress {} failed: {}", where,
-                              response ? std::to_string(response->status) + " " + status_message(response->body)
-                                       : response.error().message);
+                 kLog.warn({.kind = "Ingress", .object = where, .reason = "EventRecordFailed"},
+                           "events: recording an event on Ingress {} failed: {}", where,
+                           response ? std::to_string(response->status) + " " + status_message(response->body)
+                                    : response.error().message);
                });
 }
 

@@ -190,13 +190,13 @@ Result<KubeConfig> in_cluster_config(const GetEnv& getenv) {
   return config;
 }
 
-Result<KubeConfig> in_cluster_config() {
-  return in_cluster_config([](const char* name) -> std::optional<std::string> {
-    const char* value = std::getenv(name);
-    if (!value) return std::nullopt;
-    return std::string(value);
-  });
+std::optional<std::string> process_env(const char* name) {
+  const char* value = std::getenv(name);
+  if (!value) return std::nullopt;
+  return std::string(value);
 }
+
+Result<KubeConfig> in_cluster_config() { return in_cluster_config(process_env); }
 
 Result<KubeConfig> load_kubeconfig(const fs::path& file) {
   auto text = read_file(file, "kubeconfig");

@@ -41,6 +41,7 @@ Status parse_server_url(std::string_view url, KubeConfig& config);
 // names the namespace. GRPC_INGRESS_SERVICE_ACCOUNT_DIR replaces the
 // directory (tests; a projected volume elsewhere).
 using GetEnv = std::function<std::optional<std::string>(const char*)>;
+std::optional<std::string> process_env(const char* name);  // a GetEnv reading this process's environment
 Result<KubeConfig> in_cluster_config(const GetEnv& getenv);
 Result<KubeConfig> in_cluster_config();  // from the process environment
 

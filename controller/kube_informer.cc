@@ -1,5 +1,6 @@
 #include "controller/kube_informer.h"
 
+#include "common/log.h"
 #include "controller/object_decoder.h"
 
 #include <spdlog/spdlog.h>
@@ -10,6 +11,8 @@
 
 namespace grpc_ingress {
 namespace {
+
+const ComponentLog kLog{"informer"};
 
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -165,11 +168,13 @@ void Informer::list_page(KubeResponse response) {
   sink_.replace(std::move(objects));
   if (stopped_) return;
   if (first) {
-    spdlog::info("kube: listed {} {} at resourceVersion {} ({} page(s)); watching", count, resource_.plural,
-                 resource_version_, pages_);
+    kLog.info({.kind = kind_name(resource_.kind), .reason = "Listed"},
+              "kube: listed {} {} at resourceVersion {} ({} page(s)); watching", count, resource_.plural,
+              resource_version_, pages_);
   } else {
-    spdlog::info("kube: relisted {} {} at resourceVersion {} ({} page(s)); watching again", count,
-                 resource_.plural, resource_version_, pages_);
+    kLog.info({.kind = kind_name(resource_.kind), .reason = "Relisted"},
+              "kube: relisted {} {} at resourceVersion {} ({} page(s)); watching again", count, resource_.plural,
+              resource_version_, pages_);
   }
   watch();
 }
@@ -265,10 +270,11 @@ void Informer::restart(RestartReason reason, const std::string& detail, bool rel
   }
   std::string next = relist ? "listing again" : "watching again from resourceVersion " + resource_version_;
   if (delay == 0ms) {
-    spdlog::info("kube: {}: {} ({}); {}", resource_.plural, detail, restart_reason_name(reason), next);
+    kLog.info({.kind = kind_name(resource_.kind), .reason = restart_reason_name(reason)}, "kube: {}: {} ({}); {}",
+              resource_.plural, detail, restart_reason_name(reason), next);
   } else {
-    spdlog::warn("kube: {}: {} ({}); {} in {} ms", resource_.plural, detail, restart_reason_name(reason), next,
-                 delay.count());
+    kLog.warn({.kind = kind_name(resource_.kind), .reason = restart_reason_name(reason)}, "kube: {}: {} ({}); {} in {} ms",
+              resource_.plural, detail, restart_reason_name(reason), next, delay.count());
   }
   // A watch can only resume from a version a list gave us.
   bool must_list = relist || !listed_;

@@ -1,5 +1,7 @@
 #include "controller/leader_election.h"
 
+#include "common/log.h"
+
 #include <spdlog/spdlog.h>
 
 #include <cmath>
@@ -9,6 +11,8 @@ namespace grpc_ingress {
 namespace {
 
 using nlohmann::json;
+
+const ComponentLog kLog{"leader-election"};
 
 
 }  // namespace
@@ -32,6 +36,8 @@ LeaderElector::LeaderElector(boost::asio::io_context& io, KubeApi& api, LeaderEl
       on_change_(std::move(on_change)),
       timer_(io),
       random_(options_.random_seed ? options_.random_seed : std::random_device{}()) {}
+
+std::string LeaderElector::lease_key() const { return options_.lease_namespace + "/" + options_.lease_name; }
 
 std::string LeaderElector::lease_path() const {
   return "/apis/coordination.k8s.io/v1/namespaces/" + options_.lease_namespace + "/leases/" + options_.lease_name;
@@ -62,7 +68,7 @@ void LeaderElector::release(json lease, int attempts) {
   api_.request({.method = "PUT", .target = lease_path(), .body = lease.dump()}, [self, attempts](
                                                                                      Result<KubeResponse> response) {
     if (response && response->status == 200) {
-      spdlog::info("leader election: Lease released");
+      kLog.info({.kind = "Lease", .object = self->lease_key(), .reason = "LeaseReleased"}, "leader election: Lease released");
       return;
     }
     if (response && response->status == 409 && attempts > 1) {
@@ -143,7 +149,8 @@ void LeaderElector::examine(const json& lease) {
     observed_record_ = record;
     observed_at_ = now;
     if (holder != observed_holder_ && holder != options_.identity) {
-      spdlog::info("leader election: the Lease is held by '{}'", holder.empty() ? "(nobody)" : holder);
+      kLog.info({.kind = "Lease", .object = lease_key(), .reason = "LeaderObserved"},
+                "leader election: the Lease is held by '{}'", holder.empty() ? "(nobody)" : holder);
     }
     observed_holder_ = holder;
   }
@@ -152,7 +159,8 @@ void LeaderElector::examine(const json& lease) {
                                                      : options_.lease_duration;
   if (!holder.empty() && holder != options_.identity && now < observed_at_ + lease_duration) {
     if (leading_) {
-      spdlog::warn("leader election: '{}' holds the Lease now", holder);
+      kLog.warn({.kind = "Lease", .object = lease_key(), .reason = "LeaderLost"},
+                "leader election: '{}' holds the Lease now", holder);
       set_leading(false);
     }
     in_flight_ = false;
@@ -214,8 +222,8 @@ void LeaderElector::round_done(bool success) {
 
 void LeaderElector::check_renew_deadline() {
   if (leading_ && Clock::now() - last_renew_ > options_.renew_deadline) {
-    spdlog::warn("leader election: the Lease was not renewed within {} ms; stepping down",
-                 options_.renew_deadline.count());
+    kLog.warn({.kind = "Lease", .object = lease_key(), .reason = "RenewDeadlineExceeded"},
+              "leader election: the Lease was not renewed within {} ms; stepping down", options_.renew_deadline.count());
     set_leading(false);
   }
 }
@@ -224,9 +232,11 @@ void LeaderElector::set_leading(bool leading) {
   if (leading == leading_) return;
   leading_ = leading;
   if (leading) {
-    spdlog::info("leader election: '{}' is the leader now: writing Ingress status", options_.identity);
+    kLog.info({.kind = "Lease", .object = lease_key(), .reason = "LeaderElected"},
+              "leader election: '{}' is the leader now: writing Ingress status", options_.identity);
   } else {
-    spdlog::info("leader election: '{}' is no longer the leader: Ingress status writes stop", options_.identity);
+    kLog.info({.kind = "Lease", .object = lease_key(), .reason = "LeaderStepDown"},
+              "leader election: '{}' is no longer the leader: Ingress status writes stop", options_.identity);
   }
   if (on_change_) on_change_(leading);
 }

@@ -51,6 +51,7 @@ class LeaderElector : public std::enable_shared_from_this<LeaderElector> {
   bool leading() const { return leading_; }
   const std::string& holder() const { return observed_holder_; }
   std::string lease_path() const;
+  std::string lease_key() const;  // "namespace/name", for logs
 
  private:
   void tick();

@@ -12,6 +12,8 @@
 #include "controller/event_recorder.h"
 #include "controller/kube_source.h"
 #include "controller/leader_election.h"
+#include "controller/liveness.h"
+#include "controller/pod_environment.h"
 #include "controller/status_writer.h"
 #include "controller/publisher.h"
 #include "controller/translate/store.h"
@@ -35,10 +37,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
-#include <random>
 #include <thread>
-
-#include <unistd.h>
 
 namespace grpc_ingress {
 namespace {
@@ -51,18 +50,6 @@ struct KubeParts {
   const KubeSource* source = nullptr;
   const LeaderElector* elector = nullptr;
 };
-
-// This replica's name in the Lease: the pod's name, else the host's plus a
-// random suffix, so that two processes on one machine never share it.
-std::string replica_identity() {
-  if (const char* pod = std::getenv("POD_NAME"); pod && *pod) return pod;
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0 || !*host) std::strcpy(host, "grpc-ingress");
-  std::random_device random;
-  char suffix[16];
-  std::snprintf(suffix, sizeof suffix, "_%08x", random());
-  return std::string(host) + suffix;
-}
 
 constexpr const char* kVersion = GRPC_INGRESS_VERSION;
 
@@ -228,7 +215,8 @@ int run(const Flags& flags) {
     kube_source->start();
 
     // Every replica routes; the one holding the Lease also writes Ingress status and Events.
-    std::string identity = replica_identity();
+    PodEnvironment pod = read_pod_environment(process_env);
+    std::string identity = replica_identity(pod);
     status_writer = std::make_shared<StatusWriter>(
         io, *kube_client, store,
         StatusWriterOptions{.publish_service = flags.publish_service,
@@ -237,9 +225,8 @@ int run(const Flags& flags) {
     event_recorder = std::make_shared<EventRecorder>(io, *kube_client, store, EventRecorderOptions{.instance = identity});
     elector = std::make_shared<LeaderElector>(
         io, *kube_client,
-        LeaderElectionOptions{.lease_namespace = flags.leader_election_namespace.empty()
-                                                     ? kube_config->namespace_name
-                                                     : flags.leader_election_namespace,
+        LeaderElectionOptions{.lease_namespace = lease_namespace(flags.leader_election_namespace, pod,
+                                                                 kube_config->namespace_name),
                               .lease_name = flags.election_id,
                               .identity = identity,
                               .lease_duration = flags.leader_election_lease_duration,
@@ -283,9 +270,26 @@ int run(const Flags& flags) {
   Publisher publisher(io, store, dataplane, translator_options, kPublishDebounce);
 
   std::atomic<bool> draining{false};
+  // /healthz: 503 naming a worker whose event loop stopped turning; logged when that changes.
+  const ComponentLog healthz_log{"healthz"};
+  bool was_alive = true;
+  auto healthz = [&] {
+    Liveness liveness =
+        check_liveness(dataplane.worker_last_turns(), std::chrono::steady_clock::now(), flags.healthz_stall_timeout);
+    if (liveness.alive != was_alive) {
+      was_alive = liveness.alive;
+      if (liveness.alive) {
+        healthz_log.info({.reason = "WorkersTurning"}, "every worker's event loop turns again: /healthz 200");
+      } else {
+        std::string_view report = liveness.report;
+        healthz_log.error({.reason = "WorkerStalled"}, "/healthz 503: {}", report.substr(0, report.size() - 1));
+      }
+    }
+    return AdminResponse{liveness.alive ? 200 : 503, "text/plain; charset=utf-8", std::move(liveness.report)};
+  };
   AdminServer admin(
       io, {
-              {"/healthz", [] { return AdminResponse{200, "text/plain; charset=utf-8", "ok\n"}; }},
+              {"/healthz", healthz},
               {"/readyz",
                [&] {
                  if (draining) return AdminResponse{503, "text/plain; charset=utf-8", "draining\n"};
@@ -316,8 +320,11 @@ int run(const Flags& flags) {
                  auto table = publisher.current();
                  return AdminResponse{200, "application/json", dataplane.endpoints_json(table.get())};
                }},
-          });
-  if (auto status = admin.start(flags.bind_address, flags.admin_port); !status) {
+          },
+      flags.admin_debug_access);
+  if (auto status = admin.start(flags.admin_bind_address.empty() ? flags.bind_address : flags.admin_bind_address,
+                                flags.admin_port);
+      !status) {
     spdlog::error("{}", status.error().message);
     stop_source();
     dataplane.stop();

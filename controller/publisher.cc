@@ -1,5 +1,7 @@
 #include "controller/publisher.h"
 
+#include "common/log.h"
+
 #include <spdlog/spdlog.h>
 
 namespace grpc_ingress {
@@ -27,6 +29,10 @@ std::shared_ptr<const RouteTable> Publisher::current() const {
   std::lock_guard lock(mutex_);
   return current_;
 }
+
+namespace {
+const ComponentLog kLog{"publisher"};
+}  // namespace
 
 void Publisher::schedule() {
   if (scheduled_) return;
@@ -74,12 +80,14 @@ void Publisher::publish(std::shared_ptr<RouteTable> table, const Translation& tr
   auto micros = [](auto duration) { return std::chrono::duration_cast<std::chrono::microseconds>(duration).count(); };
   auto now = Clock::now();
   if (translation.endpoints_only) {
-    spdlog::info("publishing routing table v{}: endpoints of {} service port(s) changed (built in {} us: "
+    kLog.info({.reason = "ConfigPublished"},
+              "publishing routing table v{}: endpoints of {} service port(s) changed (built in {} us: "
                  "translate {} us, compare {} us)",
                  table->version, translation.clusters_changed, micros(now - started), micros(translated - started),
                  micros(now - translated));
   } else {
-    spdlog::info("publishing routing table v{}: {} route(s), {} service port(s), {} endpoint(s); {} Ingress(es) "
+    kLog.info({.reason = "ConfigPublished"},
+              "publishing routing table v{}: {} route(s), {} service port(s), {} endpoint(s); {} Ingress(es) "
                  "merged, {} service port(s) and {} host(s) changed (built in {} us: translate {} us, compare {} us)",
                  table->version, table->route_count(), table->cluster_count(), table->endpoint_count(),
                  translation.ingresses_merged, translation.clusters_changed, translation.hosts_changed, micros(now - started),
@@ -94,18 +102,23 @@ void Publisher::publish(std::shared_ptr<RouteTable> table, const Translation& tr
     auto applied = Clock::now();
     last_apply_duration_ = std::chrono::duration<double>(applied - started).count();
     last_applied_ = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    spdlog::debug("routing table v{} serves on every worker, {} us after it was handed over ({} us after its build began)",
-                  version, micros(applied - handed), micros(applied - started));
-    if (!ready_.exchange(true)) spdlog::info("routing table v{} serves on every worker: ready", version);
+    kLog.debug({.reason = "ConfigApplied"},
+               "routing table v{} serves on every worker, {} us after it was handed over ({} us after its build began)",
+               version, micros(applied - handed), micros(applied - started));
+    if (!ready_.exchange(true)) {
+      kLog.info({.reason = "ConfigApplied"}, "routing table v{} serves on every worker: ready", version);
+    }
   });
 }
 
 void Publisher::report(const std::vector<Rejection>& rejections) {
   std::set<std::string> now;
   for (const Rejection& r : rejections) {
-    std::string line = r.kind + " " + (r.namespace_name.empty() ? "" : r.namespace_name + "/") + r.name +
-                       ": " + r.reason;
-    if (!reported_.count(line)) spdlog::warn("rejected {}", line);
+    std::string object = (r.namespace_name.empty() ? "" : r.namespace_name + "/") + r.name;
+    std::string line = r.kind + " " + object + ": " + r.reason;
+    if (!reported_.count(line)) {
+      kLog.warn({.kind = r.kind, .object = object, .reason = r.reason}, "rejected {}", line);
+    }
     now.insert(std::move(line));
   }
   reported_ = std::move(now);

@@ -2,6 +2,7 @@
 
 #include "controller/gateway_status_writer.h"
 #include "controller/translate/k8s_names.h"
+#include "common/log.h"
 
 #include <spdlog/spdlog.h>
 
@@ -9,6 +10,8 @@
 
 namespace grpc_ingress {
 namespace {
+
+const ComponentLog kLog{"status-writer"};
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
@@ -153,8 +156,9 @@ void StatusWriter::start() {
     auto self = weak.lock();
     if (!self || self->stopped_) return;
     if (!service) {
-      spdlog::warn("status: the --publish-service Service {} does not exist; Ingresses and Gateways get no address",
-                   self->publish_service_key_->to_string());
+      kLog.warn({.kind = "Service", .object = self->publish_service_key_->to_string(), .reason = "PublishServiceNotFound"},
+                "status: the --publish-service Service {} does not exist; Ingresses and Gateways get no address",
+                self->publish_service_key_->to_string());
     }
     self->set_addresses(service ? service_addresses(*service) : std::vector<LoadBalancerIngress>{});
   };
@@ -389,9 +393,10 @@ void StatusWriter::update(const StatusTarget& target, int attempt) {
     }
     auto object = response && response->status == 200 ? json::parse(response->body, nullptr, false) : json();
     if (!object.is_object()) {
-      spdlog::warn("status: reading {} failed: {}", target.to_string(),
-                   response ? std::to_string(response->status) + " " + status_message(response->body)
-                            : response.error().message);
+      kLog.warn({.kind = kind_name(target.kind), .object = target.key.to_string(), .reason = "StatusReadFailed"},
+                "status: reading {} failed: {}", target.to_string(),
+                response ? std::to_string(response->status) + " " + status_message(response->body)
+                         : response.error().message);
       self->finish(target, false);
       return;
     }
@@ -415,7 +420,8 @@ void StatusWriter::write(const StatusTarget& target, int attempt, json object, s
         if (self->stopped_) return;
         if (response && response->status == 200) {
           ++self->updates_written_;
-          spdlog::info("status: {} now has {}", target.to_string(), summary);
+          kLog.info({.kind = kind_name(target.kind), .object = target.key.to_string(), .reason = "StatusWritten"},
+                    "status: {} now has {}", target.to_string(), summary);
           if (wanted) self->written_[target] = std::move(*wanted);
           self->finish(target, true);
           return;
@@ -426,9 +432,10 @@ void StatusWriter::write(const StatusTarget& target, int attempt, json object, s
           self->update(target, attempt + 1);
           return;
         }
-        spdlog::warn("status: writing the status of {} failed: {}", target.to_string(),
-                     response ? std::to_string(response->status) + " " + status_message(response->body)
-                              : response.error().message);
+        kLog.warn({.kind = kind_name(target.kind), .object = target.key.to_string(), .reason = "StatusWriteFailed"},
+                  "status: writing the status of {} failed: {}", target.to_string(),
+                  response ? std::to_string(response->status) + " " + status_message(response->body)
+                           : response.error().message);
         self->finish(target, false);
       });
 }

@@ -201,4 +201,10 @@ std::vector<size_t> Dataplane::connections_per_worker() const {
   return counts;
 }
 
+std::vector<std::chrono::steady_clock::time_point> Dataplane::worker_last_turns() const {
+  std::vector<std::chrono::steady_clock::time_point> turns;
+  for (const auto& worker : workers_) turns.push_back(worker->last_turn());
+  return turns;
+}
+
 }  // namespace grpc_ingress

@@ -62,6 +62,8 @@ class Dataplane : public TableSink {
   uint16_t https_port() const { return https_port_; }
   // Client connections per worker, for /debug and tests of the hand-off.
   std::vector<size_t> connections_per_worker() const;
+  // Any thread: when each worker's event loop last proved it turns (/healthz).
+  std::vector<std::chrono::steady_clock::time_point> worker_last_turns() const;
 
   // Any thread: the data plane's metric families, summed over the workers.
   // `table` (the running one) lists the endpoints for per-endpoint series.

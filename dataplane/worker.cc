@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <random>
 
+#include <pthread.h>
+
 namespace grpc_ingress {
 
 Worker::Worker(int index, const DownstreamOptions& downstream, const UpstreamOptions& upstream,
@@ -99,9 +101,22 @@ void Worker::trim_memory() {
   });
 }
 
+void Worker::heartbeat() {
+  last_turn_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  heartbeat_timer_.expires_after(kHeartbeatInterval);
+  heartbeat_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) heartbeat();
+  });
+}
+
 void Worker::start() {
   trim_memory();
+  heartbeat();
   thread_ = std::thread([this] {
+    // Named for top -H, gdb and /proc/PID/task/*/comm (15 characters at most).
+    char name[16];
+    std::snprintf(name, sizeof name, "worker-%d", index_);
+    pthread_setname_np(pthread_self(), name);
     try {
       io_.run();
     } catch (const std::exception& e) {

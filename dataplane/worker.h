@@ -93,6 +93,14 @@ class Worker {
   // Any thread: client connections open on this worker.
   size_t connection_count() const { return connection_count_.load(std::memory_order_relaxed); }
 
+  // Any thread: when this worker's event loop last ran its heartbeat (every
+  // kHeartbeatInterval while it turns), so a blocked loop shows as an old stamp.
+  std::chrono::steady_clock::time_point last_turn() const {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(last_turn_.load(std::memory_order_relaxed)));
+  }
+  static constexpr std::chrono::milliseconds kHeartbeatInterval{1000};
+
  private:
   // Resets the streams of this worker holding the most buffered bytes until
   // the worker is within --max-worker-buffer again.
@@ -100,6 +108,8 @@ class Worker {
   // Every kTrimInterval: gives back recycled blocks the worker did not need
   // in that time (recycled_trim), so a burst's memory does not stay pinned.
   void trim_memory();
+  // Stamps last_turn() every kHeartbeatInterval.
+  void heartbeat();
   // Resets `streams` holding the most until `account` is within its limit,
   // counted in grpc_ingress_buffer_resets_total{budget}.
   void shed_over_budget(std::vector<std::shared_ptr<ProxyStream>>& streams, const BufferAccount& account,
@@ -134,6 +144,8 @@ class Worker {
   std::unordered_map<uint64_t, ConnectionEntry> connections_;
   std::atomic<size_t> connection_count_{0};
   boost::asio::steady_timer trim_timer_{io_};
+  boost::asio::steady_timer heartbeat_timer_{io_};
+  std::atomic<std::chrono::steady_clock::rep> last_turn_{0};
   std::thread thread_;
 };
 

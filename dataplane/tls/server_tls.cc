@@ -1,5 +1,7 @@
 #include "dataplane/tls/server_tls.h"
 
+#include "common/log.h"
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
@@ -13,6 +15,8 @@ namespace grpc_ingress {
 namespace {
 
 namespace ssl = boost::asio::ssl;
+
+const ComponentLog kTlsLog{"tls"};
 
 // TLS 1.2 suites with forward secrecy and AEAD only (Mozilla "intermediate");
 // TLS 1.3's own suites are all of that kind.
@@ -128,7 +132,8 @@ void ask_client_certificates(SSL_CTX* context, const ClientAuthority& authority,
   }
   ERR_clear_error();
   if (loaded == 0) {
-    spdlog::warn("TLS: host {}: client CA {} has no usable certificate; every client certificate fails verification",
+    kTlsLog.warn({.kind = "Secret", .object = authority.secret, .reason = "ClientCaUnusable"},
+                 "TLS: host {}: client CA {} has no usable certificate; every client certificate fails verification",
                  host, authority.secret.empty() ? "(none)" : authority.secret);
   }
   if (store) SSL_CTX_set_cert_store(context, store);  // takes it
@@ -181,7 +186,8 @@ Result<std::shared_ptr<const ServerTlsContexts>> ServerTlsContexts::build(const 
       contexts->default_ = std::move(*context);
       default_certificate = &*own.default_certificate;
     } else {
-      spdlog::warn("TLS: default certificate {}: {}; using the self-signed one", own.default_certificate->secret,
+      kTlsLog.warn({.kind = "Secret", .object = own.default_certificate->secret, .reason = "CertificateUnusable"},
+                   "TLS: default certificate {}: {}; using the self-signed one", own.default_certificate->secret,
                    context.error().message);
     }
   }
@@ -213,7 +219,8 @@ Result<std::shared_ptr<const ServerTlsContexts>> ServerTlsContexts::build(const 
       if (!context) {
         auto made = make_context(*certificate);
         if (!made) {
-          spdlog::warn("TLS: host {}: {}; it gets the default certificate", host, made.error().message);
+          kTlsLog.warn({.kind = "Secret", .object = certificate->secret, .reason = "CertificateUnusable"},
+                       "TLS: host {}: {}; it gets the default certificate", host, made.error().message);
           broken.insert(certificate);
           continue;
         }
@@ -226,7 +233,8 @@ Result<std::shared_ptr<const ServerTlsContexts>> ServerTlsContexts::build(const 
     // A context of its own: the verification settings are the context's.
     auto made = make_context(certificate ? *certificate : *default_certificate);
     if (!made && certificate) {
-      spdlog::warn("TLS: host {}: {}; it gets the default certificate", host, made.error().message);
+      kTlsLog.warn({.kind = "Secret", .object = certificate->secret, .reason = "CertificateUnusable"},
+                   "TLS: host {}: {}; it gets the default certificate", host, made.error().message);
       broken.insert(certificate);
       certificate = nullptr;
       if (contexts->by_pair_.count({nullptr, authority})) continue;

@@ -9,8 +9,14 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
+
+#include <sys/ptrace.h>
+#include <sys/wait.h>
 
 namespace grpc_ingress::testing {
 namespace {
@@ -102,6 +108,80 @@ TEST_CASE("SIGTERM turns /readyz 503, lets an in-flight stream finish, and exits
   INFO("exited " << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - signalled).count()
                  << " ms after SIGTERM");
   CHECK(ingress.process().exit_status() == 0);
+}
+
+TEST_CASE("the admin port listens on --admin-bind-address alone, and --admin-debug-access=off answers /debug with 403 naming the flag, probes and metrics still answer",
+          "[admin]") {
+  TempDir tmp;
+  ManifestDir manifests(tmp.path());
+  auto pods = start_pods(tmp.path(), "greeter", 1);
+  manifests.write_service("greeter", endpoints_of(pods));
+  manifests.write_ingress({.paths = {{.path = kGreeterPath, .service = "greeter"}}});
+  auto ingress = Ingress::start(manifests.dir(), tmp.path(),
+                                {.extra_args = {"--admin-debug-access", "off"}, .admin_address = "127.0.0.3"});
+
+  CHECK(ingress->admin_get("/healthz").status == 200);
+  CHECK(ingress->admin_get("/metrics").status == 200);
+  HttpResponse refused = ingress->admin_get("/debug/routes");
+  INFO(refused.body);
+  CHECK(refused.status == 403);
+  CHECK(refused.body.find("--admin-debug-access") != std::string::npos);
+  CHECK(ingress->admin_get("/debug/workers").status == 403);
+  // Traffic still binds --bind-address (127.0.0.1); the admin port does not.
+  HttpResponse elsewhere = http_get("127.0.0.1", ingress->admin_port(), "/healthz", 500ms);
+  INFO(elsewhere.error);
+  CHECK(elsewhere.status == 0);
+  auto stub = helloworld::Greeter::NewStub(make_channel(ingress->target()));
+  CHECK(say_hello(*stub).ok());
+}
+
+// One thread of a process stopped with ptrace while the others run on: from
+// outside, exactly a worker stuck in a blocking call. Resumed on destruction.
+class StoppedThread {
+ public:
+  StoppedThread(pid_t pid, const std::string& name) {
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string text;
+      if (std::getline(comm, text) && text == name) tid_ = std::stoi(task.path().filename().string());
+    }
+    if (tid_ == 0) throw std::runtime_error("no thread named " + name);
+    if (::ptrace(PTRACE_SEIZE, tid_, nullptr, nullptr) != 0 || ::ptrace(PTRACE_INTERRUPT, tid_, nullptr, nullptr) != 0) {
+      throw std::runtime_error(std::string("ptrace: ") + std::strerror(errno));
+    }
+    int status = 0;
+    if (::waitpid(tid_, &status, __WALL) != tid_ || !WIFSTOPPED(status)) throw std::runtime_error("thread did not stop");
+  }
+  ~StoppedThread() { ::ptrace(PTRACE_DETACH, tid_, nullptr, nullptr); }
+  StoppedThread(const StoppedThread&) = delete;
+  StoppedThread& operator=(const StoppedThread&) = delete;
+
+ private:
+  pid_t tid_ = 0;
+};
+
+TEST_CASE("/healthz answers 503 naming a worker whose event loop stopped turning, and 200 once it turns again",
+          "[admin][healthz]") {
+  OneService setup("echo", kEchoPath, 1, {.extra_args = {"--healthz-stall-timeout", "2s"}});
+  Ingress& ingress = *setup.ingress;
+  REQUIRE(ingress.admin_get("/healthz").status == 200);
+
+  HttpResponse stalled;
+  {
+    StoppedThread stopped(ingress.process().pid(), "worker-1");
+    const auto since = Clock::now();
+    CHECK(wait_until([&] { return (stalled = ingress.admin_get("/healthz", 500ms)).status == 503; }, 6s, 100ms));
+    INFO(stalled.body);
+    CHECK(stalled.body.find("worker-1: its event loop has not turned for") != std::string::npos);
+    CHECK(stalled.body.find("worker-0") == std::string::npos);
+    // Not before the bound: a worker gets the full --healthz-stall-timeout.
+    CHECK(Clock::now() - since >= 2s);
+    CHECK(ingress.admin_get("/readyz").status == 200);  // readiness is about routing, not liveness
+  }
+  CHECK(wait_until([&] { return ingress.admin_get("/healthz", 500ms).status == 200; }, 3s, 50ms));
+  std::string log = ingress.process().stderr_text();
+  CHECK(log.find("reason=WorkerStalled") != std::string::npos);
+  CHECK(log.find("reason=WorkersTurning") != std::string::npos);
 }
 
 }  // namespace

@@ -211,6 +211,7 @@ std::unique_ptr<Ingress> Ingress::start_with_source(const std::vector<std::strin
     ingress->http_port_ = free_port();
     ingress->admin_port_ = free_port();
     ingress->https_port_ = free_port();
+    ingress->admin_address_ = options.admin_address;
     std::vector<std::string> argv;
     if (!options.env.empty()) {
       argv.push_back("/usr/bin/env");
@@ -221,6 +222,7 @@ std::unique_ptr<Ingress> Ingress::start_with_source(const std::vector<std::strin
     argv.insert(argv.end(), {"--bind-address", "127.0.0.1",
                              "--http-port", std::to_string(ingress->http_port_),
                              "--admin-port", std::to_string(ingress->admin_port_),
+                             "--admin-bind-address", options.admin_address,
                              "--https-port", std::to_string(ingress->https_port_),
                              "--threads", std::to_string(options.threads),
                              "--log-level", "debug",
@@ -263,7 +265,7 @@ Ingress::~Ingress() {
 }
 
 HttpResponse Ingress::admin_get(const std::string& path, std::chrono::milliseconds timeout) const {
-  return http_get("127.0.0.1", admin_port_, path, timeout);
+  return http_get(admin_address_, admin_port_, path, timeout);
 }
 
 bool Ingress::wait_for_routes_containing(const std::string& needle, std::chrono::milliseconds timeout) const {

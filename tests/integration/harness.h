@@ -105,6 +105,8 @@ struct IngressOptions {
   std::vector<std::string> extra_args{};
   // "NAME=VALUE" entries added to the binary's environment (through env(1)).
   std::vector<std::string> env{};
+  // --admin-bind-address: where the admin port listens and admin_get() asks.
+  std::string admin_address = "127.0.0.1";
 };
 
 // The grpc-ingress binary, serving a ManifestDir on 127.0.0.1.
@@ -136,6 +138,7 @@ class Ingress {
   uint16_t http_port_ = 0;
   uint16_t admin_port_ = 0;
   uint16_t https_port_ = 0;
+  std::string admin_address_;
   std::unique_ptr<Process> process_;
 };
 

@@ -155,5 +155,29 @@ TEST_CASE("the leader clears the status of an Ingress that leaves its class, lea
   CHECK(Clock::now() - signalled < kLeaseDuration);
 }
 
+TEST_CASE("POD_NAME and POD_NAMESPACE name the replica and the Lease's namespace when no flag does, as in ingress-nginx",
+          "[kube][leader]") {
+  FakeCluster cluster;
+  auto& [tmp, api, objects] = cluster;
+  auto pod = Pod::start(tmp.path(), "greeter-0");
+  objects.write_service("greeter", {pod->endpoint()});
+  objects.write_ingress({.paths = {{.path = kGreeterPath, .service = "greeter"}}});
+
+  api->apply({{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "ingress-system"}}}});
+  IngressOptions options = replica("grpc-ingress-5f7c9-x2x4q", {});
+  options.env.push_back("POD_NAMESPACE=ingress-system");  // the kubeconfig's context says "default"
+  auto ingress = start_api_mode(*api, tmp.path(), options);
+  std::string holder;
+  CHECK(wait_until(
+      [&] {
+        auto lease = api->get("/apis/coordination.k8s.io/v1/namespaces/ingress-system/leases/test-leader");
+        holder = lease ? lease->value("/spec/holderIdentity"_json_pointer, std::string()) : "";
+        return holder == "grpc-ingress-5f7c9-x2x4q";
+      },
+      10s, 50ms));
+  INFO("holder '" << holder << "'");
+  CHECK(lease_holder(*api) == "(no lease)");  // nothing in the context's namespace
+}
+
 }  // namespace
 }  // namespace grpc_ingress::testing

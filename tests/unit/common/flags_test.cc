@@ -71,3 +71,28 @@ TEST_CASE("the flag watch-ingress-without-class is off unless given", "[flags]")
   CHECK(parse_flags({"--watch-ingress-without-class"})->watch_ingress_without_class);
   CHECK_FALSE(parse_flags({"--watch-ingress-without-class=false"})->watch_ingress_without_class);
 }
+
+TEST_CASE("the admin flags: bind address (also as ingress-nginx's --healthz-host), /debug access, stall timeout", "[flags]") {
+  auto defaults = parse_flags({});
+  REQUIRE(defaults);
+  CHECK(defaults->admin_bind_address.empty());  // the traffic listeners' --bind-address
+  CHECK(defaults->admin_debug_access == DebugAccess::kLoopback);
+  CHECK(defaults->healthz_stall_timeout == std::chrono::seconds(10));
+
+  auto set = parse_flags({"--admin-bind-address", "10.1.2.3", "--admin-debug-access=any", "--healthz-stall-timeout=30s"});
+  REQUIRE(set);
+  CHECK(set->admin_bind_address == "10.1.2.3");
+  CHECK(set->admin_debug_access == DebugAccess::kAny);
+  CHECK(set->healthz_stall_timeout == std::chrono::seconds(30));
+  auto nginx_name = parse_flags({"--healthz-host", "127.0.0.1", "--admin-debug-access", "off"});
+  REQUIRE(nginx_name);
+  CHECK(nginx_name->admin_bind_address == "127.0.0.1");
+  CHECK(nginx_name->admin_debug_access == DebugAccess::kOff);
+
+  auto bad_access = parse_flags({"--admin-debug-access", "public"});
+  REQUIRE_FALSE(bad_access);
+  CHECK_THAT(bad_access.error().message, Catch::Matchers::Contains("loopback, any or off"));
+  auto too_short = parse_flags({"--healthz-stall-timeout", "500ms"});
+  REQUIRE_FALSE(too_short);
+  CHECK_THAT(too_short.error().message, Catch::Matchers::Contains("at least 2s"));
+}
