@@ -344,7 +344,7 @@ TEST_CASE("plain HTTP to a gRPC-only pod on a Service that names no protocol get
   // HTTP/1.1, which a gRPC server answers with bytes that are no HTTP/1.1 response.
   Upstreams setup;
   auto greeter = Pod::start(setup.tmp.path(), "greeter-0");
-  setup.manifests.write_service("greeter", {greeter->endpoint()});
+  setup.manifests.write_service("greeter", {greeter->endpoint()}, std::nullopt);
   setup.route("greeter.example", "greeter", {{"grpc-ingress.io/retries", "0"}});
   setup.start();
 
