@@ -156,7 +156,7 @@ void check_promtool(const TempDir& tmp, const std::string& body) {
   CHECK(promtool.exit_code == 0);
 }
 
-TEST_CASE("gRPC calls count by grpc_code name and plain HTTP by http_code; streams, messages, upstream latency and "
+TEST_CASE("gRPC calls count by grpc_code name and plain HTTP by http_code, and streams, messages, upstream latency and "
           "certificate expiry have their own series",
           "[metrics]") {
   MixedTraffic setup;
@@ -218,7 +218,7 @@ TEST_CASE("gRPC calls count by grpc_code name and plain HTTP by http_code; strea
   CHECK(sum_of(samples, "grpc_ingress_access_log_dropped_total") == 0);
 }
 
-TEST_CASE("--metrics-grpc-method-labels adds grpc_service and grpc_method, and methods past "
+TEST_CASE("the flag --metrics-grpc-method-labels adds grpc_service and grpc_method, and methods past "
           "--metrics-max-grpc-methods count as other",
           "[metrics]") {
   MixedTraffic setup({.extra_args = {"--metrics-grpc-method-labels", "--metrics-max-grpc-methods", "2"}});
