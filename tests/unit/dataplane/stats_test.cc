@@ -76,7 +76,7 @@ TEST_CASE("a route counts gRPC calls by code, or by method when method labels ar
   CHECK(seen == std::vector<std::string>{"helloworld.Greeter/SayHello"});
 }
 
-TEST_CASE("gRPC paths split into service and method; anything else is not a method", "[stats]") {
+TEST_CASE("gRPC paths split into service and method, and anything else is not a method", "[stats]") {
   CHECK(split_grpc_path("/helloworld.Greeter/SayHello") ==
         std::pair<std::string_view, std::string_view>("helloworld.Greeter", "SayHello"));
   CHECK(split_grpc_path("/").first.empty());
@@ -88,7 +88,7 @@ TEST_CASE("gRPC paths split into service and method; anything else is not a meth
   CHECK(split_grpc_path("a/b").first.empty());
 }
 
-TEST_CASE("the method bound holds per route over every worker; later methods count as other", "[stats]") {
+TEST_CASE("the method bound holds per route over every worker, and later methods count as other", "[stats]") {
   MethodBound bound(2);
   MethodTable worker1, worker2, other_route;
   auto name = [](const MethodStats& m) { return m.service + "/" + m.method; };
