@@ -150,6 +150,8 @@ const std::map<std::string, FlagSpec>& specs() {
        }, "json|text (default text)"}},
       {"access-log", {true, [](F& f, const std::string& v) { return parse_bool(v, f.access_log); }, "one JSON line per request on stdout (default true; --access-log=false turns it off)"}},
       {"metrics-per-endpoint", {true, [](F& f, const std::string& v) { return parse_bool(v, f.metrics_per_endpoint); }, "also export per-pod series on /metrics (default false: pod churn is series churn)"}},
+      {"metrics-grpc-method-labels", {true, [](F& f, const std::string& v) { return parse_bool(v, f.metrics_grpc_method_labels); }, "label gRPC request counts with grpc_service and grpc_method from the path (default false)"}},
+      {"metrics-max-grpc-methods", {false, [](F& f, const std::string& v) { return parse_int(v, f.metrics_max_grpc_methods); }, "with --metrics-grpc-method-labels: methods with their own series per route; the rest count as 'other' (default 100)"}},
       {"manifests-poll-interval", {false, [](F& f, const std::string& v) { return parse_duration(v, f.manifests_poll_interval); }, "how often --manifests DIR is checked for changes (default 200ms)"}},
       {"upstream-connect-timeout", {false, [](F& f, const std::string& v) { return parse_duration(v, f.upstream_connect_timeout); }, "timeout for connecting to a pod, TLS handshake included (default 2s)"}},
       {"upstream-keepalive-interval", {false, [](F& f, const std::string& v) { return parse_duration(v, f.upstream_keepalive_interval); }, "PING a pod connection silent this long; no answer a period later closes it (default 5m, gRPC servers' minimum PING interval)"}},

@@ -40,6 +40,8 @@ struct Flags {
   std::string log_level = "info";
   bool access_log = true;
   bool metrics_per_endpoint = false;
+  bool metrics_grpc_method_labels = false;
+  int metrics_max_grpc_methods = 100;  // per route, over all workers
   std::chrono::milliseconds manifests_poll_interval{200};
   std::chrono::milliseconds upstream_connect_timeout{2000};
   std::chrono::milliseconds upstream_keepalive_interval{300000};

@@ -24,6 +24,11 @@ void init_access_log(bool enabled) {
 
 spdlog::logger* access_logger() { return g_access_logger.get(); }
 
+uint64_t access_log_dropped() {
+  // The queue overruns (drops its oldest line) when full; only access lines use the pool.
+  return g_access_logger ? spdlog::thread_pool()->overrun_counter() : 0;
+}
+
 Status init_logging(LogFormat format, const std::string& level) {
   auto parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off") {

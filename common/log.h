@@ -61,5 +61,7 @@ struct ComponentLog {
 void init_access_log(bool enabled);
 // nullptr when the access log is off.
 spdlog::logger* access_logger();
+// Access-log lines dropped because the queue to the writer thread was full. Any thread.
+uint64_t access_log_dropped();
 
 }  // namespace grpc_ingress

@@ -11,6 +11,7 @@
 
 #include <ctime>
 #include <memory>
+#include <optional>
 
 namespace grpc_ingress {
 namespace {
@@ -59,6 +60,25 @@ Result<size_t> check_ca_bundle(const std::string& ca_pem) {
   return count;
 }
 
+namespace {
+std::optional<std::chrono::system_clock::time_point> not_after_of(X509* leaf) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) != 1) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+}  // namespace
+
+Result<std::chrono::system_clock::time_point> certificate_not_after(const std::string& cert_pem) {
+  ERR_clear_error();
+  BioPtr bio = read_only(cert_pem);
+  X509Ptr leaf(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!leaf) return Error{"no PEM certificate (" + openssl_reason() + ")"};
+  ERR_clear_error();  // the rest of the chain is not read
+  auto not_after = not_after_of(leaf.get());
+  if (!not_after) return Error{"notAfter does not parse"};
+  return *not_after;
+}
+
 Result<CertificateInfo> check_certificate(const std::string& cert_pem, const std::string& key_pem) {
   ERR_clear_error();
   BioPtr cert_bio = read_only(cert_pem);
@@ -86,10 +106,7 @@ Result<CertificateInfo> check_certificate(const std::string& cert_pem, const std
   char subject[256];
   X509_NAME_oneline(X509_get_subject_name(leaf.get()), subject, sizeof(subject));
   info.subject = subject;
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf.get()), &tm) == 1) {
-    info.not_after = std::chrono::system_clock::from_time_t(timegm(&tm));
-  }
+  if (auto not_after = not_after_of(leaf.get())) info.not_after = *not_after;
   return info;
 }
 

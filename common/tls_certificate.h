@@ -19,6 +19,9 @@ struct CertificateInfo {
 // leaf. Safe on any thread.
 Result<CertificateInfo> check_certificate(const std::string& cert_pem, const std::string& key_pem);
 
+// notAfter of the first certificate of a PEM chain. Safe on any thread.
+Result<std::chrono::system_clock::time_point> certificate_not_after(const std::string& cert_pem);
+
 // The reason OpenSSL gave last, and an empty error queue afterwards.
 std::string openssl_reason();
 

@@ -165,6 +165,8 @@ int run(const Flags& flags) {
   dataplane_options.http_port = flags.http_port;
   dataplane_options.https_port = flags.https_port;
   dataplane_options.threads = threads;
+  dataplane_options.grpc_method_labels = flags.metrics_grpc_method_labels;
+  dataplane_options.max_grpc_methods = static_cast<size_t>(flags.metrics_max_grpc_methods);
   dataplane_options.upstream.connect_timeout = flags.upstream_connect_timeout;
   dataplane_options.upstream.keepalive_interval = flags.upstream_keepalive_interval;
   dataplane_options.upstream.idle_timeout = flags.upstream_idle_timeout;

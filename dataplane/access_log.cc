@@ -10,7 +10,35 @@
 namespace grpc_ingress {
 namespace {
 
+constexpr uint32_t kH2RefusedStream = 0x7;
 constexpr uint32_t kH2Cancel = 0x8;
+constexpr uint32_t kH2EnhanceYourCalm = 0xb;
+constexpr uint32_t kH2InadequateSecurity = 0xc;
+
+// The status a gRPC client reports for a call that ends without one, as the
+// gRPC HTTP/2 protocol maps them: a stream reset by its error code (CANCEL,
+// sent by a client that gave up, is CANCELLED), an answer without
+// grpc-status by its HTTP status.
+int status_of_reset(uint32_t h2_error_code) {
+  switch (h2_error_code) {
+    case kH2RefusedStream: return 14;       // UNAVAILABLE
+    case kH2Cancel: return 1;               // CANCELLED
+    case kH2EnhanceYourCalm: return 8;      // RESOURCE_EXHAUSTED
+    case kH2InadequateSecurity: return 7;   // PERMISSION_DENIED
+    default: return 13;                     // INTERNAL
+  }
+}
+int status_of_http(int http_status) {
+  switch (http_status) {
+    case 200: return 13;  // INTERNAL: an answer without grpc-status
+    case 400: return 13;
+    case 401: return 16;  // UNAUTHENTICATED
+    case 403: return 7;   // PERMISSION_DENIED
+    case 404: return 12;  // UNIMPLEMENTED
+    case 429: case 502: case 503: case 504: return 14;  // UNAVAILABLE
+    default: return 2;    // UNKNOWN
+  }
+}
 
 
 std::string utc_now() {
@@ -37,9 +65,11 @@ RequestOutcome request_outcome(const ProxyStream& stream, uint32_t h2_error_code
     if (code >= 0 && (stream.response.ended || h2_error_code == 0)) {
       return {grpc_code_slot(code), std::to_string(code)};
     }
-    // No status reached the client: a reset. A client's cancel is CANCELLED.
-    int seen = h2_error_code == kH2Cancel ? 1 : 13;
-    return {grpc_code_slot(seen), "reset"};
+    // No status reached the client: what its gRPC library makes of the end.
+    if (h2_error_code == 0 && stream.response.ended && stream.response.status) {
+      return {grpc_code_slot(status_of_http(stream.response.status)), "reset"};
+    }
+    return {grpc_code_slot(status_of_reset(h2_error_code)), "reset"};
   }
   if (!stream.response_started || (h2_error_code != 0 && !stream.response.ended)) {
     return {http_code_slot(0), "reset"};
@@ -51,7 +81,18 @@ void record_request(const ProxyStream& stream, uint32_t h2_error_code) {
   auto duration = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - stream.started);
   RequestOutcome outcome = request_outcome(stream, h2_error_code);
-  if (stream.route_stats) stream.route_stats->record(outcome.code_slot, duration);
+  if (RouteStats* stats = stream.route_stats) {
+    stats->count(outcome.code_slot, stream.grpc ? stream.path : std::string_view());
+    if (stream.streaming()) {
+      stats->stream_duration.observe_duration(duration);
+      if (stream.first_response_message != std::chrono::steady_clock::time_point{}) {
+        stats->stream_first_message.observe_duration(std::chrono::duration_cast<std::chrono::microseconds>(
+            stream.first_response_message - stream.started));
+      }
+    } else {
+      stats->duration.observe_duration(duration);
+    }
+  }
 
   spdlog::logger* log = access_logger();
   if (!log) return;

@@ -18,6 +18,7 @@ Dataplane::Dataplane(DataplaneOptions options)
   int threads = std::max(1, options_.threads);
   for (int i = 0; i < threads; ++i) {
     workers_.push_back(std::make_unique<Worker>(i, options_.downstream, options_.upstream, endpoint_states_));
+    if (options_.grpc_method_labels) workers_.back()->stats().count_methods(&method_bound_);
   }
 }
 

@@ -6,6 +6,7 @@
 #include "common/table_sink.h"
 #include "dataplane/downstream/downstream_connection.h"
 #include "dataplane/endpoint_state.h"
+#include "dataplane/method_stats.h"
 #include "dataplane/pod_uses.h"
 #include "dataplane/tls/server_tls.h"
 #include "dataplane/upstream/h2_client_connection.h"
@@ -32,6 +33,9 @@ struct DataplaneOptions {
   int threads = 1;
   DownstreamOptions downstream;
   UpstreamOptions upstream;
+  // --metrics-grpc-method-labels and --metrics-max-grpc-methods (per route).
+  bool grpc_method_labels = false;
+  size_t max_grpc_methods = 100;
 };
 
 // The traffic side of the process: one acceptor thread that hands accepted
@@ -78,6 +82,7 @@ class Dataplane : public TableSink {
   std::shared_ptr<const ServerTlsContexts> tls_contexts() const;
 
   DataplaneOptions options_;
+  MethodBound method_bound_{options_.max_grpc_methods};  // outlives the workers, which count by it
   EndpointStates endpoint_states_;  // shared by the workers; outlives them
   std::shared_ptr<const RouteTable> published_;  // the last table given to publish()
   PodUses pod_uses_;  // of `published_`: which pods a new table drops, worked out once for every worker

@@ -79,29 +79,6 @@ GrpcWebMode grpc_web_mode(std::string_view content_type) {
   return rest.empty() || rest[0] == '+' || rest[0] == ';' ? GrpcWebMode::kBinary : GrpcWebMode::kNone;
 }
 
-uint64_t GrpcMessageScanner::feed(const uint8_t* data, size_t n, uint64_t limit) {
-  while (n > 0) {
-    if (remaining_ > 0) {
-      size_t skip = static_cast<size_t>(std::min<uint64_t>(remaining_, n));
-      remaining_ -= skip;
-      data += skip;
-      n -= skip;
-      continue;
-    }
-    size_t take = std::min(n, sizeof(prefix_) - prefix_have_);
-    std::memcpy(prefix_ + prefix_have_, data, take);
-    prefix_have_ += take;
-    data += take;
-    n -= take;
-    if (prefix_have_ < sizeof(prefix_)) break;
-    prefix_have_ = 0;
-    remaining_ = (uint64_t{prefix_[1]} << 24) | (uint64_t{prefix_[2]} << 16) | (uint64_t{prefix_[3]} << 8) |
-                 uint64_t{prefix_[4]};
-    if (remaining_ > limit) return remaining_;
-  }
-  return 0;
-}
-
 std::string encode_health_check_request(std::string_view service) {
   // Protobuf: field 1 (service), wire type 2; a name longer than 127 bytes
   // needs a multi-byte varint length.

@@ -38,17 +38,49 @@ std::optional<std::chrono::nanoseconds> parse_grpc_timeout(std::string_view valu
 std::string percent_encode_grpc_message(std::string_view message);
 
 // Follows the 5-byte prefixes (flag, 32-bit length) of a stream of gRPC
-// messages, across DATA frame boundaries, to spot a message over a limit.
+// messages, across DATA frame boundaries: counts the messages and spots one
+// over a limit. It skips message bodies: the cost is per message, not per byte.
 class GrpcMessageScanner {
  public:
-  // The declared length of the first message above `limit` that these bytes
-  // reveal, or 0.
-  uint64_t feed(const uint8_t* data, size_t n, uint64_t limit);
+  // Calls on_message(length) for each prefix these bytes complete; returns
+  // the declared length of the first message above `limit` (0: no limit),
+  // and stops there, or 0.
+  template <typename OnMessage>
+  uint64_t feed(const uint8_t* data, size_t n, uint64_t limit, OnMessage&& on_message) {
+    while (n > 0) {
+      if (remaining_ > 0) {
+        size_t skip = static_cast<size_t>(remaining_ < n ? remaining_ : n);
+        remaining_ -= skip;
+        data += skip;
+        n -= skip;
+        continue;
+      }
+      size_t take = n < sizeof(prefix_) - prefix_have_ ? n : sizeof(prefix_) - prefix_have_;
+      for (size_t i = 0; i < take; ++i) prefix_[prefix_have_ + i] = data[i];
+      prefix_have_ += take;
+      data += take;
+      n -= take;
+      if (prefix_have_ < sizeof(prefix_)) break;
+      prefix_have_ = 0;
+      remaining_ = (uint64_t{prefix_[1]} << 24) | (uint64_t{prefix_[2]} << 16) | (uint64_t{prefix_[3]} << 8) |
+                   uint64_t{prefix_[4]};
+      ++messages_;
+      on_message(remaining_);
+      if (limit && remaining_ > limit) return remaining_;
+    }
+    return 0;
+  }
+  uint64_t feed(const uint8_t* data, size_t n, uint64_t limit) {
+    return feed(data, n, limit, [](uint64_t) {});
+  }
+  // Messages whose prefix has been seen.
+  uint64_t messages() const { return messages_; }
 
  private:
   uint8_t prefix_[5] = {};
   size_t prefix_have_ = 0;
   uint64_t remaining_ = 0;  // bytes of the current message still to come
+  uint64_t messages_ = 0;
 };
 
 // grpc.health.v1: HealthCheckRequest{service} as a length-prefixed gRPC message.

@@ -1,24 +1,66 @@
 // Dataplane::write_metrics and endpoints_json: sums the per-worker counters.
 
 #include "dataplane/dataplane.h"
+#include "common/log.h"
+#include "common/tls_certificate.h"
 #include "dataplane/worker.h"
 
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <span>
 
 namespace grpc_ingress {
 namespace {
 
+// A histogram summed over the workers.
+struct HistogramTotals {
+  std::vector<uint64_t> buckets;  // last: +Inf
+  uint64_t sum = 0;
+  template <const auto& Bounds>
+  void add(const Histogram<Bounds>& h) {
+    buckets.resize(Histogram<Bounds>::kBuckets + 1);
+    for (size_t i = 0; i < buckets.size(); ++i) buckets[i] += read(h.buckets[i]);
+    sum += read(h.sum);
+  }
+};
+
+// Writes `h` (bounds `bounds`) as Prometheus buckets, sum and count; `scale`
+// turns its sum's units into the exported unit.
+void write_histogram(MetricsWriter& out, const std::string& name, const Labels& labels, std::span<const double> bounds,
+                     const HistogramTotals& h, double scale) {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= bounds.size(); ++i) {
+    cumulative += i < h.buckets.size() ? h.buckets[i] : 0;
+    Labels with_le = labels;
+    char le[32];
+    if (i < bounds.size()) {
+      std::snprintf(le, sizeof(le), "%g", bounds[i]);
+    } else {
+      std::snprintf(le, sizeof(le), "+Inf");
+    }
+    with_le.emplace_back("le", le);
+    out.sample(name + "_bucket", with_le, static_cast<double>(cumulative));
+  }
+  out.sample(name + "_sum", labels, static_cast<double>(h.sum) * scale);
+  out.sample(name + "_count", labels, static_cast<double>(cumulative));
+}
+
+struct MethodTotals {
+  std::string service, method;
+  std::array<uint64_t, kGrpcCodes> requests{};
+};
+
 struct RouteTotals {
   Labels labels;
   std::array<uint64_t, kCodeSlots> requests{};
-  std::array<uint64_t, kDurationBuckets + 1> buckets{};
-  uint64_t sum_us = 0;
+  HistogramTotals duration, stream_duration, stream_first_message, request_message_bytes, response_message_bytes;
+  std::map<std::pair<std::string, std::string>, MethodTotals> methods;  // by (service, method)
 };
 
 struct ClusterTotals {
   Labels labels;
+  HistogramTotals upstream_response;
   uint64_t requests = 0, connect_failures = 0, retries = 0, retries_over_budget = 0, ejections = 0, over_limit = 0;
   int64_t active = 0;
 };
@@ -38,6 +80,27 @@ EndpointTotals sum_endpoint(const std::vector<std::unique_ptr<Worker>>& workers,
     }
   }
   return totals;
+}
+
+// notAfter of every certificate `tls` serves, by the Secret it came from
+// (parsed at each scrape: a scrape is rare, a certificate a few microseconds).
+void write_certificate_expiry(MetricsWriter& out, const TlsSettings& tls) {
+  out.family("grpc_ingress_tls_certificate_expiry_timestamp_seconds", "gauge",
+             "When each certificate served on the TLS port expires (notAfter, unix time), by the Secret it "
+             "came from.");
+  std::map<std::string, const TlsCertificate*> by_secret;
+  for (const auto& [_, certificate] : tls.certificates) by_secret.emplace(certificate.secret, &certificate);
+  if (tls.default_certificate) by_secret.emplace(tls.default_certificate->secret, &*tls.default_certificate);
+  for (const auto& [secret, certificate] : by_secret) {
+    auto not_after = certificate_not_after(certificate->cert_pem);
+    if (!not_after) continue;
+    size_t slash = secret.find('/');
+    Labels labels = {{"namespace", slash == std::string::npos ? "" : secret.substr(0, slash)},
+                     {"secret", slash == std::string::npos ? secret : secret.substr(slash + 1)}};
+    out.sample("grpc_ingress_tls_certificate_expiry_timestamp_seconds", labels,
+               static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                       not_after->time_since_epoch()).count()));
+  }
 }
 
 }  // namespace
@@ -60,12 +123,22 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
       auto& totals = routes[r.namespace_name + "/" + r.ingress + "|" + r.service];
       totals.labels = {{"namespace", r.namespace_name}, {"ingress", r.ingress}, {"service", r.service}};
       for (size_t i = 0; i < kCodeSlots; ++i) totals.requests[i] += read(r.requests[i]);
-      for (size_t i = 0; i <= kDurationBuckets; ++i) totals.buckets[i] += read(r.duration_buckets[i]);
-      totals.sum_us += read(r.duration_sum_us);
+      totals.duration.add(r.duration);
+      totals.stream_duration.add(r.stream_duration);
+      totals.stream_first_message.add(r.stream_first_message);
+      totals.request_message_bytes.add(r.request_message_bytes);
+      totals.response_message_bytes.add(r.response_message_bytes);
+      r.methods.for_each([&](const MethodStats& m) {
+        auto& method = totals.methods[{m.service, m.method}];
+        method.service = m.service;
+        method.method = m.method;
+        for (size_t i = 0; i < kGrpcCodes; ++i) method.requests[i] += read(m.requests[i]);
+      });
     });
     stats.for_each_cluster([&](const ClusterStats& c) {
       auto& totals = clusters[c.namespace_name + "/" + c.service + ":" + c.port];
       totals.labels = {{"namespace", c.namespace_name}, {"service", c.service}, {"port", c.port}};
+      totals.upstream_response.add(c.upstream_response);
       totals.requests += read(c.upstream_requests);
       totals.connect_failures += read(c.connect_failures);
       totals.active += read(c.active_streams);
@@ -93,36 +166,45 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
   }
 
   out.family("grpc_ingress_requests_total", "counter",
-             "Finished requests by Ingress, backend Service and code (gRPC status, or HTTP status for "
-             "non-gRPC requests; 'none' when the stream was reset before an answer).");
+             "Finished requests by Ingress, backend Service and code: grpc_code (the status name) for gRPC and "
+             "gRPC-Web calls, http_code for plain HTTP ('none' when reset before an answer).");
   for (const auto& [_, totals] : routes) {
     for (size_t slot = 0; slot < kCodeSlots; ++slot) {
       if (!totals.requests[slot]) continue;
       Labels labels = totals.labels;
-      labels.emplace_back("code", code_label(slot));
+      auto [name, value] = code_label(slot);
+      labels.emplace_back(name, std::move(value));
       out.sample("grpc_ingress_requests_total", labels, static_cast<double>(totals.requests[slot]));
     }
-  }
-  out.family("grpc_ingress_request_duration_seconds", "histogram",
-             "Time from a request's headers to the end of its stream.");
-  for (const auto& [_, totals] : routes) {
-    uint64_t cumulative = 0;
-    for (size_t i = 0; i <= kDurationBuckets; ++i) {
-      cumulative += totals.buckets[i];
-      Labels labels = totals.labels;
-      char le[32];
-      if (i < kDurationBuckets) {
-        std::snprintf(le, sizeof(le), "%g", kDurationBucketBounds[i]);
-      } else {
-        std::snprintf(le, sizeof(le), "+Inf");
+    for (const auto& [_, method] : totals.methods) {
+      for (size_t code = 0; code < kGrpcCodes; ++code) {
+        if (!method.requests[code]) continue;
+        Labels labels = totals.labels;
+        labels.emplace_back("grpc_service", method.service);
+        labels.emplace_back("grpc_method", method.method);
+        labels.emplace_back("grpc_code", grpc_code_name(code));
+        out.sample("grpc_ingress_requests_total", labels, static_cast<double>(method.requests[code]));
       }
-      labels.emplace_back("le", le);
-      out.sample("grpc_ingress_request_duration_seconds_bucket", labels, static_cast<double>(cumulative));
     }
-    out.sample("grpc_ingress_request_duration_seconds_sum", totals.labels,
-               static_cast<double>(totals.sum_us) / 1e6);
-    out.sample("grpc_ingress_request_duration_seconds_count", totals.labels, static_cast<double>(cumulative));
   }
+  auto route_histogram = [&](const std::string& name, const char* help, std::span<const double> bounds,
+                             HistogramTotals RouteTotals::*field, double scale) {
+    out.family(name, "histogram", help);
+    for (const auto& [_, totals] : routes) write_histogram(out, name, totals.labels, bounds, totals.*field, scale);
+  };
+  route_histogram("grpc_ingress_request_duration_seconds",
+                  "Time from a request's headers to the end of its stream: unary gRPC calls and plain HTTP requests.",
+                  kDurationBucketBounds, &RouteTotals::duration, 1e-6);
+  route_histogram("grpc_ingress_stream_duration_seconds",
+                  "Time from a streaming gRPC call's headers (more than one message in a direction) to its end.",
+                  kStreamDurationBounds, &RouteTotals::stream_duration, 1e-6);
+  route_histogram("grpc_ingress_stream_first_message_seconds",
+                  "Streaming gRPC calls: time from the request headers to the first response message.",
+                  kDurationBucketBounds, &RouteTotals::stream_first_message, 1e-6);
+  route_histogram("grpc_ingress_request_message_bytes", "Sizes of gRPC request messages (the length prefix).",
+                  kMessageBytesBounds, &RouteTotals::request_message_bytes, 1);
+  route_histogram("grpc_ingress_response_message_bytes", "Sizes of gRPC response messages (the length prefix).",
+                  kMessageBytesBounds, &RouteTotals::response_message_bytes, 1);
 
   out.family("grpc_ingress_upstream_requests_total", "counter",
              "Streams opened to pods (a retried request counts once per attempt), by backend Service port.");
@@ -149,6 +231,13 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
   cluster_counter("grpc_ingress_upstream_over_limit_total",
                   "Calls answered RESOURCE_EXHAUSTED because every endpoint was at its circuit limit.",
                   &ClusterTotals::over_limit);
+  out.family("grpc_ingress_upstream_response_seconds", "histogram",
+             "Per attempt: time from the request headers sent to a pod to its response headers, by backend "
+             "Service port.");
+  for (const auto& [_, c] : clusters) {
+    write_histogram(out, "grpc_ingress_upstream_response_seconds", c.labels, kDurationBucketBounds,
+                    c.upstream_response, 1e-6);
+  }
   out.family("grpc_ingress_upstream_connections", "gauge", "Open HTTP/2 connections to pods.");
   out.sample("grpc_ingress_upstream_connections", static_cast<double>(upstream_connections));
 
@@ -204,6 +293,11 @@ void Dataplane::write_metrics(MetricsWriter& out, const RouteTable* table, bool 
                  static_cast<double>(upstream_resets[i]));
     }
   }
+
+  out.family("grpc_ingress_access_log_dropped_total", "counter",
+             "Access-log lines dropped because the queue to the writer was full.");
+  out.sample("grpc_ingress_access_log_dropped_total", static_cast<double>(access_log_dropped()));
+  if (table) write_certificate_expiry(out, table->tls);
 
   if (!per_endpoint || !table) return;
   out.family("grpc_ingress_endpoint_requests_total", "counter",

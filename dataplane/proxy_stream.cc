@@ -40,11 +40,18 @@ void ProxyStream::begin_attempt(const Endpoint* endpoint, EndpointStats* stats, 
   attempt = UpstreamRequest{.endpoint = endpoint, .stats = stats, .state = state, .limited = limited};
 }
 
-bool ProxyStream::message_too_big(GrpcMessageScanner& scanner, const uint8_t* data, size_t n,
-                                  const char* direction) {
-  if (!max_message_bytes || !grpc) return false;
-  uint64_t size = scanner.feed(data, n, max_message_bytes);
+bool ProxyStream::scan_messages(GrpcMessageScanner& scanner, const uint8_t* data, size_t n, bool request) {
+  if (!grpc) return false;
+  uint64_t size = scanner.feed(data, n, max_message_bytes, [this, request](uint64_t length) {
+    if (!request && first_response_message == std::chrono::steady_clock::time_point{}) {
+      first_response_message = std::chrono::steady_clock::now();
+    }
+    if (!route_stats) return;
+    (request ? route_stats->request_message_bytes : route_stats->response_message_bytes)
+        .observe(static_cast<double>(length), length);
+  });
   if (!size) return false;
+  const char* direction = request ? "request" : "response";
   spdlog::info("{} {} {} message of {} bytes is over the limit of {}", log_prefix(), path, direction, size,
                max_message_bytes);
   cancel_upstream();
@@ -70,17 +77,17 @@ bool ProxyStream::take_request_body(const uint8_t* data, size_t n) {
     web_text_pending_.erase(0, whole);
     request_bytes_.add(n, decoded->size());
     auto bytes = reinterpret_cast<const uint8_t*>(decoded->data());
-    if (message_too_big(request_messages, bytes, decoded->size(), "request")) return false;
+    if (scan_messages(request_messages, bytes, decoded->size(), true)) return false;
     request_body.append(bytes, decoded->size());
     return true;
   }
-  if (message_too_big(request_messages, data, n, "request")) return false;
+  if (scan_messages(request_messages, data, n, true)) return false;
   request_body.append(data, n);
   return true;
 }
 
 bool ProxyStream::take_response_body(const uint8_t* data, size_t n) {
-  if (message_too_big(response_messages, data, n, "response")) return false;
+  if (scan_messages(response_messages, data, n, false)) return false;
   if (grpc_web == GrpcWebMode::kText) {
     std::string encoded = encode_base64(std::string_view(reinterpret_cast<const char*>(data), n));
     response_bytes_.add(n, encoded.size());

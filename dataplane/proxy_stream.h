@@ -170,7 +170,11 @@ class ProxyStream : public std::enable_shared_from_this<ProxyStream> {
   uint32_t retries = 0;  // attempts after the first that the retry policy allowed
   // Limits per gRPC message (grpc-ingress.io/max-message-bytes); 0 = none.
   uint32_t max_message_bytes = 0;
+  // Every gRPC stream's messages, for the limit and the metrics.
   GrpcMessageScanner request_messages, response_messages;
+  // More than one message in a direction: a streaming call (its own histograms).
+  bool streaming() const { return request_messages.messages() > 1 || response_messages.messages() > 1; }
+  std::chrono::steady_clock::time_point first_response_message{};  // unset: none yet
   // Indexes into table->clusters[cluster].endpoints of the pods tried so far
   // (the stream keeps its table, so they stay valid); a call tries few.
   boost::container::small_vector<uint32_t, 4> tried_endpoints;
@@ -244,6 +248,13 @@ class ProxyStream : public std::enable_shared_from_this<ProxyStream> {
   // (it ended at the pod, failed, or was cancelled). Keep the gauges exact.
   void attach(UpstreamSide& connection);
   void detach_upstream();
+  // The pod's response headers arrived for the current attempt.
+  void upstream_answered() {
+    if (cluster_stats) {
+      cluster_stats->upstream_response.observe_duration(std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - attempt.started_at));
+    }
+  }
   // Waiting for a connection to the pod (counted against its pending limit).
   void set_pending(bool pending);
 
@@ -294,7 +305,8 @@ class ProxyStream : public std::enable_shared_from_this<ProxyStream> {
     }
   };
 
-  bool message_too_big(GrpcMessageScanner& scanner, const uint8_t* data, size_t n, const char* direction);
+  // Follows the messages of a gRPC body into the route's stats; true when one is over the limit (and the stream failed).
+  bool scan_messages(GrpcMessageScanner& scanner, const uint8_t* data, size_t n, bool request);
 
   std::weak_ptr<DownstreamSide> downstream_;
   TextStore text_{256};  // pseudo-headers and request id: one block a call

@@ -21,11 +21,21 @@ size_t http_code_slot(int http_status) {
   return kNoneSlot;
 }
 
-std::string code_label(size_t slot) {
-  if (slot < kFirstHttpSlot) return std::to_string(slot);
-  if (slot < kFirstClassSlot) return std::to_string(kHttpCodes[slot - kFirstHttpSlot]);
-  if (slot < kNoneSlot) return std::to_string(slot - kFirstClassSlot + 1) + "xx";
-  return "none";
+bool is_grpc_code_slot(size_t slot) { return slot < kFirstHttpSlot; }
+
+const char* grpc_code_name(size_t grpc_status) {
+  static constexpr const char* kNames[kGrpcCodes] = {
+      "OK",        "CANCELLED",         "UNKNOWN",  "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+      "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+      "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  return grpc_status < kGrpcCodes ? kNames[grpc_status] : "UNKNOWN";
+}
+
+std::pair<const char*, std::string> code_label(size_t slot) {
+  if (slot < kFirstHttpSlot) return {"grpc_code", grpc_code_name(slot)};
+  if (slot < kFirstClassSlot) return {"http_code", std::to_string(kHttpCodes[slot - kFirstHttpSlot])};
+  if (slot < kNoneSlot) return {"http_code", std::to_string(slot - kFirstClassSlot + 1) + "xx"};
+  return {"http_code", "none"};
 }
 
 std::string reset_reason_label(size_t slot) {
@@ -41,13 +51,12 @@ size_t reset_reason_slot(uint32_t h2_error_code) {
   return h2_error_code < kResetReasons - 1 ? h2_error_code : kResetReasons - 1;
 }
 
-void RouteStats::record(size_t code_slot, std::chrono::microseconds duration) {
+void RouteStats::count(size_t code_slot, std::string_view grpc_path) {
+  if (method_bound && is_grpc_code_slot(code_slot)) {
+    bump(methods.resolve(grpc_path, *method_bound, key).requests[code_slot]);
+    return;
+  }
   bump(requests[code_slot]);
-  double seconds = static_cast<double>(duration.count()) / 1e6;
-  size_t bucket = 0;
-  while (bucket < kDurationBuckets && seconds > kDurationBucketBounds[bucket]) ++bucket;
-  bump(duration_buckets[bucket]);
-  bump(duration_sum_us, static_cast<uint64_t>(duration.count()));
 }
 
 void EndpointStats::record_latency(std::chrono::microseconds latency,
@@ -76,8 +85,16 @@ RouteStats* WorkerStats::route(const std::string& namespace_name, const std::str
     slot->namespace_name = namespace_name;
     slot->ingress = ingress;
     slot->service = service;
+    slot->key = key;
+    slot->method_bound = method_bound_;
   }
   return slot.get();
+}
+
+void WorkerStats::count_methods(MethodBound* bound) {
+  std::lock_guard lock(mutex_);
+  method_bound_ = bound;
+  for (auto& [_, stats] : routes_) stats->method_bound = bound;  // the worker's unrouted stats, made first
 }
 
 ClusterStats* WorkerStats::cluster(const Cluster& cluster) {

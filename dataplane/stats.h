@@ -4,6 +4,7 @@
 #include "common/route_table.h"
 #include "dataplane/endpoint_map.h"
 #include "dataplane/downstream/downstream_connection.h"
+#include "dataplane/method_stats.h"
 
 #include <array>
 #include <atomic>
@@ -16,31 +17,72 @@
 
 namespace grpc_ingress {
 
-// The `code` label of a finished request: its gRPC status (0-16), or for
-// plain HTTP its status for common codes and the class ("5xx") otherwise.
+// How a finished request ended, as one label: grpc_code (the status name) for
+// gRPC and gRPC-Web calls, slots 0-16; http_code for plain HTTP, its status for
+// common codes, the class ("5xx") otherwise, "none" with no answer.
 inline constexpr int kHttpCodes[] = {200, 204, 301, 302, 304, 308, 400, 401, 403, 404,
                                      405, 408, 413, 429, 500, 502, 503, 504};
-inline constexpr size_t kGrpcCodes = 17;
 inline constexpr size_t kCodeSlots = kGrpcCodes + std::size(kHttpCodes) + 5 /* 1xx..5xx */ + 1 /* none */;
 size_t grpc_code_slot(int grpc_status);  // out of range -> UNKNOWN (2)
 size_t http_code_slot(int http_status);  // 0 (no answer) -> "none"
-std::string code_label(size_t slot);
+bool is_grpc_code_slot(size_t slot);
+const char* grpc_code_name(size_t grpc_status);  // "OK" ... "UNAUTHENTICATED"
+// {"grpc_code", "OK"} or {"http_code", "503"}.
+std::pair<const char*, std::string> code_label(size_t slot);
+
+// Histogram bounds: seconds of streaming calls (up to 4 h), and gRPC message sizes in bytes.
+inline constexpr double kStreamDurationBounds[] = {0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 14400};
+inline constexpr double kMessageBytesBounds[] = {64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
+                                                 16777216};
+
+// A histogram written by one thread: counts per bucket (last: +Inf) and the
+// sum of the observations, in whole units (microseconds, bytes).
+template <const auto& Bounds>
+struct Histogram {
+  static constexpr const auto& kBounds = Bounds;
+  static constexpr size_t kBuckets = std::size(Bounds);
+  std::array<std::atomic<uint64_t>, kBuckets + 1> buckets{};
+  std::atomic<uint64_t> sum{0};
+
+  // `value` in the bounds' unit; `units` the same value for the sum.
+  void observe(double value, uint64_t units) {
+    size_t bucket = 0;
+    while (bucket < kBuckets && value > Bounds[bucket]) ++bucket;
+    bump(buckets[bucket]);
+    bump(sum, units);
+  }
+  void observe_duration(std::chrono::microseconds duration) {
+    observe(static_cast<double>(duration.count()) / 1e6, static_cast<uint64_t>(duration.count()));
+  }
+};
+using DurationHistogram = Histogram<kDurationBucketBounds>;
+using StreamDurationHistogram = Histogram<kStreamDurationBounds>;
+using MessageBytesHistogram = Histogram<kMessageBytesBounds>;
 
 // Counters of one worker, each written by that worker only and read by scrapes.
 
 // Requests per (ingress namespace, ingress, service).
 struct RouteStats {
   std::string namespace_name, ingress, service;
+  std::string key;  // names the route to the method bound
   std::array<std::atomic<uint64_t>, kCodeSlots> requests{};
-  std::array<std::atomic<uint64_t>, kDurationBuckets + 1> duration_buckets{};  // last: +Inf
-  std::atomic<uint64_t> duration_sum_us{0};
+  DurationHistogram duration;                // unary gRPC calls and plain HTTP requests
+  StreamDurationHistogram stream_duration;   // streaming calls: more than one message in a direction
+  DurationHistogram stream_first_message;    // streaming calls: request headers to the first response message
+  MessageBytesHistogram request_message_bytes, response_message_bytes;
+  // --metrics-grpc-method-labels: gRPC calls are counted by method here
+  // instead of in `requests`; null: off.
+  MethodBound* method_bound = nullptr;
+  MethodTable methods;
 
-  void record(size_t code_slot, std::chrono::microseconds duration);
+  // A finished request: its code, and for gRPC its :path (the method).
+  void count(size_t code_slot, std::string_view grpc_path);
 };
 
 // Upstream traffic per Service port (cluster).
 struct ClusterStats {
   std::string namespace_name, service, port;
+  DurationHistogram upstream_response;  // per attempt: request headers sent -> response headers
   std::atomic<uint64_t> upstream_requests{0};
   std::atomic<uint64_t> connect_failures{0};
   std::atomic<int64_t> active_streams{0};
@@ -92,6 +134,9 @@ class WorkerStats {
   // reset); endpoint stats of pods gone from `table` are dropped from the map.
   RouteStats* route(const std::string& namespace_name, const std::string& ingress,
                     const std::string& service);
+  // --metrics-grpc-method-labels: routes resolved from now on count gRPC
+  // calls by method, within `bound` (shared by the workers, outlives them).
+  void count_methods(MethodBound* bound);
   ClusterStats* cluster(const Cluster& cluster);
   // The stats of `cluster`'s endpoints, in its order; those of endpoints it
   // no longer has are dropped.
@@ -139,6 +184,7 @@ class WorkerStats {
   std::map<std::string, std::unique_ptr<RouteStats>> routes_;
   std::map<std::string, std::unique_ptr<ClusterStats>> clusters_;
   EndpointMap<EndpointStats> endpoints_;
+  MethodBound* method_bound_ = nullptr;
 };
 
 }  // namespace grpc_ingress

@@ -43,6 +43,7 @@ void UpstreamConnection::submit(ProxyStream& stream) {
 
 bool UpstreamConnection::deliver_head(ProxyStream& stream, bool ended) {
   auto guard = stream.shared_from_this();  // the router or the client may let go of it
+  stream.upstream_answered();
   stream.response.trailers_only = ended;
   stream.response.ended = ended;
   if (!handlers_.answered(guard)) return false;

@@ -32,6 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   fuzz::check(over_whole == over_pieces);
   fuzz::check(over_whole == 0 || over_whole > limit);
+  if (!over_whole) fuzz::check(whole.messages() == pieces.messages());  // counted alike too
 
   if (auto parsed = parse_grpc_timeout(timeout)) fuzz::check(parsed->count() >= 0);
 

@@ -131,7 +131,7 @@ TEST_CASE("a unary gRPC call costs the data plane at most one heap allocation, a
       CHECK(per_call <= kBudgetPerCall);
 
       // The calls were real: each answered OK by a pod, spread over all three.
-      CHECK(requests_with(dataplane, *table, "grpc_ingress_requests_total", "code=\"0\"") >= 2000 + load.calls);
+      CHECK(requests_with(dataplane, *table, "grpc_ingress_requests_total", "grpc_code=\"OK\"") >= 2000 + load.calls);
       for (const auto& pod : pods) {
         INFO(pod->name());
         CHECK(requests_with(dataplane, *table, "grpc_ingress_endpoint_requests_total",

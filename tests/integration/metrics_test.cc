@@ -5,6 +5,7 @@
 
 #include "tests/integration/grpc_client.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/prometheus_text.h"
 #include "tests/integration/scenario.h"
 
 #include <catch2/catch.hpp>
@@ -24,140 +25,10 @@
 namespace grpc_ingress::testing {
 namespace {
 
-constexpr const char* kPromtool = "/usr/bin/promtool";  // Debian package prometheus
-
 constexpr int kOkCalls = 90;
 constexpr int kNotFoundCalls = 4;    // answered NOT_FOUND (5) by a pod
 constexpr int kUnroutedCalls = 3;    // no route: UNIMPLEMENTED (12) from the proxy
 constexpr int kRoutedCalls = kOkCalls + kNotFoundCalls;
-
-// ---- a small Prometheus text-format reader ----
-
-struct Sample {
-  std::string name;
-  std::map<std::string, std::string> labels;
-  double value = 0;
-  std::string text;  // the value as written
-};
-
-// Parses "name{a="x",b="y"} value [timestamp]" lines; comments skipped.
-// Throws on a line it cannot read (promtool reports the details).
-std::vector<Sample> parse_exposition(const std::string& text) {
-  std::vector<Sample> samples;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    Sample sample;
-    size_t i = line.find_first_of("{ ");
-    if (i == std::string::npos) throw std::runtime_error("no value: " + line);
-    sample.name = line.substr(0, i);
-    if (line[i] == '{') {
-      ++i;
-      while (i < line.size() && line[i] != '}') {
-        size_t eq = line.find('=', i);
-        if (eq == std::string::npos || eq + 1 >= line.size() || line[eq + 1] != '"') {
-          throw std::runtime_error("bad label: " + line);
-        }
-        std::string key = line.substr(i, eq - i);
-        std::string value;
-        size_t j = eq + 2;
-        for (; j < line.size() && line[j] != '"'; ++j) {
-          if (line[j] == '\\' && j + 1 < line.size()) {
-            ++j;
-            value += line[j] == 'n' ? '\n' : line[j];
-          } else {
-            value += line[j];
-          }
-        }
-        if (j >= line.size()) throw std::runtime_error("unterminated label value: " + line);
-        sample.labels[key] = value;
-        i = j + 1;
-        if (i < line.size() && line[i] == ',') ++i;
-      }
-      if (i >= line.size()) throw std::runtime_error("unterminated labels: " + line);
-      ++i;  // '}'
-    }
-    std::istringstream rest(line.substr(i));
-    std::string value;
-    rest >> value;
-    sample.value = std::strtod(value.c_str(), nullptr);  // also "+Inf", "NaN"
-    sample.text = value;
-    samples.push_back(std::move(sample));
-  }
-  return samples;
-}
-
-using LabelFilter = std::map<std::string, std::string>;
-
-bool matches(const Sample& sample, const std::string& name, const LabelFilter& filter) {
-  if (sample.name != name) return false;
-  for (const auto& [key, value] : filter) {
-    auto it = sample.labels.find(key);
-    // An absent label reads as "", as in Prometheus.
-    if ((it == sample.labels.end() ? std::string() : it->second) != value) return false;
-  }
-  return true;
-}
-
-// Sum of the samples of `name` whose labels include `filter`; nullopt if none.
-std::optional<double> sum_of(const std::vector<Sample>& samples, const std::string& name,
-                             const LabelFilter& filter = {}) {
-  std::optional<double> sum;
-  for (const Sample& sample : samples) {
-    if (matches(sample, name, filter)) sum = sum.value_or(0) + sample.value;
-  }
-  return sum;
-}
-
-size_t count_of(const std::vector<Sample>& samples, const std::string& name, const LabelFilter& filter = {}) {
-  size_t n = 0;
-  for (const Sample& sample : samples) n += matches(sample, name, filter) ? 1 : 0;
-  return n;
-}
-
-const Sample* find_sample(const std::vector<Sample>& samples, const std::string& name) {
-  for (const Sample& sample : samples) {
-    if (sample.name == name) return &sample;
-  }
-  return nullptr;
-}
-
-// The step between neighbouring values at the precision a number is written
-// with: "1795461795.25" -> 0.01, "1.7954618e+09" -> 100, "1795461795" -> 1.
-double written_resolution(const std::string& text) {
-  auto e = text.find_first_of("eE");
-  std::string mantissa = text.substr(0, e);
-  int exponent = e == std::string::npos ? 0 : std::stoi(text.substr(e + 1));
-  auto dot = mantissa.find('.');
-  int decimals = dot == std::string::npos ? 0 : static_cast<int>(mantissa.size() - dot - 1);
-  return std::pow(10.0, exponent - decimals);
-}
-
-struct PromtoolResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-// `promtool check metrics < exposition`.
-PromtoolResult promtool_check(const std::filesystem::path& dir, const std::string& exposition) {
-  auto input = dir / "scrape.prom";
-  auto output = dir / "promtool.out";
-  {
-    std::ofstream out(input, std::ios::binary);
-    out << exposition;
-  }
-  std::string command = std::string(kPromtool) + " check metrics < '" + input.string() + "' > '" +
-                        output.string() + "' 2>&1";
-  int status = std::system(command.c_str());
-  PromtoolResult result;
-  result.exit_code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(output);
-  std::ostringstream text;
-  text << in.rdbuf();
-  result.output = text.str();
-  return result;
-}
 
 // ---- the traffic ----
 
@@ -272,13 +143,20 @@ TEST_CASE("after real traffic /metrics passes promtool and its request, histogra
   // (b) requests by code: exactly the calls made, nothing else on the route.
   auto requests = [&](const LabelFilter& route, const std::string& code) {
     LabelFilter filter = route;
-    if (!code.empty()) filter["code"] = code;
+    if (!code.empty()) filter["grpc_code"] = code;
     return sum_of(samples, "grpc_ingress_requests_total", filter).value_or(0);
   };
-  CHECK(requests(kEchoRoute, "0") == kOkCalls);
-  CHECK(requests(kEchoRoute, "5") == kNotFoundCalls);
+  CHECK(requests(kEchoRoute, "OK") == kOkCalls);
+  CHECK(requests(kEchoRoute, "NOT_FOUND") == kNotFoundCalls);
   CHECK(requests(kEchoRoute, "") == kRoutedCalls);
-  CHECK(requests(kUnrouted, "12") == kUnroutedCalls);
+  CHECK(requests(kUnrouted, "UNIMPLEMENTED") == kUnroutedCalls);
+  // gRPC calls carry grpc_code and never http_code (nor the old code label).
+  for (const Sample& sample : samples) {
+    if (sample.name != "grpc_ingress_requests_total") continue;
+    CHECK(sample.labels.count("grpc_code") == 1);
+    CHECK(sample.labels.count("http_code") == 0);
+    CHECK(sample.labels.count("code") == 0);
+  }
   CHECK(requests(kUnrouted, "") == kUnroutedCalls);
   CHECK(sum_of(samples, "grpc_ingress_requests_total").value_or(0) == kRoutedCalls + kUnroutedCalls);
   CHECK(sum_of(samples, "grpc_ingress_upstream_requests_total", {{"service", "echo"}}).value_or(0) == kRoutedCalls);
