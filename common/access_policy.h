@@ -12,8 +12,8 @@
 namespace grpc_ingress {
 
 // limit-rps / limit-rpm / limit-connections of an Ingress, per client
-// address. Each worker keeps its own token buckets at the full rate (README
-// "Security at the edge": a client whose connections land on N workers can
+// address. Each worker keeps its own token buckets at the full rate
+// (docs/edge-access.md, "Rate limits"): a client whose connections land on N workers can
 // reach up to N times the rate; one gRPC channel is one connection, one worker).
 struct RateLimit {
   uint32_t per_second = 0;        // 0 = no limit

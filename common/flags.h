@@ -62,7 +62,7 @@ struct Flags {
   // head), and the largest request body (413 beyond).
   std::chrono::milliseconds http1_idle_timeout{60000};
   uint64_t http1_max_body_size = 64ull * 1024 * 1024;
-  // Isolation and abuse limits (README "Security"): the HTTP/2 stream window
+  // Isolation and abuse limits (docs/security.md): the HTTP/2 stream window
   // both ways (what one stream may hold in the proxy), body bytes held per
   // client connection and per worker, consecutive frames without payload,
   // and PING/SETTINGS acks owed to a client that does not read.
@@ -83,7 +83,7 @@ struct Flags {
   uint16_t gateway_http_port = 80;
   uint16_t gateway_https_port = 443;
   std::chrono::milliseconds gateway_discovery_interval{30000};
-  // Migration from ingress-nginx (README "Security at the edge"): serve an
+  // Migration from ingress-nginx (docs/edge-access.md): serve an
   // Ingress whose security annotations we do not implement (default: refuse
   // it), and what a request refused by limit-rps / limit-rpm /
   // limit-connections gets over plain HTTP.

@@ -119,7 +119,7 @@ class ProxyStream : public std::enable_shared_from_this<ProxyStream> {
   GrpcWebMode grpc_web = GrpcWebMode::kNone;
   std::string cors_origin;  // the Access-Control-Allow-Origin answer, when CORS applies
   bool downstream_tls = false;  // the client's connection is TLS (not what :scheme claims)
-  // The client (README "Client identity"): who connected, and the address the
+  // The client (docs/edge-access.md, "Client identity"): who connected, and the address the
   // request is judged and logged by (behind a trusted proxy, the one it
   // forwarded for; the text views the peer's or the stream's own bytes).
   std::shared_ptr<const DownstreamPeer> peer;

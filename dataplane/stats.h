@@ -176,7 +176,7 @@ class WorkerStats {
   // when a budget was exceeded.
   std::atomic<uint64_t> buffered_bytes{0};
   std::array<std::atomic<uint64_t>, kBufferBudgets> buffer_resets{};
-  // Requests refused at the edge (README "Security at the edge"), by reason.
+  // Requests refused at the edge (docs/edge-access.md), by reason.
   std::array<std::atomic<uint64_t>, kAccessRefusals> access_refused{};
 
  private:

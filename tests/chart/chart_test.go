@@ -373,8 +373,8 @@ func TestTerminationGraceCoversDrainAndGrace(t *testing.T) {
 	}
 }
 
-// (h) The Service's load balancer settings and the client identity flags (README
-// "Security at the edge") render from their values, and only where the API server
+// (h) The Service's load balancer settings and the client identity flags
+// (docs/edge-access.md) render from their values, and only where the API server
 // accepts them: externalTrafficPolicy on NodePort and LoadBalancer Services,
 // loadBalancerClass and loadBalancerSourceRanges on LoadBalancer ones.
 func TestServiceAndClientIdentityValues(t *testing.T) {
