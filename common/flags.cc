@@ -167,7 +167,7 @@ const std::map<std::string, FlagSpec>& specs() {
       {"max-consecutive-empty-frames", {false, [](F& f, const std::string& v) { return parse_int(v, f.max_consecutive_empty_frames); }, "HTTP/2: more DATA/HEADERS/CONTINUATION frames without payload in a row ends the connection with ENHANCE_YOUR_CALM (default 1)"}},
       {"max-outbound-control-frames", {false, [](F& f, const std::string& v) { return parse_int(v, f.max_outbound_control_frames); }, "HTTP/2: PING/SETTINGS acks owed to a client that does not read before it is cut off (default 1000)"}},
       {"election-id", text(&F::election_id, "name of the leader-election Lease (default grpc-ingress-leader)")},
-      {"leader-election-namespace", text(&F::leader_election_namespace, "namespace of the Lease (default: the pod's)")},
+      {"leader-election-namespace", text(&F::leader_election_namespace, "namespace of the Lease (default: $POD_NAMESPACE, else the service account's or the kubeconfig context's)")},
       {"leader-election-lease-duration", {false, [](F& f, const std::string& v) { return parse_duration(v, f.leader_election_lease_duration); }, "a Lease not renewed this long may be taken over (default 15s)"}},
       {"leader-election-renew-deadline", {false, [](F& f, const std::string& v) { return parse_duration(v, f.leader_election_renew_deadline); }, "the leader steps down if it could not renew for this long (default 10s)"}},
       {"leader-election-retry-period", {false, [](F& f, const std::string& v) { return parse_duration(v, f.leader_election_retry_period); }, "how often replicas try to acquire or renew the Lease (default 2s)"}},
